@@ -1,0 +1,345 @@
+"""Typed, frozen records that flow through a run: suite -> generations -> scores -> summary.
+
+Every record has ``to_dict`` / ``from_dict`` so a run round-trips through JSON without loss.
+Tuples (not lists) keep the records hashable and immutable; JSON turns them into lists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any, Mapping
+
+CATEGORIES: tuple[str, ...] = ("commands", "corrections", "routing")
+ARMS: tuple[str, ...] = ("base", "finetuned")
+
+
+def _tuple(value: Any) -> tuple[str, ...]:
+    return tuple(str(v) for v in (value or ()))
+
+
+@dataclass(frozen=True)
+class Tool:
+    """One tool of the JARVIS registry and the phrases that name it in free text."""
+
+    id: str
+    description: str
+    aliases: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "description": self.description, "aliases": list(self.aliases)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Tool:
+        return cls(id=data["id"], description=data.get("description", ""), aliases=_tuple(data.get("aliases")))
+
+
+@dataclass(frozen=True)
+class Case:
+    """One evaluation prompt with what a good answer must contain."""
+
+    id: str
+    category: str
+    prompt: str
+    expected_tools: tuple[str, ...]
+    keywords: tuple[str, ...]
+    intended: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "category": self.category,
+            "prompt": self.prompt,
+            "expected_tools": list(self.expected_tools),
+            "keywords": list(self.keywords),
+            "intended": self.intended,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Case:
+        return cls(
+            id=data["id"],
+            category=data["category"],
+            prompt=data["prompt"],
+            expected_tools=_tuple(data.get("expected_tools")),
+            keywords=_tuple(data.get("keywords")),
+            intended=data.get("intended"),
+        )
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A versioned set of cases, the system prompt they are asked under and the tool registry."""
+
+    name: str
+    version: str
+    system_prompt: str
+    tools: tuple[Tool, ...]
+    cases: tuple[Case, ...]
+    path: str = ""
+
+    @property
+    def tool_ids(self) -> frozenset[str]:
+        return frozenset(t.id for t in self.tools)
+
+    def counts(self) -> dict[str, int]:
+        """Return the number of cases per category, in the canonical category order."""
+        return {c: sum(1 for case in self.cases if case.category == c) for c in CATEGORIES}
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """Every decoding setting, written into the results so a run can be reproduced."""
+
+    max_new_tokens: int = 64
+    batch_size: str = "auto"
+    do_sample: bool = False
+    num_beams: int = 1
+    prompt_format: str = "chat_template"
+    enable_thinking: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> GenerationSettings:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One arm's answer to one case."""
+
+    case_id: str
+    arm: str
+    text: str
+    new_tokens: int = 0
+    cached: bool = False
+    truncated_prompt: bool = False
+
+
+@dataclass(frozen=True)
+class ArmScore:
+    """The metrics of one arm's answer to one case."""
+
+    answer: str
+    keyword_hits: int
+    keyword_total: int
+    relevance: float
+    tools_named: tuple[str, ...] = ()
+    tools_missing: tuple[str, ...] = ()
+    tools_extra: tuple[str, ...] = ()
+    echoed_tools: tuple[str, ...] = ()
+    echo: bool = False
+
+    @property
+    def keyword_match(self) -> float:
+        return self.keyword_hits / self.keyword_total if self.keyword_total else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "answer": self.answer,
+            "keyword_hits": self.keyword_hits,
+            "keyword_total": self.keyword_total,
+            "keyword_match": self.keyword_match,
+            "relevance": self.relevance,
+            "tools_named": list(self.tools_named),
+            "tools_missing": list(self.tools_missing),
+            "tools_extra": list(self.tools_extra),
+            "echoed_tools": list(self.echoed_tools),
+            "echo": self.echo,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ArmScore:
+        return cls(
+            answer=data["answer"],
+            keyword_hits=int(data["keyword_hits"]),
+            keyword_total=int(data["keyword_total"]),
+            relevance=float(data["relevance"]),
+            tools_named=_tuple(data.get("tools_named")),
+            tools_missing=_tuple(data.get("tools_missing")),
+            tools_extra=_tuple(data.get("tools_extra")),
+            echoed_tools=_tuple(data.get("echoed_tools")),
+            echo=bool(data.get("echo", False)),
+        )
+
+
+@dataclass(frozen=True)
+class ScoredCase:
+    """A case with both arms' answers and every score."""
+
+    case: Case
+    base: ArmScore
+    finetuned: ArmScore
+    cosine_similarity: float
+
+    @property
+    def id(self) -> str:
+        return self.case.id
+
+    @property
+    def category(self) -> str:
+        return self.case.category
+
+    @property
+    def relevance_delta(self) -> float:
+        return self.finetuned.relevance - self.base.relevance
+
+    @property
+    def regression(self) -> bool:
+        return self.finetuned.relevance < self.base.relevance
+
+    def arm(self, name: str) -> ArmScore:
+        return self.base if name == "base" else self.finetuned
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.case.to_dict(),
+            "cosine_similarity": self.cosine_similarity,
+            "relevance_delta": self.relevance_delta,
+            "regression": self.regression,
+            "base": self.base.to_dict(),
+            "finetuned": self.finetuned.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ScoredCase:
+        return cls(
+            case=Case.from_dict(data),
+            base=ArmScore.from_dict(data["base"]),
+            finetuned=ArmScore.from_dict(data["finetuned"]),
+            cosine_similarity=float(data["cosine_similarity"]),
+        )
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Means over a group of scored cases (all of them, or one category)."""
+
+    n_cases: int
+    avg_cosine_similarity: float
+    avg_keyword_match_base: float
+    avg_keyword_match_finetuned: float
+    avg_relevance_base: float
+    avg_relevance_finetuned: float
+    regressions: int = 0
+    improvements: int = 0
+    echo_base: int = 0
+    echo_finetuned: int = 0
+
+    @property
+    def relevance_gain(self) -> float:
+        """Absolute gain of mean relevance, fine-tuned minus base."""
+        return self.avg_relevance_finetuned - self.avg_relevance_base
+
+    @property
+    def relevance_gain_pct(self) -> float | None:
+        """Relative gain in percent of the base mean; None when the base mean is 0."""
+        if self.avg_relevance_base == 0:
+            return None
+        return 100.0 * self.relevance_gain / self.avg_relevance_base
+
+    @property
+    def keyword_gain(self) -> float:
+        return self.avg_keyword_match_finetuned - self.avg_keyword_match_base
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["relevance_gain"] = self.relevance_gain
+        out["relevance_gain_pct"] = self.relevance_gain_pct
+        out["keyword_gain"] = self.keyword_gain
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Stats:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Statistics over the whole run and per category (only the categories that ran)."""
+
+    overall: Stats
+    by_category: Mapping[str, Stats] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.overall.to_dict(), "by_category": {k: v.to_dict() for k, v in self.by_category.items()}}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Summary:
+        return cls(
+            overall=Stats.from_dict(data),
+            by_category={k: Stats.from_dict(v) for k, v in data.get("by_category", {}).items()},
+        )
+
+
+@dataclass(frozen=True)
+class RunMetadata:
+    """Where a run's numbers come from: model, adapter, settings, suite and versions."""
+
+    model: str
+    adapter: str
+    quantization: str
+    device: str
+    generation: GenerationSettings
+    suite_name: str
+    suite_version: str
+    suite_path: str
+    timestamp: str
+    packages: Mapping[str, str] = field(default_factory=dict)
+    categories: tuple[str, ...] = ()
+    partial: bool = False
+    n_generate_calls: int = 0
+    n_cached_answers: int = 0
+    generation_seconds: float = 0.0
+    load_seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["generation"] = self.generation.to_dict()
+        out["packages"] = dict(self.packages)
+        out["categories"] = list(self.categories)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunMetadata:
+        known = {f.name for f in fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in known}
+        kwargs["generation"] = GenerationSettings.from_dict(data.get("generation", {}))
+        kwargs["categories"] = _tuple(data.get("categories"))
+        kwargs["packages"] = dict(data.get("packages", {}))
+        return cls(**kwargs)
+
+
+@dataclass(frozen=True)
+class RunResults:
+    """Everything a run produced; the single input of every report and of the gate.
+
+    ``extras`` carries sections added by later stages (paired statistics, gate outcome,
+    noise floor) as plain JSON so older readers keep working.
+    """
+
+    metadata: RunMetadata
+    statistics: Summary
+    results: tuple[ScoredCase, ...]
+    extras: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "metadata": self.metadata.to_dict(),
+            "statistics": self.statistics.to_dict(),
+            "results": [r.to_dict() for r in self.results],
+            **{k: v for k, v in self.extras.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunResults:
+        core = {"metadata", "statistics", "results"}
+        return cls(
+            metadata=RunMetadata.from_dict(data["metadata"]),
+            statistics=Summary.from_dict(data["statistics"]),
+            results=tuple(ScoredCase.from_dict(r) for r in data["results"]),
+            extras={k: v for k, v in data.items() if k not in core},
+        )

@@ -1,0 +1,116 @@
+"""Load and validate a suite file (YAML) into a typed ``Suite``."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from evals.records import CATEGORIES, Case, Suite, Tool
+
+DEFAULT_SUITE = "jarvis.yaml"
+
+
+class SuiteError(ValueError):
+    """A suite file that cannot be used; the message names the file and the fix."""
+
+
+def default_suite_path() -> Path:
+    """Return the path of the suite shipped in the package."""
+    return Path(str(resources.files("evals") / "suites" / DEFAULT_SUITE))
+
+
+def _fail(path: Path, where: str, what: str) -> SuiteError:
+    return SuiteError(f"suite file {path}: {where}{what}")
+
+
+def _strings(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return [str(v) for v in value]
+
+
+def load_suite(path: str | Path | None = None) -> Suite:
+    """Read a suite file, validating it fully; raise ``SuiteError`` naming file and case."""
+    path = Path(path) if path is not None else default_suite_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SuiteError(f"suite file {path} not found: pass an existing file to --jarvis-suite") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SuiteError(f"suite file {path} cannot be read ({exc}): check the path and that it is UTF-8") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise _fail(path, where, f"malformed YAML ({problem}); fix the syntax there") from None
+    if not isinstance(data, dict):
+        raise _fail(path, "", "must be a mapping with version, system_prompt, tools and cases")
+    for key in ("version", "system_prompt", "tools", "cases"):
+        if not data.get(key):
+            raise _fail(path, "", f"missing or empty '{key}'")
+
+    tools: list[Tool] = []
+    for i, raw in enumerate(data["tools"]):
+        if not isinstance(raw, dict) or not str(raw.get("id", "")).strip():
+            raise _fail(path, f"tool #{i + 1}: ", "needs an 'id'")
+        tool = Tool(id=str(raw["id"]).strip(), description=str(raw.get("description", "")), aliases=tuple(_strings(raw.get("aliases"))))
+        if tool.id in {t.id for t in tools}:
+            raise _fail(path, f"tool '{tool.id}': ", "duplicate tool id; give each tool a unique id")
+        tools.append(tool)
+    tool_ids = {t.id for t in tools}
+
+    cases: list[Case] = []
+    seen: set[str] = set()
+    for i, raw in enumerate(data["cases"]):
+        if not isinstance(raw, dict):
+            raise _fail(path, f"case #{i + 1}: ", "must be a mapping")
+        case_id = str(raw.get("id", "")).strip()
+        if not case_id:
+            raise _fail(path, f"case #{i + 1}: ", "needs an 'id'")
+        where = f"case '{case_id}': "
+        if case_id in seen:
+            raise _fail(path, where, "duplicate case id; give each case a unique id")
+        seen.add(case_id)
+        category = str(raw.get("category", ""))
+        if category not in CATEGORIES:
+            raise _fail(path, where, f"unknown category '{category}'; use one of {', '.join(CATEGORIES)}")
+        prompt = str(raw.get("prompt") or "").strip()
+        if not prompt:
+            raise _fail(path, where, "empty prompt")
+        expected = _strings(raw.get("expected_tools"))
+        if not expected:
+            raise _fail(path, where, "no expected_tools; list at least one tool id")
+        unknown = [t for t in expected if t not in tool_ids]
+        if unknown:
+            raise _fail(path, where, f"unknown tool id {', '.join(unknown)}; add it to 'tools' or fix the spelling")
+        keywords = [k for k in _strings(raw.get("keywords")) if k.strip()]
+        if not keywords:
+            raise _fail(path, where, "no keywords; list the 2-4 words a good answer contains")
+        intended = raw.get("intended")
+        if category == "corrections" and not str(intended or "").strip():
+            raise _fail(path, where, "a correction needs 'intended' (the clean command)")
+        cases.append(
+            Case(
+                id=case_id,
+                category=category,
+                prompt=prompt,
+                expected_tools=tuple(expected),
+                keywords=tuple(keywords),
+                intended=str(intended).strip() if intended else None,
+            )
+        )
+    return Suite(
+        name=str(data.get("name") or path.stem),
+        version=str(data["version"]),
+        system_prompt=str(data["system_prompt"]).strip(),
+        tools=tuple(tools),
+        cases=tuple(cases),
+        path=str(path),
+    )

@@ -1,0 +1,50 @@
+"""Turn generations into scored cases, and scored cases into per-category statistics."""
+
+from __future__ import annotations
+
+from statistics import fmean
+from typing import Iterable, Sequence
+
+from evals.metrics import cosine_similarity, score_answer
+from evals.records import CATEGORIES, Case, ScoredCase, Stats, Suite, Summary
+
+
+def score_case(case: Case, base_answer: str, finetuned_answer: str, suite: Suite) -> ScoredCase:
+    """Score both arms' answers to one case."""
+    return ScoredCase(
+        case=case,
+        base=score_answer(base_answer, case, suite.tools),
+        finetuned=score_answer(finetuned_answer, case, suite.tools),
+        cosine_similarity=cosine_similarity(base_answer, finetuned_answer),
+    )
+
+
+def _mean(values: Iterable[float]) -> float:
+    values = list(values)
+    return fmean(values) if values else 0.0
+
+
+def stats(cases: Sequence[ScoredCase]) -> Stats:
+    """Return the means of every metric over a group of scored cases."""
+    return Stats(
+        n_cases=len(cases),
+        avg_cosine_similarity=_mean(c.cosine_similarity for c in cases),
+        avg_keyword_match_base=_mean(c.base.keyword_match for c in cases),
+        avg_keyword_match_finetuned=_mean(c.finetuned.keyword_match for c in cases),
+        avg_relevance_base=_mean(c.base.relevance for c in cases),
+        avg_relevance_finetuned=_mean(c.finetuned.relevance for c in cases),
+        regressions=sum(1 for c in cases if c.regression),
+        improvements=sum(1 for c in cases if c.relevance_delta > 0),
+        echo_base=sum(1 for c in cases if c.base.echo),
+        echo_finetuned=sum(1 for c in cases if c.finetuned.echo),
+    )
+
+
+def summarize(cases: Sequence[ScoredCase]) -> Summary:
+    """Return global statistics and one entry per category that has cases, in suite order."""
+    categories = [c for c in CATEGORIES if any(s.category == c for s in cases)]
+    extra = sorted({s.category for s in cases} - set(CATEGORIES))
+    return Summary(
+        overall=stats(cases),
+        by_category={cat: stats([s for s in cases if s.category == cat]) for cat in [*categories, *extra]},
+    )
