@@ -8,12 +8,13 @@ from typing import Any
 
 import yaml
 
+from evals.errors import JarvisError
 from evals.records import CATEGORIES, Case, Suite, Tool
 
 DEFAULT_SUITE = "jarvis.yaml"
 
 
-class SuiteError(ValueError):
+class SuiteError(JarvisError, ValueError):
     """A suite file that cannot be used; the message names the file and the fix."""
 
 
