@@ -18,23 +18,40 @@ from evals.records import ArmScore, Case, Tool
 HIGHER_IS_BETTER = {"cosine_similarity": True, "keyword_match": True, "relevance": True}
 
 _NON_WORD = re.compile(r"[^a-z0-9_]+")
+# "18h" must yield the word "18": French writes times glued to their unit.
+_DIGIT_LETTER = re.compile(r"(?<=[0-9])(?=[a-z])|(?<=[a-z])(?=[0-9])")
+# Ligatures do not decompose under NFKD; without this "cœur" would split into "c" + "ur".
+_LIGATURES = str.maketrans({"œ": "oe", "æ": "ae", "ß": "ss"})
 _THINK = re.compile(r"<think>.*?(</think>|$)", re.DOTALL | re.IGNORECASE)
+# Templates that open the block in the prompt leave the answer with a closing tag only.
+_THINK_TAIL = re.compile(r"^.*</think>", re.DOTALL | re.IGNORECASE)
+# Turning the request into the first person ("ferme la fenêtre" -> "Je ferme la fenêtre")
+# is still an echo: these words never count as words an alias adds beyond the prompt.
+_FIRST_PERSON = frozenset({"je", "j"})
 
 
 def fold(text: str) -> str:
-    """Lower-case and strip accents: "Luminosité" -> "luminosite"."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
+    """Lower-case and strip accents: "Luminosité" -> "luminosite", "cœur" -> "coeur"."""
+    decomposed = unicodedata.normalize("NFKD", text.lower().translate(_LIGATURES))
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 def tokens(text: str) -> list[str]:
-    """Split folded text into words; underscores and punctuation separate words."""
-    return [t for t in _NON_WORD.sub(" ", fold(text)).replace("_", " ").split() if t]
+    """Split folded text into words; underscores, punctuation and digit/letter changes separate words."""
+    spaced = _DIGIT_LETTER.sub(" ", _NON_WORD.sub(" ", fold(text)).replace("_", " "))
+    return spaced.split()
 
 
 def strip_think(text: str) -> str:
-    """Drop ``<think>...</think>`` blocks (an unclosed one runs to the end) and trim."""
-    return _THINK.sub("", text).strip()
+    """Drop reasoning and trim: ``<think>...</think>`` blocks, an unclosed one to the end, and
+    everything before a lone ``</think>`` (the template opened the block in the prompt)."""
+    return _THINK_TAIL.sub("", _THINK.sub("", text)).strip()
+
+
+def _beyond_first_person(words: Iterable[str]) -> set[str]:
+    """Return the words minus "je"/"j'", or all of them when nothing else is left."""
+    words = set(words)
+    return (words - _FIRST_PERSON) or words
 
 
 def _contains_phrase(haystack: Sequence[str], phrase: Sequence[str]) -> bool:
@@ -92,6 +109,7 @@ def find_tools(answer: str, prompt: str, tools: Iterable[Tool]) -> ToolMentions:
     A literal id (``volume_up``) always counts: it is a tool call. A phrase (the id with
     spaces, or an alias) counts only if it adds a word the prompt does not contain;
     otherwise the answer merely repeats the request and the tool goes to ``echoed``.
+    "je"/"j'" is not such a word: "Je ferme la fenêtre" repeats "ferme la fenêtre".
     """
     answer_folded = fold(answer)
     answer_words = tokens(answer)
@@ -106,7 +124,7 @@ def find_tools(answer: str, prompt: str, tools: Iterable[Tool]) -> ToolMentions:
             words = tokens(phrase)
             if not _contains_phrase(answer_words, words):
                 continue
-            if set(words) <= prompt_words:
+            if _beyond_first_person(words) <= prompt_words:
                 echoed.add(tool.id)
             else:
                 named.add(tool.id)
@@ -127,13 +145,15 @@ def f1(named: Iterable[str], expected: Iterable[str]) -> float:
 def is_echo(answer: str, prompt: str, mentions: ToolMentions) -> bool:
     """Flag an answer that repeats the request instead of routing it.
 
-    True when every word of the answer is a word of the prompt, or when the answer names
-    tools only through the prompt's own words.
+    True when the answer names no tool and either every word of it is a word of the prompt
+    ("je"/"j'" aside) or it names tools only through the prompt's own words. An answer that
+    names a tool routed the request, even in the prompt's words ("cluster_status" to
+    "status cluster").
     """
-    words = set(tokens(answer))
-    if not words:
+    words = tokens(answer)
+    if not words or mentions.named:
         return False
-    return words <= set(tokens(prompt)) or (bool(mentions.echoed) and not mentions.named)
+    return bool(mentions.echoed) or _beyond_first_person(words) <= set(tokens(prompt))
 
 
 def score_answer(answer: str, case: Case, tools: Sequence[Tool]) -> ArmScore:

@@ -35,6 +35,19 @@ def _strings(value: Any) -> list[str]:
     return [str(v) for v in value]
 
 
+def _version_as_written(text: str, value: Any) -> str:
+    """Return the version exactly as the file spells it: unquoted ``1.10`` must not read as "1.1"."""
+    if isinstance(value, str):
+        return value
+    # Baselines and the generation cache are keyed on the version, so a lossy float would
+    # silently share them between 1.1 and 1.10; the scalar's source text is what was meant.
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    for key, node in root.value:
+        if isinstance(node, yaml.ScalarNode) and key.value == "version":
+            return node.value
+    return str(value)
+
+
 def load_suite(path: str | Path | None = None) -> Suite:
     """Read a suite file, validating it fully; raise ``SuiteError`` naming file and case."""
     path = Path(path) if path is not None else default_suite_path()
@@ -109,7 +122,7 @@ def load_suite(path: str | Path | None = None) -> Suite:
         )
     return Suite(
         name=str(data.get("name") or path.stem),
-        version=str(data["version"]),
+        version=_version_as_written(text, data["version"]),
         system_prompt=str(data["system_prompt"]).strip(),
         tools=tuple(tools),
         cases=tuple(cases),
