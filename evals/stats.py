@@ -1,0 +1,211 @@
+"""Paired statistics: is a difference between two arms (or two runs) more than noise?
+
+Both comparisons are paired by case: the fine-tuned arm against the base arm of the same
+run (``paired_section``), and this run's fine-tuned arm against the blessed baseline's
+(``baseline_section``). Each reports a percentile bootstrap interval of the mean per-case
+difference and an exact sign test.
+
+A difference is called *significant* when the bootstrap interval excludes 0 **and** the
+sign test rejects at the same level (``1 - confidence``, 5 % by default). The sign test is
+exact at any n; it guards the bootstrap where that is known to be over-confident: with very
+few cases (n = 1 gives a zero-width interval) or with a handful of non-tied cases among many
+ties (4 wins, 0 losses, 26 ties: the interval excludes 0 but the exact p is 0.125).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+import numpy as np
+
+from evals.records import CATEGORIES, ScoredCase
+
+if TYPE_CHECKING:
+    from evals.baseline import Baseline
+
+DEFAULT_RESAMPLES = 10_000
+DEFAULT_CONFIDENCE = 0.95
+DEFAULT_SEED = 0
+
+# Relevance is an F1 over small tool sets, so equal scores are bit-identical floats; the
+# margin only absorbs rounding from a JSON round trip or an arithmetic path that differs.
+_TIE = 1e-12
+
+
+@dataclass(frozen=True)
+class Interval:
+    """The mean of paired differences and its percentile bootstrap interval."""
+
+    mean: float
+    low: float
+    high: float
+    n: int
+    confidence: float = DEFAULT_CONFIDENCE
+
+    @property
+    def excludes_zero(self) -> bool:
+        """True when the whole interval lies on one side of 0."""
+        return self.n > 0 and (self.low > 0.0 or self.high < 0.0)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"n": self.n, "mean": self.mean, "low": self.low, "high": self.high, "confidence": self.confidence}
+
+
+def _check(resamples: int, confidence: float) -> None:
+    if isinstance(resamples, bool) or not isinstance(resamples, (int, np.integer)) or resamples < 1:
+        raise ValueError(f"resamples must be a whole number >= 1, got {resamples!r}")
+    if not (isinstance(confidence, (int, float)) and 0.0 < confidence < 1.0):
+        raise ValueError(f"confidence must be strictly between 0 and 1 (e.g. 0.95), got {confidence!r}")
+
+
+def paired_bootstrap(
+    diffs: Sequence[float] | np.ndarray,
+    resamples: int = DEFAULT_RESAMPLES,
+    confidence: float = DEFAULT_CONFIDENCE,
+    seed: int = DEFAULT_SEED,
+) -> Interval:
+    """Return the mean of ``diffs`` and its percentile bootstrap interval (seeded, reproducible).
+
+    n = 0 gives mean 0 and the interval (0, 0): no evidence, never significant. n = 1 gives a
+    zero-width interval at the single value (the bootstrap cannot see variance it has no data
+    for; ``significant`` relies on the sign test to reject that case).
+    """
+    _check(resamples, confidence)
+    values = np.asarray(diffs, dtype=np.float64).reshape(-1)
+    if not np.all(np.isfinite(values)):
+        raise ValueError("paired differences must be finite numbers (got NaN or infinity)")
+    n = int(values.size)
+    if n == 0:
+        return Interval(mean=0.0, low=0.0, high=0.0, n=0, confidence=float(confidence))
+    mean = float(values.mean())
+    if n == 1:
+        return Interval(mean=mean, low=mean, high=mean, n=1, confidence=float(confidence))
+    rng = np.random.default_rng(seed)
+    # One (resamples, n) index draw: every resample is a row, all means in one reduction.
+    # 10 000 x 30 cases is 2.4 MB of indices; a suite of thousands of cases would want chunks.
+    indices = rng.integers(0, n, size=(int(resamples), n))
+    means = values[indices].mean(axis=1)
+    alpha = 1.0 - float(confidence)
+    low, high = np.quantile(means, [alpha / 2.0, 1.0 - alpha / 2.0])
+    # The sample mean lies inside any sane percentile interval; min/max only absorbs the
+    # last-bit rounding of a constant sample, so low <= mean <= high always holds.
+    return Interval(
+        mean=mean, low=min(float(low), mean), high=max(float(high), mean), n=n, confidence=float(confidence)
+    )
+
+
+def sign_test(wins: int, losses: int) -> float:
+    """Return the exact two-sided binomial (p = 1/2) p-value of wins vs losses; ties are not counted.
+
+    No wins and no losses -> 1.0 (no evidence either way).
+    """
+    for name, value in (("wins", wins), ("losses", losses)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise ValueError(f"{name} must be a whole number >= 0, got {value!r}")
+    n = int(wins) + int(losses)
+    if n == 0:
+        return 1.0
+    k = min(int(wins), int(losses))
+    tail = sum(math.comb(n, i) for i in range(k + 1))
+    # Integer numerator and denominator: Python divides big ints exactly, then rounds once.
+    return min(1.0, 2 * tail / 2**n)
+
+
+def count_signs(diffs: Sequence[float] | np.ndarray) -> tuple[int, int, int]:
+    """Return (wins, losses, ties) of paired differences; |d| <= 1e-12 is a tie."""
+    values = np.asarray(diffs, dtype=np.float64).reshape(-1)
+    wins = int(np.count_nonzero(values > _TIE))
+    losses = int(np.count_nonzero(values < -_TIE))
+    return wins, losses, int(values.size) - wins - losses
+
+
+def is_significant(interval: Interval, sign_p: float) -> bool:
+    """True when the bootstrap interval excludes 0 and the sign test rejects at the same level."""
+    return interval.excludes_zero and sign_p < 1.0 - interval.confidence
+
+
+def _block(diffs: Sequence[float], resamples: int, confidence: float, seed: int) -> dict[str, Any]:
+    interval = paired_bootstrap(diffs, resamples=resamples, confidence=confidence, seed=seed)
+    wins, losses, ties = count_signs(diffs)
+    p = sign_test(wins, losses)
+    return {
+        "n": interval.n,
+        "mean_diff": interval.mean,
+        "ci_low": interval.low,
+        "ci_high": interval.high,
+        "sign_test_p": p,
+        "wins": wins,
+        "losses": losses,
+        "ties": ties,
+        "significant": is_significant(interval, p),
+    }
+
+
+def _categories(categories: Sequence[str]) -> list[str]:
+    """Return the distinct categories in canonical order, unknown ones after, sorted."""
+    present = set(categories)
+    return [c for c in CATEGORIES if c in present] + sorted(present - set(CATEGORIES))
+
+
+def _grouped(
+    rows: Sequence[tuple[str, float]], block: Callable[[list[float]], dict[str, Any]]
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    overall = block([d for _, d in rows])
+    by_category = {cat: block([d for c, d in rows if c == cat]) for cat in _categories([c for c, _ in rows])}
+    return overall, by_category
+
+
+def paired_section(
+    cases: Sequence[ScoredCase],
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> dict[str, Any]:
+    """Return the ``paired`` section: fine-tuned minus base relevance, globally and per category that ran."""
+    _check(resamples, confidence)
+    rows = [(c.category, c.finetuned.relevance - c.base.relevance) for c in cases]
+    overall, by_category = _grouped(rows, lambda d: _block(d, resamples, confidence, seed))
+    return {
+        "resamples": int(resamples),
+        "seed": int(seed),
+        "confidence": float(confidence),
+        "global": overall,
+        "by_category": by_category,
+    }
+
+
+def baseline_diffs(current: Sequence[ScoredCase], baseline: Baseline) -> list[tuple[str, float]]:
+    """Return (category, current − baseline fine-tuned relevance) for the cases both have, in run order."""
+    return [
+        (c.category, c.finetuned.relevance - baseline.cases[c.id].relevance_finetuned)
+        for c in current
+        if c.id in baseline.cases
+    ]
+
+
+def _baseline_block(diffs: Sequence[float], resamples: int, confidence: float, seed: int) -> dict[str, Any]:
+    full = _block(diffs, resamples, confidence, seed)
+    return {
+        "n_common": full["n"],
+        "mean_diff": full["mean_diff"],
+        "ci_low": full["ci_low"],
+        "ci_high": full["ci_high"],
+        "sign_test_p": full["sign_test_p"],
+        "significant": full["significant"],
+    }
+
+
+def baseline_section(
+    current: Sequence[ScoredCase],
+    baseline: Baseline,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> dict[str, Any]:
+    """Return the ``vs_baseline`` section: this run's fine-tuned relevance minus the baseline's, per common case."""
+    _check(resamples, confidence)
+    rows = baseline_diffs(current, baseline)
+    overall, by_category = _grouped(rows, lambda d: _baseline_block(d, resamples, confidence, seed))
+    return {"baseline": baseline.path, **overall, "by_category": by_category}

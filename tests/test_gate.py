@@ -1,0 +1,430 @@
+"""The CI gate and the baseline file, on planted results (no model)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import Sequence
+
+import pytest
+
+from evals.baseline import Baseline, BaselineError, load_baseline, save_baseline
+from evals.errors import JarvisError
+from evals.gate import (
+    GateConfig,
+    GateConfigError,
+    GateOutcome,
+    evaluate_gate,
+    parse_category_tolerances,
+    parse_gate_mode,
+    parse_min_gain,
+    parse_tolerance,
+)
+from evals.records import ArmScore, Case, GenerationSettings, RunMetadata, RunResults, ScoredCase
+from evals.summary import summarize
+
+PATH = "reports/baseline.json"
+
+
+def scored(case_id: str, category: str, base: float, tuned: float) -> ScoredCase:
+    case = Case(id=case_id, category=category, prompt="monte le son", expected_tools=("volume_up",), keywords=("son",))
+    return ScoredCase(
+        case=case,
+        base=ArmScore(answer="b", keyword_hits=0, keyword_total=1, relevance=base),
+        finetuned=ArmScore(answer="f", keyword_hits=1, keyword_total=1, relevance=tuned),
+        cosine_similarity=0.5,
+    )
+
+
+def run(cases: Sequence[ScoredCase], *, version: str = "1.0", name: str = "jarvis") -> RunResults:
+    meta = RunMetadata(
+        model="tiny",
+        adapter="lora",
+        quantization="none",
+        device="cpu",
+        generation=GenerationSettings(),
+        suite_name=name,
+        suite_version=version,
+        suite_path="jarvis.yaml",
+        timestamp="2026-01-01T00:00:00+00:00",
+        categories=tuple(dict.fromkeys(c.category for c in cases)),
+    )
+    return RunResults(metadata=meta, statistics=summarize(cases), results=tuple(cases))
+
+
+def flat(category: str, tuned: float, n: int = 10, base: float = 0.3) -> list[ScoredCase]:
+    """``n`` cases of one category, every fine-tuned answer scoring ``tuned``."""
+    return [scored(f"{category}-{i}", category, base, tuned) for i in range(n)]
+
+
+def blessed(cases: Sequence[ScoredCase], **kwargs: str) -> Baseline:
+    return replace(Baseline.from_results(run(cases, **kwargs)), path=PATH)
+
+
+def gate(cases: Sequence[ScoredCase], baseline: Baseline | None, **config: object) -> GateOutcome:
+    return evaluate_gate(run(cases), baseline, GateConfig(baseline_path=PATH, **config), executed=len(cases))
+
+
+ALL = ("commands", "corrections", "routing")
+
+
+def full(tuned: dict[str, float]) -> list[ScoredCase]:
+    return [case for cat in ALL for case in flat(cat, tuned.get(cat, 0.7))]
+
+
+# --- tolerance mode -------------------------------------------------------------------------
+
+
+def test_a_drop_beyond_tolerance_fails_with_one_line_per_rule() -> None:
+    current = full({"commands": 0.74, "corrections": 0.74, "routing": 0.62})  # global mean holds at 0.70
+    outcome = gate(current, blessed(full({})))
+    assert outcome.failed and outcome.status == "failed"
+    (violation,) = outcome.violations
+    assert violation.scope == "routing"
+    assert violation.message == "gate: routing relevance 0.62 < baseline 0.70 - tolerance 0.02"
+    assert (violation.rule, violation.baseline, violation.current, violation.tolerance) == (
+        "relevance",
+        pytest.approx(0.70),
+        pytest.approx(0.62),
+        0.02,
+    )
+    assert outcome.reasons[0] == violation.message
+
+
+def test_a_global_drop_is_its_own_violation() -> None:
+    outcome = gate(full({c: 0.6 for c in ALL}), blessed(full({})))
+    assert [v.scope for v in outcome.violations] == ["global", *ALL]
+    assert outcome.violations[0].message == "gate: global relevance 0.60 < baseline 0.70 - tolerance 0.02"
+
+
+def test_a_drop_within_tolerance_passes() -> None:
+    outcome = gate(full({"routing": 0.69}), blessed(full({})))
+    assert outcome.status == "passed" and not outcome.failed
+    assert outcome.violations == ()
+    assert (
+        outcome.reasons[0]
+        == f"gate: fine-tuned relevance held within tolerance against {PATH} in global, {', '.join(ALL)}"
+    )
+
+
+def test_a_drop_of_exactly_the_tolerance_passes() -> None:
+    assert gate(full({c: 0.68 for c in ALL}), blessed(full({}))).status == "passed"
+
+
+def test_messages_show_enough_decimals_to_show_the_drop() -> None:
+    outcome = gate(flat("routing", 0.679), blessed(flat("routing", 0.70)))
+    assert outcome.violations[-1].message == "gate: routing relevance 0.679 < baseline 0.700 - tolerance 0.020"
+
+
+def test_a_category_drop_fails_even_when_the_global_mean_holds() -> None:
+    current = full({"commands": 0.80, "routing": 0.60})  # global mean unchanged at 0.70
+    outcome = gate(current, blessed(full({})))
+    assert [(v.scope, v.rule) for v in outcome.violations] == [("routing", "relevance")]
+
+
+def test_a_category_tolerance_overrides_the_global_one() -> None:
+    current = full({"commands": 0.80, "routing": 0.60})
+    assert gate(current, blessed(full({})), category_tolerances={"routing": 0.15}).status == "passed"
+    outcome = gate(current, blessed(full({})), tolerance=0.2, category_tolerances={"routing": 0.05})
+    assert outcome.violations[0].message == "gate: routing relevance 0.60 < baseline 0.70 - tolerance 0.05"
+
+
+def test_a_partial_run_gates_only_its_categories() -> None:
+    # The baseline's global mean (0.9, 0.9, 0.5 -> 0.77) would fail a routing-only run at 0.5;
+    # restricted to the cases that ran it is 0.5 vs 0.5.
+    baseline = blessed(full({"commands": 0.9, "corrections": 0.9, "routing": 0.5}))
+    outcome = gate(flat("routing", 0.5), baseline)
+    assert outcome.status == "passed"
+    assert outcome.reasons[0] == f"gate: fine-tuned relevance held within tolerance against {PATH} in routing"
+    outcome = gate(flat("routing", 0.4), baseline)
+    assert [v.scope for v in outcome.violations] == ["routing"]  # one category: global is the same cases
+    assert outcome.violations[0].baseline == pytest.approx(0.5)
+
+
+def test_a_single_category_run_uses_its_own_tolerance() -> None:
+    outcome = gate(flat("routing", 0.66), blessed(flat("routing", 0.7)), category_tolerances={"routing": 0.05})
+    assert outcome.status == "passed"
+
+
+def test_a_k_selected_subset_is_compared_case_by_case() -> None:
+    baseline = blessed([scored("a", "routing", 0.0, 1.0), scored("b", "routing", 0.0, 0.0)])
+    assert gate([scored("b", "routing", 0.0, 0.0)], baseline).status == "passed"
+
+
+def test_a_category_missing_from_the_baseline_is_a_notice_or_a_failure_when_required() -> None:
+    baseline = blessed(flat("routing", 0.7))
+    outcome = gate(full({}), baseline)
+    assert outcome.status == "passed"
+    assert any("has no commands case: commands was not compared" in r for r in outcome.reasons)
+    strict = gate(full({}), baseline, require_baseline=True)
+    assert strict.failed
+    assert [(v.rule, v.scope) for v in strict.violations] == [
+        ("baseline_coverage", "commands"),
+        ("baseline_coverage", "corrections"),
+    ]
+
+
+def test_a_baseline_sharing_no_case_compares_nothing() -> None:
+    outcome = gate(flat("routing", 0.1), blessed(flat("commands", 0.9)))
+    assert outcome.status == "no_baseline" and not outcome.failed
+
+
+def test_cases_not_in_the_baseline_are_reported() -> None:
+    outcome = gate([*flat("routing", 0.7), scored("routing-new", "routing", 0.0, 0.0)], blessed(flat("routing", 0.7)))
+    assert outcome.status == "passed"
+    assert any("1 case(s) that ran are not in the baseline" in r and "routing-new" in r for r in outcome.reasons)
+
+
+# --- missing baseline, suite mismatch, no evidence, min gain --------------------------------
+
+
+def test_a_missing_baseline_passes_with_a_notice() -> None:
+    outcome = gate(full({}), None)
+    assert outcome.status == "no_baseline" and not outcome.failed
+    assert outcome.baseline == PATH
+    assert outcome.reasons == (
+        f"gate: no baseline at {PATH}: relevance was not compared; bless one with --jarvis-save-baseline",
+    )
+
+
+def test_a_missing_baseline_fails_when_required() -> None:
+    outcome = gate(full({}), None, require_baseline=True)
+    assert outcome.failed
+    assert outcome.violations[0].rule == "baseline_required"
+    assert "--jarvis-save-baseline" in outcome.reasons[0]
+
+
+def test_a_baseline_from_another_suite_version_fails() -> None:
+    outcome = gate(full({}), blessed(full({}), version="0.9"))
+    assert outcome.failed
+    (violation,) = outcome.violations
+    assert (violation.rule, violation.baseline, violation.current) == ("suite", "jarvis@0.9", "jarvis@1.0")
+    assert violation.message == (
+        f"gate: baseline {PATH} is for suite jarvis@0.9 but this run used jarvis@1.0: "
+        "re-bless it with --jarvis-save-baseline"
+    )
+
+
+def test_a_baseline_from_another_suite_name_fails() -> None:
+    assert gate(full({}), blessed(full({}), name="other")).violations[0].rule == "suite"
+
+
+def test_zero_executed_cases_fail() -> None:
+    config = GateConfig(baseline_path=PATH)
+    for outcome in (
+        evaluate_gate(run(full({})), blessed(full({})), config, executed=0),
+        evaluate_gate(run([]), None, config, executed=3),
+        evaluate_gate(None, None, config, executed=0),
+    ):
+        assert outcome.failed
+        assert [v.rule for v in outcome.violations] == ["evidence"]
+        assert "no JARVIS case ran: the gate has no evidence" in outcome.reasons[0]
+
+
+def test_min_gain_fails_below_and_passes_above() -> None:
+    low = flat("routing", 0.52, base=0.5)  # +4 %
+    outcome = gate(low, None, min_gain=0.10)
+    assert outcome.failed
+    (violation,) = outcome.violations
+    assert (violation.rule, violation.tolerance) == ("min_gain", 0.10)
+    assert violation.message == "gate: fine-tuned relevance 0.52 is +4.0% over base 0.50, below the required +10.0%"
+    assert gate(flat("routing", 0.6, base=0.5), None, min_gain=0.10).status == "no_baseline"
+    assert gate(flat("routing", 0.55, base=0.5), blessed(flat("routing", 0.55)), min_gain=0.10).status == "passed"
+
+
+def test_min_gain_with_a_zero_base_arm() -> None:
+    assert not gate(flat("routing", 0.1, base=0.0), None, min_gain=5.0).failed
+    assert gate(flat("routing", 0.0, base=0.0), None, min_gain=0.1).failed
+
+
+# --- significant mode -----------------------------------------------------------------------
+
+
+def test_significant_mode_passes_a_small_noisy_drop() -> None:
+    # Every case moves by 0.5, 14 up and 16 down: the mean drops 0.033 (beyond 0.02), but by chance.
+    baseline = blessed(flat("routing", 0.5, n=30))
+    new = [scored(f"routing-{i}", "routing", 0.3, 1.0 if i < 14 else 0.0) for i in range(30)]
+    assert gate(new, baseline).failed  # the tolerance mode fails it ...
+    outcome = gate(new, baseline, mode="significant")
+    assert outcome.status == "passed" and outcome.mode == "significant"
+    assert (
+        outcome.reasons[0]
+        == f"gate: fine-tuned relevance had no significant drop beyond tolerance against {PATH} in routing"
+    )
+    assert any("but the drop is not significant" in r for r in outcome.reasons)
+
+
+def test_significant_mode_fails_a_large_consistent_drop() -> None:
+    outcome = gate(full({"routing": 0.3}), blessed(full({})), mode="significant")
+    assert outcome.failed
+    routing = [v for v in outcome.violations if v.scope == "routing"][0]
+    assert routing.message.startswith(
+        "gate: routing relevance 0.30 < baseline 0.70 - tolerance 0.02 (significant: 95% CI"
+    )
+    assert "sign test p 0.00195" in routing.message
+
+
+# --- outcome and config records -------------------------------------------------------------
+
+
+def test_outcome_to_dict_schema_round_trips_through_json() -> None:
+    outcome = gate(full({"routing": 0.5}), blessed(full({})))
+    data = json.loads(json.dumps(outcome.to_dict()))
+    assert set(data) == {"status", "mode", "baseline", "reasons", "violations"}
+    assert set(data["violations"][0]) == {"rule", "scope", "baseline", "current", "tolerance", "message"}
+    assert GateOutcome.from_dict(data) == outcome
+
+
+def test_outcome_accepts_lists_and_stays_immutable() -> None:
+    outcome = GateOutcome(status="failed", mode="tolerance", baseline=PATH, reasons=["x"], violations=[])
+    assert outcome.reasons == ("x",) and outcome.failed
+    with pytest.raises(ValueError, match="status"):
+        GateOutcome(status="ok", mode="tolerance", baseline=PATH)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [
+        ({"tolerance": -0.1}, "between 0 and 1"),
+        ({"tolerance": float("nan")}, "must be a number"),
+        ({"category_tolerances": {"routin": 0.05}}, "unknown category 'routin'"),
+        ({"category_tolerances": {"routing": 2}}, "gate tolerance for routing"),
+        ({"min_gain": -0.1}, "minimum gain"),
+        ({"mode": "strict"}, "'tolerance' or 'significant'"),
+        ({"baseline_path": ""}, "baseline path"),
+    ],
+)
+def test_config_says_what_is_wrong(kwargs: dict[str, object], words: str) -> None:
+    with pytest.raises(GateConfigError, match=words) as info:
+        GateConfig(**kwargs)  # type: ignore[arg-type]
+    assert isinstance(info.value, JarvisError)
+
+
+def test_config_is_frozen_including_its_mapping() -> None:
+    config = GateConfig(category_tolerances={"routing": 0.05})
+    assert config.tolerance_for("routing") == 0.05 and config.tolerance_for("commands") == 0.02
+    with pytest.raises(TypeError):
+        config.category_tolerances["routing"] = 0.5  # type: ignore[index]
+
+
+def test_option_parsers() -> None:
+    assert parse_tolerance(" 0.05 ") == 0.05
+    assert parse_min_gain("0.10") == 0.10 and parse_min_gain("10%") == pytest.approx(0.10)
+    assert parse_gate_mode("Significant") == "significant"
+    assert parse_category_tolerances(["routing=0.05", "", "# why: routing is noisier", "commands = 0.1"]) == {
+        "routing": 0.05,
+        "commands": 0.1,
+    }
+    assert parse_category_tolerances("routing=0.05, corrections=0.03") == {"routing": 0.05, "corrections": 0.03}
+
+
+@pytest.mark.parametrize(
+    ("parse", "value", "words"),
+    [
+        (parse_tolerance, "abc", "e.g. 0.02"),
+        (parse_tolerance, "1.5", "between 0 and 1"),
+        (parse_tolerance, "nan", "between 0 and 1"),
+        (parse_min_gain, "-5%", "e.g. 0.10 or 10%"),
+        (parse_gate_mode, "strict", "'tolerance' or 'significant'"),
+        (parse_category_tolerances, ["routing:0.05"], "is not category=value"),
+        (parse_category_tolerances, ["routin=0.05"], "unknown category 'routin'"),
+        (parse_category_tolerances, ["routing=0.05", "routing=0.1"], "given twice"),
+        (parse_category_tolerances, ["routing=2"], "between 0 and 1"),
+    ],
+)
+def test_option_parsers_explain_bad_values(parse, value, words) -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match=words):
+        parse(value)
+
+
+# --- baseline file --------------------------------------------------------------------------
+
+
+def test_baseline_round_trips(tmp_path: Path) -> None:
+    results = run(full({"routing": 0.5}))
+    path = save_baseline(results, tmp_path / "reports" / "baseline.json")
+    loaded = load_baseline(path)
+    assert loaded == Baseline.from_results(results)
+    assert loaded is not None and loaded.path == str(path)
+    assert loaded.suite == "jarvis@1.0" and loaded.categories == ALL
+    assert loaded.cases["routing-0"].to_dict() == {
+        "category": "routing",
+        "relevance_base": 0.3,
+        "relevance_finetuned": 0.5,
+        "keyword_match_base": 0.0,
+        "keyword_match_finetuned": 1.0,
+    }
+    assert loaded.statistics.by_category["routing"].avg_relevance_finetuned == pytest.approx(0.5)
+    assert loaded.generation == GenerationSettings().to_dict()
+    assert os.listdir(path.parent) == ["baseline.json"]  # no temporary left behind
+
+
+def test_missing_baseline_loads_as_none(tmp_path: Path) -> None:
+    assert load_baseline(tmp_path / "nope.json") is None
+
+
+def test_baseline_is_never_replaced_silently(tmp_path: Path) -> None:
+    path = save_baseline(run(full({})), tmp_path / "baseline.json")
+    before = path.read_bytes()
+    with pytest.raises(JarvisError, match=r"already exists and was not replaced: pass --jarvis-save-baseline"):
+        save_baseline(run(full({"routing": 0.1})), path)
+    assert path.read_bytes() == before
+    save_baseline(run(full({"routing": 0.1})), path, overwrite=True)
+    loaded = load_baseline(path)
+    assert loaded is not None and loaded.cases["routing-0"].relevance_finetuned == 0.1
+
+
+def test_a_failed_write_keeps_the_old_baseline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = save_baseline(run(full({})), tmp_path / "baseline.json")
+    before = path.read_bytes()
+
+    def broken_replace(src: str, dst: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("evals.io.os.replace", broken_replace)
+    with pytest.raises(BaselineError, match="cannot be written \\(No space left on device\\)"):
+        save_baseline(run(full({"routing": 0.1})), path, overwrite=True)
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["baseline.json"]
+
+
+def test_an_empty_run_is_not_blessed(tmp_path: Path) -> None:
+    with pytest.raises(JarvisError, match="no JARVIS case ran"):
+        save_baseline(run([]), tmp_path / "baseline.json")
+    assert not (tmp_path / "baseline.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "detail"),
+    [
+        ("{not json", "invalid JSON at line 1, column 2"),
+        ("[]", "the top level must be an object"),
+        ('{"schema_version": 1}', "'cases' must be an object"),
+        ("\udcff", "not UTF-8 text"),
+    ],
+)
+def test_a_corrupt_baseline_names_the_file_and_the_fix(tmp_path: Path, content: str, detail: str) -> None:
+    path = tmp_path / "baseline.json"
+    path.write_bytes(content.encode("utf-8", "surrogateescape"))
+    with pytest.raises(JarvisError) as info:
+        load_baseline(path)
+    message = str(info.value)
+    assert message.startswith(f"baseline {path} is corrupt (")
+    assert detail in message
+    assert message.endswith("re-bless it with --jarvis-save-baseline or restore it from git")
+
+
+def test_a_baseline_with_a_bad_case_or_a_newer_schema_is_rejected(tmp_path: Path) -> None:
+    data = Baseline.from_results(run(full({}))).to_dict()
+    path = tmp_path / "baseline.json"
+    data["cases"]["routing-0"]["relevance_finetuned"] = "high"
+    path.write_text(json.dumps(data))
+    with pytest.raises(JarvisError, match="case routing-0: 'relevance_finetuned' must be a number"):
+        load_baseline(path)
+    data["schema_version"] = 99
+    path.write_text(json.dumps(data))
+    with pytest.raises(JarvisError, match="schema_version 99 is newer"):
+        load_baseline(path)
