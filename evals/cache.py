@@ -1,0 +1,549 @@
+"""A generation cache that can't go stale: every answer is keyed by everything that shaped it.
+
+An entry's key is the sha256 of a canonical JSON of the run's ``CacheContext`` (model and
+tokenizer fingerprint, quantization, chat template, system prompt, decoding settings, package
+versions, device type), the arm's adapter fingerprint and the prompt. Change any of them and
+the key changes, so a stale answer is never served; nothing needs invalidating by hand.
+
+The store is one SQLite file in WAL mode, so two processes (two pytest runs, xdist workers) can
+read and write it at once. It is opened on first use; a corrupt file (or one of another schema
+version) is moved aside and rebuilt with a warning, and a file locked for longer than the timeout
+only costs a warning and an uncached run, because a cache must never fail a benchmark run. Only
+a location that can't be written is an error, since then every run would silently miss.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import time
+import warnings
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Iterable, Iterator, Mapping
+
+from evals.errors import JarvisError
+from evals.models import cache_root, inspect_adapter
+from evals.records import GenerationSettings
+
+SCHEMA_VERSION = 1
+# Bump when the key derivation changes, so old entries simply stop matching.
+KEY_VERSION = 1
+NO_ADAPTER = "no-adapter"
+PLAIN_TEMPLATE = "plain"
+CACHE_FILE = "generations.sqlite"
+# Folders whose weights total more than this are fingerprinted by name, size and mtime_ns only:
+# hashing a 60 GB checkpoint would take minutes on every run.
+FULL_HASH_LIMIT = 1 << 30
+PACKAGES = ("torch", "transformers", "peft", "bitsandbytes")
+# Decoding settings that do not change a greedy answer: with left padding and an attention mask
+# each row is computed on its own, and tests/test_batching.py checks on the tiny Llama (fp32, CPU,
+# base and LoRA arm) that batches of 1, 4 and 6 give identical token ids. On CUDA in bf16 a kernel
+# may reduce in another order for another batch shape and flip a near-tie; that answer is still
+# one the model gives under these settings, like GPU run-to-run noise, so the batch size stays out
+# and a re-run with another batch size still hits. Every other setting is part of the key, so a
+# setting added later is keyed by default.
+ANSWER_NEUTRAL_SETTINGS = frozenset({"batch_size"})
+
+# Files that shape what a model folder answers besides its weights: config, decoding defaults,
+# tokenizer, chat templates and remote code (trust_remote_code runs the *.py files).
+_MODEL_METADATA_GLOBS = (
+    "config.json",
+    "generation_config.json",
+    "tokenizer*",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "vocab.*",
+    "merges.txt",
+    "*.model",
+    "chat_template*",
+    "additional_chat_templates/*",
+    "*.index.json",
+    "*.py",
+)
+_MODEL_WEIGHT_GLOBS = ("*.safetensors", "pytorch_model*.bin", "*.gguf")
+_CHUNK = 1 << 20
+# SQLite's historical limit on bound parameters is 999; stay well below it.
+_SQL_BATCH = 500
+_CORRUPT_CODES = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB
+_READONLY_CODES = {8, 14}  # SQLITE_READONLY, SQLITE_CANTOPEN
+
+
+class CacheWarning(UserWarning):
+    """The cache could not be used as is (corrupt, locked); the run goes on without it."""
+
+
+# ---------------------------------------------------------------------------------------
+# Fingerprints
+
+
+def _sha256_file(path: Path, digest: Any) -> None:
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    _sha256_file(path, digest)
+    return digest.hexdigest()
+
+
+def _matching(folder: Path, patterns: Iterable[str]) -> list[Path]:
+    found = {p for pattern in patterns for p in folder.glob(pattern) if p.is_file()}
+    return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
+
+
+def _canonical(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def _sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def fingerprint_model(model: str) -> str:
+    """Return a string that changes whenever the model would answer differently.
+
+    A local folder: the sha256 of its config.json, generation_config.json, tokenizer files,
+    chat templates, shard index and remote-code files, plus its weights files
+    (``*.safetensors``, ``pytorch_model*.bin``, ``*.gguf``). When the weights total at most
+    ``FULL_HASH_LIMIT`` (1 GiB) their full contents are hashed (about a second); above that each
+    weights file contributes only its name, size and ``st_mtime_ns``, because hashing a large
+    checkpoint would take minutes on every run. Rewriting a large weights file changes its
+    mtime, and copying a folder elsewhere only costs a cache miss. Result: ``dir:<sha256>``.
+
+    A single file (a GGUF) is fingerprinted as a one-file folder.
+
+    A hub id: the id plus the commit the local Hugging Face cache resolves ``main`` to, found
+    offline with ``huggingface_hub.try_to_load_from_cache`` (``hub:<id>@<commit>``). When the
+    model is not in the cache yet (or huggingface_hub is missing) it is the id alone
+    (``hub:<id>``): the hub may then serve a newer commit under the same key, so compute the
+    fingerprint after the model has been loaded, once the download has pinned a commit.
+    """
+    path = Path(model).expanduser()
+    if path.is_file():
+        weights, meta, root = [path], [], path.parent
+    elif path.is_dir():
+        weights, meta, root = _matching(path, _MODEL_WEIGHT_GLOBS), _matching(path, _MODEL_METADATA_GLOBS), path
+    else:
+        commit = _hub_commit(model)
+        return f"hub:{model}@{commit}" if commit else f"hub:{model}"
+
+    manifest: dict[str, Any] = {"files": {p.relative_to(root).as_posix(): _file_digest(p) for p in meta}}
+    stats = {p.relative_to(root).as_posix(): p.stat() for p in weights}
+    total = sum(st.st_size for st in stats.values())
+    if total <= FULL_HASH_LIMIT:
+        manifest["weights"] = {name: _file_digest(root / name) for name in stats}
+    else:
+        manifest["weights_stat"] = {name: [st.st_size, st.st_mtime_ns] for name, st in stats.items()}
+    return "dir:" + _sha256_text(_canonical(manifest))
+
+
+def _hub_commit(repo_id: str) -> str | None:
+    """Return the commit the local HF cache holds for ``repo_id`` without touching the network."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        found = try_to_load_from_cache(repo_id, "config.json")
+    except Exception:  # a malformed id or an old huggingface_hub: fall back to the id alone
+        return None
+    if not isinstance(found, str):  # None or the "known not to exist" sentinel
+        return None
+    # .../models--org--name/snapshots/<commit>/config.json
+    return Path(found).parent.name or None
+
+
+def fingerprint_adapter(path: str | Path | None) -> str:
+    """Return ``no-adapter`` for None, else the sha256 of adapter_config.json and the weights.
+
+    Contents are hashed, never sizes or dates: adapters are small, and retraining into the same
+    folder often writes a weights file of exactly the same size. Result: ``adapter:<sha256>``.
+    """
+    if path is None:
+        return NO_ADAPTER
+    info = inspect_adapter(path)  # raises a one-line JarvisError for a missing or broken folder
+    digest = hashlib.sha256()
+    for part in (info.path / "adapter_config.json", info.weights):
+        digest.update(part.name.encode("utf-8") + b"\0")
+        _sha256_file(part, digest)
+        digest.update(b"\0")
+    return "adapter:" + digest.hexdigest()
+
+
+def package_versions(names: Iterable[str] = PACKAGES) -> dict[str, str]:
+    """Return the installed version of each package ("absent" when missing), without importing it."""
+    versions = {}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "absent"
+    return versions
+
+
+# ---------------------------------------------------------------------------------------
+# Keys
+
+
+@dataclass(frozen=True)
+class CacheContext:
+    """Everything a run shares that changes an answer; with the arm's adapter and the prompt, a key.
+
+    The adapter is deliberately not a field: the base arm runs the same model with the adapter
+    disabled, so its entries are keyed ``NO_ADAPTER`` and stay valid when the adapter is retrained.
+    Pass the arm's adapter fingerprint to ``entry_key`` instead.
+
+    ``generation`` is the decoding settings mapping (``GenerationSettings.to_dict()`` is fine):
+    every key but those in ``ANSWER_NEUTRAL_SETTINGS`` (the batch size) is part of the key.
+    """
+
+    model: str
+    quantization: str
+    chat_template: str | None
+    system_prompt: str
+    generation: Mapping[str, Any] | GenerationSettings
+    packages: Mapping[str, str] = field(default_factory=package_versions)
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if not self.model:
+            raise ValueError("CacheContext needs a model fingerprint: pass fingerprint_model(model)")
+        given = self.generation.to_dict() if isinstance(self.generation, GenerationSettings) else dict(self.generation)
+        settings = {k: v for k, v in given.items() if k not in ANSWER_NEUTRAL_SETTINGS}
+        try:
+            _canonical(settings)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"generation settings must be plain JSON values (str, int, float, bool): {exc}") from None
+        # Frozen means frozen: copies behind read-only views, so a key can't drift after creation.
+        object.__setattr__(self, "generation", MappingProxyType(settings))
+        object.__setattr__(self, "packages", MappingProxyType(dict(self.packages)))
+        object.__setattr__(self, "chat_template", self.chat_template or PLAIN_TEMPLATE)
+        # "cuda:1" and "cuda" compute the same answers; only the device type matters.
+        object.__setattr__(self, "device", str(self.device).split(":")[0])
+
+    def __hash__(self) -> int:
+        return hash(_canonical(self.to_dict()))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "quantization": self.quantization,
+            "chat_template": self.chat_template,
+            "system_prompt": self.system_prompt,
+            "generation": dict(self.generation),
+            "packages": dict(self.packages),
+            "device": self.device,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CacheContext:
+        return cls(
+            model=data["model"],
+            quantization=data["quantization"],
+            chat_template=data.get("chat_template"),
+            system_prompt=data["system_prompt"],
+            generation=dict(data.get("generation", {})),
+            packages=dict(data.get("packages", {})),
+            device=data.get("device", "cpu"),
+        )
+
+
+def entry_key(context: CacheContext, arm_adapter_fingerprint: str, prompt: str) -> str:
+    """Return the sha256 of a canonical JSON of the context, the arm's adapter and the prompt."""
+    payload = {
+        "key_version": KEY_VERSION,
+        "context": context.to_dict(),
+        "adapter": arm_adapter_fingerprint,
+        "prompt": prompt,
+    }
+    return _sha256_text(_canonical(payload))
+
+
+# ---------------------------------------------------------------------------------------
+# Store
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class CachedAnswer:
+    """One stored answer: its text, how many tokens were generated, and when (UTC, ISO 8601)."""
+
+    text: str
+    new_tokens: int
+    created: str = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class CacheStats:
+    """What the cache file holds, and how this instance used it."""
+
+    path: Path
+    entries: int
+    size_bytes: int
+    hits: int
+    misses: int
+    writes: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "entries": self.entries,
+            "size_bytes": self.size_bytes,
+            "hits": self.hits,
+            "misses": self.misses,
+            "writes": self.writes,
+        }
+
+
+class _SchemaMismatch(sqlite3.DatabaseError):
+    """The file was written with another schema version: as unusable to us as a corrupt one."""
+
+
+def _code(exc: BaseException) -> int | None:
+    code = getattr(exc, "sqlite_errorcode", None)  # Python >= 3.11
+    return code & 0xFF if isinstance(code, int) else None
+
+
+def _is_corrupt(exc: BaseException) -> bool:
+    if isinstance(exc, _SchemaMismatch):
+        return True
+    if not isinstance(exc, sqlite3.DatabaseError):
+        return False
+    if _code(exc) in _CORRUPT_CODES:
+        return True
+    message = str(exc).lower()
+    return "not a database" in message or "malformed" in message
+
+
+def _is_unwritable(exc: BaseException) -> bool:
+    if isinstance(exc, OSError):
+        return True
+    if _code(exc) in _READONLY_CODES:
+        return True
+    message = str(exc).lower()
+    return "readonly" in message or "unable to open" in message or "read-only" in message
+
+
+class GenerationCache:
+    """Answers keyed by ``entry_key``, stored in one SQLite file shared by concurrent runs.
+
+    Nothing touches the disk until the first call (``open()`` forces it, to fail early). A
+    connection belongs to the thread and process that opened it: open one cache per process.
+    """
+
+    def __init__(self, path: str | Path | None = None, timeout: float = 30.0) -> None:
+        self.path = Path(path).expanduser() if path is not None else cache_root() / CACHE_FILE
+        self.timeout = timeout
+        self._conn: sqlite3.Connection | None = None
+        self._hits = self._misses = self._writes = 0
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    def open(self) -> GenerationCache:
+        """Open (creating or repairing) the file now; raise JarvisError when it can't be written."""
+        self._run("open", lambda conn: None, None)
+        return self
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> GenerationCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _unwritable(self, exc: BaseException) -> JarvisError:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return JarvisError(
+            f"generation cache {self.path} cannot be written ({reason}): "
+            "pass --jarvis-cache-dir with a writable folder, or --jarvis-no-cache"
+        )
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is not None:
+            return self._conn
+        try:
+            self._conn = self._connect()
+        except sqlite3.DatabaseError as exc:
+            if not _is_corrupt(exc):
+                raise  # _run turns it into a JarvisError (unwritable) or a warning (locked)
+            self._move_aside(exc)
+            self._conn = self._connect()
+        return self._conn
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise self._unwritable(exc) from None
+        conn = None
+        try:
+            # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so a writer takes the lock
+            # up front instead of failing to upgrade a read lock when another process writes.
+            conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across app crashes
+            self._ensure_schema(conn)
+            if conn.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                raise sqlite3.DatabaseError("database disk image is malformed (quick_check)")
+        except BaseException:
+            if conn is not None:
+                conn.close()
+            raise
+        return conn
+
+    def _ensure_schema(self, conn: sqlite3.Connection) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            row = conn.execute("SELECT version FROM schema_version").fetchone()
+            if row is None:
+                conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+            elif row[0] != SCHEMA_VERSION:
+                raise _SchemaMismatch(f"schema version {row[0]}, this jarvis-evals uses {SCHEMA_VERSION}")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS generations ("
+                " key TEXT PRIMARY KEY, text TEXT NOT NULL, new_tokens INTEGER NOT NULL, created TEXT NOT NULL)"
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            _rollback(conn)
+            raise
+
+    def _move_aside(self, exc: BaseException) -> None:
+        """Rename a corrupt (or other-schema) file and its WAL files so a fresh one can be built."""
+        self.close()
+        # Another process may have rebuilt it since we looked: only move it if it is still bad
+        # (a file that is merely locked is healthy and must stay).
+        try:
+            self._connect().close()
+            return
+        except sqlite3.DatabaseError as again:
+            if not _is_corrupt(again):
+                raise
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{os.getpid()}")
+        for suffix in ("", "-wal", "-shm"):
+            source = Path(f"{self.path}{suffix}")
+            try:
+                os.replace(source, f"{aside}{suffix}")
+            except FileNotFoundError:
+                pass
+            except OSError as err:
+                raise self._unwritable(err) from None
+        warnings.warn(
+            f"generation cache {self.path} was unusable ({exc}); moved it to {aside.name} and started an empty one",
+            CacheWarning,
+            stacklevel=4,
+        )
+
+    def _run(self, action: str, op: Any, default: Any) -> Any:
+        """Run ``op(conn)``; rebuild once on corruption; degrade to ``default`` when locked."""
+        for attempt in (0, 1):
+            try:
+                return op(self._connection())
+            except sqlite3.DatabaseError as exc:
+                if _is_corrupt(exc) and attempt == 0:
+                    self._move_aside(exc)
+                    continue
+                if _is_unwritable(exc) and not _is_corrupt(exc):
+                    raise self._unwritable(exc) from None
+                # Locked past the timeout, disk full...: the run goes on, just uncached.
+                warnings.warn(f"generation cache {self.path}: could not {action} ({exc})", CacheWarning, stacklevel=3)
+                return default
+        return default
+
+    # -- public API -----------------------------------------------------------------
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, CachedAnswer]:
+        """Return the cached answers among ``keys`` (missing keys are simply absent)."""
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return {}
+
+        def op(conn: sqlite3.Connection) -> dict[str, CachedAnswer]:
+            found: dict[str, CachedAnswer] = {}
+            for chunk in _chunks(wanted, _SQL_BATCH):
+                marks = ",".join("?" * len(chunk))
+                rows = conn.execute(
+                    f"SELECT key, text, new_tokens, created FROM generations WHERE key IN ({marks})", chunk
+                )
+                for key, text, new_tokens, created in rows:
+                    found[key] = CachedAnswer(text=text, new_tokens=int(new_tokens), created=created)
+            return found
+
+        found = self._run("read", op, {})
+        self._hits += len(found)
+        self._misses += len(wanted) - len(found)
+        return found
+
+    def put_many(self, items: Mapping[str, CachedAnswer]) -> None:
+        """Store ``items`` in one transaction (all or nothing); an existing key is replaced."""
+        rows = [(key, a.text, int(a.new_tokens), a.created) for key, a in items.items()]
+        if not rows:
+            return
+
+        def op(conn: sqlite3.Connection) -> int:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(
+                    "INSERT INTO generations (key, text, new_tokens, created) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT(key) DO UPDATE SET text=excluded.text, new_tokens=excluded.new_tokens, "
+                    "created=excluded.created",
+                    rows,
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                _rollback(conn)
+                raise
+            return len(rows)
+
+        self._writes += self._run("write", op, 0)
+
+    def stats(self) -> CacheStats:
+        """Return the number of entries, the file size and this instance's hits, misses and writes."""
+        entries = self._run("count", lambda c: c.execute("SELECT COUNT(*) FROM generations").fetchone()[0], 0)
+        size = sum(Path(f"{self.path}{s}").stat().st_size for s in ("", "-wal") if Path(f"{self.path}{s}").exists())
+        return CacheStats(self.path, int(entries), size, self._hits, self._misses, self._writes)
+
+    def clear(self) -> int:
+        """Delete every entry; return how many there were."""
+
+        def op(conn: sqlite3.Connection) -> int:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                removed = conn.execute("DELETE FROM generations").rowcount
+                conn.execute("COMMIT")
+            except BaseException:
+                _rollback(conn)
+                raise
+            conn.execute("VACUUM")  # give the space back; outside the transaction by necessity
+            return removed
+
+        return int(self._run("clear", op, 0))
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back if a transaction is open; a failed rollback must not hide the original error."""
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,399 @@
+"""The generation cache: keys that change with everything that shapes an answer, and a store that survives."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from evals import cache as cache_mod
+from evals.cache import (
+    NO_ADAPTER,
+    CacheContext,
+    CachedAnswer,
+    CacheWarning,
+    GenerationCache,
+    entry_key,
+    fingerprint_adapter,
+    fingerprint_model,
+)
+from evals.errors import JarvisError
+from evals.records import GenerationSettings
+from tests.tiny import CHATML, make_lora
+
+PACKAGES = {"torch": "2.13.0+cpu", "transformers": "5.24.0", "peft": "0.21.2", "bitsandbytes": "0.50.2"}
+
+
+@pytest.fixture
+def model_copy(tiny_model_dir: Path, tmp_path: Path) -> Path:
+    """A private copy of the tiny Llama that a test may modify."""
+    return Path(shutil.copytree(tiny_model_dir, tmp_path / "model"))
+
+
+def make_context(model: str = "dir:abc", **changes: Any) -> CacheContext:
+    fields: dict[str, Any] = {
+        "model": model,
+        "quantization": "4bit",
+        "chat_template": CHATML,
+        "system_prompt": "Tu es JARVIS.",
+        "generation": GenerationSettings(max_new_tokens=64).to_dict(),
+        "packages": PACKAGES,
+        "device": "cpu",
+    }
+    fields.update(changes)
+    return CacheContext(**fields)
+
+
+def flip_a_byte(path: Path) -> None:
+    """Change the last byte of ``path`` in place: same size, different contents."""
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+# ---------------------------------------------------------------------------------------
+# Keys
+
+
+def test_same_inputs_give_the_same_key(model_copy: Path, tiny_adapter_dir: Path) -> None:
+    def key() -> str:
+        context = make_context(fingerprint_model(str(model_copy)), packages=dict(PACKAGES))
+        return entry_key(context, fingerprint_adapter(tiny_adapter_dir), "Allume la lumière")
+
+    assert key() == key()
+    assert len(key()) == 64
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"quantization": "none"},
+        {"chat_template": "{{ messages[0]['content'] }}"},
+        {"chat_template": None},
+        {"system_prompt": "Tu es JARVIS, sois bref."},
+        {"generation": GenerationSettings(max_new_tokens=65).to_dict()},
+        {"generation": GenerationSettings(enable_thinking=True).to_dict()},
+        {"generation": GenerationSettings(prompt_format="plain").to_dict()},
+        {"generation": GenerationSettings(num_beams=2).to_dict()},
+        {"packages": {**PACKAGES, "transformers": "5.25.0"}},
+        {"packages": {**PACKAGES, "torch": "2.13.0+cu128"}},
+        {"packages": {**PACKAGES, "bitsandbytes": "absent"}},
+        {"device": "cuda"},
+    ],
+    ids=lambda change: "-".join(f"{k}={str(v)[:20]}" for k, v in change.items()),
+)
+def test_changing_a_context_component_changes_the_key(change: dict[str, Any]) -> None:
+    before = entry_key(make_context(), NO_ADAPTER, "Allume la lumière")
+    assert entry_key(make_context(**change), NO_ADAPTER, "Allume la lumière") != before
+
+
+def test_changing_the_prompt_or_the_arm_changes_the_key(tiny_adapter_dir: Path) -> None:
+    context = make_context()
+    base = entry_key(context, NO_ADAPTER, "Allume la lumière")
+    assert entry_key(context, NO_ADAPTER, "Allume la lumiere") != base
+    assert entry_key(context, fingerprint_adapter(tiny_adapter_dir), "Allume la lumière") != base
+
+
+def test_batch_size_is_not_part_of_the_key() -> None:
+    """Left padding keeps greedy answers batch-independent (tests/test_batching.py checks it)."""
+    one = make_context(generation=GenerationSettings(batch_size="1").to_dict())
+    auto = make_context(generation=GenerationSettings(batch_size="auto"))  # a settings object works too
+    assert entry_key(one, NO_ADAPTER, "p") == entry_key(auto, NO_ADAPTER, "p")
+    assert "batch_size" not in one.generation
+
+
+def test_cuda_index_does_not_matter_only_the_device_type() -> None:
+    assert make_context(device="cuda:1") == make_context(device="cuda")
+
+
+def test_model_weight_bytes_change_the_fingerprint(model_copy: Path) -> None:
+    before = fingerprint_model(str(model_copy))
+    flip_a_byte(model_copy / "model.safetensors")
+    after = fingerprint_model(str(model_copy))
+    assert before.startswith("dir:") and after != before
+    assert entry_key(make_context(after), NO_ADAPTER, "p") != entry_key(make_context(before), NO_ADAPTER, "p")
+
+
+@pytest.mark.parametrize(
+    "name", ["config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", "chat_template.jinja"]
+)
+def test_model_metadata_files_change_the_fingerprint(model_copy: Path, name: str) -> None:
+    assert (model_copy / name).is_file()
+    before = fingerprint_model(str(model_copy))
+    with (model_copy / name).open("a", encoding="utf-8") as fh:
+        fh.write("\n")
+    assert fingerprint_model(str(model_copy)) != before
+
+
+def test_unrelated_files_do_not_change_the_fingerprint(model_copy: Path) -> None:
+    before = fingerprint_model(str(model_copy))
+    (model_copy / "README.md").write_text("notes", encoding="utf-8")
+    assert fingerprint_model(str(model_copy)) == before
+
+
+def test_big_folders_are_fingerprinted_by_size_and_mtime(model_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cache_mod, "FULL_HASH_LIMIT", 0)  # the tiny model now counts as "big"
+    weights = model_copy / "model.safetensors"
+    before = fingerprint_model(str(model_copy))
+    assert fingerprint_model(str(model_copy)) == before
+    stat = weights.stat()
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # a rewrite bumps mtime
+    assert fingerprint_model(str(model_copy)) != before
+
+
+def test_hub_id_uses_the_commit_in_the_offline_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    assert fingerprint_model("org/model") == "hub:org/model"  # not downloaded: the id alone
+    repo = tmp_path / "models--org--model"
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    (repo / "snapshots" / commit).mkdir(parents=True)
+    (repo / "snapshots" / commit / "config.json").write_text("{}")
+    assert fingerprint_model("org/model") == f"hub:org/model@{commit}"
+
+
+def test_adapter_fingerprint() -> None:
+    assert fingerprint_adapter(None) == NO_ADAPTER
+
+
+def test_adapter_fingerprint_follows_contents_not_the_folder(tiny_adapter_dir: Path, tmp_path: Path) -> None:
+    copy = shutil.copytree(tiny_adapter_dir, tmp_path / "elsewhere")
+    assert fingerprint_adapter(copy) == fingerprint_adapter(tiny_adapter_dir)
+    config = copy / "adapter_config.json"
+    config.write_text(config.read_text(encoding="utf-8").replace('"r": 4', '"r":4'), encoding="utf-8")
+    assert fingerprint_adapter(copy) != fingerprint_adapter(tiny_adapter_dir)
+
+
+def test_missing_adapter_folder_is_a_jarvis_error(tmp_path: Path) -> None:
+    with pytest.raises(JarvisError, match="does not exist"):
+        fingerprint_adapter(tmp_path / "nope")
+
+
+def test_retraining_an_adapter_in_the_same_folder_misses_the_cache(tiny_model_dir: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "run" / "final"
+    weights = folder / "adapter_model.safetensors"
+    context = make_context(fingerprint_model(str(tiny_model_dir)))
+    store = GenerationCache(tmp_path / "cache.sqlite")
+
+    make_lora(tiny_model_dir, folder, seed=1)
+    first = entry_key(context, fingerprint_adapter(folder), "Allume la lumière")
+    base = entry_key(context, NO_ADAPTER, "Allume la lumière")
+    store.put_many({first: CachedAnswer("allumer_lumiere", 3), base: CachedAnswer("bof", 1)})
+    size, mtime = weights.stat().st_size, weights.stat().st_mtime_ns
+
+    make_lora(tiny_model_dir, folder, seed=2)  # retrained in place
+    os.utime(weights, ns=(mtime, mtime))  # even with the old date, contents decide
+    assert weights.stat().st_size == size
+    second = entry_key(context, fingerprint_adapter(folder), "Allume la lumière")
+    assert second != first
+    assert store.get_many([second]) == {}
+    # The base arm runs the same model with the adapter disabled: its answers stay cached.
+    assert entry_key(context, NO_ADAPTER, "Allume la lumière") == base
+    assert store.get_many([base])[base].text == "bof"
+
+
+def test_context_round_trips_and_hashes() -> None:
+    context = make_context(generation={"max_new_tokens": 8, "do_sample": False, "batch_size": 4})
+    again = CacheContext.from_dict(context.to_dict())
+    assert again == context and hash(again) == hash(context)
+    assert entry_key(again, NO_ADAPTER, "p") == entry_key(context, NO_ADAPTER, "p")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        context.quantization = "none"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        context.generation["max_new_tokens"] = 9  # type: ignore[index]
+
+
+def test_context_refuses_settings_that_are_not_json() -> None:
+    with pytest.raises(ValueError, match="plain JSON"):
+        make_context(generation={"max_new_tokens": object()})
+
+
+# ---------------------------------------------------------------------------------------
+# Store
+
+
+def test_cache_file_is_opened_lazily_under_the_cache_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JARVIS_EVALS_CACHE", str(tmp_path / "root"))
+    store = GenerationCache()
+    assert store.path == tmp_path / "root" / "generations.sqlite"
+    assert not store.path.exists()
+    assert store.get_many(["k"]) == {}
+    assert store.path.is_file()
+    conn = sqlite3.connect(store.path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("SELECT version FROM schema_version").fetchall() == [(cache_mod.SCHEMA_VERSION,)]
+    conn.close()
+
+
+def test_answers_persist_across_instances(tmp_path: Path) -> None:
+    path = tmp_path / "cache.sqlite"
+    answer = CachedAnswer("Je lance allumer_lumiere.", 7, "2026-11-25T15:00:00+00:00")
+    with GenerationCache(path) as first:
+        first.put_many({"k1": answer, "k2": CachedAnswer("", 0)})
+        assert first.stats().writes == 2
+    second = GenerationCache(path)
+    found = second.get_many(["k1", "k2", "missing", "k1"])
+    assert found["k1"] == answer
+    assert found["k2"].text == "" and "missing" not in found
+    stats = second.stats()
+    assert (stats.entries, stats.hits, stats.misses, stats.writes) == (2, 2, 1, 0)
+    assert stats.size_bytes > 0
+    second.put_many({"k1": CachedAnswer("replaced", 1)})
+    assert second.get_many(["k1"])["k1"].text == "replaced"
+    assert second.clear() == 2
+    assert second.get_many(["k1", "k2"]) == {}
+    second.close()
+
+
+def test_many_keys_are_read_in_chunks(tmp_path: Path) -> None:
+    store = GenerationCache(tmp_path / "cache.sqlite")
+    store.put_many({f"k{i}": CachedAnswer(str(i), i) for i in range(1200)})
+    found = store.get_many(f"k{i}" for i in range(0, 1300))
+    assert len(found) == 1200 and found["k1199"].new_tokens == 1199
+
+
+def _garbage(path: Path) -> None:
+    path.write_bytes(b"this is not a database, it is a cat walking on the keyboard" * 100)
+
+
+def _damaged_pages(path: Path) -> None:
+    with GenerationCache(path) as store:
+        store.put_many({f"k{i}": CachedAnswer("x" * 500, i) for i in range(200)})
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    data = bytearray(path.read_bytes())
+    page = 4096
+    data[2 * page : 6 * page] = b"\xa5" * (4 * page)  # wreck pages 3-6, keep the header
+    path.write_bytes(bytes(data))
+
+
+def _other_schema(path: Path) -> None:
+    GenerationCache(path).open().close()
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE schema_version SET version = 999")
+    conn.commit()
+    conn.close()
+
+
+@pytest.mark.parametrize("damage", [_garbage, _damaged_pages, _other_schema], ids=["garbage", "damaged-pages", "other-schema"])
+def test_corrupt_file_is_moved_aside_and_rebuilt(tmp_path: Path, damage: Callable[[Path], None]) -> None:
+    path = tmp_path / "cache.sqlite"
+    damage(path)
+    store = GenerationCache(path)
+    with pytest.warns(CacheWarning, match="moved it to cache.sqlite.corrupt-"):
+        assert store.get_many(["k1"]) == {}
+    assert len(list(tmp_path.glob("cache.sqlite.corrupt-*"))) >= 1
+    store.put_many({"k1": CachedAnswer("fresh", 1)})
+    assert GenerationCache(path).get_many(["k1"])["k1"].text == "fresh"
+
+
+class _WreckedConnection:
+    """An open connection whose file went bad under it, as SQLite reports it mid-run."""
+
+    in_transaction = False
+
+    def execute(self, *args: Any) -> Any:
+        raise sqlite3.DatabaseError("database disk image is malformed")
+
+    def close(self) -> None:
+        pass
+
+
+def test_corruption_found_mid_run_is_repaired_without_raising(tmp_path: Path) -> None:
+    path = tmp_path / "cache.sqlite"
+    store = GenerationCache(path).open()
+    store.put_many({"old": CachedAnswer("a", 1)})
+    store.close()
+    _garbage(path)
+    store._conn = _WreckedConnection()  # type: ignore[assignment]
+    with pytest.warns(CacheWarning, match="malformed"):
+        store.put_many({"k": CachedAnswer("b", 1)})
+    assert store.get_many(["k", "old"]) == {"k": store.get_many(["k"])["k"]}
+    assert store.get_many(["k"])["k"].text == "b"
+
+
+def test_a_locked_file_is_left_alone_and_the_run_goes_on(tmp_path: Path) -> None:
+    path = tmp_path / "cache.sqlite"
+    GenerationCache(path).put_many({"k": CachedAnswer("a", 1)})
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # another process is mid-write, for longer than we wait
+    try:
+        store = GenerationCache(path, timeout=0.1)
+        with pytest.warns(CacheWarning, match="locked"):
+            store.put_many({"k2": CachedAnswer("b", 1)})
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert not list(tmp_path.glob("*.corrupt-*"))
+    assert store.get_many(["k"])["k"].text == "a"
+
+
+def test_unwritable_location_is_a_one_line_jarvis_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    store = GenerationCache(blocker / "cache.sqlite")
+    with pytest.raises(JarvisError) as info:
+        store.get_many(["k"])
+    message = str(info.value)
+    assert "\n" not in message
+    assert str(blocker / "cache.sqlite") in message
+    assert "--jarvis-cache-dir" in message and "--jarvis-no-cache" in message
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root writes through file permissions")
+def test_read_only_folder_is_a_jarvis_error(tmp_path: Path) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        with pytest.raises(JarvisError, match="--jarvis-no-cache"):
+            GenerationCache(folder / "cache.sqlite").open()
+    finally:
+        folder.chmod(0o755)
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys, time
+    from evals.cache import CachedAnswer, GenerationCache
+    path, name, go = sys.argv[1], sys.argv[2], float(sys.argv[3])
+    store = GenerationCache(path)
+    while time.time() < go:
+        time.sleep(0.005)
+    for batch in range(40):
+        store.put_many({f"{name}-{batch}-{i}": CachedAnswer(name, i) for i in range(10)})
+    print(store.stats().writes)
+    """
+)
+
+
+def test_two_processes_writing_at_once_lose_no_rows(tmp_path: Path) -> None:
+    import time
+
+    path = tmp_path / "cache.sqlite"
+    go = str(time.time() + 1.5)  # both start writing at the same moment, after their imports
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(path), name, go], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for name in ("alpha", "beta")
+    ]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    assert [out.strip() for out, _ in outputs] == ["400", "400"]
+    store = GenerationCache(path)
+    assert store.stats().entries == 800
+    keys = [f"{n}-{b}-{i}" for n in ("alpha", "beta") for b in range(40) for i in range(10)]
+    assert len(store.get_many(keys)) == 800
