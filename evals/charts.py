@@ -1,0 +1,195 @@
+"""The 2x2 chart of a run: relevance and keyword match per category, the spread of per-case
+relevance, and a statistical summary panel. 14x10 inches at 300 DPI (4200x3000 px).
+
+matplotlib is imported inside the functions, and the figure is drawn on an Agg canvas
+without pyplot, so rendering never touches a display or pyplot's global state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from evals.io import atomic_write_with
+from evals.records import RunResults
+from evals.verdict import (
+    THRESHOLDS_TEXT,
+    category_stats,
+    format_pct,
+    significance_sentence,
+    verdict_of,
+    weakest_category,
+)
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+FIGSIZE = (14.0, 10.0)
+DPI = 300
+BASE_COLOR = "#8c9bab"
+FINETUNED_COLOR = "#d9711c"
+VERDICT_COLORS = {"effective": "#2e7d32", "moderate": "#b8860b", "insufficient": "#c62828"}
+
+
+def build_figure(results: RunResults) -> Figure:
+    """Return the 2x2 figure of a run, drawn on an Agg canvas."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=FIGSIZE, dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    m = results.metadata
+    title = f"JARVIS benchmark: {_shorten(m.model, 55)} + LoRA {_shorten(m.adapter, 55)}"
+    subtitle = f"suite {m.suite_name} v{m.suite_version}, {m.timestamp}" + (" (partial run)" if m.partial else "")
+    fig.suptitle(f"{title}\n{subtitle}", fontsize=13)
+    (ax_rel, ax_kw), (ax_dist, ax_text) = fig.subplots(2, 2)
+    groups = category_stats(results)
+    names = list(groups)
+    labels = [f"{n}\n(n={groups[n].n_cases})" for n in names]
+    _paired_bars(
+        ax_rel,
+        labels,
+        [groups[n].avg_relevance_base for n in names],
+        [groups[n].avg_relevance_finetuned for n in names],
+        "Relevance per category (F1 of tools named)",
+        "mean relevance",
+    )
+    _paired_bars(
+        ax_kw,
+        labels,
+        [groups[n].avg_keyword_match_base for n in names],
+        [groups[n].avg_keyword_match_finetuned for n in names],
+        "Keyword match per category (share of keywords found)",
+        "mean keyword match",
+    )
+    _distribution(ax_dist, results)
+    _summary_panel(ax_text, results)
+    return fig
+
+
+def render_charts(results: RunResults, path: str | Path) -> Path:
+    """Write the 2x2 chart of a run as a PNG, atomically; return its path."""
+    fig = build_figure(results)
+    # No 'Software' text chunk: the PNG then depends only on the results, not on the version.
+    return atomic_write_with(path, lambda tmp: fig.savefig(tmp, dpi=DPI, format="png", metadata={"Software": None}))
+
+
+def _paired_bars(
+    ax: Axes, labels: Sequence[str], base: Sequence[float], finetuned: Sequence[float], title: str, ylabel: str
+) -> None:
+    import numpy as np
+
+    x = np.arange(len(labels))
+    width = 0.38
+    b = ax.bar(x - width / 2, base, width, label="base", color=BASE_COLOR)
+    f = ax.bar(x + width / 2, finetuned, width, label="fine-tuned", color=FINETUNED_COLOR)
+    ax.bar_label(b, fmt="%.2f", padding=3, fontsize=10)
+    ax.bar_label(f, fmt="%.2f", padding=3, fontsize=10)
+    ax.set_xticks(x, labels, fontsize=11)
+    ax.set_ylim(0, 1.15)  # headroom for the value labels above a bar at 1.0
+    ax.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
+    ax.set_ylabel(ylabel, fontsize=11)
+    ax.set_title(title, fontsize=13, fontweight="bold")
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_axisbelow(True)
+    if labels:
+        ax.legend(loc="upper left", ncols=2, fontsize=10, frameon=False)
+    else:
+        ax.text(0.5, 0.5, "no category ran", ha="center", va="center", transform=ax.transAxes)
+
+
+def _distribution(ax: Axes, results: RunResults) -> None:
+    import numpy as np
+
+    base = [c.base.relevance for c in results.results]
+    finetuned = [c.finetuned.relevance for c in results.results]
+    # Bins centred on tenths: F1 values (0, 0.5, 2/3, 1) land on the tick that names them.
+    bins = np.linspace(-0.05, 1.05, 12)
+    if base:
+        _, _, patches = ax.hist(
+            [base, finetuned], bins=bins, label=["base", "fine-tuned"], color=[BASE_COLOR, FINETUNED_COLOR]
+        )
+        highest = 0
+        for group in patches:
+            counts = [int(p.get_height()) for p in group]
+            highest = max(highest, *counts)
+            ax.bar_label(group, labels=[str(c) if c else "" for c in counts], padding=2, fontsize=9)
+        ax.set_ylim(0, highest * 1.25 + 1)  # room for the count labels and the legend
+        ax.legend(loc="upper center", ncols=2, fontsize=10, frameon=False)
+    else:
+        ax.text(0.5, 0.5, "no case ran", ha="center", va="center", transform=ax.transAxes)
+    ticks = np.linspace(0.0, 1.0, 11)
+    ax.set_xlim(-0.05, 1.05)
+    ax.set_xticks(ticks, [f"{v:.1f}" for v in ticks], fontsize=10)
+    ax.set_xlabel("per-case relevance", fontsize=11)
+    ax.set_ylabel("number of cases", fontsize=11)
+    ax.set_title(f"Distribution of per-case relevance ({len(base)} cases)", fontsize=13, fontweight="bold")
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_axisbelow(True)
+
+
+def _summary_panel(ax: Axes, results: RunResults) -> None:
+    import textwrap
+
+    ax.set_axis_off()
+    ax.set_title("Statistical summary", fontsize=13, fontweight="bold")
+    s = results.statistics.overall
+    verdict = verdict_of(s)
+    color = VERDICT_COLORS.get(verdict, "black")
+    label = ax.text(0.02, 0.98, "Verdict: ", transform=ax.transAxes, va="top", ha="left", fontsize=16)
+    # Anchored to the label's right edge so the verdict never runs into it, whatever the fonts.
+    ax.annotate(
+        verdict.upper(),
+        xy=(1.0, 0.0),
+        xycoords=label,
+        va="bottom",
+        ha="left",
+        fontsize=16,
+        fontweight="bold",
+        color=color,
+    )
+    rows = [
+        ("cases (n)", f"{s.n_cases}"),
+        ("relevance", f"{s.avg_relevance_base:.3f} -> {s.avg_relevance_finetuned:.3f}  (base -> fine-tuned)"),
+        ("relevance gain", f"{s.relevance_gain:+.3f}  ({format_pct(s.relevance_gain_pct, s.avg_relevance_finetuned)})"),
+        (
+            "keyword match",
+            f"{s.avg_keyword_match_base:.3f} -> {s.avg_keyword_match_finetuned:.3f}  ({s.keyword_gain:+.3f})",
+        ),
+        ("mean cosine", f"{s.avg_cosine_similarity:.3f}"),
+        ("improved / regressed", f"{s.improvements} / {s.regressions}"),
+        ("echoed (base / ft)", f"{s.echo_base} / {s.echo_finetuned}"),
+        ("weakest category", weakest_category(results) or "none"),
+    ]
+    text = "\n".join(f"{k:<21}{v}" for k, v in rows)
+    ax.text(
+        0.02, 0.84, text, transform=ax.transAxes, va="top", ha="left", family="monospace", fontsize=11, linespacing=1.5
+    )
+    notes = ["Thresholds on the relative relevance gain:", f"{THRESHOLDS_TEXT}."]
+    paired = results.extras.get("paired")
+    sentence = significance_sentence(paired) if isinstance(paired, dict) else None
+    if sentence:
+        notes.append(sentence)
+    noise = results.extras.get("noise")
+    if isinstance(noise, dict) and noise.get("warning"):
+        notes.append(f"Noise floor: {noise['warning']}")
+    gate = results.extras.get("gate")
+    if isinstance(gate, dict) and gate.get("status"):
+        notes.append(f"Quality gate: {str(gate['status']).replace('_', ' ')}.")
+    ax.text(
+        0.02,
+        0.30,
+        "\n".join(textwrap.fill(n, 80) for n in notes),
+        transform=ax.transAxes,
+        va="top",
+        ha="left",
+        fontsize=10,
+        linespacing=1.4,
+        color="#333333",
+    )
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else "..." + text[-(limit - 3) :]

@@ -1,0 +1,35 @@
+"""``jarvis-evals report``: re-render the text, CSV and PNG reports from a saved results JSON."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from evals.reports import JSON_NAME, load_results, write_derived
+
+DEFAULT_RESULTS = Path("reports") / JSON_NAME
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "results",
+        nargs="?",
+        type=Path,
+        default=DEFAULT_RESULTS,
+        help=f"the results JSON a run wrote (default: {DEFAULT_RESULTS})",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="where to write the reports (default: the folder of the results JSON)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    results = load_results(args.results)
+    out_dir = args.out if args.out is not None else args.results.parent
+    for path in write_derived(results, out_dir):
+        print(f"wrote {path}")
+    return 0

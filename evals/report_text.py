@@ -1,0 +1,533 @@
+"""The human-readable text report of a run: what ran, the numbers, the cases, the verdict.
+
+``render_text`` is a pure function of ``RunResults`` (the ``gains`` section stored in a
+results JSON is ignored and recomputed), so ``jarvis-evals report`` re-renders a saved run
+byte for byte.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from evals.records import ArmScore, RunResults, ScoredCase, Stats
+from evals.verdict import (
+    THRESHOLDS_TEXT,
+    category_stats,
+    format_pct,
+    gains_section,
+    significance_sentence,
+    verdict_of,
+)
+
+WIDTH = 100
+TOP_N = 5
+_RULE = "=" * WIDTH
+_SUB = "-" * WIDTH
+
+
+def render_text(results: RunResults) -> str:
+    """Return the full text report of a run, ending with a newline."""
+    sections: list[list[str]] = [
+        _header(results),
+        _run_section(results),
+        _global_section(results),
+        _category_sections(results),
+    ]
+    sections += [s for s in _extras_sections(results.extras) if s]
+    sections += [
+        _improvements_section(results),
+        _worst_section(results),
+        _regressions_section(results),
+        _echo_section(results),
+        _all_cases_section(results),
+        _verdict_section(results),
+    ]
+    lines: list[str] = []
+    for section in sections:
+        lines += section
+        lines.append("")
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+# -- sections ----------------------------------------------------------------------------
+
+
+def _header(results: RunResults) -> list[str]:
+    overall = results.statistics.overall
+    verdict = verdict_of(overall)
+    bottom = (
+        f"Bottom line: {verdict.upper()}: mean relevance {overall.avg_relevance_base:.3f} -> "
+        f"{overall.avg_relevance_finetuned:.3f} "
+        f"({format_pct(overall.relevance_gain_pct, overall.avg_relevance_finetuned)}) over {overall.n_cases} cases."
+    )
+    return [
+        _RULE,
+        "JARVIS BENCHMARK REPORT: base model vs LoRA fine-tune".center(WIDTH).rstrip(),
+        _RULE,
+        *wrap_lines(bottom, indent=0),
+        "Metrics (higher is better): relevance = F1 of the tools an answer names vs the expected tools;",
+        "keyword match = share of the case's keywords in the answer; cosine = TF-IDF similarity of the",
+        "two arms' answers (how much the fine-tune changed the answer, not a quality score).",
+    ]
+
+
+def _run_section(results: RunResults) -> list[str]:
+    m = results.metadata
+    cats = list(category_stats(results))
+    if m.partial:
+        scope = f"{', '.join(cats) or 'none'} (partial run: only these categories were selected and are reported)"
+    else:
+        scope = ", ".join(cats) or "none"
+    g = m.generation
+    lines = section_title("RUN")
+    lines += field_lines(
+        [
+            ("Model", m.model),
+            ("Adapter", m.adapter),
+            ("Quantization", m.quantization),
+            ("Device", m.device),
+            ("Suite", f"{m.suite_name} version {m.suite_version}" + (f" ({m.suite_path})" if m.suite_path else "")),
+            ("Categories", scope),
+            ("Timestamp", m.timestamp),
+            ("Cases", str(results.statistics.overall.n_cases)),
+            ("Generate calls", str(m.n_generate_calls)),
+            ("Cached answers", f"{m.n_cached_answers} (read from the generation cache, not generated)"),
+            ("Load time", f"{m.load_seconds:.1f} s"),
+            ("Generation time", f"{m.generation_seconds:.1f} s"),
+        ]
+    )
+    lines.append("  Generation settings:")
+    lines += field_lines(
+        [
+            ("max_new_tokens", str(g.max_new_tokens)),
+            ("batch_size", str(g.batch_size)),
+            ("do_sample", f"{g.do_sample}" + (" (greedy decoding)" if not g.do_sample and g.num_beams == 1 else "")),
+            ("num_beams", str(g.num_beams)),
+            ("prompt_format", g.prompt_format),
+            ("enable_thinking", str(g.enable_thinking)),
+        ],
+        indent=4,
+    )
+    lines.append("  Packages:")
+    if m.packages:
+        lines += field_lines(sorted(m.packages.items()), indent=4)
+    else:
+        lines.append("    (not recorded)")
+    return lines
+
+
+def _global_section(results: RunResults) -> list[str]:
+    overall = results.statistics.overall
+    lines = section_title(f"GLOBAL STATISTICS ({overall.n_cases} cases)")
+    lines += _stats_block(overall)
+    return lines
+
+
+def _category_sections(results: RunResults) -> list[str]:
+    groups = category_stats(results)
+    lines = section_title("BY CATEGORY")
+    if not groups:
+        return lines + ["  No category ran."]
+    rows = [
+        [
+            name,
+            str(s.n_cases),
+            f"{s.avg_relevance_base:.3f}",
+            f"{s.avg_relevance_finetuned:.3f}",
+            f"{s.relevance_gain:+.3f}",
+            _pct_short(s),
+            f"{s.avg_keyword_match_base:.3f}",
+            f"{s.avg_keyword_match_finetuned:.3f}",
+            f"{s.avg_cosine_similarity:.3f}",
+            verdict_of(s),
+        ]
+        for name, s in groups.items()
+    ]
+    lines += table_lines(
+        ["category", "n", "rel base", "rel ft", "gain", "gain %", "kw base", "kw ft", "cosine", "verdict"],
+        rows,
+        align="lrrrrrrrrl",
+    )
+    for name, s in groups.items():
+        lines.append("")
+        heading = f"Category '{name}' ({s.n_cases} cases)"
+        lines += [f"  {heading}", "  " + "-" * len(heading)]
+        lines += _stats_block(s)
+    return lines
+
+
+def _improvements_section(results: RunResults) -> list[str]:
+    improved = sorted((c for c in results.results if c.relevance_delta > 0), key=lambda c: -c.relevance_delta)[:TOP_N]
+    lines = section_title(f"TOP {TOP_N} IMPROVEMENTS (largest relevance gain, fine-tuned over base)")
+    if not improved:
+        return lines + ["  None: no case has a higher fine-tuned relevance than base."]
+    for i, case in enumerate(improved, 1):
+        lines += _case_block(i, case)
+    return lines
+
+
+def _worst_section(results: RunResults) -> list[str]:
+    worst = sorted(results.results, key=lambda c: (c.finetuned.relevance, c.relevance_delta))[:TOP_N]
+    lines = section_title(f"{TOP_N} WORST CASES (lowest fine-tuned relevance, then smallest gain)")
+    if not worst:
+        return lines + ["  None: no case ran."]
+    for i, case in enumerate(worst, 1):
+        lines += _case_block(i, case)
+    return lines
+
+
+def _regressions_section(results: RunResults) -> list[str]:
+    regressed = [c for c in results.results if c.regression]
+    lines = section_title(f"REGRESSIONS ({len(regressed)}: fine-tuned relevance below base)")
+    if not regressed:
+        return lines + ["  None: the fine-tune is at least as relevant as the base model on every case."]
+    for i, case in enumerate(regressed, 1):
+        lines += _case_block(i, case)
+    return lines
+
+
+def _echo_section(results: RunResults) -> list[str]:
+    n = len(results.results)
+    lines = section_title("ECHOED ANSWERS (the answer only repeats the request instead of calling a tool)")
+    for label, arm in (("Base", "base"), ("Fine-tuned", "finetuned")):
+        ids = [c.id for c in results.results if c.arm(arm).echo]
+        lines.append(f"  {label:<11}: {len(ids)} of {n}")
+        if ids:
+            lines += wrap_lines(", ".join(ids), indent=4)
+    return lines
+
+
+def _all_cases_section(results: RunResults) -> list[str]:
+    lines = section_title("ALL CASES (R = regression, E = echoed answer: b base, f fine-tuned)")
+    if not results.results:
+        return lines + ["  None: no case ran."]
+    rows = [
+        [
+            c.id,
+            c.category,
+            f"{c.base.relevance:.3f}",
+            f"{c.finetuned.relevance:.3f}",
+            f"{c.relevance_delta:+.3f}",
+            f"{c.base.keyword_hits}/{c.base.keyword_total}",
+            f"{c.finetuned.keyword_hits}/{c.finetuned.keyword_total}",
+            f"{c.cosine_similarity:.3f}",
+            _flags(c),
+        ]
+        for c in results.results
+    ]
+    return lines + table_lines(
+        ["case", "category", "rel base", "rel ft", "delta", "kw base", "kw ft", "cosine", "flags"],
+        rows,
+        align="llrrrrrrl",
+    )
+
+
+def _verdict_section(results: RunResults) -> list[str]:
+    overall = results.statistics.overall
+    gains = gains_section(results)
+    lines = section_title("VERDICT")
+    relative = format_pct(overall.relevance_gain_pct, overall.avg_relevance_finetuned)
+    pairs = [
+        ("Relevance gain", f"{overall.relevance_gain:+.3f} absolute, {relative} relative"),
+        ("Keyword gain", f"{overall.keyword_gain:+.3f} absolute"),
+        ("Thresholds", f"relative relevance gain {THRESHOLDS_TEXT}"),
+        ("Verdict", str(gains["verdict"]).upper()),
+        ("Weakest category", gains["weakest_category"] or "none"),
+    ]
+    gate = results.extras.get("gate")
+    if isinstance(gate, Mapping) and gate.get("status"):
+        pairs.append(("Quality gate", f"{str(gate['status']).upper().replace('_', ' ')} (see QUALITY GATE)"))
+    lines += field_lines(pairs)
+    sentence = significance_sentence(results.extras.get("paired", {}))
+    if sentence:
+        lines += wrap_lines(sentence, indent=2)
+    lines.append("  Recommendations:")
+    for rec in gains["recommendations"]:
+        lines += wrap_lines(rec, indent=4, first="- ")
+    return lines
+
+
+# -- optional sections from results.extras -------------------------------------------------
+
+
+def _extras_sections(extras: Mapping[str, Any]) -> list[list[str]]:
+    out = [_warnings_section(extras)]
+    renderers = (
+        ("noise", _noise_section),
+        ("paired", _paired_section),
+        ("baseline_comparison", _baseline_section),
+        ("gate", _gate_section),
+    )
+    for key, render in renderers:
+        data = extras.get(key)
+        if data is None:
+            continue
+        if not isinstance(data, Mapping):
+            out.append(section_title(key.upper().replace("_", " ")) + ["  (present in the results but not readable)"])
+            continue
+        out.append(render(data))
+    return out
+
+
+def _warnings_section(extras: Mapping[str, Any]) -> list[str]:
+    """Render the run's warnings and a baseline that could not be read; empty when there are none."""
+    raw = extras.get("warnings") or []
+    items = [str(w) for w in raw] if isinstance(raw, (list, tuple)) else [str(raw)]
+    if extras.get("baseline_error"):
+        items.append(f"baseline not used: {extras['baseline_error']}")
+    if not items:
+        return []
+    lines = section_title(f"WARNINGS ({len(items)})")
+    for item in items:
+        lines += wrap_lines(item, indent=2, first="- ")
+    return lines
+
+
+def _noise_section(noise: Mapping[str, Any]) -> list[str]:
+    lines = section_title("NOISE FLOOR (each arm generated twice on the same prompts)")
+    lines.append(
+        f"  Cases: {noise.get('n_cases', '?')}; answers that differ between the two generations: "
+        f"base {noise.get('base_differing', '?')}, fine-tuned {noise.get('finetuned_differing', '?')}."
+    )
+    warning = noise.get("warning")
+    if warning:
+        lines += wrap_lines(f"WARNING: {warning}", indent=2)
+    else:
+        lines.append("  Generation is deterministic: differences between the arms are not decoding noise.")
+    return lines
+
+
+def _paired_section(paired: Mapping[str, Any]) -> list[str]:
+    confidence = _num(paired.get("confidence"), 0.95)
+    lines = section_title(
+        f"PAIRED STATISTICS (fine-tuned minus base relevance per case; bootstrap "
+        f"{paired.get('resamples', '?')} resamples, seed {paired.get('seed', '?')})"
+    )
+    rows = []
+    scopes = [("global", paired.get("global"))]
+    by_cat = paired.get("by_category")
+    if isinstance(by_cat, Mapping):
+        scopes += list(by_cat.items())
+    for scope, s in scopes:
+        if isinstance(s, Mapping):
+            rows.append(_paired_row(scope, s))
+    lines += table_lines(
+        ["scope", "n", "mean diff", f"{100 * confidence:g} % CI", "sign p", "wins/losses/ties", "significant"],
+        rows,
+        align="lrrrrrl",
+    )
+    sentence = significance_sentence(paired)
+    if sentence:
+        lines += wrap_lines(sentence, indent=2)
+    return lines
+
+
+def _paired_row(scope: str, s: Mapping[str, Any]) -> list[str]:
+    return [
+        scope,
+        str(s.get("n", "?")),
+        _signed(s.get("mean_diff")),
+        f"[{_signed(s.get('ci_low'))}, {_signed(s.get('ci_high'))}]",
+        _p(s.get("sign_test_p")),
+        f"{s.get('wins', '?')}/{s.get('losses', '?')}/{s.get('ties', '?')}",
+        "yes" if s.get("significant") else "no",
+    ]
+
+
+def _baseline_section(comp: Mapping[str, Any]) -> list[str]:
+    lines = section_title("BASELINE COMPARISON (this run's fine-tuned relevance minus the baseline's)")
+    lines.append(f"  Baseline: {comp.get('baseline', '?')}; common cases: {comp.get('n_common', '?')}")
+    rows = [_baseline_row("global", comp)]
+    by_cat = comp.get("by_category")
+    if isinstance(by_cat, Mapping):
+        rows += [_baseline_row(k, v) for k, v in by_cat.items() if isinstance(v, Mapping)]
+    lines += table_lines(["scope", "n", "mean diff", "CI", "significant"], rows, align="lrrrl")
+    if comp.get("significant"):
+        direction = "better" if _num(comp.get("mean_diff")) > 0 else "worse"
+        lines.append(f"  This run is significantly {direction} than the baseline.")
+    else:
+        lines.append("  No significant difference from the baseline.")
+    return lines
+
+
+def _baseline_row(scope: str, s: Mapping[str, Any]) -> list[str]:
+    return [
+        scope,
+        str(s.get("n_common", s.get("n", "?"))),
+        _signed(s.get("mean_diff")),
+        f"[{_signed(s.get('ci_low'))}, {_signed(s.get('ci_high'))}]",
+        "yes" if s.get("significant") else "no",
+    ]
+
+
+def _gate_section(gate: Mapping[str, Any]) -> list[str]:
+    status = str(gate.get("status", "?"))
+    lines = section_title("QUALITY GATE")
+    lines.append(
+        f"  Status: {status.upper().replace('_', ' ')} (mode {gate.get('mode', '?')}, "
+        f"baseline {gate.get('baseline') or 'none'})"
+    )
+    reasons = gate.get("reasons") or []
+    for reason in reasons:
+        lines += wrap_lines(str(reason), indent=4, first="- ")
+    violations = [v for v in gate.get("violations") or [] if isinstance(v, Mapping)]
+    if violations:
+        rows = [
+            [
+                str(v.get("rule", "?")),
+                str(v.get("scope", "?")),
+                _fmt(v.get("baseline")),
+                _fmt(v.get("current")),
+                _fmt(v.get("tolerance")),
+            ]
+            for v in violations
+        ]
+        lines += table_lines(["rule", "scope", "baseline", "current", "tolerance"], rows, align="llrrr")
+    if status == "no_baseline":
+        lines.append("  No baseline to compare with: this run can be saved as the first baseline.")
+    elif not reasons and not violations:
+        lines.append("  Every rule holds.")
+    return lines
+
+
+# -- building blocks -----------------------------------------------------------------------
+
+
+def section_title(text: str) -> list[str]:
+    """Return a section heading framed by rules."""
+    return [_SUB, text, _SUB]
+
+
+def field_lines(pairs: Iterable[tuple[str, str]], indent: int = 2) -> list[str]:
+    """Return aligned 'key : value' lines, long values wrapped under their start."""
+    pairs = list(pairs)
+    width = max((len(k) for k, _ in pairs), default=0)
+    out: list[str] = []
+    for key, value in pairs:
+        out += wrap_lines(str(value), indent=indent, first=f"{key:<{width}} : ")
+    return out
+
+
+def wrap_lines(text: str, *, indent: int, first: str = "") -> list[str]:
+    """Wrap text at WIDTH; continuation lines line up under the text after ``first``."""
+    prefix = " " * indent
+    return textwrap.wrap(
+        text,
+        width=WIDTH,
+        initial_indent=prefix + first,
+        subsequent_indent=prefix + " " * len(first),
+        break_long_words=False,  # a path or a tool id stays whole, even past the margin
+        break_on_hyphens=False,
+    ) or [(prefix + first).rstrip()]
+
+
+def table_lines(headers: Sequence[str], rows: Sequence[Sequence[str]], align: str) -> list[str]:
+    """Return an aligned text table; ``align`` has one 'l' or 'r' per column."""
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [c.ljust(w) if a == "l" else c.rjust(w) for c, w, a in zip(cells, widths, align, strict=True)]
+        return ("  " + "  ".join(parts)).rstrip()
+
+    return [line(headers), "  " + "  ".join("-" * w for w in widths)] + [line(r) for r in rows]
+
+
+def _stats_block(s: Stats) -> list[str]:
+    rows = [
+        [
+            "keyword match",
+            f"{s.avg_keyword_match_base:.3f}",
+            f"{s.avg_keyword_match_finetuned:.3f}",
+            f"{s.keyword_gain:+.3f}",
+            "",
+        ],
+        [
+            "relevance",
+            f"{s.avg_relevance_base:.3f}",
+            f"{s.avg_relevance_finetuned:.3f}",
+            f"{s.relevance_gain:+.3f}",
+            format_pct(s.relevance_gain_pct, s.avg_relevance_finetuned),
+        ],
+    ]
+    lines = table_lines(["metric", "base", "fine-tuned", "gain", "relative gain"], rows, align="lrrrl")
+    unchanged = s.n_cases - s.improvements - s.regressions
+    lines += [
+        f"  Mean cosine similarity of the two arms' answers: {s.avg_cosine_similarity:.3f}",
+        f"  Cases improved / regressed / unchanged: {s.improvements} / {s.regressions} / {unchanged}",
+        f"  Echoed answers: base {s.echo_base}, fine-tuned {s.echo_finetuned}",
+    ]
+    return lines
+
+
+def _case_block(rank: int, case: ScoredCase) -> list[str]:
+    head = (
+        f"  {rank}. {case.id} ({case.category}): relevance {case.base.relevance:.3f} -> "
+        f"{case.finetuned.relevance:.3f} ({case.relevance_delta:+.3f}), keywords "
+        f"{case.base.keyword_hits}/{case.base.keyword_total} -> "
+        f"{case.finetuned.keyword_hits}/{case.finetuned.keyword_total}"
+    )
+    pairs = [("Prompt", case.case.prompt)]
+    if case.case.intended:
+        pairs.append(("Intended", case.case.intended))
+    pairs += [
+        ("Expected", ", ".join(case.case.expected_tools) or "none"),
+        ("Base", _answer(case.base)),
+        ("Fine-tuned", _answer(case.finetuned)),
+    ]
+    return [head] + field_lines(pairs, indent=5)
+
+
+def _answer(arm: ArmScore) -> str:
+    text = " ".join(arm.answer.split()) or "(empty answer)"
+    tools = ", ".join(arm.tools_named) or "none"
+    echo = "; echoed the request" if arm.echo else ""
+    return f"{text}  [tools named: {tools}{echo}]"
+
+
+def _flags(case: ScoredCase) -> str:
+    flags = []
+    if case.regression:
+        flags.append("R")
+    echo = ("b" if case.base.echo else "") + ("f" if case.finetuned.echo else "")
+    if echo:
+        flags.append(f"E:{echo}")
+    return " ".join(flags)
+
+
+def _pct_short(s: Stats) -> str:
+    if s.relevance_gain_pct is None:
+        return "inf" if s.avg_relevance_finetuned > 0 else "n/a"
+    return f"{s.relevance_gain_pct:+.1f}%"
+
+
+def _num(value: Any, default: float = 0.0) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _signed(value: Any) -> str:
+    try:
+        return f"{float(value):+.3f}"
+    except (TypeError, ValueError):
+        return "?"
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    try:
+        return f"{float(value):.3f}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _p(value: Any) -> str:
+    try:
+        p = float(value)
+    except (TypeError, ValueError):
+        return "?"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"

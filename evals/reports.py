@@ -1,0 +1,92 @@
+"""Write a run's reports (JSON, text, CSV, PNG), each atomically, and read a saved run back."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from evals.charts import render_charts
+from evals.errors import JarvisError
+from evals.io import atomic_write_json, atomic_write_text
+from evals.records import RunResults
+from evals.report_text import render_text
+from evals.tables import results_csv
+from evals.verdict import gains_section
+
+JSON_NAME = "benchmark_results.json"
+TEXT_NAME = "benchmark_report.txt"
+CSV_NAME = "benchmark_results.csv"
+PNG_NAME = "benchmark_charts.png"
+
+
+class ResultsFileError(JarvisError, ValueError):
+    """A results JSON that cannot be read; the message names the file and the fix."""
+
+
+def results_json(results: RunResults) -> dict[str, Any]:
+    """Return the JSON document of a run: its records plus a freshly computed ``gains`` section."""
+    data = results.to_dict()
+    data["gains"] = gains_section(results)  # replaces a stale one carried in extras
+    return data
+
+
+def write_derived(results: RunResults, out_dir: str | Path) -> list[Path]:
+    """Write the text report, the per-case CSV and the chart; return their paths."""
+    out_dir = Path(out_dir)
+    return [
+        atomic_write_text(out_dir / TEXT_NAME, render_text(results)),
+        atomic_write_text(out_dir / CSV_NAME, results_csv(results)),
+        render_charts(results, out_dir / PNG_NAME),
+    ]
+
+
+def write_reports(results: RunResults, out_dir: str | Path) -> list[Path]:
+    """Write every report of a run (JSON first: it is the source the others can be rebuilt from)."""
+    out_dir = Path(out_dir)
+    json_path = atomic_write_json(out_dir / JSON_NAME, results_json(results))
+    return [json_path, *write_derived(results, out_dir)]
+
+
+def load_results(path: str | Path) -> RunResults:
+    """Read a results JSON written by a run; raise ``ResultsFileError`` naming the file and the fix."""
+    path = Path(path)
+    rerun = "re-run the benchmark to write it again"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ResultsFileError(
+            f"results file {path} not found: run the benchmark first, or pass the path of an existing {JSON_NAME}"
+        ) from None
+    except IsADirectoryError:
+        raise ResultsFileError(f"results file {path} is a directory: pass the {JSON_NAME} inside it") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ResultsFileError(
+            f"results file {path} cannot be read ({reason}): check the path and permissions"
+        ) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ResultsFileError(
+            f"results file {path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
+            f"it may be truncated: {rerun}"
+        ) from None
+    if not isinstance(data, dict):
+        raise ResultsFileError(
+            f"results file {path} is not a benchmark results object: pass the {JSON_NAME} a run wrote"
+        )
+    missing = [k for k in ("metadata", "statistics", "results") if k not in data]
+    if missing:
+        raise ResultsFileError(
+            f"results file {path} is not a benchmark results file (missing {', '.join(repr(k) for k in missing)}): "
+            f"pass the {JSON_NAME} a run wrote"
+        )
+    try:
+        return RunResults.from_dict(data)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        if isinstance(exc, KeyError):
+            detail = f"missing field {exc}"
+        else:
+            detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ResultsFileError(f"results file {path} has an unexpected shape ({detail}): {rerun}") from None
