@@ -393,7 +393,7 @@ class GenerationCache:
             # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so a writer takes the lock
             # up front instead of failing to upgrade a read lock when another process writes.
             conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
+            _set_wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across app crashes
             self._ensure_schema(conn)
             if conn.execute("PRAGMA quick_check").fetchone()[0] != "ok":
@@ -542,6 +542,19 @@ def _rollback(conn: sqlite3.Connection) -> None:
             conn.execute("ROLLBACK")
         except sqlite3.Error:
             pass
+
+
+def _set_wal(conn: sqlite3.Connection, attempts: int = 8) -> None:
+    """Switch to WAL; retried because two processes creating the file at once can get
+    "database is locked" immediately (the journal-mode switch does not wait on the busy timeout)."""
+    for attempt in range(attempts):
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * 2**attempt)
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:

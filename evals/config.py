@@ -1,0 +1,251 @@
+"""The plugin's options: declared once, parsed by small ``type=`` functions, read into one object.
+
+Nothing else in the package calls ``getoption``/``getini``: ``read_config`` builds an
+``EvalConfig`` and the rest of the code receives that.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import pytest
+
+from evals.gate import parse_category_tolerances, parse_gate_mode, parse_min_gain, parse_tolerance
+from evals.models import QUANT_CHOICES
+
+ASSERT_HELP = "no-regression | min-relevance:X | none"
+QUICK_MAX_NEW_TOKENS = 24
+
+
+# --- value parsers: raise ArgumentTypeError with a helpful message --------------------
+
+
+def parse_quant(value: str) -> str:
+    value = str(value).strip().lower()
+    if value not in QUANT_CHOICES:
+        raise argparse.ArgumentTypeError(f"'{value}' is not a quantization; use one of {', '.join(QUANT_CHOICES)}")
+    return value
+
+
+def parse_positive_int(value: str) -> int:
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{value}' is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"'{value}' must be at least 1")
+    return number
+
+
+def parse_batch_size(value: str) -> str:
+    value = str(value).strip().lower()
+    if value == "auto":
+        return value
+    return str(parse_positive_int(value))
+
+
+def parse_fraction(value: str) -> float:
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{value}' is not a number") from None
+    if not 0.0 <= number <= 1.0:
+        raise argparse.ArgumentTypeError(f"'{value}' must be between 0 and 1")
+    return number
+
+
+def parse_nonnegative(value: str) -> float:
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{value}' is not a number") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"'{value}' must not be negative")
+    return number
+
+
+@dataclass(frozen=True)
+class AssertPolicy:
+    """What each per-prompt test asserts."""
+
+    kind: str = "no-regression"  # or "min-relevance", "none"
+    threshold: float = 0.0
+
+    def __str__(self) -> str:
+        return f"min-relevance:{self.threshold:g}" if self.kind == "min-relevance" else self.kind
+
+
+def parse_assert(value: str) -> AssertPolicy:
+    value = str(value).strip().lower()
+    if value in ("no-regression", "none"):
+        return AssertPolicy(value)
+    if value.startswith("min-relevance:"):
+        return AssertPolicy("min-relevance", parse_fraction(value.split(":", 1)[1]))
+    raise argparse.ArgumentTypeError(f"'{value}' is not an assertion; use {ASSERT_HELP}")
+
+
+# --- declarations --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Option:
+    flag: str
+    ini: str | None
+    default: Any
+    help: str
+    parse: Callable[[str], Any] | None = None
+    flag_only: bool = False  # a store_true switch
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("--jarvis-suite", "jarvis_suite", None, "suite YAML file (default: the shipped JARVIS suite)"),
+    Option("--jarvis-model", "jarvis_model", "embedded", "HF model id or local folder (default: embedded SmolLM2-135M-Instruct)"),
+    Option("--jarvis-quant", "jarvis_quant", "4bit", "base model quantization: 4bit (NF4, double quant) | 8bit | none", parse_quant),
+    Option("--jarvis-adapter", "jarvis_adapter", None, "LoRA adapter folder (default: newest */final/ under the output dir)"),
+    Option("--jarvis-output-dir", "jarvis_output_dir", "output", "where training runs live; searched for */final/ adapters"),
+    Option("--jarvis-trust-remote-code", None, False, "allow model code from the hub (off by default)", flag_only=True),
+    Option("--jarvis-max-new-tokens", "jarvis_max_new_tokens", "64", "new tokens per answer (greedy)", parse_positive_int),
+    Option("--jarvis-batch-size", "jarvis_batch_size", "auto", "prompts per generate call, or auto (halves on out-of-memory)", parse_batch_size),
+    Option("--jarvis-assert", "jarvis_assert", "no-regression", f"what each per-prompt test asserts: {ASSERT_HELP}", parse_assert),
+    Option("--jarvis-reports", "jarvis_reports", "reports", "folder for results and reports"),
+    Option("--jarvis-cache-dir", "jarvis_cache_dir", None, "generation cache folder (default: the user cache dir)"),
+    Option("--jarvis-no-cache", None, False, "neither read nor write the generation cache", flag_only=True),
+    Option("--jarvis-quick", None, False, "one case per category, short answers, reports in <reports>/quick", flag_only=True),
+    Option("--jarvis-limit", None, None, "take only the first N cases of each selected category", parse_positive_int),
+    Option("--jarvis-baseline", "jarvis_baseline", "reports/baseline.json", "baseline results the gate compares with"),
+    Option("--jarvis-save-baseline", None, False, "bless this run: write (or replace) the baseline", flag_only=True),
+    Option("--jarvis-require-baseline", None, False, "fail the gate when the baseline file is missing", flag_only=True),
+    Option("--jarvis-tolerance", "jarvis_tolerance", "0.02", "allowed drop of mean relevance vs the baseline (absolute)", parse_tolerance),
+    Option("--jarvis-min-gain", "jarvis_min_gain", None, "fail when the relative relevance gain over the base arm is below X (0.10 or 10%)", parse_min_gain),
+    Option("--jarvis-gate-mode", "jarvis_gate_mode", "tolerance", "tolerance | significant (fail only on a significant drop)", parse_gate_mode),
+)
+
+
+def add_options(parser: pytest.Parser) -> None:
+    """Declare every option in one group; defaults come from ini."""
+    group = parser.getgroup("jarvis", "jarvis-evals benchmark")
+    for opt in OPTIONS:
+        dest = opt.flag.lstrip("-").replace("-", "_")
+        if opt.flag_only:
+            group.addoption(opt.flag, action="store_true", default=False, dest=dest, help=opt.help)
+        else:
+            kwargs: dict[str, Any] = {"dest": dest, "default": None, "help": opt.help}
+            if opt.parse is not None:
+                kwargs["type"] = opt.parse
+            group.addoption(opt.flag, **kwargs)
+        if opt.ini:
+            parser.addini(opt.ini, help=opt.help, default=opt.default)
+    parser.addini(
+        "jarvis_category_tolerances",
+        type="linelist",
+        default=[],
+        help="per-category tolerances, one 'category=value' per line",
+    )
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Every setting of a benchmark run, resolved and validated."""
+
+    suite: Path | None = None
+    model: str = "embedded"
+    quant: str = "4bit"
+    adapter: Path | None = None
+    output_dir: Path = Path("output")
+    trust_remote_code: bool = False
+    max_new_tokens: int = 64
+    batch_size: str = "auto"
+    assert_policy: AssertPolicy = AssertPolicy()
+    reports_dir: Path = Path("reports")
+    cache_dir: Path | None = None
+    use_cache: bool = True
+    quick: bool = False
+    limit: int | None = None
+    baseline: Path = Path("reports/baseline.json")
+    save_baseline: bool = False
+    require_baseline: bool = False
+    tolerance: float = 0.02
+    category_tolerances: Mapping[str, float] = field(default_factory=dict)
+    min_gain: float | None = None
+    gate_mode: str = "tolerance"
+
+
+def read_config(config: pytest.Config) -> EvalConfig:
+    """Read options (command line first, then ini, then defaults) into one EvalConfig.
+
+    Relative paths from the command line are taken from where pytest was invoked; those
+    from the ini file from the rootdir.
+    """
+    invocation = Path(config.invocation_params.dir)
+    root = Path(config.rootpath)
+    values: dict[str, Any] = {}
+    for opt in OPTIONS:
+        dest = opt.flag.lstrip("-").replace("-", "_")
+        value = config.getoption(dest)
+        base = invocation
+        if opt.flag_only:
+            values[dest] = bool(value)
+            continue
+        if value is None:
+            base = root  # ini values and defaults are relative to the rootdir, like pytest's cache
+        if value is None and opt.ini:
+            raw = config.getini(opt.ini)
+            if raw not in (None, ""):
+                value = _parse_ini(opt, raw)
+        if value is None and opt.default is not None:
+            value = opt.parse(opt.default) if opt.parse else opt.default
+        values[dest] = (value, base)
+    try:
+        category_tolerances = parse_category_tolerances(config.getini("jarvis_category_tolerances"))
+    except argparse.ArgumentTypeError as exc:
+        raise pytest.UsageError(f"ini option jarvis_category_tolerances: {exc}") from None
+
+    def path(dest: str) -> Path | None:
+        value, base = values[dest]
+        return None if value is None else (base / Path(value).expanduser())
+
+    def plain(dest: str) -> Any:
+        return values[dest][0]
+
+    quick = values["jarvis_quick"]
+    reports = path("jarvis_reports") or Path("reports")
+    model = plain("jarvis_model")
+    if model not in (None, "embedded"):
+        model_base = values["jarvis_model"][1]
+        candidate = model_base / Path(model).expanduser()
+        model = str(candidate) if candidate.exists() else model
+    return EvalConfig(
+        suite=path("jarvis_suite"),
+        model=model or "embedded",
+        quant=plain("jarvis_quant"),
+        adapter=path("jarvis_adapter"),
+        output_dir=path("jarvis_output_dir") or Path("output"),
+        trust_remote_code=values["jarvis_trust_remote_code"],
+        max_new_tokens=min(plain("jarvis_max_new_tokens"), QUICK_MAX_NEW_TOKENS) if quick else plain("jarvis_max_new_tokens"),
+        batch_size=plain("jarvis_batch_size"),
+        assert_policy=plain("jarvis_assert"),
+        reports_dir=reports / "quick" if quick else reports,
+        cache_dir=path("jarvis_cache_dir"),
+        use_cache=not values["jarvis_no_cache"],
+        quick=quick,
+        limit=1 if quick else plain("jarvis_limit"),
+        baseline=path("jarvis_baseline") or Path("reports/baseline.json"),
+        save_baseline=values["jarvis_save_baseline"],
+        require_baseline=values["jarvis_require_baseline"],
+        tolerance=plain("jarvis_tolerance"),
+        category_tolerances=category_tolerances,
+        min_gain=plain("jarvis_min_gain"),
+        gate_mode=plain("jarvis_gate_mode"),
+    )
+
+
+def _parse_ini(opt: Option, raw: Any) -> Any:
+    if opt.parse is None:
+        return raw
+    try:
+        return opt.parse(raw)
+    except argparse.ArgumentTypeError as exc:
+        raise pytest.UsageError(f"ini option {opt.ini} = {raw!r}: {exc}") from None

@@ -1,0 +1,228 @@
+"""The pytest plugin: options, markers, parametrization, fixtures, and reports at session end.
+
+Registered once through the ``pytest11`` entry point ``jarvis``. State lives in a stash key
+on the config; nothing happens unless JARVIS cases are collected.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from evals.config import EvalConfig, add_options, read_config
+from evals.errors import JarvisError
+from evals.records import CATEGORIES, Case, ScoredCase
+
+CASE_ARG = "jarvis_case"
+MARKERS = {
+    "jarvis": "a JARVIS benchmark case (select with -m jarvis)",
+    "commands": "JARVIS clear voice commands",
+    "corrections": "JARVIS phonetically mangled commands that must be understood",
+    "routing": "JARVIS requests that must be routed to the right tools",
+}
+
+plugin_key = pytest.StashKey["JarvisPlugin"]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, text in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {text}")
+    if hasattr(config, "workerinput"):  # xdist worker: the controller refuses jarvis runs
+        return
+    plugin = JarvisPlugin(read_config(config), config)
+    config.stash[plugin_key] = plugin
+    config.pluginmanager.register(plugin, "jarvis-session")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    plugin = config.stash.get(plugin_key, None)
+    if plugin is not None:
+        config.pluginmanager.unregister(plugin)
+        del config.stash[plugin_key]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize any test asking for ``jarvis_case`` over the suite, one test per prompt."""
+    if CASE_ARG not in metafunc.fixturenames:
+        return
+    plugin = metafunc.config.stash.get(plugin_key, None)
+    if plugin is None:
+        raise pytest.UsageError(
+            "jarvis-evals cannot run under pytest-xdist: the benchmark holds one model and writes one set "
+            "of reports per session; run `pytest -m jarvis` without -n"
+        )
+    suite = plugin.suite
+    metafunc.parametrize(
+        CASE_ARG,
+        [pytest.param(c, id=c.id, marks=[pytest.mark.jarvis, getattr(pytest.mark, c.category)]) for c in suite.cases],
+    )
+
+
+class JarvisPlugin:
+    """Per-session state: selected cases, the run, and the reports written at the end."""
+
+    def __init__(self, config: EvalConfig, pytest_config: pytest.Config) -> None:
+        self.config = config
+        self.pytest_config = pytest_config
+        self._run: Any = None
+        self._suite: Any = None
+        self.results: Any = None
+        self.written: list[Path] = []
+        self.gate: Any = None
+        # A run that asks for JARVIS cases but executes none must fail the gate: no evidence.
+        self.requested = requests_jarvis(pytest_config.option.markexpr or "")
+        self.notes: list[str] = []
+
+    # -- lazy state ---------------------------------------------------------------------
+
+    @property
+    def suite(self) -> Any:
+        if self._suite is None:
+            from evals.suite import load_suite
+
+            try:
+                self._suite = load_suite(self.config.suite)
+            except JarvisError as exc:
+                raise pytest.UsageError(str(exc)) from None
+        return self._suite
+
+    @property
+    def run(self) -> Any:
+        if self._run is None:
+            from evals.session import EvalRun
+
+            try:
+                self._run = EvalRun.from_config(self.config)
+            except JarvisError as exc:
+                raise pytest.UsageError(str(exc)) from None
+        return self._run
+
+    # -- collection ------------------------------------------------------------------------
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        """Apply --jarvis-quick / --jarvis-limit after -m and -k have deselected."""
+        limit = self.config.limit
+        if limit is None:
+            return
+        kept: list[pytest.Item] = []
+        dropped: list[pytest.Item] = []
+        per_category: dict[str, int] = {}
+        for item in items:
+            case = _case_of(item)
+            if case is None:
+                kept.append(item)
+                continue
+            n = per_category.get(case.category, 0)
+            (kept if n < limit else dropped).append(item)
+            per_category[case.category] = n + 1
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = kept
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        cases = [c for c in (_case_of(item) for item in session.items) if c is not None]
+        if not cases:
+            return
+        self.requested = True
+        run = self.run  # validates suite and adapter now: bad input stops before any test
+        run.selected = list(dict.fromkeys(cases))
+
+    # -- end of session ----------------------------------------------------------------------
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if not self.requested or exitstatus in (
+            pytest.ExitCode.INTERRUPTED,
+            pytest.ExitCode.USAGE_ERROR,
+            pytest.ExitCode.INTERNAL_ERROR,
+        ):
+            return  # Ctrl-C or bad input: write nothing, keep earlier reports and the baseline intact
+        from evals.finish import finish_run
+
+        run = self._run
+        try:
+            outcome = finish_run(run, self.config, executed=len(run.scored) if run else 0)
+        except JarvisError as exc:
+            self.notes = [f"error: {exc}"]
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            return
+        self.results, self.written, self.gate, self.notes = outcome.results, outcome.written, outcome.gate, outcome.notes
+        if outcome.gate is not None and outcome.gate.failed and session.exitstatus in (
+            pytest.ExitCode.OK,
+            pytest.ExitCode.NO_TESTS_COLLECTED,
+        ):
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if not self.requested or (self.results is None and self.gate is None and not self.notes):
+            return
+        from evals.finish import summary_lines
+
+        terminalreporter.write_sep("=", "jarvis-evals")
+        for line in summary_lines(self.results, self.gate, self.written, self.notes):
+            terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def jarvis_run(request: pytest.FixtureRequest) -> Any:
+    """The session's run: both arms answer every selected case in batches, once."""
+    plugin = request.config.stash[plugin_key]
+    run = plugin.run
+    try:
+        run.ensure_answers()
+    except JarvisError as exc:
+        request.session.shouldstop = f"jarvis-evals: {exc}"
+        pytest.fail(str(exc), pytrace=False)
+    return run
+
+
+@pytest.fixture
+def jarvis_scored(jarvis_case: Case, jarvis_run: Any) -> ScoredCase:
+    """The current case scored on both arms (recorded for the reports)."""
+    return jarvis_run.score(jarvis_case)
+
+
+@pytest.fixture
+def jarvis_policy(request: pytest.FixtureRequest) -> Any:
+    """What the per-prompt test asserts (--jarvis-assert)."""
+    return request.config.stash[plugin_key].config.assert_policy
+
+
+def requests_jarvis(markexpr: str) -> bool:
+    """True when ``-m`` asks for JARVIS cases ("jarvis", "jarvis and routing"), not "not jarvis"."""
+    return bool(re.search(r"\bjarvis\b", markexpr)) and not re.fullmatch(r"\s*not\s+jarvis\s*", markexpr)
+
+
+def _case_of(item: pytest.Item) -> Case | None:
+    callspec = getattr(item, "callspec", None)
+    value = callspec.params.get(CASE_ARG) if callspec is not None else None
+    return value if isinstance(value, Case) else None
+
+
+def check_case(scored: ScoredCase, policy: Any) -> str | None:
+    """Return why a per-prompt test fails under ``policy``, or None when it passes."""
+    base, ft = scored.base, scored.finetuned
+    if policy.kind == "none":
+        return None
+    if policy.kind == "min-relevance":
+        if ft.relevance >= policy.threshold:
+            return None
+        rule = f"fine-tuned relevance {ft.relevance:.2f} < required {policy.threshold:.2f}"
+    else:
+        if ft.relevance >= base.relevance:
+            return None
+        rule = f"regression: fine-tuned relevance {ft.relevance:.2f} < base {base.relevance:.2f}"
+    return (
+        f"{scored.id} [{scored.category}] {rule}\n"
+        f"  prompt:     {scored.case.prompt!r}\n"
+        f"  expected:   {', '.join(scored.case.expected_tools)}\n"
+        f"  base:       {base.answer!r} -> tools {list(base.tools_named)} relevance {base.relevance:.2f}\n"
+        f"  fine-tuned: {ft.answer!r} -> tools {list(ft.tools_named)} relevance {ft.relevance:.2f}"
+    )

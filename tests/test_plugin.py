@@ -1,0 +1,105 @@
+"""The plugin end to end with pytester on the tiny Llama and a real LoRA."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+TEST_FILE = """
+from evals.plugin import check_case
+
+def test_jarvis_case(jarvis_case, jarvis_scored, jarvis_policy):
+    failure = check_case(jarvis_scored, jarvis_policy)
+    assert failure is None, failure
+"""
+
+
+@pytest.fixture
+def bench(pytester: pytest.Pytester, tiny_model_dir: Path, tiny_adapter_dir: Path):
+    """Return a function running the benchmark on the tiny model in a fresh pytester dir."""
+    pytester.makepyfile(test_bench=TEST_FILE)
+    pytester.makeini("[pytest]\naddopts = --strict-markers\n")
+
+    def run(*args: str) -> pytest.RunResult:
+        return pytester.runpytest(
+            f"--jarvis-model={tiny_model_dir}",
+            f"--jarvis-adapter={tiny_adapter_dir}",
+            "--jarvis-quant=none",
+            "--jarvis-max-new-tokens=6",
+            "--jarvis-no-cache",
+            "--jarvis-assert=none",
+            "-p",
+            "no:cacheprovider",
+            *args,
+        )
+
+    return run
+
+
+def _results(pytester: pytest.Pytester, folder: str = "reports") -> dict:
+    return json.loads((pytester.path / folder / "benchmark_results.json").read_text())
+
+
+def test_full_run_one_test_per_prompt(bench, pytester: pytest.Pytester) -> None:
+    result = bench("-m", "jarvis")
+    result.assert_outcomes(passed=30)
+    data = _results(pytester)
+    assert len(data["results"]) == 30
+    meta = data["metadata"]
+    assert meta["n_generate_calls"] == 2, "one batched generate call per arm for 30 prompts"
+    assert meta["generation"]["max_new_tokens"] == 6
+    assert meta["generation"]["do_sample"] is False
+    assert meta["quantization"] == "none"
+    assert set(data["statistics"]["by_category"]) == {"commands", "corrections", "routing"}
+    for key in ("avg_cosine_similarity", "avg_keyword_match_base", "avg_keyword_match_finetuned", "avg_relevance_base", "avg_relevance_finetuned"):
+        assert 0.0 <= data["statistics"][key] <= 1.0
+    # The adapter has non-zero weights: the two arms must not answer identically everywhere.
+    assert any(r["base"]["answer"] != r["finetuned"]["answer"] for r in data["results"])
+    result.stdout.fnmatch_lines(["*jarvis-evals*", "*report: *benchmark_results.json*"])
+
+
+def test_marker_selects_one_category_and_generates_only_it(bench, pytester: pytest.Pytester) -> None:
+    result = bench("-m", "jarvis and corrections")
+    result.assert_outcomes(passed=10)
+    data = _results(pytester)
+    assert {r["category"] for r in data["results"]} == {"corrections"}
+    assert len(data["results"]) == 10
+    assert data["metadata"]["partial"] is True
+    assert data["metadata"]["n_generate_calls"] == 2
+
+
+def test_k_selects_single_prompt(bench, pytester: pytest.Pytester) -> None:
+    result = bench("-m", "jarvis", "-k", "route_volume_up")
+    result.assert_outcomes(passed=1)
+    assert [r["id"] for r in _results(pytester)["results"]] == ["route_volume_up"]
+
+
+def test_unit_tests_run_leaves_no_report(bench, pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_other="def test_plain():\n    assert True\n")
+    result = bench("-m", "not jarvis")
+    result.assert_outcomes(passed=1)
+    assert not (pytester.path / "reports").exists()
+
+
+def test_min_relevance_policy_fails_with_both_answers(bench) -> None:
+    result = bench("-m", "jarvis", "-k", "cmd_open_chrome", "--jarvis-assert=min-relevance:1.0")
+    # A random tiny model never names open_app: the test must fail and show the evidence.
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*cmd_open_chrome [[]commands[]] fine-tuned relevance*", "*prompt:*'ouvre chrome'*", "*base:*", "*fine-tuned:*"])
+
+
+def test_missing_adapter_is_a_usage_error(pytester: pytest.Pytester, tiny_model_dir: Path) -> None:
+    pytester.makepyfile(test_bench=TEST_FILE)
+    result = pytester.runpytest(f"--jarvis-model={tiny_model_dir}", "--jarvis-adapter=nope", "-m", "jarvis")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*adapter folder*nope does not exist*jarvis-evals train*"])
+    assert "Traceback" not in result.stderr.str()
+
+
+def test_bad_option_value_is_rejected(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_bench=TEST_FILE)
+    result = pytester.runpytest("--jarvis-quant=3bit")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--jarvis-quant*'3bit' is not a quantization; use one of 4bit, 8bit, none*"])
