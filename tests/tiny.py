@@ -75,3 +75,37 @@ def make_lora(model_dir: Path, path: Path, seed: int = 1, r: int = 4, scale: flo
                     param.mul_(scale)
     model.save_pretrained(path)
     return path
+
+
+def make_trained_lora(model_dir: Path, path: Path, answer: str, prompts: list[str], system_prompt: str, steps: int = 60) -> Path:
+    """Train a LoRA on the tiny Llama until it answers ``answer`` to the given prompts (greedy)."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from evals.prompting import build_prompt
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    torch.manual_seed(0)
+    model = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(model_dir),
+        LoraConfig(r=16, lora_alpha=32, target_modules="all-linear"),
+    )
+    texts = [build_prompt(tokenizer, system_prompt, prompt) for prompt in prompts]
+    target = tokenizer(answer, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    rows = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+    width = max(len(r) for r in rows) + len(target)
+    pad = tokenizer.pad_token_id
+    # Right-pad one full batch: every prompt followed by the answer; loss on the answer only.
+    input_ids = torch.tensor([r + target + [pad] * (width - len(r) - len(target)) for r in rows])
+    labels = torch.tensor([[-100] * len(r) + target + [-100] * (width - len(r) - len(target)) for r in rows])
+    mask = torch.tensor([[1] * (len(r) + len(target)) + [0] * (width - len(r) - len(target)) for r in rows])
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=3e-3)
+    model.train()
+    for _ in range(steps):
+        loss = model(input_ids=input_ids, attention_mask=mask, labels=labels).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    model.save_pretrained(path)
+    return path

@@ -1,0 +1,74 @@
+"""The CI gate end to end: bless a good adapter, then a worse one must make pytest exit 1."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.test_plugin import TEST_FILE
+from tests.tiny import make_trained_lora
+
+SYSTEM = "Tu es JARVIS."
+MINI_SUITE = f"""
+name: mini
+version: "1"
+system_prompt: "{SYSTEM}"
+tools:
+  - {{id: open_app, description: Open an application., aliases: [ouvre l'application]}}
+  - {{id: volume_up, description: Raise the volume., aliases: [monte le son]}}
+cases:
+  - {{id: cmd_firefox, category: commands, prompt: "ouvre firefox", expected_tools: [open_app], keywords: [open_app, firefox]}}
+  - {{id: fix_chrome, category: corrections, prompt: "ouvres crom", intended: "ouvre chrome", expected_tools: [open_app], keywords: [open_app]}}
+  - {{id: route_browser, category: routing, prompt: "lance le navigateur", expected_tools: [open_app], keywords: [open_app]}}
+"""
+PROMPTS = ["ouvre firefox", "ouvres crom", "lance le navigateur"]
+
+
+@pytest.fixture(scope="module")
+def good_adapter(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A LoRA trained to answer "open_app !" to the mini suite's prompts: relevance 1."""
+    return make_trained_lora(tiny_model_dir, tmp_path_factory.mktemp("good"), "open_app !", PROMPTS, SYSTEM)
+
+
+def test_bless_then_worse_adapter_fails_the_gate(
+    pytester: pytest.Pytester, tiny_model_dir: Path, good_adapter: Path, tiny_adapter_dir: Path
+) -> None:
+    pytester.makepyfile(test_bench=TEST_FILE)
+    suite = pytester.path / "mini.yaml"
+    suite.write_text(MINI_SUITE, encoding="utf-8")
+
+    def run(adapter: Path, *extra: str) -> pytest.RunResult:
+        return pytester.runpytest(
+            "-m", "jarvis", f"--jarvis-suite={suite}", f"--jarvis-model={tiny_model_dir}", f"--jarvis-adapter={adapter}",
+            "--jarvis-quant=none", "--jarvis-max-new-tokens=12", "--jarvis-no-cache", "--jarvis-assert=none",
+            "-p", "no:cacheprovider", *extra,
+        )  # fmt: skip
+
+    blessed = run(good_adapter, "--jarvis-save-baseline")
+    assert blessed.ret == 0, blessed.stdout.str()
+    baseline = json.loads((pytester.path / "reports" / "baseline.json").read_text())
+    assert baseline["statistics"]["avg_relevance_finetuned"] == pytest.approx(1.0)
+
+    same = run(good_adapter)
+    assert same.ret == 0
+    same.stdout.fnmatch_lines(["*gate: PASSED*"])
+
+    worse = run(tiny_adapter_dir)  # random LoRA: names no tool
+    assert worse.ret == 1, worse.stdout.str()
+    worse.assert_outcomes(passed=3)  # the per-prompt tests stay as they are; the gate fails the run
+    worse.stdout.fnmatch_lines(["*gate: FAILED*", "*gate: *relevance*baseline*tolerance*"])
+    results = json.loads((pytester.path / "reports" / "benchmark_results.json").read_text())
+    assert results["gate"]["status"] == "failed"
+    assert baseline == json.loads((pytester.path / "reports" / "baseline.json").read_text()), "baseline untouched"
+
+
+def test_no_case_executed_fails_the_gate(pytester: pytest.Pytester, tiny_model_dir: Path, tiny_adapter_dir: Path) -> None:
+    pytester.makepyfile(test_bench=TEST_FILE)
+    result = pytester.runpytest(
+        "-m", "jarvis", "-k", "no_such_case", f"--jarvis-model={tiny_model_dir}", f"--jarvis-adapter={tiny_adapter_dir}",
+        "-p", "no:cacheprovider",
+    )  # fmt: skip
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*gate: FAILED*", "*no JARVIS case ran*"])
