@@ -25,6 +25,10 @@ MARKERS = {
 }
 
 plugin_key = pytest.StashKey["JarvisPlugin"]()
+XDIST_REFUSAL = (
+    "jarvis-evals cannot run under pytest-xdist (-n): the benchmark holds one model and writes one set "
+    "of reports and one gate decision per session; run `pytest -m jarvis` without -n"
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -34,9 +38,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
-    if hasattr(config, "workerinput"):  # xdist worker: the controller refuses jarvis runs
+    if hasattr(config, "workerinput"):  # xdist worker: cases collect, but never run (see jarvis_run)
         return
-    plugin = JarvisPlugin(read_config(config), config)
+    settings = read_config(config)
+    if getattr(config.option, "numprocesses", None) and requests_jarvis(config.option.markexpr or ""):
+        raise pytest.UsageError(XDIST_REFUSAL)
+    plugin = JarvisPlugin(settings, config)
     config.stash[plugin_key] = plugin
     config.pluginmanager.register(plugin, "jarvis-session")
 
@@ -53,12 +60,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if CASE_ARG not in metafunc.fixturenames:
         return
     plugin = metafunc.config.stash.get(plugin_key, None)
-    if plugin is None:
-        raise pytest.UsageError(
-            "jarvis-evals cannot run under pytest-xdist: the benchmark holds one model and writes one set "
-            "of reports per session; run `pytest -m jarvis` without -n"
-        )
-    suite = plugin.suite
+    if plugin is not None:
+        suite = plugin.suite
+    else:  # an xdist worker collects the same ids as its controller would
+        from evals.suite import load_suite
+
+        suite = load_suite(read_config(metafunc.config).suite)
     metafunc.parametrize(
         CASE_ARG,
         [pytest.param(c, id=c.id, marks=[pytest.mark.jarvis, getattr(pytest.mark, c.category)]) for c in suite.cases],
@@ -173,7 +180,9 @@ class JarvisPlugin:
 @pytest.fixture(scope="session")
 def jarvis_run(request: pytest.FixtureRequest) -> Any:
     """The session's run: both arms answer every selected case in batches, once."""
-    plugin = request.config.stash[plugin_key]
+    plugin = request.config.stash.get(plugin_key, None)
+    if plugin is None:  # an xdist worker: refuse rather than race another worker's reports
+        pytest.fail(XDIST_REFUSAL, pytrace=False)
     run = plugin.run
     try:
         run.ensure_answers()

@@ -103,3 +103,22 @@ def test_bad_option_value_is_rejected(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--jarvis-quant=3bit")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--jarvis-quant*'3bit' is not a quantization; use one of 4bit, 8bit, none*"])
+
+
+def test_xdist_refuses_a_jarvis_run(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("xdist")
+    pytester.makepyfile(test_bench=TEST_FILE)
+    result = pytester.runpytest_subprocess("-n", "2", "-m", "jarvis")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*cannot run under pytest-xdist (-n)*without -n*"])
+
+
+def test_xdist_runs_unit_tests_and_fails_stray_cases_cleanly(pytester: pytest.Pytester, tiny_model_dir: Path) -> None:
+    pytest.importorskip("xdist")
+    pytester.makepyfile(test_bench=TEST_FILE, test_other="def test_plain():\n    assert True\n")
+    ok = pytester.runpytest_subprocess("-n", "2", "-m", "not jarvis")
+    ok.assert_outcomes(passed=1)
+    stray = pytester.runpytest_subprocess("-n", "2", "-k", "cmd_open_chrome", f"--jarvis-model={tiny_model_dir}")
+    stray.assert_outcomes(errors=1)
+    stray.stdout.fnmatch_lines(["*cannot run under pytest-xdist*"])
+    assert not (pytester.path / "reports").exists(), "no worker writes reports"
