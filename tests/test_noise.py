@@ -1,0 +1,22 @@
+"""``jarvis-evals noise`` on the tiny model: greedy decoding is repeatable, so 0 answers differ."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from evals.cli import main
+
+
+def test_noise_floor_is_zero_for_greedy(tmp_path: Path, tiny_model_dir: Path, tiny_adapter_dir: Path, capsys) -> None:
+    code = main(
+        ["noise", "--model", str(tiny_model_dir), "--adapter", str(tiny_adapter_dir), "--quant", "none",
+         "--max-new-tokens", "6", "--limit", "2", "--reports", str(tmp_path)]
+    )  # fmt: skip
+    assert code == 0
+    data = json.loads((tmp_path / "noise.json").read_text())
+    assert data["n_cases"] == 6  # 2 per category
+    assert (data["base_differing"], data["finetuned_differing"], data["warning"]) == (0, 0, None)
+    assert data["generate_calls"] == 4  # each arm twice, one batch each
+    out = capsys.readouterr().out
+    assert "base arm:       0 answer(s) differ" in out and "noise.json" in out
