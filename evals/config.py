@@ -98,29 +98,30 @@ class Option:
     help: str
     parse: Callable[[str], Any] | None = None
     flag_only: bool = False  # a store_true switch
+    metavar: str = "VALUE"
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("--jarvis-suite", "jarvis_suite", None, "suite YAML file (default: the shipped JARVIS suite)"),
-    Option("--jarvis-model", "jarvis_model", "embedded", "HF model id or local folder (default: embedded SmolLM2-135M-Instruct)"),
-    Option("--jarvis-quant", "jarvis_quant", "4bit", "base model quantization: 4bit (NF4, double quant) | 8bit | none", parse_quant),
-    Option("--jarvis-adapter", "jarvis_adapter", None, "LoRA adapter folder (default: newest */final/ under the output dir)"),
-    Option("--jarvis-output-dir", "jarvis_output_dir", "output", "where training runs live; searched for */final/ adapters"),
+    Option("--jarvis-suite", "jarvis_suite", None, "suite YAML file (default: the shipped JARVIS suite)", metavar="PATH"),
+    Option("--jarvis-model", "jarvis_model", "embedded", "HF model id or local folder (default: embedded SmolLM2-135M-Instruct)", metavar="ID_OR_PATH"),
+    Option("--jarvis-quant", "jarvis_quant", "4bit", "base model quantization: 4bit (NF4, double quant) | 8bit | none", parse_quant, metavar="4bit|8bit|none"),
+    Option("--jarvis-adapter", "jarvis_adapter", None, "LoRA adapter folder (default: newest */final/ under the output dir)", metavar="PATH"),
+    Option("--jarvis-output-dir", "jarvis_output_dir", "output", "where training runs live; searched for */final/ adapters", metavar="DIR"),
     Option("--jarvis-trust-remote-code", None, False, "allow model code from the hub (off by default)", flag_only=True),
-    Option("--jarvis-max-new-tokens", "jarvis_max_new_tokens", "64", "new tokens per answer (greedy)", parse_positive_int),
-    Option("--jarvis-batch-size", "jarvis_batch_size", "auto", "prompts per generate call, or auto (halves on out-of-memory)", parse_batch_size),
-    Option("--jarvis-assert", "jarvis_assert", "no-regression", f"what each per-prompt test asserts: {ASSERT_HELP}", parse_assert),
-    Option("--jarvis-reports", "jarvis_reports", "reports", "folder for results and reports"),
-    Option("--jarvis-cache-dir", "jarvis_cache_dir", None, "generation cache folder (default: the user cache dir)"),
+    Option("--jarvis-max-new-tokens", "jarvis_max_new_tokens", "64", "new tokens per answer (greedy)", parse_positive_int, metavar="N"),
+    Option("--jarvis-batch-size", "jarvis_batch_size", "auto", "prompts per generate call, or auto (halves on out-of-memory)", parse_batch_size, metavar="N|auto"),
+    Option("--jarvis-assert", "jarvis_assert", "no-regression", f"what each per-prompt test asserts: {ASSERT_HELP}", parse_assert, metavar="POLICY"),
+    Option("--jarvis-reports", "jarvis_reports", "reports", "folder for results and reports", metavar="DIR"),
+    Option("--jarvis-cache-dir", "jarvis_cache_dir", None, "generation cache folder (default: the user cache dir)", metavar="DIR"),
     Option("--jarvis-no-cache", None, False, "neither read nor write the generation cache", flag_only=True),
     Option("--jarvis-quick", None, False, "one case per category, short answers, reports in <reports>/quick", flag_only=True),
-    Option("--jarvis-limit", None, None, "take only the first N cases of each selected category", parse_positive_int),
-    Option("--jarvis-baseline", "jarvis_baseline", "reports/baseline.json", "baseline results the gate compares with"),
+    Option("--jarvis-limit", None, None, "take only the first N cases of each selected category", parse_positive_int, metavar="N"),
+    Option("--jarvis-baseline", "jarvis_baseline", "reports/baseline.json", "baseline results the gate compares with", metavar="PATH"),
     Option("--jarvis-save-baseline", None, False, "bless this run: write (or replace) the baseline", flag_only=True),
     Option("--jarvis-require-baseline", None, False, "fail the gate when the baseline file is missing", flag_only=True),
-    Option("--jarvis-tolerance", "jarvis_tolerance", "0.02", "allowed drop of mean relevance vs the baseline (absolute)", parse_tolerance),
-    Option("--jarvis-min-gain", "jarvis_min_gain", None, "fail when the relative relevance gain over the base arm is below X (0.10 or 10%)", parse_min_gain),
-    Option("--jarvis-gate-mode", "jarvis_gate_mode", "tolerance", "tolerance | significant (fail only on a significant drop)", parse_gate_mode),
+    Option("--jarvis-tolerance", "jarvis_tolerance", "0.02", "allowed drop of mean relevance vs the baseline (absolute)", parse_tolerance, metavar="X"),
+    Option("--jarvis-min-gain", "jarvis_min_gain", None, "fail when the relative relevance gain over the base arm is below X (0.10 or 10%%)", parse_min_gain, metavar="X"),
+    Option("--jarvis-gate-mode", "jarvis_gate_mode", "tolerance", "tolerance | significant (fail only on a significant drop)", parse_gate_mode, metavar="MODE"),
 )
 
 
@@ -132,7 +133,7 @@ def add_options(parser: pytest.Parser) -> None:
         if opt.flag_only:
             group.addoption(opt.flag, action="store_true", default=False, dest=dest, help=opt.help)
         else:
-            kwargs: dict[str, Any] = {"dest": dest, "default": None, "help": opt.help}
+            kwargs: dict[str, Any] = {"dest": dest, "default": None, "help": opt.help, "metavar": opt.metavar}
             if opt.parse is not None:
                 kwargs["type"] = opt.parse
             group.addoption(opt.flag, **kwargs)

@@ -122,3 +122,9 @@ def test_xdist_runs_unit_tests_and_fails_stray_cases_cleanly(pytester: pytest.Py
     stray.assert_outcomes(errors=1)
     stray.stdout.fnmatch_lines(["*cannot run under pytest-xdist*"])
     assert not (pytester.path / "reports").exists(), "no worker writes reports"
+
+
+def test_help_lists_the_jarvis_group(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--help")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*jarvis-evals benchmark:*", "*--jarvis-quant=4bit|8bit|none*", "*jarvis_category_tolerances*"])
