@@ -195,14 +195,16 @@ def read_config(config: pytest.Config) -> EvalConfig:
         if value is None and opt.ini:
             raw = config.getini(opt.ini)
             if raw not in (None, ""):
-                value = _parse_ini(opt, raw)
+                value = _parse_ini(opt, raw, config.inipath)
         if value is None and opt.default is not None:
             value = opt.parse(opt.default) if opt.parse else opt.default
         values[dest] = (value, base)
     try:
         category_tolerances = parse_category_tolerances(config.getini("jarvis_category_tolerances"))
     except argparse.ArgumentTypeError as exc:
-        raise pytest.UsageError(f"ini option jarvis_category_tolerances: {exc}") from None
+        raise pytest.UsageError(
+            f"ini option jarvis_category_tolerances in {config.inipath or 'the ini file'}: {exc}; fix it there"
+        ) from None
 
     def path(dest: str) -> Path | None:
         value, base = values[dest]
@@ -243,10 +245,12 @@ def read_config(config: pytest.Config) -> EvalConfig:
     )
 
 
-def _parse_ini(opt: Option, raw: Any) -> Any:
+def _parse_ini(opt: Option, raw: Any, inipath: Path | None) -> Any:
     if opt.parse is None:
         return raw
     try:
         return opt.parse(raw)
     except argparse.ArgumentTypeError as exc:
-        raise pytest.UsageError(f"ini option {opt.ini} = {raw!r}: {exc}") from None
+        raise pytest.UsageError(
+            f"ini option {opt.ini} = {raw!r} in {inipath or 'the ini file'}: {exc}; fix it there or pass {opt.flag}"
+        ) from None

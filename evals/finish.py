@@ -58,8 +58,11 @@ def finish_run(run: Any, config: EvalConfig, executed: int) -> Outcome:
         baseline = load_baseline(config.baseline)
     except JarvisError as exc:
         baseline = None
-        notes.append(str(exc))
         extras["baseline_error"] = str(exc)
+        if config.save_baseline:  # the asked-for fix: not a gate failure, the file is replaced below
+            notes.append(f"baseline {config.baseline} was unreadable; this run replaces it")
+        elif config.quick:  # no gate line will carry the error
+            notes.append(str(exc))
     if baseline is not None:
         extras["baseline_comparison"] = baseline_section(results.results, baseline, resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED)
     results = replace(results, extras=extras)
@@ -67,10 +70,11 @@ def finish_run(run: Any, config: EvalConfig, executed: int) -> Outcome:
     if config.quick:
         gate = None
         notes.append("quick mode: a smoke check of 1 case per category with short answers; the gate is not applied")
-    elif "baseline_error" in extras:
+    elif "baseline_error" in extras and not config.save_baseline:
         from evals.gate import GateOutcome
 
-        gate = GateOutcome(status="failed", mode=config.gate_mode, baseline=str(config.baseline), reasons=[extras["baseline_error"]], violations=[])
+        reason = f"gate: {extras['baseline_error']}"  # one line, like every other gate reason
+        gate = GateOutcome(status="failed", mode=config.gate_mode, baseline=str(config.baseline), reasons=[reason], violations=[])
     else:
         gate = evaluate_gate(results, baseline, gate_config(config), executed=executed)
     if gate is not None:
@@ -112,6 +116,7 @@ def summary_lines(results: RunResults | None, gate: Any, written: list[Path], no
             f"{len(results.results)} cases, {meta.n_generate_calls} generate calls, "
             f"{meta.n_cached_answers} answers from cache, generation {meta.generation_seconds:.1f}s"
         )
+        lines.extend(f"warning: {w}" for w in results.extras.get("warnings", ()))
     if gate is not None:
         if gate.status != "no_baseline":
             lines.append(f"gate: {gate.status.upper()} ({gate.mode} mode, baseline {gate.baseline})")

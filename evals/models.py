@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import tempfile
 import warnings
@@ -99,13 +100,18 @@ def ensure_embedded_model() -> Path:
     return target
 
 
+def is_embedded(spec: str | None) -> bool:
+    """True when ``spec`` names the embedded SmolLM2 (the default)."""
+    return spec in (None, "", "embedded", EMBEDDED_MODEL)
+
+
 def resolve_model(spec: str | None) -> str:
     """Return what ``from_pretrained`` should load: a local folder or a hub id.
 
     ``None`` or ``embedded`` means the embedded SmolLM2, converted on first use. A path that
     exists must be a model folder (config.json plus weights).
     """
-    if spec in (None, "", "embedded", EMBEDDED_MODEL):
+    if is_embedded(spec):
         return str(ensure_embedded_model())
     path = Path(spec).expanduser()
     if path.exists():
@@ -142,11 +148,19 @@ class AdapterInfo:
 
 
 def find_latest_adapter(output_dir: str | Path) -> Path | None:
-    """Return the newest ``*/final/`` folder under ``output_dir`` (by modification time), if any."""
+    """Return the newest complete ``*/final/`` folder under ``output_dir`` (by modification time), if any.
+
+    Complete means config and weights: a folder left half-written by an interrupted save is
+    skipped rather than picked as the newest and failing the run.
+    """
     root = Path(output_dir)
     if not root.is_dir():
         return None
-    finals = [p for p in root.glob("*/final") if p.is_dir() and (p / "adapter_config.json").is_file()]
+    finals = [
+        p
+        for p in root.glob("*/final")
+        if p.is_dir() and (p / "adapter_config.json").is_file() and any((p / w).is_file() for w in ADAPTER_WEIGHTS)
+    ]
     return max(finals, key=lambda p: (p.stat().st_mtime, str(p))) if finals else None
 
 
@@ -272,11 +286,26 @@ def attach_adapter(base: Any, adapter: AdapterInfo, model_name: str) -> Any:
             warnings.simplefilter("ignore")
             model = PeftModel.from_pretrained(base, str(adapter.path), is_trainable=False)
     except (RuntimeError, ValueError, KeyError) as exc:
-        reason = str(exc).strip().splitlines()
-        detail = next((line.strip() for line in reason if "size mismatch" in line), reason[0] if reason else type(exc).__name__)
         raise JarvisError(
             f"adapter {adapter.path} (trained for {adapter.base_model}) does not fit model {model_name}: "
-            f"{detail[:200]}; pass the adapter trained for this model"
+            f"{_misfit_detail(exc)}; pass the adapter trained for this model"
         ) from None
     model.eval()
     return model
+
+
+_SIZE_MISMATCH = re.compile(
+    r"size mismatch for (?P<name>\S+?): copying a param with shape torch\.Size\((?P<adapter>\[.*?\])\) "
+    r"from checkpoint, the shape in current model is torch\.Size\((?P<model>\[.*?\])\)"
+)
+
+
+def _misfit_detail(exc: BaseException) -> str:
+    """Say in a few words why peft refused the adapter: the first shape mismatch, else its first line."""
+    text = str(exc).strip()
+    match = _SIZE_MISMATCH.search(text)
+    if match:
+        name = match["name"].removeprefix("base_model.model.").replace(".default", "")
+        return f"{name} is {match['adapter']} in the adapter but {match['model']} in the model"
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return first[:200]

@@ -62,6 +62,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     plugin = metafunc.config.stash.get(plugin_key, None)
     if plugin is not None:
         suite = plugin.suite
+        if suite is None:  # unusable suite file: a usage error once collection ends, not a collection traceback
+            metafunc.parametrize(CASE_ARG, [])
+            return
     else:  # an xdist worker collects the same ids as its controller would
         from evals.suite import load_suite
 
@@ -80,24 +83,29 @@ class JarvisPlugin:
         self.pytest_config = pytest_config
         self._run: Any = None
         self._suite: Any = None
+        self.suite_error: str | None = None
         self.results: Any = None
         self.written: list[Path] = []
         self.gate: Any = None
         # A run that asks for JARVIS cases but executes none must fail the gate: no evidence.
         self.requested = requests_jarvis(pytest_config.option.markexpr or "")
         self.notes: list[str] = []
+        self.fatal: str | None = None  # why answering failed: the run stops, nothing is written
 
     # -- lazy state ---------------------------------------------------------------------
 
     @property
     def suite(self) -> Any:
-        if self._suite is None:
+        """The suite, or None when its file is unusable (``suite_error`` says why)."""
+        if self._suite is None and self.suite_error is None:
             from evals.suite import load_suite
 
             try:
                 self._suite = load_suite(self.config.suite)
             except JarvisError as exc:
-                raise pytest.UsageError(str(exc)) from None
+                # Raising here, inside pytest_generate_tests, would show as a collection error
+                # with a traceback; pytest_collection_finish raises it as a usage error instead.
+                self.suite_error = str(exc)
         return self._suite
 
     @property
@@ -135,6 +143,8 @@ class JarvisPlugin:
             items[:] = kept
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if self.suite_error is not None:
+            raise pytest.UsageError(self.suite_error)
         cases = [c for c in (_case_of(item) for item in session.items) if c is not None]
         if not cases:
             return
@@ -145,12 +155,18 @@ class JarvisPlugin:
     # -- end of session ----------------------------------------------------------------------
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self._run is not None and exitstatus == pytest.ExitCode.INTERRUPTED:
+            self.notes = ["interrupted: no report was written; earlier reports and the baseline are untouched"]
         if not self.requested or exitstatus in (
             pytest.ExitCode.INTERRUPTED,
             pytest.ExitCode.USAGE_ERROR,
             pytest.ExitCode.INTERNAL_ERROR,
         ):
             return  # Ctrl-C or bad input: write nothing, keep earlier reports and the baseline intact
+        if self.fatal is not None:
+            self.notes = ["no report was written: the run stopped on the error above; earlier reports and the baseline are untouched"]
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            return
         from evals.finish import finish_run
 
         run = self._run
@@ -184,11 +200,16 @@ def jarvis_run(request: pytest.FixtureRequest) -> Any:
     if plugin is None:  # an xdist worker: refuse rather than race another worker's reports
         pytest.fail(XDIST_REFUSAL, pytrace=False)
     run = plugin.run
-    try:
-        run.ensure_answers()
-    except JarvisError as exc:
-        request.session.shouldstop = f"jarvis-evals: {exc}"
-        pytest.fail(str(exc), pytrace=False)
+    if plugin.fatal is None:
+        try:
+            run.ensure_answers()
+        except JarvisError as exc:
+            plugin.fatal = str(exc)
+    if plugin.fatal is not None:
+        # Every case would fail with the same line: stop after this one, as a failed run (exit 1),
+        # not an interrupted one. Raised outside the except block so it shows once, unchained.
+        request.session.shouldfail = "jarvis-evals: stopping, the model cannot answer (see the error above)"
+        pytest.fail(plugin.fatal, pytrace=False)
     return run
 
 

@@ -6,6 +6,7 @@ cases -> ``RunResults``. The plugin owns the pytest side; this module knows noth
 
 from __future__ import annotations
 
+import os
 import platform
 import sys
 import time
@@ -116,18 +117,34 @@ class EvalRun:
 
     @classmethod
     def from_config(cls, config: EvalConfig) -> EvalRun:
-        """Load the suite and resolve the adapter eagerly: bad input fails before any test runs."""
-        from evals.models import find_latest_adapter, inspect_adapter
+        """Check every input that is cheap to check now: bad input fails before any answer is generated.
+
+        The suite, the adapter, a local model folder and the folders the run will write to are
+        validated here; the embedded model is converted and a hub model fetched only when answering.
+        """
+        from evals.models import find_latest_adapter, inspect_adapter, is_embedded, resolve_model
 
         suite = load_suite(config.suite)
         adapter = config.adapter or find_latest_adapter(config.output_dir)
         if adapter is None:
             raise JarvisError(
-                f"no LoRA adapter: none under {config.output_dir}/*/final/; pass --jarvis-adapter PATH "
+                f"no LoRA adapter: none complete under {config.output_dir}/*/final/; pass --jarvis-adapter PATH "
                 "or train the demo adapter with `jarvis-evals train`"
             )
         inspect_adapter(adapter)
-        return cls(config=config, suite=suite, adapter=Path(adapter), model_path=config.model)
+        model_path = config.model if is_embedded(config.model) else resolve_model(config.model)
+        problem = unwritable(config.reports_dir)
+        if problem:
+            raise JarvisError(
+                f"reports folder {config.reports_dir} is not writable ({problem}): "
+                "pass --jarvis-reports DIR with a writable folder"
+            )
+        problem = unwritable(config.baseline.parent) if config.save_baseline else None
+        if problem:
+            raise JarvisError(
+                f"baseline {config.baseline} cannot be written ({problem}): point --jarvis-baseline at a writable file"
+            )
+        return cls(config=config, suite=suite, adapter=Path(adapter), model_path=model_path)
 
     # -- answers ---------------------------------------------------------------------------
 
@@ -148,7 +165,7 @@ class EvalRun:
         from evals.models import resolve_model
         from evals.prompting import build_prompt
 
-        model_path = resolve_model(self.config.model)
+        model_path = resolve_model(self.model_path)
         if self.pair is None:
             self.pair = ModelPair(model_path, self.adapter, self.config.quant, self.config.trust_remote_code)
         tokenizer = self.pair.load_tokenizer()
@@ -169,8 +186,9 @@ class EvalRun:
             fresh = self._generate(arm, [texts[c.id] for c in todo])
             for case, answer in zip(todo, fresh):
                 self.answers[(case.id, arm)] = ArmAnswer(answer.text, answer.new_tokens, False, answer.truncated_prompt)
-                if answer.truncated_prompt:
-                    self.warnings.append(f"case {case.id}: prompt longer than the model's context, truncated from the left")
+                warning = f"case {case.id}: prompt longer than the model's context, truncated from the left"
+                if answer.truncated_prompt and warning not in self.warnings:  # once per case, not per arm
+                    self.warnings.append(warning)
             if cache:
                 cache.put({keys[c.id]: self.answers[(c.id, arm)] for c in todo})
 
@@ -251,6 +269,18 @@ class EvalRun:
             load_seconds=round(self.pair.load_seconds, 3) if self.pair else 0.0,
         )
         return RunResults(metadata=meta, statistics=summarize(cases), results=cases)
+
+
+def unwritable(folder: Path) -> str | None:
+    """Say why files could not be written under ``folder`` (created on demand), or None; creates nothing."""
+    existing = folder
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is a file, not a folder"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{existing} is read-only"
+    return None
 
 
 def python_info() -> str:

@@ -31,8 +31,8 @@ def make_tokenizer(chat_template: bool = True):
     return tokenizer
 
 
-def make_llama(path: Path, seed: int = 0, hidden: int = 64, chat_template: bool = True) -> Path:
-    """Save a randomly initialised 2-layer Llama and its tokenizer to ``path``."""
+def make_llama(path: Path, seed: int = 0, hidden: int = 64, chat_template: bool = True, max_positions: int = 2048) -> Path:
+    """Save a randomly initialised 2-layer Llama and its tokenizer to ``path`` (context ``max_positions``)."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -44,7 +44,7 @@ def make_llama(path: Path, seed: int = 0, hidden: int = 64, chat_template: bool 
         num_hidden_layers=2,
         num_attention_heads=4,
         num_key_value_heads=2,
-        max_position_embeddings=2048,
+        max_position_embeddings=max_positions,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
         bos_token_id=None,
