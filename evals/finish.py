@@ -38,6 +38,22 @@ def gate_config(config: EvalConfig) -> Any:
     )
 
 
+def read_noise(config: EvalConfig, results: RunResults) -> dict[str, Any] | None:
+    """Return the last ``jarvis-evals noise`` measurement when it was made on this model, adapter and quantization."""
+    import json
+
+    from evals.noise import NOISE_FILE
+
+    path = config.reports_dir / NOISE_FILE
+    try:
+        noise = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    meta = results.metadata
+    same = (noise.get("model"), noise.get("adapter"), noise.get("quantization")) == (config.model, meta.adapter, meta.quantization)
+    return noise if isinstance(noise, dict) and same else None
+
+
 def finish_run(run: Any, config: EvalConfig, executed: int) -> Outcome:
     """Build the results of a run, gate them, write the reports; never lose an earlier file."""
     from evals.baseline import load_baseline, save_baseline
@@ -54,6 +70,9 @@ def finish_run(run: Any, config: EvalConfig, executed: int) -> Outcome:
     extras: dict[str, Any] = {"paired": paired_section(results.results, resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED)}
     if run.warnings:
         extras["warnings"] = list(run.warnings)
+    noise = read_noise(config, results)
+    if noise is not None:
+        extras["noise"] = noise
     try:
         baseline = load_baseline(config.baseline)
     except JarvisError as exc:

@@ -74,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         batch_size=str(args.batch_size),
         limit=args.limit,
         use_cache=False,
+        reports_dir=Path(args.reports),
     )
     section = measure_noise(config)
     path = atomic_write_json(Path(args.reports) / NOISE_FILE, section)
