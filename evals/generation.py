@@ -84,7 +84,7 @@ class BatchGenerator:
         self.counter.seconds += time.perf_counter() - start
         new = output[:, encoded["input_ids"].shape[1] :]
         answers = []
-        for row, length in zip(new, lengths):
+        for row, length in zip(new, lengths, strict=True):
             ids = [int(t) for t in row.tolist()]
             # Count tokens up to and including the first end-of-sequence (pad == eos on many models).
             stop = {tok.eos_token_id, tok.pad_token_id} - {None}

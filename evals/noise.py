@@ -46,7 +46,7 @@ def measure_noise(config: Any) -> dict[str, Any]:
     for arm in ("base", "finetuned"):
         first = [a.text for a in run._generate(arm, texts)]
         second = [a.text for a in run._generate(arm, texts)]
-        differing = [(c, a, b) for c, a, b in zip(cases, first, second) if a != b]
+        differing = [(c, a, b) for c, a, b in zip(cases, first, second, strict=True) if a != b]
         section[f"{arm}_differing"] = len(differing)
         examples += [{"case": c.id, "arm": arm, "first": a, "second": b} for c, a, b in differing[:3]]
     total = section["base_differing"] + section["finetuned_differing"]

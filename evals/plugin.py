@@ -14,7 +14,7 @@ import pytest
 
 from evals.config import EvalConfig, add_options, read_config
 from evals.errors import JarvisError
-from evals.records import CATEGORIES, Case, ScoredCase
+from evals.records import Case, ScoredCase
 
 CASE_ARG = "jarvis_case"
 MARKERS = {

@@ -13,7 +13,6 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -27,13 +26,10 @@ PACKAGES = ("torch", "transformers", "peft", "bitsandbytes", "accelerate", "scik
 
 
 def package_versions(names: Sequence[str] = PACKAGES) -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for name in names:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
+    """Return Python's and each package's version, for the results metadata."""
+    from evals.cache import package_versions as installed
+
+    return {"python": platform.python_version(), **installed(names)}
 
 
 @dataclass(frozen=True)
@@ -184,7 +180,7 @@ class EvalRun:
             if not todo:
                 continue
             fresh = self._generate(arm, [texts[c.id] for c in todo])
-            for case, answer in zip(todo, fresh):
+            for case, answer in zip(todo, fresh, strict=True):
                 self.answers[(case.id, arm)] = ArmAnswer(answer.text, answer.new_tokens, False, answer.truncated_prompt)
                 warning = f"case {case.id}: prompt longer than the model's context, truncated from the left"
                 if answer.truncated_prompt and warning not in self.warnings:  # once per case, not per arm
