@@ -63,9 +63,8 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="jarvis-bench-"))
     try:
-        cold_wall, cold = pytest_run(adapter, work / "cold", None)
-        cache = work / "cache"
-        pytest_run(adapter, work / "fill", cache)  # fills the cache
+        cache = work / "cache"  # empty: the first run is cold and fills it
+        cold_wall, cold = pytest_run(adapter, work / "cold", cache)
         warm_wall, warm = pytest_run(adapter, work / "warm", cache)
     finally:
         shutil.rmtree(work, ignore_errors=True)
