@@ -6,6 +6,7 @@ on the config; nothing happens unless JARVIS cases are collected.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 from typing import Any
@@ -201,8 +202,13 @@ def jarvis_run(request: pytest.FixtureRequest) -> Any:
         pytest.fail(XDIST_REFUSAL, pytrace=False)
     run = plugin.run
     if plugin.fatal is None:
+        # Progress (loading, generation batches) goes to the real stderr, not into the first
+        # test's captured output: a person waits on it; CI logs get a few plain lines.
+        capman = request.config.pluginmanager.getplugin("capturemanager")
+        visible = capman.global_and_fixture_disabled() if capman is not None else contextlib.nullcontext()
         try:
-            run.ensure_answers()
+            with visible:
+                run.ensure_answers()
         except JarvisError as exc:
             plugin.fatal = str(exc)
     if plugin.fatal is not None:

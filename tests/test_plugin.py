@@ -128,3 +128,26 @@ def test_help_lists_the_jarvis_group(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--help")
     assert result.ret == 0
     result.stdout.fnmatch_lines(["*jarvis-evals benchmark:*", "*--jarvis-quant=4bit|8bit|none*", "*jarvis_category_tolerances*"])
+
+
+def test_quick_mode_runs_one_case_per_category_into_its_own_folder(bench, pytester: pytest.Pytester) -> None:
+    result = bench("-m", "jarvis", "--jarvis-quick")
+    result.assert_outcomes(passed=3)
+    data = _results(pytester, "reports/quick")
+    assert [r["category"] for r in data["results"]] == ["commands", "corrections", "routing"]
+    assert data["metadata"]["generation"]["max_new_tokens"] == 6  # never more than asked; quick caps at 24
+    assert not (pytester.path / "reports" / "benchmark_results.json").exists(), "the full run's reports stay apart"
+    result.stdout.fnmatch_lines(["*quick mode*gate is not applied*"])
+
+
+def test_limit_takes_the_first_n_cases_of_each_selected_category(bench, pytester: pytest.Pytester) -> None:
+    result = bench("-m", "jarvis and not routing", "--jarvis-limit=2")
+    result.assert_outcomes(passed=4)
+    ids = [r["id"] for r in _results(pytester)["results"]]
+    assert ids == ["cmd_open_chrome", "cmd_cluster_status", "fix_open_chrome", "fix_cluster_status"]
+
+
+def test_progress_reaches_the_log_as_plain_lines_outside_capture(bench, monkeypatch) -> None:
+    monkeypatch.setenv("CI", "true")
+    result = bench("-m", "jarvis", "--jarvis-limit=1")
+    result.stderr.fnmatch_lines(["[[]jarvis[]] generating base arm: started (3 prompts)", "*generating fine-tuned arm: done, 3/3 prompts*"])
