@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from evals.errors import JarvisError
+from evals.prompting import build_prompt  # one rendering for training and benchmark
 from evals.trainset import TrainExample, default_train_path, load_examples
 
 SUMMARY_FILE = "training_summary.json"
-PLAIN_FORMAT = "System: {system}\nUser: {user}\nAssistant:"
 ALL_LINEAR = "all-linear"
 # "4bit": train on the weights the benchmark's NF4 base will hold; "none": on the original ones.
 QUANT_CHOICES = ("4bit", "none")
@@ -122,17 +122,6 @@ class TrainResult:
 
 # ---------------------------------------------------------------------------------------
 # Prompts and tokenisation
-
-
-def build_prompt(tokenizer: Any, system_prompt: str, user_prompt: str) -> str:
-    """Render a request exactly as the benchmark asks it: chat template, or the plain fallback.
-
-    ``enable_thinking=False`` turns Qwen3's thinking off; templates without it ignore it.
-    """
-    if not getattr(tokenizer, "chat_template", None):
-        return PLAIN_FORMAT.format(system=system_prompt, user=user_prompt)
-    messages = [{"role": "system", "content": system_prompt}, {"role": "user", "content": user_prompt}]
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True, enable_thinking=False)
 
 
 def encode_example(tokenizer: Any, system_prompt: str, example: TrainExample) -> Encoded:

@@ -15,7 +15,8 @@ import pytest
 from evals.errors import JarvisError
 from evals.metrics import find_tools
 from evals.suite import load_suite
-from evals.train import PLAIN_FORMAT, SUMMARY_FILE, TrainConfig, build_prompt
+from evals.prompting import PLAIN_FORMAT
+from evals.train import SUMMARY_FILE, TrainConfig, build_prompt
 from evals.trainset import SEPARATOR, TrainExample, evaluation_overlap, generate, load_examples
 
 
