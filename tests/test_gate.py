@@ -23,20 +23,11 @@ from evals.gate import (
     parse_min_gain,
     parse_tolerance,
 )
-from evals.records import ArmScore, Case, GenerationSettings, RunMetadata, RunResults, ScoredCase
+from evals.records import GenerationSettings, RunMetadata, RunResults, ScoredCase
 from evals.summary import summarize
+from tests.factories import scored
 
 PATH = "reports/baseline.json"
-
-
-def scored(case_id: str, category: str, base: float, tuned: float) -> ScoredCase:
-    case = Case(id=case_id, category=category, prompt="monte le son", expected_tools=("volume_up",), keywords=("son",))
-    return ScoredCase(
-        case=case,
-        base=ArmScore(answer="b", keyword_hits=0, keyword_total=1, relevance=base),
-        finetuned=ArmScore(answer="f", keyword_hits=1, keyword_total=1, relevance=tuned),
-        cosine_similarity=0.5,
-    )
 
 
 def run(cases: Sequence[ScoredCase], *, version: str = "1.0", name: str = "jarvis") -> RunResults:

@@ -10,22 +10,13 @@ import numpy as np
 import pytest
 
 from evals.baseline import Baseline
-from evals.records import ArmScore, Case, GenerationSettings, RunMetadata, RunResults, ScoredCase
+from evals.records import GenerationSettings, RunMetadata, RunResults, ScoredCase
 from evals.stats import baseline_section, count_signs, paired_bootstrap, paired_section, sign_test
 from evals.summary import summarize
+from tests.factories import scored
 
 BLOCK_KEYS = {"n", "mean_diff", "ci_low", "ci_high", "sign_test_p", "wins", "losses", "ties", "significant"}
 BASELINE_BLOCK_KEYS = {"n_common", "mean_diff", "ci_low", "ci_high", "sign_test_p", "significant"}
-
-
-def scored(case_id: str, category: str, base: float, tuned: float) -> ScoredCase:
-    case = Case(id=case_id, category=category, prompt="monte le son", expected_tools=("volume_up",), keywords=("son",))
-    return ScoredCase(
-        case=case,
-        base=ArmScore(answer="b", keyword_hits=0, keyword_total=1, relevance=base),
-        finetuned=ArmScore(answer="f", keyword_hits=1, keyword_total=1, relevance=tuned),
-        cosine_similarity=0.5,
-    )
 
 
 def results(cases: Sequence[ScoredCase]) -> RunResults:
