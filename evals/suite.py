@@ -42,7 +42,7 @@ def _version_as_written(text: str, value: Any) -> str:
     # Baselines and the generation cache are keyed on the version, so a lossy float would
     # silently share them between 1.1 and 1.10; the scalar's source text is what was meant.
     root = yaml.compose(text, Loader=yaml.SafeLoader)
-    for key, node in root.value:
+    for key, node in root.value if root is not None else ():
         if isinstance(node, yaml.ScalarNode) and key.value == "version":
             return node.value
     return str(value)
@@ -74,7 +74,11 @@ def load_suite(path: str | Path | None = None) -> Suite:
     for i, raw in enumerate(data["tools"]):
         if not isinstance(raw, dict) or not str(raw.get("id", "")).strip():
             raise _fail(path, f"tool #{i + 1}: ", "needs an 'id'")
-        tool = Tool(id=str(raw["id"]).strip(), description=str(raw.get("description", "")), aliases=tuple(_strings(raw.get("aliases"))))
+        tool = Tool(
+            id=str(raw["id"]).strip(),
+            description=str(raw.get("description", "")),
+            aliases=tuple(_strings(raw.get("aliases"))),
+        )
         if tool.id in {t.id for t in tools}:
             raise _fail(path, f"tool '{tool.id}': ", "duplicate tool id; give each tool a unique id")
         tools.append(tool)

@@ -17,10 +17,9 @@ both at 0 means nothing was learned, which is ``insufficient``. An empty run is
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from evals.records import RunResults, ScoredCase, Stats
+from evals.records import PairedStats, RunResults, ScoredCase, Stats
 
 EFFECTIVE = "effective"
 MODERATE = "moderate"
@@ -123,12 +122,9 @@ def recommendations(verdict: str, results: RunResults) -> list[str]:
         ]
     if n_reg:
         recs.append(f"Inspect the {n_reg} per-case regression(s) listed in the report before any deployment.")
-    paired = results.extras.get("paired")
-    glob = paired.get("global") if isinstance(paired, Mapping) else None
-    if verdict != INSUFFICIENT and isinstance(glob, Mapping) and glob.get("significant") is False:
+    if verdict != INSUFFICIENT and results.paired is not None and not results.paired.overall.significant:
         recs.append("The gain is not statistically significant: add cases or confirm it on a second run first.")
-    gate = results.extras.get("gate")
-    if isinstance(gate, Mapping) and gate.get("status") == "failed":
+    if results.gate is not None and results.gate.failed:
         recs.append("The quality gate failed: fix what it reports before deploying this adapter.")
     return recs
 
@@ -149,26 +145,13 @@ def gains_section(results: RunResults) -> dict[str, Any]:
     }
 
 
-def significance_sentence(paired: Mapping[str, Any]) -> str | None:
-    """Say in words whether the global paired gain is significant; None when it cannot be read."""
-    glob = paired.get("global") if isinstance(paired, Mapping) else None
-    if not isinstance(glob, Mapping) or "significant" not in glob:
-        return None
-    confidence = _float(paired.get("confidence"), 0.95)
-    alpha = f"{100 * (1 - confidence):g} %"
-    ci = ""
-    if glob.get("ci_low") is not None and glob.get("ci_high") is not None:
-        low, high = _float(glob["ci_low"]), _float(glob["ci_high"])
-        ci = f" ({100 * confidence:g} % CI of the mean difference [{low:+.3f}, {high:+.3f}])"
-    if not glob.get("significant"):
+def significance_sentence(paired: PairedStats) -> str:
+    """Say in words whether the global paired gain is significant."""
+    glob = paired.overall
+    alpha = f"{100 * (1 - paired.confidence):g} %"
+    ci = f" ({100 * paired.confidence:g} % CI of the mean difference [{glob.ci_low:+.3f}, {glob.ci_high:+.3f}])"
+    if not glob.significant:
         return f"The relevance difference is NOT significant at {alpha}{ci}: it may be noise."
-    if _float(glob.get("mean_diff")) < 0:
+    if glob.mean_diff < 0:
         return f"The relevance LOSS is significant at {alpha}{ci}: the fine-tune is worse."
     return f"The relevance gain is significant at {alpha}{ci}."
-
-
-def _float(value: Any, default: float = 0.0) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return default

@@ -28,7 +28,9 @@ def bench(pytester: pytest.Pytester, tiny_model_dir: Path, tiny_adapter_dir: Pat
     pytester.makepyfile(test_bench=TEST_FILE)
     (pytester.path / "mini.yaml").write_text(MINI_SUITE, encoding="utf-8")
 
-    def run(*args: str, model: Path = tiny_model_dir, adapter: Path = tiny_adapter_dir, suite: str = "mini.yaml", **kw) -> pytest.RunResult:
+    def run(
+        *args: str, model: Path = tiny_model_dir, adapter: Path = tiny_adapter_dir, suite: str = "mini.yaml", **kw
+    ) -> pytest.RunResult:
         return pytester.runpytest(
             "-m", "jarvis", f"--jarvis-suite={suite}", f"--jarvis-model={model}", f"--jarvis-adapter={adapter}",
             "--jarvis-quant=none", "--jarvis-max-new-tokens=4", "--jarvis-no-cache", "--jarvis-assert=none",
@@ -49,7 +51,11 @@ def assert_usage_error(result: pytest.RunResult, folder: Path, message: str) -> 
 
 def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
     """Return every file under ``folder`` (hidden ones included) with its bytes and mtime."""
-    return {str(p.relative_to(folder)): (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 # -- 1. adapter folder, config and weights ---------------------------------------------------
@@ -60,7 +66,11 @@ def test_adapter_config_invalid_json(bench, pytester: pytest.Pytester, tiny_adap
     shutil.copytree(tiny_adapter_dir, adapter)
     (adapter / "adapter_config.json").write_text("{ not json", encoding="utf-8")
     result = bench(adapter=adapter)
-    assert_usage_error(result, pytester.path, f"adapter config {adapter / 'adapter_config.json'} is unreadable (*): re-save or retrain the adapter")
+    assert_usage_error(
+        result,
+        pytester.path,
+        f"adapter config {adapter / 'adapter_config.json'} is unreadable (*): re-save or retrain the adapter",
+    )
 
 
 def test_adapter_weights_truncated(bench, pytester: pytest.Pytester, tiny_adapter_dir: Path) -> None:
@@ -69,7 +79,11 @@ def test_adapter_weights_truncated(bench, pytester: pytest.Pytester, tiny_adapte
     weights = adapter / "adapter_model.safetensors"
     weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
     result = bench(adapter=adapter)
-    assert_usage_error(result, pytester.path, f"adapter weights {weights} are corrupt (truncated tensor data): re-save or retrain the adapter")
+    assert_usage_error(
+        result,
+        pytester.path,
+        f"adapter weights {weights} are corrupt (truncated tensor data): re-save or retrain the adapter",
+    )
 
 
 # -- 2. adapter trained for another base -------------------------------------------------------
@@ -82,7 +96,9 @@ def foreign_adapter(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_lora(other, tmp_path_factory.mktemp("foreign-lora"))
 
 
-def test_adapter_for_another_base_stops_the_run(bench, pytester: pytest.Pytester, foreign_adapter: Path, tiny_model_dir: Path) -> None:
+def test_adapter_for_another_base_stops_the_run(
+    bench, pytester: pytest.Pytester, foreign_adapter: Path, tiny_model_dir: Path
+) -> None:
     earlier = pytester.path / "reports"
     earlier.mkdir()
     (earlier / "benchmark_results.json").write_text('{"earlier": true}\n', encoding="utf-8")
@@ -106,17 +122,48 @@ def test_adapter_for_another_base_stops_the_run(bench, pytester: pytest.Pytester
     assert snapshot(earlier) == before, "earlier reports untouched"
 
 
+def test_adapter_with_most_tensors_deleted_stops_the_run(
+    bench, pytester: pytest.Pytester, tiny_adapter_dir: Path, tiny_model_dir: Path
+) -> None:
+    """peft only warns about missing LoRA tensors (they stay at zero): a damaged adapter must not pass as a weak one."""
+    from safetensors.torch import load_file, save_file
+
+    adapter = pytester.path / "partial"
+    shutil.copytree(tiny_adapter_dir, adapter)
+    weights = adapter / "adapter_model.safetensors"
+    tensors = load_file(weights)
+    kept = dict(sorted(tensors.items())[: len(tensors) // 10])  # 90 % of the tensors deleted
+    save_file(kept, weights)
+    result = bench(adapter=adapter)
+    out = result.stdout.str()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, out
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"adapter {adapter} does not match model {tiny_model_dir}: {len(kept)} of {len(tensors)} LoRA tensors "
+            f"matched ({len(tensors) - len(kept)} missing from the adapter, 0 the model has no place for); "
+            "pass the complete adapter trained for this model",
+        ]
+    )
+    assert sum(1 for line in out.splitlines() if line.startswith("adapter ")) == 1
+    assert "Traceback" not in out and "INSUFFICIENT" not in out and not (pytester.path / "reports").exists()
+
+
 # -- 3. model folder without weights -------------------------------------------------------------
 
 
-def test_model_folder_without_weights_fails_at_collection(bench, pytester: pytest.Pytester, tiny_model_dir: Path) -> None:
+def test_model_folder_without_weights_fails_at_collection(
+    bench, pytester: pytest.Pytester, tiny_model_dir: Path
+) -> None:
     model = pytester.path / "no-weights"
     model.mkdir()
     for name in os.listdir(tiny_model_dir):
         if not name.endswith(".safetensors"):
             shutil.copy(tiny_model_dir / name, model / name)
     result = bench(model=model)
-    assert_usage_error(result, pytester.path, f"model folder {model} has no weights (*): copy the weights there or pass another folder")
+    assert_usage_error(
+        result, pytester.path, f"model folder {model} has no weights (*): copy the weights there or pass another folder"
+    )
 
 
 # -- 4. suite file -------------------------------------------------------------------------------------
@@ -126,8 +173,17 @@ def test_model_folder_without_weights_fails_at_collection(bench, pytester: pytes
     ("edit", "message"),
     [
         (lambda s: s.replace("cases:", "cases: [", 1), "line 9, column 3: malformed YAML (*); fix the syntax there"),
-        (lambda s: s.replace("expected_tools: [open_app], keywords: [open_app, firefox]", "expected_tools: [open_ap], keywords: [firefox]"), "case 'cmd_firefox': unknown tool id open_ap; add it to 'tools' or fix the spelling"),
-        (lambda s: s.replace("id: fix_chrome", "id: cmd_firefox"), "case 'cmd_firefox': duplicate case id; give each case a unique id"),
+        (
+            lambda s: s.replace(
+                "expected_tools: [open_app], keywords: [open_app, firefox]",
+                "expected_tools: [open_ap], keywords: [firefox]",
+            ),
+            "case 'cmd_firefox': unknown tool id open_ap; add it to 'tools' or fix the spelling",
+        ),
+        (
+            lambda s: s.replace("id: fix_chrome", "id: cmd_firefox"),
+            "case 'cmd_firefox': duplicate case id; give each case a unique id",
+        ),
     ],
     ids=["malformed", "unknown-tool", "duplicate-id"],
 )
@@ -146,7 +202,9 @@ def test_bad_ini_value_names_the_ini_option(bench, pytester: pytest.Pytester) ->
     result = pytester.runpytest("-m", "jarvis", "-p", "no:cacheprovider")
     ini = pytester.path / "tox.ini"
     assert_usage_error(
-        result, pytester.path, f"ini option jarvis_max_new_tokens = 'lots' in {ini}: 'lots' is not a whole number; fix it there or pass --jarvis-max-new-tokens"
+        result,
+        pytester.path,
+        f"ini option jarvis_max_new_tokens = 'lots' in {ini}: 'lots' is not a whole number; fix it there or pass --jarvis-max-new-tokens",
     )
 
 
@@ -158,7 +216,9 @@ def test_unwritable_reports_folder_fails_before_generation(bench, pytester: pyte
     blocker.write_text("not a folder\n", encoding="utf-8")
     result = bench(f"--jarvis-reports={blocker / 'sub'}")
     assert_usage_error(
-        result, pytester.path, f"reports folder {blocker / 'sub'} is not writable ({blocker} is a file, not a folder): "
+        result,
+        pytester.path,
+        f"reports folder {blocker / 'sub'} is not writable ({blocker} is a file, not a folder): "
         "pass --jarvis-reports DIR with a writable folder",
     )
 
@@ -184,7 +244,9 @@ def test_corrupt_baseline_fails_the_gate_and_stays_untouched(bench, pytester: py
     # The fix the line gives works: re-blessing replaces the file and the run passes.
     blessed = bench("--jarvis-save-baseline")
     assert blessed.ret == 0, blessed.stdout.str()
-    blessed.stdout.fnmatch_lines([f"note: baseline {baseline} was unreadable; this run replaces it", f"note: baseline blessed: {baseline}"])
+    blessed.stdout.fnmatch_lines(
+        [f"note: baseline {baseline} was unreadable; this run replaces it", f"note: baseline blessed: {baseline}"]
+    )
     assert json.loads(baseline.read_text())["schema_version"] == 1
 
 
@@ -233,7 +295,7 @@ def test_over_long_prompt_is_truncated_with_a_warning(bench, pytester: pytest.Py
 # so the dotted-string form of setattr could reach a stale module object.
 INTERRUPT = """
 import pytest
-from evals.generation import BatchGenerator
+from evals.backends.hf import BatchGenerator
 
 @pytest.fixture(scope="session", autouse=True)
 def ctrl_c_in_generation():
@@ -254,7 +316,9 @@ def test_ctrl_c_during_generation_loses_nothing(bench, pytester: pytest.Pytester
     pytester.makeconftest(INTERRUPT)
     interrupted = bench("--jarvis-save-baseline", no_reraise_ctrlc=True)
     assert interrupted.ret == pytest.ExitCode.INTERRUPTED, interrupted.stdout.str()
-    interrupted.stdout.fnmatch_lines(["note: interrupted: no report was written; earlier reports and the baseline are untouched"])
+    interrupted.stdout.fnmatch_lines(
+        ["note: interrupted: no report was written; earlier reports and the baseline are untouched"]
+    )
     assert snapshot(reports) == before, "reports and baseline byte-identical, same mtimes"
     assert not list(reports.glob(".*.tmp")) and not list(reports.glob(".*"))
 

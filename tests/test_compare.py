@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from evals.atomic import atomic_write_json
 from evals.cli import main
-from evals.compare import Comparison, compare_runs, render_comparison
-from evals.io import atomic_write_json
 from evals.records import RunResults
 from evals.reports import JSON_NAME, results_json
+from evals.reports.compare import Comparison, compare_runs, render_comparison
 from tests.test_reports import make_case, make_results, sample_cases
 
 

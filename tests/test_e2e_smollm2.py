@@ -30,7 +30,9 @@ def smollm2_lora(smollm2_dir: Path, tmp_path_factory: pytest.TempPathFactory) ->
 
     torch.manual_seed(0)
     base = AutoModelForCausalLM.from_pretrained(smollm2_dir, dtype=torch.float32)
-    model = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    model = get_peft_model(
+        base, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    )
     with torch.no_grad():
         for name, param in model.named_parameters():
             if "lora_B" in name:
@@ -51,7 +53,12 @@ def test_embedded_model_in_4bit_end_to_end(pytester: pytest.Pytester, smollm2_di
     cold.assert_outcomes(passed=30)
     data = json.loads((pytester.path / "reports" / "benchmark_results.json").read_text())
     meta = data["metadata"]
-    assert (meta["quantization"], meta["device"], meta["n_generate_calls"], meta["n_cached_answers"]) == ("4bit", "cpu", 2, 0)
+    assert (meta["quantization"], meta["device"], meta["n_generate_calls"], meta["n_cached_answers"]) == (
+        "4bit",
+        "cpu",
+        2,
+        0,
+    )
     answers = [r["base"]["answer"] for r in data["results"]]
     assert sum(1 for a in answers if a.strip()) >= 25, answers  # a real instruct model answers
     assert any(r["base"]["answer"] != r["finetuned"]["answer"] for r in data["results"])
@@ -66,7 +73,9 @@ def test_embedded_model_in_4bit_end_to_end(pytester: pytest.Pytester, smollm2_di
     assert [r["finetuned"]["answer"] for r in again["results"]] == [r["finetuned"]["answer"] for r in data["results"]]
 
 
-def test_embedded_model_one_category_generates_ten(pytester: pytest.Pytester, smollm2_dir: Path, smollm2_lora: Path) -> None:
+def test_embedded_model_one_category_generates_ten(
+    pytester: pytest.Pytester, smollm2_dir: Path, smollm2_lora: Path
+) -> None:
     pytester.makepyfile(test_bench=TEST_FILE)
     result = pytester.runpytest(
         "-m", "jarvis and corrections", f"--jarvis-model={smollm2_dir}", f"--jarvis-adapter={smollm2_lora}",

@@ -5,45 +5,25 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Sequence
 
 import pytest
 
-from evals.baseline import Baseline, BaselineError, load_baseline, save_baseline
+from evals.config import parse_category_tolerances, parse_gate_mode, parse_min_gain, parse_tolerance
 from evals.errors import JarvisError
-from evals.gate import (
-    GateConfig,
-    GateConfigError,
-    GateOutcome,
-    evaluate_gate,
-    parse_category_tolerances,
-    parse_gate_mode,
-    parse_min_gain,
-    parse_tolerance,
-)
-from evals.records import GenerationSettings, RunMetadata, RunResults, ScoredCase
-from evals.summary import summarize
-from tests.factories import scored
+from evals.gate import GateConfig, GateConfigError, NoBaseline, evaluate_gate
+from evals.gate.baseline import Baseline, BaselineError, load_baseline, save_baseline
+from evals.records import GateOutcome, GenerationSettings, RunResults, ScoredCase
+from evals.stats import baseline_section
+from tests.factories import make_results, scored
 
 PATH = "reports/baseline.json"
 
 
 def run(cases: Sequence[ScoredCase], *, version: str = "1.0", name: str = "jarvis") -> RunResults:
-    meta = RunMetadata(
-        model="tiny",
-        adapter="lora",
-        quantization="none",
-        device="cpu",
-        generation=GenerationSettings(),
-        suite_name=name,
-        suite_version=version,
-        suite_path="jarvis.yaml",
-        timestamp="2026-01-01T00:00:00+00:00",
-        categories=tuple(dict.fromkeys(c.category for c in cases)),
-    )
-    return RunResults(metadata=meta, statistics=summarize(cases), results=tuple(cases))
+    return make_results(cases, suite_name=name, suite_version=version)
 
 
 def flat(category: str, tuned: float, n: int = 10, base: float = 0.3) -> list[ScoredCase]:
@@ -56,7 +36,12 @@ def blessed(cases: Sequence[ScoredCase], **kwargs: str) -> Baseline:
 
 
 def gate(cases: Sequence[ScoredCase], baseline: Baseline | None, **config: object) -> GateOutcome:
-    return evaluate_gate(run(cases), baseline, GateConfig(baseline_path=PATH, **config), executed=len(cases))
+    results = run(cases)
+    if baseline is not None:  # the run computes this section once, before the gate reads it
+        results = replace(results, baseline_comparison=baseline_section(results.results, baseline))
+    return evaluate_gate(
+        results, baseline or NoBaseline(PATH), GateConfig(baseline_path=PATH, **config), executed=len(cases)
+    )
 
 
 ALL = ("commands", "corrections", "routing")
@@ -86,7 +71,7 @@ def test_a_drop_beyond_tolerance_fails_with_one_line_per_rule() -> None:
 
 
 def test_a_global_drop_is_its_own_violation() -> None:
-    outcome = gate(full({c: 0.6 for c in ALL}), blessed(full({})))
+    outcome = gate(full(dict.fromkeys(ALL, 0.6)), blessed(full({})))
     assert [v.scope for v in outcome.violations] == ["global", *ALL]
     assert outcome.violations[0].message == "gate: global relevance 0.60 < baseline 0.70 - tolerance 0.02"
 
@@ -102,7 +87,7 @@ def test_a_drop_within_tolerance_passes() -> None:
 
 
 def test_a_drop_of_exactly_the_tolerance_passes() -> None:
-    assert gate(full({c: 0.68 for c in ALL}), blessed(full({}))).status == "passed"
+    assert gate(full(dict.fromkeys(ALL, 0.68)), blessed(full({}))).status == "passed"
 
 
 def test_messages_show_enough_decimals_to_show_the_drop() -> None:
@@ -207,8 +192,8 @@ def test_zero_executed_cases_fail() -> None:
     config = GateConfig(baseline_path=PATH)
     for outcome in (
         evaluate_gate(run(full({})), blessed(full({})), config, executed=0),
-        evaluate_gate(run([]), None, config, executed=3),
-        evaluate_gate(None, None, config, executed=0),
+        evaluate_gate(run([]), NoBaseline(PATH), config, executed=3),
+        evaluate_gate(None, NoBaseline(PATH), config, executed=0),
     ):
         assert outcome.failed
         assert [v.rule for v in outcome.violations] == ["evidence"]
@@ -375,7 +360,7 @@ def test_a_failed_write_keeps_the_old_baseline(tmp_path: Path, monkeypatch: pyte
     def broken_replace(src: str, dst: str) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("evals.io.os.replace", broken_replace)
+    monkeypatch.setattr("evals.atomic.os.replace", broken_replace)
     with pytest.raises(BaselineError, match="cannot be written \\(No space left on device\\)"):
         save_baseline(run(full({"routing": 0.1})), path, overwrite=True)
     assert path.read_bytes() == before

@@ -64,7 +64,9 @@ def test_bless_then_worse_adapter_fails_the_gate(
     assert baseline == json.loads((pytester.path / "reports" / "baseline.json").read_text()), "baseline untouched"
 
 
-def test_no_case_executed_fails_the_gate(pytester: pytest.Pytester, tiny_model_dir: Path, tiny_adapter_dir: Path) -> None:
+def test_no_case_executed_fails_the_gate(
+    pytester: pytest.Pytester, tiny_model_dir: Path, tiny_adapter_dir: Path
+) -> None:
     pytester.makepyfile(test_bench=TEST_FILE)
     result = pytester.runpytest(
         "-m", "jarvis", "-k", "no_such_case", f"--jarvis-model={tiny_model_dir}", f"--jarvis-adapter={tiny_adapter_dir}",

@@ -211,8 +211,18 @@ ROUTING = [
     pytest.param("route_volume_up", "J'augmente le volume.", 1.0, {"volume_up"}, set(), False, id="alias-fr"),
     pytest.param("route_volume_down", "OK, moins fort.", 1.0, {"volume_down"}, set(), False, id="alias-fr-short"),
     pytest.param("fix_music_play", "play music", 1.0, {"music_play"}, set(), False, id="alias-en"),
-    pytest.param("fix_brightness_down", "Je baisse la luminosite", 1.0, {"brightness_down"}, set(), False, id="alias-accent-free"),
-    pytest.param("route_reminder", "C'est noté, je te le rappellerai à 18h.", 1.0, {"reminder_create"}, set(), False, id="alias-reminder"),
+    pytest.param(
+        "fix_brightness_down", "Je baisse la luminosite", 1.0, {"brightness_down"}, set(), False, id="alias-accent-free"
+    ),
+    pytest.param(
+        "route_reminder",
+        "C'est noté, je te le rappellerai à 18h.",
+        1.0,
+        {"reminder_create"},
+        set(),
+        False,
+        id="alias-reminder",
+    ),
     pytest.param("route_volume_down", "volume_up", 0.0, {"volume_up"}, set(), False, id="wrong-tool"),
     pytest.param("route_volume_up", "Bien sûr, tout de suite.", 0.0, set(), set(), False, id="no-tool"),
     pytest.param("route_volume_up", "", 0.0, set(), set(), False, id="empty"),
@@ -220,9 +230,13 @@ ROUTING = [
     # The echo pitfall: the alias's words all come from the prompt.
     pytest.param("route_volume_up", "Monte le son.", 0.0, set(), {"volume_up"}, True, id="echo"),
     pytest.param("route_volume_up", "son le monte", 0.0, set(), set(), True, id="echo-reordered"),
-    pytest.param("route_volume_up", "D'accord : monte le son !", 0.0, set(), {"volume_up"}, True, id="echo-with-filler"),
+    pytest.param(
+        "route_volume_up", "D'accord : monte le son !", 0.0, set(), {"volume_up"}, True, id="echo-with-filler"
+    ),
     pytest.param("route_volume_up", "Je monte le son.", 0.0, set(), {"volume_up"}, True, id="echo-first-person"),
-    pytest.param("cmd_close_window", "Je ferme la fenêtre.", 0.0, set(), {"close_window"}, True, id="echo-first-person-alias"),
+    pytest.param(
+        "cmd_close_window", "Je ferme la fenêtre.", 0.0, set(), {"close_window"}, True, id="echo-first-person-alias"
+    ),
     pytest.param("cmd_open_chrome", "J'ouvre Chrome.", 0.0, set(), {"open_app"}, True, id="echo-elided-first-person"),
     pytest.param("cmd_weather", "La météo.", 0.0, set(), {"weather"}, True, id="echo-single-word-alias"),
     pytest.param("cmd_open_chrome", "chrome", 0.0, set(), set(), True, id="echo-without-alias"),
@@ -230,18 +244,52 @@ ROUTING = [
     pytest.param("fix_volume_up", "Monte le son.", 1.0, {"volume_up"}, set(), False, id="correction"),
     pytest.param("fix_open_chrome", "J'ouvre Chrome.", 1.0, {"open_app"}, set(), False, id="correction-first-person"),
     pytest.param("fix_close_window", "Je ferme la fenêtre.", 1.0, {"close_window"}, set(), False, id="correction-verb"),
-    pytest.param("fix_lock_screen", "Je verrouille l'écran.", 1.0, {"lock_screen"}, set(), False, id="correction-split-word"),
-    pytest.param("fix_cluster_status", "Voici le statut du cluster.", 1.0, {"cluster_status"}, set(), False, id="correction-two-words"),
+    pytest.param(
+        "fix_lock_screen", "Je verrouille l'écran.", 1.0, {"lock_screen"}, set(), False, id="correction-split-word"
+    ),
+    pytest.param(
+        "fix_cluster_status",
+        "Voici le statut du cluster.",
+        1.0,
+        {"cluster_status"},
+        set(),
+        False,
+        id="correction-two-words",
+    ),
     # A literal id is a tool call: it counts even when the prompt holds the same words.
-    pytest.param("route_volume_up", "volume_up : monte le son", 1.0, {"volume_up"}, set(), False, id="literal-id-beats-echo"),
-    pytest.param("cmd_cluster_status", "cluster_status", 1.0, {"cluster_status"}, set(), False, id="literal-id-of-prompt-words"),
-    pytest.param("cmd_cluster_status", "status cluster", 0.0, set(), {"cluster_status"}, True, id="spaced-id-of-prompt-words"),
+    pytest.param(
+        "route_volume_up", "volume_up : monte le son", 1.0, {"volume_up"}, set(), False, id="literal-id-beats-echo"
+    ),
+    pytest.param(
+        "cmd_cluster_status", "cluster_status", 1.0, {"cluster_status"}, set(), False, id="literal-id-of-prompt-words"
+    ),
+    pytest.param(
+        "cmd_cluster_status", "status cluster", 0.0, set(), {"cluster_status"}, True, id="spaced-id-of-prompt-words"
+    ),
     # Several tools.
     pytest.param(MULTI, "volume_down music_play", 1.0, {"volume_down", "music_play"}, set(), False, id="multi-both"),
     pytest.param(MULTI, "volume_down", 2 / 3, {"volume_down"}, set(), False, id="multi-one-of-two"),
-    pytest.param(MULTI, "volume_down music_play volume_up", 0.8, {"volume_down", "music_play", "volume_up"}, set(), False, id="multi-plus-extra"),
-    pytest.param(MULTI, "volume_down + je mets de la musique", 2 / 3, {"volume_down"}, {"music_play"}, False, id="multi-one-echoed"),
-    pytest.param(MULTI, "Baisse le son et mets de la musique", 0.0, set(), {"volume_down", "music_play"}, True, id="multi-echo"),
+    pytest.param(
+        MULTI,
+        "volume_down music_play volume_up",
+        0.8,
+        {"volume_down", "music_play", "volume_up"},
+        set(),
+        False,
+        id="multi-plus-extra",
+    ),
+    pytest.param(
+        MULTI,
+        "volume_down + je mets de la musique",
+        2 / 3,
+        {"volume_down"},
+        {"music_play"},
+        False,
+        id="multi-one-echoed",
+    ),
+    pytest.param(
+        MULTI, "Baisse le son et mets de la musique", 0.0, set(), {"volume_down", "music_play"}, True, id="multi-echo"
+    ),
     pytest.param(
         "route_multi_cluster_logs",
         "Je vérifie l'état du cluster et je cherche dans les logs.",
@@ -343,7 +391,9 @@ def test_perfect_answer_scores_one(case: Case, shape: str) -> None:
 
 
 @pytest.mark.parametrize("case", SUITE.cases, ids=lambda c: c.id)
-@pytest.mark.parametrize("shape", ["{}", "{}.", "Je {}.", "{} ?"], ids=["verbatim", "period", "first-person", "question"])
+@pytest.mark.parametrize(
+    "shape", ["{}", "{}.", "Je {}.", "{} ?"], ids=["verbatim", "period", "first-person", "question"]
+)
 def test_echoing_the_prompt_scores_zero(case: Case, shape: str) -> None:
     score = score_answer(shape.format(case.prompt), case, TOOLS)
     assert score.relevance == 0.0

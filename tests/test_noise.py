@@ -28,7 +28,13 @@ def test_reports_show_the_noise_floor_of_the_same_setup(pytester, tiny_model_dir
     pytester.makepyfile(test_bench=TEST_FILE)
     reports = pytester.path / "reports"
     reports.mkdir()
-    common = [f"--model={tiny_model_dir}", f"--adapter={tiny_adapter_dir}", "--quant=none", "--max-new-tokens=4", "--limit=1"]
+    common = [
+        f"--model={tiny_model_dir}",
+        f"--adapter={tiny_adapter_dir}",
+        "--quant=none",
+        "--max-new-tokens=4",
+        "--limit=1",
+    ]
     assert main(["noise", *common, f"--reports={reports}"]) == 0
     result = pytester.runpytest(
         "-m", "jarvis", "-k", "cmd_open_chrome", f"--jarvis-model={tiny_model_dir}", f"--jarvis-adapter={tiny_adapter_dir}",

@@ -53,7 +53,13 @@ def test_full_run_one_test_per_prompt(bench, pytester: pytest.Pytester) -> None:
     assert meta["generation"]["do_sample"] is False
     assert meta["quantization"] == "none"
     assert set(data["statistics"]["by_category"]) == {"commands", "corrections", "routing"}
-    for key in ("avg_cosine_similarity", "avg_keyword_match_base", "avg_keyword_match_finetuned", "avg_relevance_base", "avg_relevance_finetuned"):
+    for key in (
+        "avg_cosine_similarity",
+        "avg_keyword_match_base",
+        "avg_keyword_match_finetuned",
+        "avg_relevance_base",
+        "avg_relevance_finetuned",
+    ):
         assert 0.0 <= data["statistics"][key] <= 1.0
     # The adapter has non-zero weights: the two arms must not answer identically everywhere.
     assert any(r["base"]["answer"] != r["finetuned"]["answer"] for r in data["results"])
@@ -87,7 +93,14 @@ def test_min_relevance_policy_fails_with_both_answers(bench) -> None:
     result = bench("-m", "jarvis", "-k", "cmd_open_chrome", "--jarvis-assert=min-relevance:1.0")
     # A random tiny model never names open_app: the test must fail and show the evidence.
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*cmd_open_chrome [[]commands[]] fine-tuned relevance*", "*prompt:*'ouvre chrome'*", "*base:*", "*fine-tuned:*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*cmd_open_chrome [[]commands[]] fine-tuned relevance*",
+            "*prompt:*'ouvre chrome'*",
+            "*base:*",
+            "*fine-tuned:*",
+        ]
+    )
 
 
 def test_missing_adapter_is_a_usage_error(pytester: pytest.Pytester, tiny_model_dir: Path) -> None:
@@ -127,7 +140,9 @@ def test_xdist_runs_unit_tests_and_fails_stray_cases_cleanly(pytester: pytest.Py
 def test_help_lists_the_jarvis_group(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--help")
     assert result.ret == 0
-    result.stdout.fnmatch_lines(["*jarvis-evals benchmark:*", "*--jarvis-quant=4bit|8bit|none*", "*jarvis_category_tolerances*"])
+    result.stdout.fnmatch_lines(
+        ["*jarvis-evals benchmark:*", "*--jarvis-quant=4bit|8bit|none*", "*jarvis_category_tolerances*"]
+    )
 
 
 def test_quick_mode_runs_one_case_per_category_into_its_own_folder(bench, pytester: pytest.Pytester) -> None:
@@ -150,4 +165,6 @@ def test_limit_takes_the_first_n_cases_of_each_selected_category(bench, pytester
 def test_progress_reaches_the_log_as_plain_lines_outside_capture(bench, monkeypatch) -> None:
     monkeypatch.setenv("CI", "true")
     result = bench("-m", "jarvis", "--jarvis-limit=1")
-    result.stderr.fnmatch_lines(["[[]jarvis[]] generating base arm: started (3 prompts)", "*generating fine-tuned arm: done, 3/3 prompts*"])
+    result.stderr.fnmatch_lines(
+        ["[[]jarvis[]] generating base arm: started (3 prompts)", "*generating fine-tuned arm: done, 3/3 prompts*"]
+    )

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +20,14 @@ from evals.records import (
     ArmScore,
     Case,
     GenerationSettings,
-    RunMetadata,
     RunResults,
     ScoredCase,
     Stats,
 )
-from evals.report_text import render_text
 from evals.reports import CSV_NAME, JSON_NAME, PNG_NAME, TEXT_NAME, load_results, write_reports
-from evals.summary import summarize
-from evals.tables import COLUMNS, results_frame, terminal_summary_lines
+from evals.reports.tables import COLUMNS, results_frame
+from evals.reports.terminal import terminal_summary_lines
+from evals.reports.text import render_text
 from evals.verdict import (
     EFFECTIVE,
     INSUFFICIENT,
@@ -39,6 +37,8 @@ from evals.verdict import (
     verdict_of,
     weakest_category,
 )
+from tests import factories
+from tests.factories import make_metadata
 
 TOOLS = {"commands": "open_app", "corrections": "volume_up", "routing": "weather"}
 # (base relevances, fine-tuned relevances) of the ten cases of each category; corrections is the
@@ -113,12 +113,13 @@ def make_results(
     cases: Sequence[ScoredCase] | None = None,
     *,
     categories: Sequence[str] = (),
-    extras: dict[str, Any] | None = None,
+    sections: dict[str, Any] | None = None,
     suite_version: str = "1.0",
 ) -> RunResults:
     """Build a run from scored cases; ``categories`` makes it a partial run of those only."""
     cases = list(sample_cases(categories or CATEGORIES) if cases is None else cases)
-    metadata = RunMetadata(
+    metadata = make_metadata(
+        cases,
         model="Qwen/Qwen3-0.6B",
         adapter="adapters/jarvis-lora",
         quantization="4bit-nf4",
@@ -136,10 +137,10 @@ def make_results(
         generation_seconds=41.5,
         load_seconds=7.25,
     )
-    return RunResults(metadata=metadata, statistics=summarize(cases), results=tuple(cases), extras=extras or {})
+    return factories.make_results(cases, metadata=metadata, sections=sections)
 
 
-EXTRAS: dict[str, Any] = {
+SECTIONS: dict[str, Any] = {
     "paired": {
         "resamples": 10000,
         "seed": 0,
@@ -175,6 +176,7 @@ EXTRAS: dict[str, Any] = {
         "mean_diff": -0.03,
         "ci_low": -0.1,
         "ci_high": 0.02,
+        "sign_test_p": 0.3,
         "significant": False,
         "by_category": {},
     },
@@ -196,6 +198,9 @@ EXTRAS: dict[str, Any] = {
     },
     "noise": {
         "n_cases": 30,
+        "model": "Qwen/Qwen3-0.6B",
+        "adapter": "adapters/jarvis-lora",
+        "quantization": "4bit-nf4",
         "base_differing": 0,
         "finetuned_differing": 2,
         "warning": "2 fine-tuned answers differ between two greedy runs",
@@ -292,8 +297,8 @@ def test_partial_run_reports_only_its_categories() -> None:
     assert "corrections" not in text and "routing" not in text
 
 
-def test_extras_sections_render_when_present() -> None:
-    text = render_text(make_results(extras=EXTRAS))
+def test_later_sections_render_when_present() -> None:
+    text = render_text(make_results(sections=SECTIONS))
     assert "PAIRED STATISTICS" in text and "12/1/17" in text and "[+0.350, +0.800]" in text
     assert "The relevance gain is significant at 5 %" in text
     assert "BASELINE COMPARISON" in text and "No significant difference from the baseline." in text
@@ -305,23 +310,23 @@ def test_extras_sections_render_when_present() -> None:
 
 
 def test_run_warnings_and_baseline_error_are_listed() -> None:
-    extras = {"warnings": ["2 prompts were truncated to fit the context"], "baseline_error": "baseline x is corrupt"}
-    text = render_text(make_results(extras=extras))
+    sections = {"warnings": ["2 prompts were truncated to fit the context"], "baseline_error": "baseline x is corrupt"}
+    text = render_text(make_results(sections=sections))
     assert "WARNINGS (2)" in text
     assert "- 2 prompts were truncated to fit the context" in text
     assert "- baseline not used: baseline x is corrupt" in text
 
 
-def test_extras_sections_absent_by_default(results: RunResults) -> None:
+def test_later_sections_absent_by_default(results: RunResults) -> None:
     text = render_text(results)
     for title in ("PAIRED STATISTICS", "BASELINE COMPARISON", "QUALITY GATE", "NOISE FLOOR", "WARNINGS", "significant"):
         assert title not in text
 
 
 def test_not_significant_gain_is_said_in_words() -> None:
-    paired = json.loads(json.dumps(EXTRAS["paired"]))
+    paired = json.loads(json.dumps(SECTIONS["paired"]))
     paired["global"]["significant"] = False
-    text = render_text(make_results(extras={"paired": paired}))
+    text = render_text(make_results(sections={"paired": paired}))
     assert "NOT significant at 5 %" in text
     assert "The gain is not statistically significant: add cases" in text  # and the advice says so
 
@@ -441,7 +446,7 @@ def test_report_modules_do_not_import_torch() -> None:
     import sys
 
     code = (
-        "import sys, evals.report_cli, evals.compare, evals.reports;"
+        "import sys, evals.cli.report, evals.cli.compare, evals.reports, evals.reports.compare;"
         "assert 'torch' not in sys.modules and 'transformers' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -458,25 +463,25 @@ def test_write_reports_writes_the_four_files(written: dict[str, Path]) -> None:
 def test_json_round_trips_through_the_records(results: RunResults, written: dict[str, Path]) -> None:
     data = json.loads(written[JSON_NAME].read_text(encoding="utf-8"))
     assert data["gains"] == json.loads(json.dumps(gains_section(results)))
-    loaded = RunResults.from_dict(data)
-    assert replace(loaded, extras={k: v for k, v in loaded.extras.items() if k != "gains"}) == results
+    assert RunResults.from_dict(data) == results
 
 
-def test_json_round_trip_keeps_extras(tmp_path: Path) -> None:
-    original = make_results(extras=EXTRAS)
-    from evals.io import atomic_write_json
+def test_json_round_trip_keeps_every_section(tmp_path: Path) -> None:
+    original = make_results(sections=SECTIONS)
+    from evals.atomic import atomic_write_json
     from evals.reports import results_json
 
     path = atomic_write_json(tmp_path / JSON_NAME, results_json(original))
     loaded = load_results(path)
-    assert loaded == replace(original, extras={**json.loads(json.dumps(EXTRAS)), "gains": gains_section(original)})
+    assert loaded == original
+    assert results_json(loaded) == json.loads(json.dumps(results_json(original)))
     assert render_text(loaded) == render_text(original)
 
 
 def test_chart_is_14_by_10_inches_at_300_dpi_with_four_panels(results: RunResults, written: dict[str, Path]) -> None:
     import matplotlib.image
 
-    from evals.charts import build_figure
+    from evals.reports.charts import build_figure
 
     pixels = matplotlib.image.imread(written[PNG_NAME])
     assert pixels.shape[:2] == (3000, 4200)
@@ -514,3 +519,22 @@ def test_unreadable_results_give_a_one_line_error(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and str(path) in err and message in err, err
     assert not (tmp_path / "out").exists()
+
+
+# -- results files saved by round 1, before the typed sections -------------------------------
+
+ROUND1 = Path(__file__).parent / "data" / "round1"
+
+
+@pytest.mark.parametrize("name", ["smollm2", "mini"])
+def test_a_round1_results_file_re_renders_byte_for_byte(name: str, tmp_path: Path) -> None:
+    """A file written before the restructuring loads, keeps its JSON, and re-renders the same bytes."""
+    from evals.reports import results_json
+
+    source = ROUND1 / f"{name}_results.json"
+    loaded = load_results(source)
+    assert results_json(loaded) == json.loads(source.read_text(encoding="utf-8"))
+    assert render_text(loaded).encode("utf-8") == (ROUND1 / f"{name}_report.txt").read_bytes()
+    assert main(["report", str(source), "--out", str(tmp_path)]) == 0
+    assert (tmp_path / TEXT_NAME).read_bytes() == (ROUND1 / f"{name}_report.txt").read_bytes()
+    assert (tmp_path / CSV_NAME).read_bytes() == (ROUND1 / f"{name}_results.csv").read_bytes()

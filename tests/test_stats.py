@@ -4,34 +4,22 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
 
-from evals.baseline import Baseline
-from evals.records import GenerationSettings, RunMetadata, RunResults, ScoredCase
+from evals.gate.baseline import Baseline
+from evals.records import RunResults, ScoredCase
 from evals.stats import baseline_section, count_signs, paired_bootstrap, paired_section, sign_test
-from evals.summary import summarize
-from tests.factories import scored
+from tests.factories import make_results, scored
 
 BLOCK_KEYS = {"n", "mean_diff", "ci_low", "ci_high", "sign_test_p", "wins", "losses", "ties", "significant"}
 BASELINE_BLOCK_KEYS = {"n_common", "mean_diff", "ci_low", "ci_high", "sign_test_p", "significant"}
 
 
 def results(cases: Sequence[ScoredCase]) -> RunResults:
-    meta = RunMetadata(
-        model="tiny",
-        adapter="lora",
-        quantization="none",
-        device="cpu",
-        generation=GenerationSettings(),
-        suite_name="jarvis",
-        suite_version="1.0",
-        suite_path="jarvis.yaml",
-        timestamp="2026-01-01T00:00:00+00:00",
-    )
-    return RunResults(metadata=meta, statistics=summarize(cases), results=tuple(cases))
+    return make_results(cases, categories=())
 
 
 # --- sign test ------------------------------------------------------------------------------
@@ -132,7 +120,7 @@ def test_paired_section_schema_and_counts() -> None:
     cases = [scored(f"c{i}", "commands", 0.0, 1.0) for i in range(8)]
     cases += [scored(f"r{i}", "routing", 0.5, 0.5) for i in range(4)]
     cases += [scored("r-loss", "routing", 1.0, 0.0)]
-    section = paired_section(cases, resamples=500, seed=1)
+    section = paired_section(cases, resamples=500, seed=1).to_dict()
 
     assert set(section) == {"resamples", "seed", "confidence", "global", "by_category"}
     assert (section["resamples"], section["seed"], section["confidence"]) == (500, 1, 0.95)
@@ -154,19 +142,19 @@ def test_paired_section_needs_the_sign_test_too() -> None:
     # 4 wins among 26 ties: the bootstrap interval excludes 0, the exact sign test (p=0.125) does not.
     cases = [scored(f"c{i}", "commands", 0.0, 1.0) for i in range(4)]
     cases += [scored(f"t{i}", "commands", 1.0, 1.0) for i in range(26)]
-    block = paired_section(cases, resamples=2000)["global"]
+    block = paired_section(cases, resamples=2000).to_dict()["global"]
     assert block["ci_low"] > 0
     assert block["sign_test_p"] == pytest.approx(0.125)
     assert block["significant"] is False
 
 
 def test_paired_section_of_a_single_case_is_never_significant() -> None:
-    block = paired_section([scored("c0", "commands", 0.0, 1.0)])["global"]
+    block = paired_section([scored("c0", "commands", 0.0, 1.0)]).to_dict()["global"]
     assert (block["n"], block["ci_low"], block["ci_high"], block["significant"]) == (1, 1.0, 1.0, False)
 
 
 def test_paired_section_of_no_case_is_defined() -> None:
-    section = paired_section([])
+    section = paired_section([]).to_dict()
     assert section["by_category"] == {}
     assert section["global"] == {
         "n": 0, "mean_diff": 0.0, "ci_low": 0.0, "ci_high": 0.0, "sign_test_p": 1.0,
@@ -179,7 +167,7 @@ def test_baseline_section_compares_common_cases_only() -> None:
     baseline = Baseline.from_results(results(old))
     baseline = Baseline(**{**baseline.__dict__, "path": "reports/baseline.json"})
     new = [scored(f"r{i}", "routing", 0.2, 1.0) for i in range(10)] + [scored("new", "commands", 0.0, 0.0)]
-    section = baseline_section(new, baseline, resamples=500)
+    section = baseline_section(new, baseline, resamples=500).to_dict()
 
     assert set(section) == {"baseline", "by_category"} | BASELINE_BLOCK_KEYS
     assert section["baseline"] == "reports/baseline.json"

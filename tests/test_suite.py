@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import yaml
@@ -22,7 +23,13 @@ VALID: dict[str, Any] = {
         {"id": "open_app", "description": "Open an app."},
     ],
     "cases": [
-        {"id": "cmd_a", "category": "commands", "prompt": "monte le son", "expected_tools": ["volume_up"], "keywords": ["son"]},
+        {
+            "id": "cmd_a",
+            "category": "commands",
+            "prompt": "monte le son",
+            "expected_tools": ["volume_up"],
+            "keywords": ["son"],
+        },
         {
             "id": "fix_a",
             "category": "corrections",
@@ -31,7 +38,13 @@ VALID: dict[str, Any] = {
             "expected_tools": ["volume_up"],
             "keywords": ["son"],
         },
-        {"id": "route_a", "category": "routing", "prompt": "ouvre chrome", "expected_tools": ["open_app"], "keywords": ["chrome"]},
+        {
+            "id": "route_a",
+            "category": "routing",
+            "prompt": "ouvre chrome",
+            "expected_tools": ["open_app"],
+            "keywords": ["chrome"],
+        },
     ],
 }
 
@@ -62,10 +75,18 @@ def _drop(index: int, key: str) -> Callable[[dict[str, Any]], object]:
 
 BROKEN = [
     pytest.param(_set(1, id="cmd_a"), ["case 'cmd_a'", "duplicate case id"], id="duplicate-case-id"),
-    pytest.param(_set(0, category="chat"), ["case 'cmd_a'", "unknown category 'chat'", "commands, corrections, routing"], id="unknown-category"),
+    pytest.param(
+        _set(0, category="chat"),
+        ["case 'cmd_a'", "unknown category 'chat'", "commands, corrections, routing"],
+        id="unknown-category",
+    ),
     pytest.param(_drop(0, "category"), ["case 'cmd_a'", "unknown category ''"], id="missing-category"),
-    pytest.param(_set(0, expected_tools=["volume_upp"]), ["case 'cmd_a'", "unknown tool id volume_upp"], id="unknown-tool-id"),
-    pytest.param(_set(2, expected_tools=["open_app", "web"]), ["case 'route_a'", "unknown tool id web"], id="one-unknown-of-two"),
+    pytest.param(
+        _set(0, expected_tools=["volume_upp"]), ["case 'cmd_a'", "unknown tool id volume_upp"], id="unknown-tool-id"
+    ),
+    pytest.param(
+        _set(2, expected_tools=["open_app", "web"]), ["case 'route_a'", "unknown tool id web"], id="one-unknown-of-two"
+    ),
     pytest.param(_set(0, expected_tools=[]), ["case 'cmd_a'", "no expected_tools"], id="no-expected-tools"),
     pytest.param(_set(0, prompt=""), ["case 'cmd_a'", "empty prompt"], id="empty-prompt"),
     pytest.param(_set(0, prompt=" \n "), ["case 'cmd_a'", "empty prompt"], id="blank-prompt"),
@@ -75,8 +96,14 @@ BROKEN = [
     pytest.param(_drop(1, "intended"), ["case 'fix_a'", "needs 'intended'"], id="correction-without-intended"),
     pytest.param(_set(1, intended="  "), ["case 'fix_a'", "needs 'intended'"], id="correction-blank-intended"),
     pytest.param(_drop(0, "id"), ["case #1", "needs an 'id'"], id="case-without-id"),
-    pytest.param(lambda d: d["cases"].insert(1, "monte le son"), ["case #2", "must be a mapping"], id="case-not-a-mapping"),
-    pytest.param(lambda d: d["tools"].append({"id": "volume_up"}), ["tool 'volume_up'", "duplicate tool id"], id="duplicate-tool-id"),
+    pytest.param(
+        lambda d: d["cases"].insert(1, "monte le son"), ["case #2", "must be a mapping"], id="case-not-a-mapping"
+    ),
+    pytest.param(
+        lambda d: d["tools"].append({"id": "volume_up"}),
+        ["tool 'volume_up'", "duplicate tool id"],
+        id="duplicate-tool-id",
+    ),
     pytest.param(lambda d: d["tools"].append({"description": "?"}), ["tool #3", "needs an 'id'"], id="tool-without-id"),
     pytest.param(lambda d: d.pop("version"), ["missing or empty 'version'"], id="no-version"),
     pytest.param(lambda d: d.pop("system_prompt"), ["missing or empty 'system_prompt'"], id="no-system-prompt"),
@@ -86,7 +113,9 @@ BROKEN = [
 
 
 @pytest.mark.parametrize(("edit", "fragments"), BROKEN)
-def test_broken_suite_is_refused(tmp_path: Path, edit: Callable[[dict[str, Any]], object], fragments: list[str]) -> None:
+def test_broken_suite_is_refused(
+    tmp_path: Path, edit: Callable[[dict[str, Any]], object], fragments: list[str]
+) -> None:
     path = _load(tmp_path, edit)
     with pytest.raises(SuiteError) as info:
         load_suite(path)
@@ -99,12 +128,22 @@ def test_broken_suite_is_refused(tmp_path: Path, edit: Callable[[dict[str, Any]]
 @pytest.mark.parametrize(
     ("text", "where", "problem"),
     [
-        pytest.param('version: "1"\nname: [unclosed\nsystem_prompt: x\n', "line 3, column 14", "expected ',' or ']'", id="unclosed-list"),
         pytest.param(
-            'version: "1"\ncases:\n  - {id: a, prompt: "x"\n  - {id: b}\n', "line 4, column 3", "expected ',' or '}'", id="unclosed-flow-mapping"
+            'version: "1"\nname: [unclosed\nsystem_prompt: x\n',
+            "line 3, column 14",
+            "expected ',' or ']'",
+            id="unclosed-list",
+        ),
+        pytest.param(
+            'version: "1"\ncases:\n  - {id: a, prompt: "x"\n  - {id: b}\n',
+            "line 4, column 3",
+            "expected ',' or '}'",
+            id="unclosed-flow-mapping",
         ),
         pytest.param('version: "1"\n  bad: indent\n', "line 2, column 3", "expected <block end>", id="bad-indent"),
-        pytest.param('version: "1"\nname: "unterminated\n', "line 3, column 1", "end of stream", id="unterminated-string"),
+        pytest.param(
+            'version: "1"\nname: "unterminated\n', "line 3, column 1", "end of stream", id="unterminated-string"
+        ),
     ],
 )
 def test_malformed_yaml_names_line_and_column(tmp_path: Path, text: str, where: str, problem: str) -> None:
@@ -119,7 +158,11 @@ def test_malformed_yaml_names_line_and_column(tmp_path: Path, text: str, where: 
 
 @pytest.mark.parametrize(
     "text",
-    [pytest.param("- a\n- b\n", id="list"), pytest.param("just text\n", id="scalar"), pytest.param("", id="empty-file")],
+    [
+        pytest.param("- a\n- b\n", id="list"),
+        pytest.param("just text\n", id="scalar"),
+        pytest.param("", id="empty-file"),
+    ],
 )
 def test_top_level_must_be_a_mapping(tmp_path: Path, text: str) -> None:
     path = tmp_path / "suite.yaml"
@@ -179,18 +222,30 @@ def test_valid_suite_loads_into_typed_records(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("edit", "check"),
     [
-        pytest.param(_set(0, expected_tools="volume_up"), lambda s: s.cases[0].expected_tools == ("volume_up",), id="single-tool-as-string"),
-        pytest.param(_set(0, keywords="son"), lambda s: s.cases[0].keywords == ("son",), id="single-keyword-as-string"),
-        pytest.param(_set(0, keywords=["son", " "]), lambda s: s.cases[0].keywords == ("son",), id="blank-keyword-dropped"),
-        pytest.param(_set(0, prompt="  monte le son \n"), lambda s: s.cases[0].prompt == "monte le son", id="prompt-trimmed"),
         pytest.param(
-            lambda d: d["tools"][0].update(aliases="plus fort"), lambda s: s.tools[0].aliases == ("plus fort",), id="single-alias-as-string"
+            _set(0, expected_tools="volume_up"),
+            lambda s: s.cases[0].expected_tools == ("volume_up",),
+            id="single-tool-as-string",
+        ),
+        pytest.param(_set(0, keywords="son"), lambda s: s.cases[0].keywords == ("son",), id="single-keyword-as-string"),
+        pytest.param(
+            _set(0, keywords=["son", " "]), lambda s: s.cases[0].keywords == ("son",), id="blank-keyword-dropped"
+        ),
+        pytest.param(
+            _set(0, prompt="  monte le son \n"), lambda s: s.cases[0].prompt == "monte le son", id="prompt-trimmed"
+        ),
+        pytest.param(
+            lambda d: d["tools"][0].update(aliases="plus fort"),
+            lambda s: s.tools[0].aliases == ("plus fort",),
+            id="single-alias-as-string",
         ),
         pytest.param(lambda d: d.pop("name"), lambda s: s.name == "suite", id="name-defaults-to-file-stem"),
         pytest.param(lambda d: d["cases"].pop(2), lambda s: s.counts()["routing"] == 0, id="category-may-be-absent"),
     ],
 )
-def test_lenient_but_unambiguous_input(tmp_path: Path, edit: Callable[[dict[str, Any]], object], check: Callable[[Any], bool]) -> None:
+def test_lenient_but_unambiguous_input(
+    tmp_path: Path, edit: Callable[[dict[str, Any]], object], check: Callable[[Any], bool]
+) -> None:
     assert check(load_suite(_load(tmp_path, edit)))
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from evals.records import ArmScore, Case, ScoredCase, Stats, Summary
+from evals.scoring import score_case, stats, summarize
 from evals.suite import load_suite
-from evals.summary import score_case, stats, summarize
 
 
 def _arm(relevance: float, hits: int = 0, total: int = 2, echo: bool = False) -> ArmScore:

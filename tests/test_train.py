@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from evals.backends.prompting import PLAIN_FORMAT, build_prompt
 from evals.errors import JarvisError
 from evals.metrics import find_tools
 from evals.suite import load_suite
-from evals.prompting import PLAIN_FORMAT
-from evals.train import SUMMARY_FILE, TrainConfig, build_prompt
-from evals.trainset import SEPARATOR, TrainExample, evaluation_overlap, generate, load_examples
+from evals.training.trainer import SUMMARY_FILE, TrainConfig
+from evals.training.trainset import SEPARATOR, TrainExample, evaluation_overlap, generate, load_examples
 
 
 def spec_normalize(text: str, punctuation: str = " ") -> str:
@@ -87,7 +87,9 @@ def test_evaluation_overlap_catches_copies(suite):
 
 def test_load_examples_names_the_bad_line(tmp_path: Path):
     path = tmp_path / "bad.jsonl"
-    path.write_text('{"prompt": "a", "answer": "volume_up — b", "tools": ["volume_up"]}\n{"prompt": "x"}\n', encoding="utf-8")
+    path.write_text(
+        '{"prompt": "a", "answer": "volume_up — b", "tools": ["volume_up"]}\n{"prompt": "x"}\n', encoding="utf-8"
+    )
     with pytest.raises(JarvisError, match="line 2"):
         load_examples(path)
     path.write_text('{"prompt": "a", "answer": "b", "tools": ["warp_drive"]}\n', encoding="utf-8")
@@ -122,11 +124,30 @@ def test_config_says_what_is_wrong(kwargs, message):
 
 def test_cli_options_reach_the_config(tmp_path: Path):
     from evals.cli import build_parser
-    from evals.train import config_from_args
+    from evals.cli.train import config_from_args
 
     args = build_parser().parse_args(
-        ["train", "--output-dir", str(tmp_path), "--rank", "4", "--alpha", "8", "--target-modules", "q_proj,v_proj",
-         "--epochs", "2", "--lr", "5e-4", "--seed", "7", "--batch-size", "2", "--max-examples", "3"]
+        [
+            "train",
+            "--output-dir",
+            str(tmp_path),
+            "--rank",
+            "4",
+            "--alpha",
+            "8",
+            "--target-modules",
+            "q_proj,v_proj",
+            "--epochs",
+            "2",
+            "--lr",
+            "5e-4",
+            "--seed",
+            "7",
+            "--batch-size",
+            "2",
+            "--max-examples",
+            "3",
+        ]
     )
     config = config_from_args(args)
     assert (config.rank, config.alpha, config.epochs, config.lr, config.seed) == (4, 8.0, 2, 5e-4, 7)
@@ -137,7 +158,7 @@ def test_cli_options_reach_the_config(tmp_path: Path):
 
 
 def test_module_does_not_import_torch():
-    code = "import sys, evals.train, evals.trainset; assert 'torch' not in sys.modules, 'torch imported'"
+    code = "import sys, evals.training.trainer, evals.training.trainset, evals.cli.train; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -166,18 +187,22 @@ def test_build_prompt_uses_the_chat_template_or_the_plain_fallback(tiny_tokenize
     from tests.tiny import make_tokenizer
 
     text = build_prompt(tiny_tokenizer, "SYS", "ouvre firefox")
-    assert text == "<|im_start|>system\nSYS<|im_end|>\n<|im_start|>user\nouvre firefox<|im_end|>\n<|im_start|>assistant\n"
+    assert (
+        text == "<|im_start|>system\nSYS<|im_end|>\n<|im_start|>user\nouvre firefox<|im_end|>\n<|im_start|>assistant\n"
+    )
     plain = make_tokenizer(chat_template=False)
     assert build_prompt(plain, "SYS", "ouvre firefox") == PLAIN_FORMAT.format(system="SYS", user="ouvre firefox")
     assert build_prompt(plain, "SYS", "x") == "System: SYS\nUser: x\nAssistant:"
 
 
 def test_labels_mask_the_prompt_and_padding(tiny_tokenizer):
-    from evals.train import collate, encode_example
+    from evals.training.trainer import collate, encode_example
 
     example = TINY_EXAMPLES[0]
     encoded = encode_example(tiny_tokenizer, TINY_SYSTEM, example)
-    prompt_ids = tiny_tokenizer(build_prompt(tiny_tokenizer, TINY_SYSTEM, example.prompt), add_special_tokens=False)["input_ids"]
+    prompt_ids = tiny_tokenizer(build_prompt(tiny_tokenizer, TINY_SYSTEM, example.prompt), add_special_tokens=False)[
+        "input_ids"
+    ]
     n = len(prompt_ids)
     assert list(encoded.input_ids[:n]) == prompt_ids
     assert set(encoded.labels[:n]) == {-100}
@@ -199,7 +224,7 @@ def test_shared_prefix_gives_the_same_loss_and_gradients(tiny_model_dir: Path, t
     import torch
     from transformers import AutoModelForCausalLM
 
-    from evals.train import _lora, batch_loss, encode_example, shared_prefix_length
+    from evals.training.trainer import _lora, batch_loss, encode_example, shared_prefix_length
 
     torch.manual_seed(0)
     model = _lora(AutoModelForCausalLM.from_pretrained(tiny_model_dir), TrainConfig(rank=4, alpha=8, dropout=0.0))
@@ -221,14 +246,14 @@ def test_shared_prefix_gives_the_same_loss_and_gradients(tiny_model_dir: Path, t
     shared, shared_grads = loss_and_grads(encoded[0].input_ids[:n])
     plain, plain_grads = loss_and_grads(())
     assert shared == pytest.approx(plain, rel=1e-5)
-    for a, b in zip(shared_grads, plain_grads):
+    for a, b in zip(shared_grads, plain_grads, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
 
 
 def test_batches_group_similar_lengths_deterministically():
     import random
 
-    from evals.train import batch_order
+    from evals.training.trainer import batch_order
 
     lengths = [random.Random(i).randrange(10, 90) for i in range(70)]
     first = batch_order(lengths, 8, random.Random(3))
@@ -250,19 +275,30 @@ def tiny_run(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     suite_file.write_text(
         "name: tiny\nversion: '1'\n"
         f"system_prompt: {json.dumps(TINY_SYSTEM, ensure_ascii=False)}\n"
-        "tools:\n" + "".join(f"  - {{id: {t}}}\n" for t in tools)
+        "tools:\n"
+        + "".join(f"  - {{id: {t}}}\n" for t in tools)
         + "cases:\n  - {id: c1, category: commands, prompt: 'monte le son', expected_tools: [volume_up], keywords: [son]}\n",
         encoding="utf-8",
     )
     data = root / "train.jsonl"
-    data.write_text("".join(json.dumps(e.to_dict(), ensure_ascii=False) + "\n" for e in TINY_EXAMPLES), encoding="utf-8")
-    config = TrainConfig(
-        model=str(tiny_model_dir), output_dir=root / "output", data=data, suite=suite_file,
-        # The tiny model's frozen head caps how confident it can get: adapt it too, so the loss can fall far.
-        rank=4, alpha=8, target_modules=("q_proj", "v_proj", "o_proj", "down_proj", "lm_head"),
-        epochs=15, lr=3e-2, batch_size=3, seed=5,
+    data.write_text(
+        "".join(json.dumps(e.to_dict(), ensure_ascii=False) + "\n" for e in TINY_EXAMPLES), encoding="utf-8"
     )
-    from evals.train import train_adapter
+    config = TrainConfig(
+        model=str(tiny_model_dir),
+        output_dir=root / "output",
+        data=data,
+        suite=suite_file,
+        # The tiny model's frozen head caps how confident it can get: adapt it too, so the loss can fall far.
+        rank=4,
+        alpha=8,
+        target_modules=("q_proj", "v_proj", "o_proj", "down_proj", "lm_head"),
+        epochs=15,
+        lr=3e-2,
+        batch_size=3,
+        seed=5,
+    )
+    from evals.training.trainer import train_adapter
 
     return train_adapter(config), tiny_model_dir, config
 
@@ -303,7 +339,7 @@ def test_the_adapter_loads_back_and_is_found(tiny_run):
 def test_training_is_deterministic(tiny_run):
     from safetensors.torch import load_file
 
-    from evals.train import train_adapter
+    from evals.training.trainer import train_adapter
 
     final, _, config = tiny_run
     again = train_adapter(TrainConfig(**{**config.to_dict(), "epochs": 15}))
@@ -317,8 +353,25 @@ def test_run_prints_where_the_adapter_went(tiny_run, capsys):
     from evals.cli import main
 
     _, model_dir, config = tiny_run
-    rc = main(["train", "--model", str(model_dir), "--output-dir", str(config.output_dir), "--data", str(config.data),
-               "--suite", str(config.suite), "--rank", "2", "--epochs", "1", "--batch-size", "6"])
+    rc = main(
+        [
+            "train",
+            "--model",
+            str(model_dir),
+            "--output-dir",
+            str(config.output_dir),
+            "--data",
+            str(config.data),
+            "--suite",
+            str(config.suite),
+            "--rank",
+            "2",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "6",
+        ]
+    )
     assert rc == 0
     out = capsys.readouterr().out
     assert "adapter saved to" in out and "/final" in out

@@ -31,7 +31,9 @@ def make_tokenizer(chat_template: bool = True):
     return tokenizer
 
 
-def make_llama(path: Path, seed: int = 0, hidden: int = 64, chat_template: bool = True, max_positions: int = 2048) -> Path:
+def make_llama(
+    path: Path, seed: int = 0, hidden: int = 64, chat_template: bool = True, max_positions: int = 2048
+) -> Path:
     """Save a randomly initialised 2-layer Llama and its tokenizer to ``path`` (context ``max_positions``)."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
@@ -77,13 +79,15 @@ def make_lora(model_dir: Path, path: Path, seed: int = 1, r: int = 4, scale: flo
     return path
 
 
-def make_trained_lora(model_dir: Path, path: Path, answer: str, prompts: list[str], system_prompt: str, steps: int = 60) -> Path:
+def make_trained_lora(
+    model_dir: Path, path: Path, answer: str, prompts: list[str], system_prompt: str, steps: int = 60
+) -> Path:
     """Train a LoRA on the tiny Llama until it answers ``answer`` to the given prompts (greedy)."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from evals.prompting import build_prompt
+    from evals.backends.prompting import build_prompt
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     torch.manual_seed(0)

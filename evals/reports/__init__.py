@@ -1,4 +1,8 @@
-"""Write a run's reports (JSON, text, CSV, PNG), each atomically, and read a saved run back."""
+"""A run's reports: JSON, text, CSV and PNG, each written atomically, and a saved run read back.
+
+- ``text``: the human-readable report; ``tables``: the per-case CSV; ``charts``: the 2x2 PNG;
+- ``terminal``: pytest's summary section; ``compare``: two saved runs side by side.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from evals.charts import render_charts
+from evals.atomic import atomic_write_json, atomic_write_text
 from evals.errors import JarvisError
-from evals.io import atomic_write_json, atomic_write_text
 from evals.records import RunResults
-from evals.report_text import render_text
-from evals.tables import results_csv
+from evals.reports.charts import render_charts
+from evals.reports.tables import results_csv
+from evals.reports.text import render_text
 from evals.verdict import gains_section
 
 JSON_NAME = "benchmark_results.json"
@@ -27,7 +31,7 @@ class ResultsFileError(JarvisError, ValueError):
 def results_json(results: RunResults) -> dict[str, Any]:
     """Return the JSON document of a run: its records plus a freshly computed ``gains`` section."""
     data = results.to_dict()
-    data["gains"] = gains_section(results)  # replaces a stale one carried in extras
+    data["gains"] = gains_section(results)  # derived: recomputed, never read back
     return data
 
 

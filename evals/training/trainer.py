@@ -1,6 +1,6 @@
 """``jarvis-evals train``: fine-tune a LoRA adapter that makes a causal LM a better JARVIS.
 
-The model is trained in full precision on the shipped training set (``evals/trainset.py``),
+The model is trained in full precision on the shipped training set (``evals/training/trainset.py``),
 with each request rendered exactly as the benchmark renders it (``build_prompt``) and the
 loss on the answer tokens only. By default its weights are first rounded to the NF4 values
 the benchmark's 4-bit base holds (``round_to_nf4``), so the adapter fits the base it is
@@ -12,27 +12,28 @@ torch, transformers and peft are imported inside functions so the CLI starts ins
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import random
 import shutil
 import tempfile
 import time
-import warnings
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
+from evals.backends.hf import known_noise_filtered, load_base, pick_device
+from evals.backends.prompting import build_prompt  # one rendering for training and benchmark
 from evals.errors import JarvisError
-from evals.prompting import build_prompt  # one rendering for training and benchmark
-from evals.trainset import TrainExample, default_train_path, load_examples
+from evals.models import QUANT_CHOICES as BENCHMARK_QUANT_CHOICES
+from evals.training.trainset import TrainExample, default_train_path, load_examples
 
 SUMMARY_FILE = "training_summary.json"
 ALL_LINEAR = "all-linear"
 # "4bit": train on the weights the benchmark's NF4 base will hold; "none": on the original ones.
-QUANT_CHOICES = ("4bit", "none")
+# No "8bit": int8 rounding is not implemented for training (the benchmark's 8bit is LLM.int8()).
+QUANT_CHOICES = tuple(q for q in BENCHMARK_QUANT_CHOICES if q != "8bit")
 # A shared prompt start shorter than this is not worth a separate forward pass.
 MIN_SHARED_PREFIX = 8
 
@@ -73,13 +74,17 @@ class TrainConfig:
         if not 0.0 <= self.dropout < 1.0:
             raise JarvisError(f"LoRA dropout must be in [0, 1), got {self.dropout}")
         if not self.target_modules or any(not m.strip() for m in self.target_modules):
-            raise JarvisError(f"target modules must name at least one layer (or '{ALL_LINEAR}'), got {list(self.target_modules)}")
+            raise JarvisError(
+                f"target modules must name at least one layer (or '{ALL_LINEAR}'), got {list(self.target_modules)}"
+            )
         if ALL_LINEAR in self.target_modules and len(self.target_modules) > 1:
             raise JarvisError(f"'{ALL_LINEAR}' already covers every linear layer: pass it alone or list module names")
         if self.epochs < 1:
             raise JarvisError(f"epochs must be at least 1, got {self.epochs}")
         if not 0.0 < self.lr < 1.0:
-            raise JarvisError(f"learning rate must be between 0 and 1, got {self.lr}: LoRA usually trains at 1e-4 to 3e-3")
+            raise JarvisError(
+                f"learning rate must be between 0 and 1, got {self.lr}: LoRA usually trains at 1e-4 to 3e-3"
+            )
         if not 0.0 <= self.warmup < 1.0:
             raise JarvisError(f"warmup is a fraction of the steps in [0, 1), got {self.warmup}")
         if self.batch_size < 1:
@@ -131,8 +136,12 @@ def encode_example(tokenizer: Any, system_prompt: str, example: TrainExample) ->
     tokenises its prompts the same way. The EOS teaches the model to stop after one line.
     """
     if tokenizer.eos_token_id is None:
-        raise JarvisError("the tokenizer has no end-of-sequence token: the model could not learn to stop; pick another model")
-    prompt_ids = tokenizer(build_prompt(tokenizer, system_prompt, example.prompt), add_special_tokens=False)["input_ids"]
+        raise JarvisError(
+            "the tokenizer has no end-of-sequence token: the model could not learn to stop; pick another model"
+        )
+    prompt_ids = tokenizer(build_prompt(tokenizer, system_prompt, example.prompt), add_special_tokens=False)[
+        "input_ids"
+    ]
     # The plain format ends with "Assistant:"; the answer follows after a space.
     answer_text = example.answer if getattr(tokenizer, "chat_template", None) else " " + example.answer
     answer_ids = tokenizer(answer_text, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
@@ -227,13 +236,10 @@ def _load_model(model_path: str, trust_remote_code: bool) -> tuple[Any, Any]:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from evals.models import pick_device
-
     device = pick_device()
     dtype = torch.bfloat16 if device == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with known_noise_filtered():
             tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=trust_remote_code)
             model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype, trust_remote_code=trust_remote_code)
     except OSError as exc:
@@ -257,12 +263,12 @@ def round_to_nf4(model: Any, model_path: str, trust_remote_code: bool = False) -
     """
     import torch
 
-    from evals.models import load_base
-
     try:
         import bitsandbytes as bnb
     except ImportError:
-        raise JarvisError("bitsandbytes is not installed: install it, or pass --quant none to train on the original weights") from None
+        raise JarvisError(
+            "bitsandbytes is not installed: install it, or pass --quant none to train on the original weights"
+        ) from None
     quantized = load_base(model_path, "4bit", trust_remote_code)
     modules = dict(quantized.named_modules())
     replaced = 0
@@ -281,15 +287,22 @@ def _lora(model: Any, config: TrainConfig) -> Any:
     from peft import LoraConfig, get_peft_model
 
     targets: str | list[str] = ALL_LINEAR if config.target_modules == (ALL_LINEAR,) else list(config.target_modules)
-    lora = LoraConfig(r=config.rank, lora_alpha=config.alpha, lora_dropout=config.dropout, target_modules=targets,
-                      bias="none", task_type="CAUSAL_LM")
+    lora = LoraConfig(
+        r=config.rank,
+        lora_alpha=config.alpha,
+        lora_dropout=config.dropout,
+        target_modules=targets,
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with known_noise_filtered():
             return get_peft_model(model, lora)
     except ValueError as exc:
-        raise JarvisError(f"LoRA target modules {targets} do not fit this model ({str(exc).splitlines()[0][:160]}): "
-                          f"pass names of its linear layers, or '{ALL_LINEAR}'") from None
+        raise JarvisError(
+            f"LoRA target modules {targets} do not fit this model ({str(exc).splitlines()[0][:160]}): "
+            f"pass names of its linear layers, or '{ALL_LINEAR}'"
+        ) from None
 
 
 def _schedule(step: int, total: int, warmup: int) -> float:
@@ -345,7 +358,9 @@ def fit(model: Any, encoded: Sequence[Encoded], pad_id: int, config: TrainConfig
                 batch = [encoded[i] for i in rows]
                 loss = batch_loss(model, batch, pad_id, prefix)
                 if not torch.isfinite(loss):
-                    raise JarvisError(f"the loss became {loss.item()} at step {len(result.losses) + 1}: lower --lr and train again")
+                    raise JarvisError(
+                        f"the loss became {loss.item()} at step {len(result.losses) + 1}: lower --lr and train again"
+                    )
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(params, 1.0)
                 optimizer.step()
@@ -381,7 +396,7 @@ def train_adapter(config: TrainConfig) -> Path:
     """Train a LoRA adapter as ``config`` says and return its ``final/`` folder."""
     import torch
 
-    from evals.io import atomic_write_json
+    from evals.atomic import atomic_write_json
     from evals.models import resolve_model
     from evals.suite import load_suite
 
@@ -409,119 +424,38 @@ def train_adapter(config: TrainConfig) -> Path:
     # Save beside the target and rename, so find_latest_adapter never sees a half-written folder.
     tmp = Path(tempfile.mkdtemp(prefix=".final-", dir=run))
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # e.g. "saving embedding layers" when lm_head is a target
+        with known_noise_filtered():
             model.save_pretrained(tmp)
-        trainable, total = (sum(p.numel() for p in model.parameters() if p.requires_grad),
-                            sum(p.numel() for p in model.parameters()))
-        atomic_write_json(tmp / SUMMARY_FILE, {
-            "model": model_path,
-            "data": str(data_path),
-            "suite": suite.path,
-            "suite_version": suite.version,
-            "examples": len(examples),
-            "answer_tokens": sum(sum(1 for label in e.labels if label != -100) for e in encoded),
-            "epochs": config.epochs,
-            "steps": len(result.losses),
-            "loss_first": result.losses[0],
-            "loss_last": result.losses[-1],
-            "epoch_losses": result.epoch_losses,
-            "train_seconds": round(result.seconds, 1),
-            "seconds": round(time.perf_counter() - clock, 1),
-            "trainable_parameters": trainable,
-            "parameters": total,
-            "nf4_rounded_layers": rounded,
-            "shared_prefix_tokens": result.shared_prefix,
-            "settings": config.to_dict(),
-        })
+        trainable, total = (
+            sum(p.numel() for p in model.parameters() if p.requires_grad),
+            sum(p.numel() for p in model.parameters()),
+        )
+        atomic_write_json(
+            tmp / SUMMARY_FILE,
+            {
+                "model": model_path,
+                "data": str(data_path),
+                "suite": suite.path,
+                "suite_version": suite.version,
+                "examples": len(examples),
+                "answer_tokens": sum(sum(1 for label in e.labels if label != -100) for e in encoded),
+                "epochs": config.epochs,
+                "steps": len(result.losses),
+                "loss_first": result.losses[0],
+                "loss_last": result.losses[-1],
+                "epoch_losses": result.epoch_losses,
+                "train_seconds": round(result.seconds, 1),
+                "seconds": round(time.perf_counter() - clock, 1),
+                "trainable_parameters": trainable,
+                "parameters": total,
+                "nf4_rounded_layers": rounded,
+                "shared_prefix_tokens": result.shared_prefix,
+                "settings": config.to_dict(),
+            },
+        )
         final = run / "final"
         tmp.rename(final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
-
-
-# ---------------------------------------------------------------------------------------
-# Command line
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number like 1e-3, got '{text}'") from None
-    if not value > 0 or math.isinf(value):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
-    return value
-
-
-def _modules(text: str) -> tuple[str, ...]:
-    names = tuple(n.strip() for n in text.split(",") if n.strip())
-    if not names:
-        raise argparse.ArgumentTypeError(f"expected '{ALL_LINEAR}' or comma-separated layer names like q_proj,v_proj")
-    return names
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Declare the options of ``jarvis-evals train``."""
-    d = TrainConfig()
-    parser.add_argument("--model", default=None, help="causal LM folder or hub id (default: the embedded SmolLM2-135M-Instruct)")
-    parser.add_argument("--output-dir", type=Path, default=d.output_dir, help="runs go to OUTPUT_DIR/<timestamp>/final (default: %(default)s)")
-    parser.add_argument("--data", type=Path, default=None, help="JSONL training set (default: the shipped jarvis_train.jsonl)")
-    parser.add_argument("--suite", type=Path, default=None, help="suite whose system prompt and tools the data uses (default: the shipped one)")
-    parser.add_argument("--rank", type=_positive_int, default=d.rank, help="LoRA rank (default: %(default)s)")
-    parser.add_argument("--alpha", type=_positive_float, default=d.alpha, help="LoRA alpha (default: %(default)s)")
-    parser.add_argument("--dropout", type=float, default=d.dropout, help="LoRA dropout (default: %(default)s)")
-    parser.add_argument("--target-modules", type=_modules, default=d.target_modules,
-                        help=f"'{ALL_LINEAR}' or comma-separated layer names (default: {ALL_LINEAR})")
-    parser.add_argument("--epochs", type=_positive_int, default=d.epochs, help="passes over the data (default: %(default)s)")
-    parser.add_argument("--lr", type=_positive_float, default=d.lr, help="peak learning rate (default: %(default)s)")
-    parser.add_argument("--batch-size", type=_positive_int, default=d.batch_size, help="examples per step (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=d.seed, help="seed of the LoRA init and the data order (default: %(default)s)")
-    parser.add_argument("--max-examples", type=_positive_int, default=None, help="train on the first N examples only (quick tries)")
-    parser.add_argument("--quant", choices=QUANT_CHOICES, default=d.quant,
-                        help="base the adapter will run on: 4bit trains on the NF4-rounded weights the benchmark loads "
-                        "(compute stays full precision), none on the original weights (default: %(default)s)")
-    parser.add_argument("--no-share-prefix", dest="share_prefix", action="store_false",
-                        help="run the shared system prompt once per example instead of once per batch (slower, same loss)")
-    parser.add_argument("--trust-remote-code", action="store_true", help="allow models that ship their own code")
-    parser.add_argument("--if-missing", action="store_true",
-                        help="do nothing when OUTPUT_DIR already holds a complete */final adapter (the benchmark's auto-detection)")
-
-
-def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """Read the parsed options into one ``TrainConfig`` (which validates them)."""
-    return TrainConfig(
-        model=args.model, output_dir=args.output_dir, data=args.data, suite=args.suite, rank=args.rank,
-        alpha=args.alpha, dropout=args.dropout, target_modules=args.target_modules, epochs=args.epochs, lr=args.lr,
-        batch_size=args.batch_size, seed=args.seed, max_examples=args.max_examples, quant=args.quant, share_prefix=args.share_prefix,
-        trust_remote_code=args.trust_remote_code,
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-    """Train, then print where the adapter is and how the loss went."""
-    if args.if_missing:
-        from evals.models import find_latest_adapter
-
-        existing = find_latest_adapter(args.output_dir)
-        if existing is not None:
-            print(f"adapter found at {existing}: not training (drop --if-missing to train a new one)")
-            return 0
-    final = train_adapter(config_from_args(args))
-    summary = json.loads((final / SUMMARY_FILE).read_text(encoding="utf-8"))
-    print(f"adapter saved to {final}")
-    print(f"loss {summary['loss_first']:.3f} -> {summary['loss_last']:.3f} over {summary['epochs']} epochs "
-          f"on {summary['examples']} examples in {summary['seconds']:.0f}s")
-    return 0

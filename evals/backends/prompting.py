@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 # Used when a tokenizer has no chat template (base, non-instruct models). Documented in the README.
@@ -35,3 +37,20 @@ def build_prompt(tokenizer: Any, system_prompt: str, user_prompt: str) -> str:
         return PLAIN_FORMAT.format(system=system_prompt, user=user_prompt)
     messages = [{"role": "system", "content": system_prompt}, {"role": "user", "content": user_prompt}]
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True, enable_thinking=False)
+
+
+def prompt_format_of_folder(folder: Path) -> str:
+    """Return "chat_template" or "plain" from a model folder's files, without loading the tokenizer.
+
+    transformers reads a chat template from ``chat_template.jinja``, ``chat_template.json`` or the
+    ``chat_template`` key of ``tokenizer_config.json``. A hub id not downloaded yet is "unknown".
+    """
+    if not folder.is_dir():
+        return "unknown"
+    if (folder / "chat_template.jinja").is_file() or (folder / "chat_template.json").is_file():
+        return "chat_template"
+    try:
+        config = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "plain"
+    return "chat_template" if isinstance(config, dict) and config.get("chat_template") else "plain"

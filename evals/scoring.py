@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from statistics import fmean
-from typing import Iterable, Sequence
 
 from evals.metrics import cosine_similarity, score_answer
 from evals.records import CATEGORIES, Case, ScoredCase, Stats, Suite, Summary

@@ -11,31 +11,21 @@ per category. Restricting both sides to the common cases makes a partial run
 
 from __future__ import annotations
 
-import argparse
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from statistics import fmean
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
-from evals.baseline import DEFAULT_BASELINE_PATH, Baseline
 from evals.errors import JarvisError
-from evals.records import CATEGORIES, RunResults
-from evals.stats import (
-    DEFAULT_RESAMPLES,
-    DEFAULT_SEED,
-    Interval,
-    baseline_diffs,
-    count_signs,
-    is_significant,
-    paired_bootstrap,
-    sign_test,
-)
+from evals.gate.baseline import DEFAULT_BASELINE_PATH, Baseline
+from evals.records import CATEGORIES, BaselineBlock, GateOutcome, GateViolation, RunResults
 
 GATE_MODES: tuple[str, ...] = ("tolerance", "significant")
-STATUSES: tuple[str, ...] = ("passed", "failed", "no_baseline")
 DEFAULT_TOLERANCE = 0.02
-# The significant mode tests at 5 %: the 95 % bootstrap interval and the sign test at 0.05.
+# The significant mode tests at 5 %: the 95 % bootstrap interval and the sign test at 0.05
+# (the ``baseline_comparison`` section is computed at that confidence, once per run).
 SIGNIFICANCE_CONFIDENCE = 0.95
 # A drop of exactly the tolerance passes; the margin keeps 0.70 - 0.02 vs 0.68 from
 # failing on the last bit of a float subtraction.
@@ -46,85 +36,13 @@ class GateConfigError(JarvisError, ValueError):
     """A gate setting that cannot be used; the message says which and what to write instead."""
 
 
-# --- option parsing (``type=`` functions for argparse / pytest) -----------------------------
-
-
-def _tolerance_problem(value: Any) -> str | None:
+def tolerance_problem(value: Any) -> str | None:
+    """Say what is wrong with a tolerance value, or None when it is a number in [0, 1]."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return f"must be a number, got {value!r}"
     if not 0.0 <= value <= 1.0:
         return f"must be between 0 and 1 (an absolute relevance difference, e.g. 0.02), got {value!r}"
     return None
-
-
-def _number(text: str) -> float | None:
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
-
-
-def parse_tolerance(value: str) -> float:
-    """Parse an absolute relevance tolerance such as ``0.02``."""
-    number = _number(str(value).strip())
-    if number is None or _tolerance_problem(number):
-        raise argparse.ArgumentTypeError(
-            f"tolerance must be an absolute relevance difference between 0 and 1, e.g. 0.02; got {value!r}"
-        )
-    return number
-
-
-def parse_min_gain(value: str) -> float:
-    """Parse a minimum relative gain of fine-tuned over base: ``0.10`` or ``10%``."""
-    text = str(value).strip()
-    percent = text.endswith("%")
-    number = _number(text[:-1] if percent else text)
-    if number is not None and percent:
-        number /= 100.0
-    if number is None or number < 0:
-        raise argparse.ArgumentTypeError(
-            f"minimum gain must be a relative gain >= 0 of fine-tuned over base, e.g. 0.10 or 10%; got {value!r}"
-        )
-    return number
-
-
-def parse_gate_mode(value: str) -> str:
-    """Parse ``tolerance`` or ``significant`` (case-insensitive)."""
-    mode = str(value).strip().lower()
-    if mode not in GATE_MODES:
-        raise argparse.ArgumentTypeError(f"gate mode must be 'tolerance' or 'significant'; got {value!r}")
-    return mode
-
-
-def parse_category_tolerances(lines: str | Iterable[str]) -> dict[str, float]:
-    """Parse ``category=value`` lines (the ini ``jarvis_category_tolerances``); blanks and ``#`` lines skip.
-
-    A single string may also separate entries with commas: ``routing=0.05, commands=0.03``.
-    """
-    if isinstance(lines, str):
-        lines = [part for line in lines.splitlines() if not line.strip().startswith("#") for part in line.split(",")]
-    out: dict[str, float] = {}
-    for raw in lines:
-        line = str(raw).strip()
-        if not line or line.startswith("#"):
-            continue
-        category, sep, number = (part.strip() for part in line.partition("="))
-        if not sep or not category:
-            raise argparse.ArgumentTypeError(f"category tolerance {line!r} is not category=value, e.g. routing=0.05")
-        if category not in CATEGORIES:
-            raise argparse.ArgumentTypeError(
-                f"category tolerance {line!r}: unknown category {category!r}; use one of {', '.join(CATEGORIES)}"
-            )
-        if category in out:
-            raise argparse.ArgumentTypeError(f"category tolerance for {category!r} is given twice; keep one line")
-        value = _number(number)
-        if value is None or _tolerance_problem(value):
-            raise argparse.ArgumentTypeError(
-                f"category tolerance {line!r}: the value must be between 0 and 1, e.g. {category}=0.05"
-            )
-        out[category] = value
-    return out
 
 
 # --- config and outcome records -------------------------------------------------------------
@@ -140,11 +58,10 @@ class GateConfig:
     mode: str = "tolerance"
     require_baseline: bool = False
     baseline_path: str = DEFAULT_BASELINE_PATH
-    resamples: int = DEFAULT_RESAMPLES
-    seed: int = DEFAULT_SEED
+    blessing: bool = False  # this run replaces the baseline: an unreadable one is not a failure
 
     def __post_init__(self) -> None:
-        problem = _tolerance_problem(self.tolerance)
+        problem = tolerance_problem(self.tolerance)
         if problem:
             raise GateConfigError(f"gate tolerance {problem}")
         for category, value in dict(self.category_tolerances).items():
@@ -152,7 +69,7 @@ class GateConfig:
                 raise GateConfigError(
                     f"gate tolerance for unknown category {category!r}: use one of {', '.join(CATEGORIES)}"
                 )
-            problem = _tolerance_problem(value)
+            problem = tolerance_problem(value)
             if problem:
                 raise GateConfigError(f"gate tolerance for {category} {problem}")
         if self.min_gain is not None and (
@@ -168,87 +85,11 @@ class GateConfig:
             raise GateConfigError(f"gate mode must be 'tolerance' or 'significant', got {self.mode!r}")
         if not isinstance(self.baseline_path, str) or not self.baseline_path:
             raise GateConfigError(f"gate baseline path must be a non-empty path, got {self.baseline_path!r}")
-        if isinstance(self.resamples, bool) or not isinstance(self.resamples, int) or self.resamples < 1:
-            raise GateConfigError(f"gate bootstrap resamples must be a whole number >= 1, got {self.resamples!r}")
         object.__setattr__(self, "category_tolerances", MappingProxyType(dict(self.category_tolerances)))
 
     def tolerance_for(self, category: str) -> float:
         """Return the category's own tolerance if set, else the global one."""
         return self.category_tolerances.get(category, self.tolerance)
-
-
-@dataclass(frozen=True)
-class GateViolation:
-    """One broken rule, with the numbers behind it and the one line that explains it."""
-
-    rule: str
-    scope: str
-    baseline: float | str | None
-    current: float | str | None
-    tolerance: float | None
-    message: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "rule": self.rule,
-            "scope": self.scope,
-            "baseline": self.baseline,
-            "current": self.current,
-            "tolerance": self.tolerance,
-            "message": self.message,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> GateViolation:
-        return cls(
-            rule=str(data["rule"]),
-            scope=str(data["scope"]),
-            baseline=data.get("baseline"),
-            current=data.get("current"),
-            tolerance=data.get("tolerance"),
-            message=str(data["message"]),
-        )
-
-
-@dataclass(frozen=True)
-class GateOutcome:
-    """The gate's verdict: ``reasons`` are one-liners (violations first, then notices)."""
-
-    status: str
-    mode: str
-    baseline: str
-    reasons: tuple[str, ...] = ()
-    violations: tuple[GateViolation, ...] = ()
-
-    def __post_init__(self) -> None:
-        if self.status not in STATUSES:
-            raise ValueError(f"gate status must be one of {', '.join(STATUSES)}, got {self.status!r}")
-        # Callers may pass lists; store tuples so the outcome stays immutable.
-        object.__setattr__(self, "reasons", tuple(self.reasons))
-        object.__setattr__(self, "violations", tuple(self.violations))
-
-    @property
-    def failed(self) -> bool:
-        return self.status == "failed"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "mode": self.mode,
-            "baseline": self.baseline,
-            "reasons": list(self.reasons),
-            "violations": [v.to_dict() for v in self.violations],
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> GateOutcome:
-        return cls(
-            status=data["status"],
-            mode=data["mode"],
-            baseline=data["baseline"],
-            reasons=tuple(data.get("reasons", ())),
-            violations=tuple(GateViolation.from_dict(v) for v in data.get("violations", ())),
-        )
 
 
 # --- evaluation -----------------------------------------------------------------------------
@@ -267,9 +108,10 @@ def _drop_message(scope: str, current: float, baseline: float, tolerance: float)
     return f"gate: {scope} relevance {current:.{d}f} < baseline {baseline:.{d}f} - tolerance {tolerance:.{d}f}"
 
 
-def _evidence(interval: Interval, p: float) -> str:
+def _evidence(block: BaselineBlock) -> str:
     return (
-        f"{interval.confidence:.0%} CI [{interval.low:+.3f}, {interval.high:+.3f}], sign test p {p:.3g}, n {interval.n}"
+        f"{SIGNIFICANCE_CONFIDENCE:.0%} CI [{block.ci_low:+.3f}, {block.ci_high:+.3f}], "
+        f"sign test p {block.sign_test_p:.3g}, n {block.n_common}"
     )
 
 
@@ -299,9 +141,10 @@ def _relevance_checks(
     """Return (violations, notices, gated scopes) for relevance against the baseline."""
     violations: list[GateViolation] = []
     notices: list[str] = []
-    rows = baseline_diffs(results.results, baseline)
     ran = list(dict.fromkeys(c.category for c in results.results))
-    covered = list(dict.fromkeys(cat for cat, _ in rows))
+    common = [c.id for c in results.results if c.id in baseline.cases]
+    by_id = {c.id: c for c in results.results}
+    covered = list(dict.fromkeys(by_id[i].category for i in common))
 
     uncovered = [cat for cat in ran if cat not in covered]
     for cat in uncovered:
@@ -324,32 +167,30 @@ def _relevance_checks(
             + ", ".join(unmatched[:5])
             + (" ..." if len(unmatched) > 5 else "")
         )
-    if not rows:
+    if not common:
         return violations, notices, []
 
-    by_id = {c.id: c for c in results.results}
-    common = [c.id for c in results.results if c.id in baseline.cases]
     # With one category the global scope is the same cases again, and the category's own
     # tolerance (set on purpose) must not be overruled by the global one.
     scopes: list[tuple[str, list[str], float]] = [("global", common, config.tolerance)] if len(covered) > 1 else []
     scopes += [(cat, [i for i in common if by_id[i].category == cat], config.tolerance_for(cat)) for cat in covered]
+    comparison = results.baseline_comparison
+    if config.mode == "significant" and comparison is None:
+        raise ValueError(
+            "the significant gate mode needs the run's baseline_comparison section (stats.baseline_section)"
+        )
     for scope, ids, tolerance in scopes:
         current = fmean(by_id[i].finetuned.relevance for i in ids)
         reference = fmean(baseline.cases[i].relevance_finetuned for i in ids)
         if current >= reference - tolerance - _EPS:
             continue
         message = _drop_message(scope, current, reference, tolerance)
-        if config.mode == "significant":
-            diffs = [by_id[i].finetuned.relevance - baseline.cases[i].relevance_finetuned for i in ids]
-            interval = paired_bootstrap(
-                diffs, resamples=config.resamples, confidence=SIGNIFICANCE_CONFIDENCE, seed=config.seed
-            )
-            wins, losses, _ = count_signs(diffs)
-            p = sign_test(wins, losses)
-            if not (is_significant(interval, p) and interval.mean < 0):
-                notices.append(f"{message}, but the drop is not significant ({_evidence(interval, p)}): not failing")
+        if comparison is not None and config.mode == "significant":
+            block = comparison.overall if scope == "global" else comparison.by_category[scope]
+            if not (block.significant and block.mean_diff < 0):
+                notices.append(f"{message}, but the drop is not significant ({_evidence(block)}): not failing")
                 continue
-            message = f"{message} (significant: {_evidence(interval, p)})"
+            message = f"{message} (significant: {_evidence(block)})"
         violations.append(
             GateViolation(
                 rule="relevance", scope=scope, baseline=reference, current=current, tolerance=tolerance, message=message
@@ -358,14 +199,24 @@ def _relevance_checks(
     return violations, notices, [s for s, _, _ in scopes]
 
 
-def evaluate_gate(
-    results: RunResults | None, baseline: Baseline | None, config: GateConfig, executed: int
-) -> GateOutcome:
-    """Apply every gate rule to a run; ``executed`` is the number of JARVIS cases that ran.
+@dataclass(frozen=True)
+class NoBaseline:
+    """Why the gate has no baseline: the file is absent, or ``error`` says why it is unusable."""
 
-    ``results`` may be None when nothing ran (the outcome is then a failure for lack of evidence).
+    path: str
+    error: str | None = None
+
+
+def evaluate_gate(
+    results: RunResults | None, baseline: Baseline | NoBaseline, config: GateConfig, executed: int
+) -> GateOutcome:
+    """Apply every gate rule to a run and return the outcome; the only place an outcome is made.
+
+    ``executed`` is the number of JARVIS cases that ran; ``results`` may be None when nothing
+    ran (a failure for lack of evidence). The significant mode reads the run's
+    ``baseline_comparison`` section instead of resampling again.
     """
-    path = (baseline.path if baseline is not None and baseline.path else "") or config.baseline_path
+    path = baseline.path or config.baseline_path
 
     def outcome(violations: Sequence[GateViolation], notices: Sequence[str], status: str) -> GateOutcome:
         return GateOutcome(
@@ -391,6 +242,9 @@ def evaluate_gate(
             [],
             "failed",
         )
+    if isinstance(baseline, NoBaseline) and baseline.error is not None and not config.blessing:
+        # One line, like every other gate reason; re-blessing is the asked-for fix, not a failure.
+        return GateOutcome(status="failed", mode=config.mode, baseline=path, reasons=(f"gate: {baseline.error}",))
 
     violations: list[GateViolation] = []
     notices: list[str] = []
@@ -399,7 +253,7 @@ def evaluate_gate(
         if gain is not None:
             violations.append(gain)
 
-    if baseline is None:
+    if isinstance(baseline, NoBaseline):
         message = f"gate: no baseline at {path}"
         if config.require_baseline:
             violations.append(

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
+from evals.atomic import atomic_write_json
 from evals.errors import JarvisError
-from evals.io import atomic_write_json
 from evals.records import RunResults, ScoredCase, Summary
 
 BASELINE_SCHEMA = 1

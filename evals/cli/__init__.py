@@ -1,15 +1,17 @@
-"""The ``jarvis-evals`` console script: one subcommand per module.
+"""jarvis-evals: train the demo JARVIS adapter, re-render and compare reports, measure noise, check the set-up.
 
-Each subcommand module exposes ``add_arguments(parser)`` and ``run(args) -> int`` and is
-imported only when used, so ``jarvis-evals report`` never imports torch.
+The benchmark itself runs under pytest (``pytest -m jarvis``); these commands do the rest.
 """
+
+# Each subcommand is a module of this package with ``add_arguments(parser)`` and
+# ``run(args) -> int``, imported only when used, so ``jarvis-evals report`` never imports torch.
 
 from __future__ import annotations
 
 import argparse
 import importlib
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from evals.errors import JarvisError
 
@@ -21,11 +23,11 @@ def register(name: str, module: str, help: str) -> None:
     SUBCOMMANDS[name] = (module, help)
 
 
-register("train", "evals.train", "fine-tune the demo LoRA adapter on the shipped JARVIS training set")
-register("report", "evals.report_cli", "re-render the text, CSV and PNG reports from a saved results JSON")
-register("compare", "evals.compare", "compare two saved runs per category and per case")
-register("noise", "evals.noise", "generate each arm twice and count answers that differ (the noise floor)")
-register("check", "evals.check", "check that everything the benchmark needs is installed and readable")
+register("train", "evals.cli.train", "fine-tune the demo LoRA adapter on the shipped JARVIS training set")
+register("report", "evals.cli.report", "re-render the text, CSV and PNG reports from a saved results JSON")
+register("compare", "evals.cli.compare", "compare two saved runs per category and per case")
+register("noise", "evals.cli.noise", "generate each arm twice and count answers that differ (the noise floor)")
+register("check", "evals.cli.check", "check that everything the benchmark needs is installed and readable")
 
 
 def build_parser() -> argparse.ArgumentParser:

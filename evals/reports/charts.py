@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-from evals.io import atomic_write_with
+from evals.atomic import atomic_write_with
 from evals.records import RunResults
 from evals.verdict import (
     THRESHOLDS_TEXT,
@@ -23,6 +23,7 @@ from evals.verdict import (
 )
 
 if TYPE_CHECKING:
+    from matplotlib.container import BarContainer
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
@@ -112,7 +113,7 @@ def _distribution(ax: Axes, results: RunResults) -> None:
             [base, finetuned], bins=bins, label=["base", "fine-tuned"], color=[BASE_COLOR, FINETUNED_COLOR]
         )
         highest = 0
-        for group in patches:
+        for group in cast("list[BarContainer]", patches):  # one container per data set
             counts = [int(p.get_height()) for p in group]
             highest = max(highest, *counts)
             ax.bar_label(group, labels=[str(c) if c else "" for c in counts], padding=2, fontsize=9)
@@ -168,16 +169,12 @@ def _summary_panel(ax: Axes, results: RunResults) -> None:
         0.02, 0.84, text, transform=ax.transAxes, va="top", ha="left", family="monospace", fontsize=11, linespacing=1.5
     )
     notes = ["Thresholds on the relative relevance gain:", f"{THRESHOLDS_TEXT}."]
-    paired = results.extras.get("paired")
-    sentence = significance_sentence(paired) if isinstance(paired, dict) else None
-    if sentence:
-        notes.append(sentence)
-    noise = results.extras.get("noise")
-    if isinstance(noise, dict) and noise.get("warning"):
-        notes.append(f"Noise floor: {noise['warning']}")
-    gate = results.extras.get("gate")
-    if isinstance(gate, dict) and gate.get("status"):
-        notes.append(f"Quality gate: {str(gate['status']).replace('_', ' ')}.")
+    if results.paired is not None:
+        notes.append(significance_sentence(results.paired))
+    if results.noise is not None and results.noise.warning:
+        notes.append(f"Noise floor: {results.noise.warning}")
+    if results.gate is not None:
+        notes.append(f"Quality gate: {results.gate.status.replace('_', ' ')}.")
     ax.text(
         0.02,
         0.30,

@@ -1,0 +1,114 @@
+"""The generation backend seam: arms and prompts in, answers out, and an identity for the cache.
+
+A backend turns the prompts each arm must answer into ``Answer`` records under explicit
+``GenerationSettings``. The run (``evals.run``) depends on this protocol only: it looks answers
+up in the generation cache under the backend's identity and asks the backend for the rest.
+
+- ``evals.backends.hf``: in process, transformers + peft. One quantized base in memory; the
+  base arm runs inside ``disable_adapter()``; batched, left-padded greedy generation that
+  halves the batch on out-of-memory.
+
+A backend loads nothing until ``generate`` is called, and its identity is cheap to compute,
+so a run whose answers are all cached never loads a model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from evals.records import GenerationSettings
+
+if TYPE_CHECKING:
+    from evals.config import EvalConfig
+
+BASE_ARM = "base"
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One arm of the comparison: the base model, or the base with one adapter.
+
+    ``source`` says where the arm's answers come from, in the backend's terms: the adapter
+    folder for the in-process backend (None for the base arm).
+    """
+
+    name: str
+    source: str | None = None
+
+    @property
+    def is_base(self) -> bool:
+        return self.source is None
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """What an arm is asked: the system prompt and the user's request, as data, not rendered."""
+
+    system: str
+    user: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What one prompt produced: the cleaned text and how it was made."""
+
+    text: str
+    new_tokens: int
+    truncated_prompt: bool = False
+    cached: bool = False
+
+
+@dataclass
+class BackendStats:
+    """What generating cost, for the results metadata."""
+
+    generate_calls: int = 0
+    generation_seconds: float = 0.0
+    load_seconds: float = 0.0
+    loads: int = 0
+    batch_size_used: int | None = None
+
+
+class Backend(Protocol):
+    """Turns (arms, prompts, generation settings) into answers, and says what shapes them."""
+
+    kind: str
+    stats: BackendStats
+
+    def identity(self) -> Mapping[str, Any]:
+        """Return everything shared by the arms that changes an answer (the cache key's context).
+
+        Cheap: no model is loaded to compute it. It may be refined once the model has loaded
+        (the device actually used), so the run keys new answers with the identity read after
+        generating.
+        """
+        ...
+
+    def arm_identity(self, arm: Arm) -> str:
+        """Return what distinguishes ``arm``'s answers from the other arms' (e.g. an adapter digest)."""
+        ...
+
+    def validate(self) -> None:
+        """Check every input that is cheap to check now; raise ``JarvisError`` with one line."""
+        ...
+
+    def generate(self, work: Mapping[Arm, Sequence[Prompt]], settings: GenerationSettings) -> dict[Arm, list[Answer]]:
+        """Answer each arm's prompts (in order); load the model on first use."""
+        ...
+
+    def prompt_format(self) -> str:
+        """Return how prompts are rendered ("chat_template" or "plain"), without loading a model."""
+        ...
+
+    def device(self) -> str:
+        """Return where answers were generated ("cpu", "cuda", ...), or "not loaded"."""
+        ...
+
+
+def make_backend(config: EvalConfig, arms: Sequence[Arm], model_path: str) -> Backend:
+    """Return the backend the configuration asks for."""
+    from evals.backends.hf import HFBackend
+
+    return HFBackend(model_path=model_path, quant=config.quant, trust_remote_code=config.trust_remote_code, arms=arms)

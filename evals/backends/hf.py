@@ -1,0 +1,400 @@
+"""In-process generation with transformers and peft: one quantized base, adapters toggled per arm.
+
+The base is loaded once. Every adapter is loaded onto it under its arm's name; the base arm
+runs inside ``disable_adapter()``, so there is never a second copy of the base. Each arm's
+prompts are rendered with the tokenizer's chat template and generated in batches (left
+padding, greedy, one ``GenerationConfig`` built from the recorded settings), halving the
+batch on out-of-memory.
+
+torch, transformers and peft are imported inside functions: importing this module is cheap,
+and a run whose answers are all cached never imports them.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from evals.backends import Answer, Arm, BackendStats, Prompt
+from evals.backends.batching import initial_batch_size, run_batched
+from evals.backends.prompting import build_prompt, prompt_format_of_folder
+from evals.errors import JarvisError
+from evals.metrics import strip_think
+from evals.models import AdapterInfo, inspect_adapter
+from evals.records import GenerationSettings
+
+# Warnings these libraries raise on every run that say nothing about the user's model or
+# adapter. Only these are filtered, by category and message; anything else (a missing adapter
+# key, a dtype fallback, a deprecated argument of ours) reaches the user.
+KNOWN_NOISE: tuple[tuple[type[Warning], str], ...] = (
+    # bitsandbytes' import decorates functions with torch.jit.script_method (torch 2.9+ deprecates it).
+    (DeprecationWarning, r".*torch\.jit\.script_method.*"),
+    # peft reads a transformers property that transformers 5 renamed.
+    (FutureWarning, r".*is_gradient_checkpointing.*"),
+)
+# Neutral sampling values for greedy decoding. Left unset, transformers fills them from the
+# model's generation_config.json (Qwen3 ships temperature 0.6, top_p 0.95, top_k 20), and warns
+# that greedy decoding ignores them; at these values greedy decoding is unaffected and quiet.
+GREEDY_NEUTRAL = {"temperature": 1.0, "top_p": 1.0, "top_k": 50}
+
+
+@contextmanager
+def known_noise_filtered() -> Iterator[None]:
+    """Silence the named, known-noise warnings (``KNOWN_NOISE``) and nothing else."""
+    with warnings.catch_warnings():
+        for category, message in KNOWN_NOISE:
+            warnings.filterwarnings("ignore", message=message, category=category)
+        yield
+
+
+# --- loading --------------------------------------------------------------------------------
+
+
+def pick_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def quantization_config(quant: str, device: str) -> Any:
+    """Return the BitsAndBytesConfig for ``quant`` (None for full precision).
+
+    NF4 with double quantization as in production. The compute dtype is float32 on CPU
+    (these CPUs have no fast bf16: 2.4x slower measured) and bfloat16 on CUDA.
+    """
+    from evals.models import QUANT_CHOICES
+
+    if quant not in QUANT_CHOICES:
+        raise JarvisError(f"unknown quantization '{quant}': use one of {', '.join(QUANT_CHOICES)}")
+    if quant == "none":
+        return None
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    if quant == "8bit":
+        return BitsAndBytesConfig(load_in_8bit=True)
+    if device == "cuda":
+        compute = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    else:
+        compute = torch.float32
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=compute,
+    )
+
+
+def load_tokenizer(model_path: str, trust_remote_code: bool = False) -> Any:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=trust_remote_code)
+    tokenizer.padding_side = "left"  # batched decoder-only generation needs left padding
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_base(model_path: str, quant: str = "4bit", trust_remote_code: bool = False) -> Any:
+    """Load the base causal LM once, quantized as asked; device_map="auto" on CUDA."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    device = pick_device()
+    kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code}
+    qconfig = quantization_config(quant, device)
+    if qconfig is not None:
+        kwargs["quantization_config"] = qconfig
+    else:
+        kwargs["dtype"] = torch.bfloat16 if device == "cuda" else torch.float32
+    kwargs["device_map"] = "auto" if device == "cuda" else "cpu"
+    try:
+        with known_noise_filtered():
+            model = AutoModelForCausalLM.from_pretrained(model_path, **kwargs)
+    except OSError as exc:
+        raise JarvisError(
+            f"model {model_path} cannot be loaded ({str(exc).splitlines()[0]}): check the id or folder, "
+            "or run offline with the embedded default (omit --jarvis-model)"
+        ) from None
+    model.eval()
+    return model
+
+
+def _adapter_keys(info: AdapterInfo) -> set[str]:
+    """Return the tensor names stored in an adapter's weights file."""
+    if info.weights.suffix == ".safetensors":
+        from safetensors import safe_open
+
+        with safe_open(str(info.weights), framework="pt") as fh:
+            return set(fh.keys())
+    import torch
+
+    return set(torch.load(info.weights, map_location="cpu", weights_only=True))
+
+
+def check_adapter_fits(model: Any, name: str, info: AdapterInfo, model_name: str) -> None:
+    """Fail with one line unless every LoRA tensor the model expects for ``name`` is in the adapter file.
+
+    peft only warns about missing keys, and a LoRA tensor that is missing keeps its
+    initial value, which for lora_B is zero: that layer then does nothing, and a damaged
+    adapter would be scored as a merely weak fine-tune.
+    """
+    from peft import get_peft_model_state_dict
+
+    expected = set(get_peft_model_state_dict(model, adapter_name=name))
+    stored = _adapter_keys(info)
+    matched = len(expected & stored)
+    missing, unexpected = len(expected - stored), len(stored - expected)
+    if missing or unexpected:
+        raise JarvisError(
+            f"adapter {info.path} does not match model {model_name}: {matched} of {len(expected)} LoRA tensors "
+            f"matched ({missing} missing from the adapter, {unexpected} the model has no place for); "
+            "pass the complete adapter trained for this model"
+        )
+
+
+def attach_adapters(base: Any, adapters: Sequence[tuple[str, AdapterInfo]], model_name: str) -> Any:
+    """Load every adapter onto ``base`` under its arm's name; a misfit adapter fails with one line."""
+    from peft import PeftModel
+
+    model = base
+    for index, (name, info) in enumerate(adapters):
+        try:
+            with known_noise_filtered():
+                if index == 0:
+                    model = PeftModel.from_pretrained(base, str(info.path), adapter_name=name, is_trainable=False)
+                else:
+                    model.load_adapter(str(info.path), adapter_name=name, is_trainable=False)
+        except (RuntimeError, ValueError, KeyError) as exc:
+            raise JarvisError(
+                f"adapter {info.path} (trained for {info.base_model}) does not fit model {model_name}: "
+                f"{_misfit_detail(exc)}; pass the adapter trained for this model"
+            ) from None
+        check_adapter_fits(model, name, info, model_name)
+    model.eval()
+    return model
+
+
+_SIZE_MISMATCH = re.compile(
+    r"size mismatch for (?P<name>\S+?): copying a param with shape torch\.Size\((?P<adapter>\[.*?\])\) "
+    r"from checkpoint, the shape in current model is torch\.Size\((?P<model>\[.*?\])\)"
+)
+
+
+def _misfit_detail(exc: BaseException) -> str:
+    """Say in a few words why peft refused the adapter: the first shape mismatch, else its first line."""
+    text = str(exc).strip()
+    match = _SIZE_MISMATCH.search(text)
+    if match:
+        name = re.sub(r"\.lora_([AB])\.[^.]+\.", r".lora_\1.", match["name"].removeprefix("base_model.model."))
+        return f"{name} is {match['adapter']} in the adapter but {match['model']} in the model"
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return first[:200]
+
+
+# --- generating -----------------------------------------------------------------------------
+
+
+def generation_config(settings: GenerationSettings, tokenizer: Any) -> Any:
+    """Build the one ``GenerationConfig`` passed to ``generate`` from the recorded settings."""
+    from transformers import GenerationConfig
+
+    greedy = {} if settings.do_sample else GREEDY_NEUTRAL
+    return GenerationConfig(
+        max_new_tokens=settings.max_new_tokens,
+        do_sample=settings.do_sample,
+        num_beams=settings.num_beams,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        **greedy,
+    )
+
+
+def context_limit(model: Any, max_new_tokens: int) -> int | None:
+    """Return how many prompt tokens fit before the answer, or None when unknown."""
+    config = getattr(model, "config", None)
+    window = getattr(config, "max_position_embeddings", None) if config is not None else None
+    if not window:
+        return None
+    return max(8, int(window) - max_new_tokens)
+
+
+@dataclass
+class BatchGenerator:
+    """Generate answers for a batch of rendered prompts; counts ``generate`` calls and their time."""
+
+    model: Any
+    tokenizer: Any
+    settings: GenerationSettings
+    stats: BackendStats
+
+    def __post_init__(self) -> None:
+        self.limit = context_limit(self.model, self.settings.max_new_tokens)
+        self.config = generation_config(self.settings, self.tokenizer)
+
+    def __call__(self, texts: Sequence[str]) -> list[Answer]:
+        import torch
+
+        tok = self.tokenizer
+        tok.padding_side = "left"  # decoder-only models continue from the right edge
+        tok.truncation_side = "left"  # keep the end of an over-long prompt: the request and the assistant turn
+        lengths = [len(ids) for ids in tok(list(texts), add_special_tokens=False)["input_ids"]]
+        truncation = self.limit is not None and max(lengths) > self.limit
+        encoded = tok(
+            list(texts),
+            return_tensors="pt",
+            padding=True,
+            add_special_tokens=False,
+            truncation=truncation,
+            max_length=self.limit if truncation else None,
+        )
+        device = next(self.model.parameters()).device
+        encoded = {k: v.to(device) for k, v in encoded.items()}
+        start = time.perf_counter()
+        with torch.inference_mode():
+            output = self.model.generate(**encoded, generation_config=self.config)
+        self.stats.generate_calls += 1
+        self.stats.generation_seconds += time.perf_counter() - start
+        new = output[:, encoded["input_ids"].shape[1] :]
+        stop = {tok.eos_token_id, tok.pad_token_id} - {None}
+        answers = []
+        for row, length in zip(new, lengths, strict=True):
+            ids = [int(t) for t in row.tolist()]
+            # Count tokens up to and including the first end-of-sequence (pad == eos on many models).
+            n = next((i + 1 for i, t in enumerate(ids) if t in stop), len(ids))
+            text = strip_think(tok.decode(ids[:n], skip_special_tokens=True))
+            answers.append(Answer(text=text, new_tokens=n, truncated_prompt=bool(self.limit and length > self.limit)))
+        return answers
+
+
+class HFBackend:
+    """The in-process backend: one base in memory, every adapter arm loaded onto it by name."""
+
+    kind = "hf"
+
+    def __init__(
+        self,
+        model_path: str,
+        quant: str,
+        trust_remote_code: bool,
+        arms: Sequence[Arm],
+    ) -> None:
+        self.model_path = model_path  # a local folder, a hub id, or "embedded" (converted on first load)
+        self.quant = quant
+        self.trust_remote_code = trust_remote_code
+        self.arms = tuple(arms)
+        self.stats = BackendStats()
+        self.model: Any = None
+        self.tokenizer: Any = None
+        self._adapters = {arm.name: inspect_adapter(arm.source) for arm in self.arms if arm.source is not None}
+        self._identity: dict[str, Any] | None = None
+
+    # -- identity (cheap, no model) ----------------------------------------------------------
+
+    def validate(self) -> None:
+        """Adapters were validated on construction; a local model folder by ``resolve_model``."""
+
+    def identity(self) -> Mapping[str, Any]:
+        from evals.cache import fingerprint_model
+        from evals.environment import package_versions, predict_device
+        from evals.models import is_embedded, resolve_model
+
+        if self._identity is None:
+            # The embedded model is keyed by its converted folder; converting it needs no torch.
+            path = resolve_model(None) if is_embedded(self.model_path) else self.model_path
+            self._identity = {
+                "backend": self.kind,
+                "model": fingerprint_model(path),  # weights, config, tokenizer and chat template files
+                "quantization": self.quant,
+                "packages": package_versions(),
+            }
+        # The device decides the compute dtype (float32 on CPU, bf16 on CUDA); once loaded it is known.
+        return {**self._identity, "device": self.device() if self.model is not None else predict_device()}
+
+    def arm_identity(self, arm: Arm) -> str:
+        from evals.cache import NO_ADAPTER, fingerprint_adapter
+
+        return NO_ADAPTER if arm.source is None else fingerprint_adapter(arm.source)
+
+    def prompt_format(self) -> str:
+        if self.tokenizer is not None:
+            from evals.backends.prompting import prompt_format
+
+            return prompt_format(self.tokenizer)
+        return prompt_format_of_folder(Path(self._resolved_path()))
+
+    def device(self) -> str:
+        if self.model is None:
+            return "not loaded"
+        return str(next(self.model.parameters()).device.type)
+
+    # -- loading and generating --------------------------------------------------------------
+
+    def _resolved_path(self) -> str:
+        from evals.models import resolve_model
+
+        return resolve_model(self.model_path)
+
+    def load(self) -> Any:
+        """Load the base once and every adapter onto it; later calls return the same model."""
+        if self.model is None:
+            start = time.perf_counter()
+            path = self._resolved_path()
+            self.tokenizer = load_tokenizer(path, self.trust_remote_code)
+            base = load_base(path, self.quant, self.trust_remote_code)
+            adapters = [(arm.name, self._adapters[arm.name]) for arm in self.arms if arm.source is not None]
+            self.model = attach_adapters(base, adapters, path) if adapters else base
+            self.stats.loads += 1
+            self.stats.load_seconds = time.perf_counter() - start
+        return self.model
+
+    @contextmanager
+    def _as_arm(self, arm: Arm) -> Iterator[Any]:
+        """Yield the model as ``arm``: its adapter active, or every adapter disabled for the base arm."""
+        model = self.load()
+        if arm.source is None:
+            if hasattr(model, "disable_adapter"):
+                with model.disable_adapter():
+                    yield model
+            else:
+                yield model
+        else:
+            model.set_adapter(arm.name)
+            yield model
+
+    def generate(self, work: Mapping[Arm, Sequence[Prompt]], settings: GenerationSettings) -> dict[Arm, list[Answer]]:
+        return {arm: self._generate_arm(arm, prompts, settings) if prompts else [] for arm, prompts in work.items()}
+
+    def _generate_arm(self, arm: Arm, prompts: Sequence[Prompt], settings: GenerationSettings) -> list[Answer]:
+        """Generate one arm's answers in batches (longest prompts first), with a progress bar."""
+        from evals.progress import progress
+
+        with self._as_arm(arm) as model:
+            texts = [build_prompt(self.tokenizer, p.system, p.user) for p in prompts]
+            generator = BatchGenerator(model, self.tokenizer, settings, self.stats)
+            size = initial_batch_size(self.device(), len(texts), settings.batch_size)
+            label = "base" if arm.source is None else ("fine-tuned" if arm.name == "finetuned" else arm.name)
+            with progress(total=len(texts), desc=f"generating {label} arm", unit="prompts") as bar:
+                start = time.perf_counter()
+                tokens = 0
+
+                def counted(batch: Sequence[str]) -> list[Answer]:
+                    nonlocal tokens
+                    answers = generator(batch)
+                    tokens += sum(a.new_tokens for a in answers)
+                    return answers
+
+                def on_batch(done: int, total: int, batch_size: int) -> None:
+                    self.stats.batch_size_used = batch_size
+                    bar.update(done - bar.n)
+                    elapsed = time.perf_counter() - start
+                    if tokens and elapsed:
+                        bar.set_postfix_str(f"{tokens / elapsed:.0f} tok/s")
+
+                return list(run_batched(texts, counted, size, sort_key=len, on_batch=on_batch))

@@ -1,0 +1,91 @@
+"""The end of a run: results -> paired statistics -> baseline comparison -> gate -> reports, baseline.
+
+Called once from ``pytest_sessionfinish``; returns what the terminal summary prints. Every
+section is computed here once and travels typed in ``RunResults``; the gate decides in
+``evals.gate.evaluate_gate`` alone.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from evals.config import EvalConfig
+from evals.errors import JarvisError
+from evals.gate import Baseline, NoBaseline, evaluate_gate, load_baseline, save_baseline
+from evals.records import GateOutcome, NoiseFloor, RunResults
+from evals.run import EvalRun
+
+NOISE_FILE = "noise.json"
+
+
+@dataclass
+class RunOutcome:
+    """What the end of a session produced: the results, the files written, the gate and notes."""
+
+    results: RunResults | None
+    written: list[Path] = field(default_factory=list)
+    gate: GateOutcome | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def read_noise(config: EvalConfig, results: RunResults) -> NoiseFloor | None:
+    """Return the last ``jarvis-evals noise`` measurement when it was made on this model, adapter and quantization."""
+    path = config.reports_dir / NOISE_FILE
+    try:
+        noise = NoiseFloor.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    meta = results.metadata
+    same = (noise.model, noise.adapter, noise.quantization) == (config.model, meta.adapter, meta.quantization)
+    return noise if same else None
+
+
+def conclude(run: EvalRun | None, config: EvalConfig, executed: int) -> RunOutcome:
+    """Build the results of a run, gate them, write the reports; never lose an earlier file."""
+    from evals.reports import write_reports
+    from evals.stats import baseline_section, paired_section
+
+    notes: list[str] = []
+    gate_config = config.gate_config()
+    if run is None or executed == 0:
+        notes.append("no JARVIS case was scored: no report was written, earlier reports are untouched")
+        no_evidence = evaluate_gate(None, NoBaseline(str(config.baseline)), gate_config, executed=0)
+        return RunOutcome(results=None, gate=no_evidence, notes=notes)
+
+    results = run.results()
+    results = replace(results, paired=paired_section(results.results), noise=read_noise(config, results))
+    baseline: Baseline | NoBaseline
+    try:
+        baseline = load_baseline(config.baseline) or NoBaseline(str(config.baseline))
+    except JarvisError as exc:
+        baseline = NoBaseline(str(config.baseline), error=str(exc))
+        results = replace(results, baseline_error=str(exc))
+        if config.save_baseline:  # the asked-for fix: not a gate failure, the file is replaced below
+            notes.append(f"baseline {config.baseline} was unreadable; this run replaces it")
+        elif config.quick:  # no gate line will carry the error
+            notes.append(str(exc))
+    if isinstance(baseline, Baseline):
+        results = replace(results, baseline_comparison=baseline_section(results.results, baseline))
+
+    gate: GateOutcome | None = None
+    if config.quick:
+        notes.append("quick mode: a smoke check of 1 case per category with short answers; the gate is not applied")
+    else:
+        gate = evaluate_gate(results, baseline, gate_config, executed=executed)
+        results = replace(results, gate=gate)
+
+    try:
+        written = write_reports(results, config.reports_dir)
+    except OSError as exc:
+        raise JarvisError(
+            f"reports folder {config.reports_dir} is not writable ({exc.strerror or exc}): "
+            "pass --jarvis-reports DIR with a writable folder"
+        ) from None
+    if config.save_baseline:  # explicit request: bless even a worse run, but say so
+        if gate is not None and gate.failed and isinstance(baseline, Baseline):
+            notes.append("this run fails the gate against the baseline it replaces")
+        written.append(save_baseline(results, config.baseline, overwrite=True))
+        notes.append(f"baseline blessed: {config.baseline}")
+    return RunOutcome(results=results, written=written, gate=gate, notes=notes)

@@ -1,0 +1,62 @@
+"""The jarvis-evals section of pytest's terminal summary: a compact table, the verdict, the gate, the files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from evals.records import GateOutcome, RunResults, Stats
+from evals.verdict import category_stats, format_pct, verdict_of, weakest_category
+
+
+def terminal_summary_lines(results: RunResults) -> list[str]:
+    """Return a compact per-category table, a global row and the verdict line for pytest."""
+    groups = category_stats(results)
+    overall = results.statistics.overall
+    names = [*groups, "global"]
+    width = max(len(n) for n in [*names, "category"])
+    header = (
+        f"{'category':<{width}}  {'n':>3}  {'relevance base -> ft':>20}  {'keywords base -> ft':>19}  {'cosine':>6}"
+    )
+    lines = [header]
+    for name, s in [*groups.items(), ("global", overall)]:
+        lines.append(_row(name, s, width))
+    weakest = weakest_category(results)
+    lines.append(
+        f"verdict: {verdict_of(overall).upper()} (relevance "
+        f"{format_pct(overall.relevance_gain_pct, overall.avg_relevance_finetuned)}, "
+        f"{overall.regressions} regression(s); weakest category: {weakest or 'none'})"
+    )
+    return lines
+
+
+def _row(name: str, s: Stats, width: int) -> str:
+    rel = f"{s.avg_relevance_base:.3f} -> {s.avg_relevance_finetuned:.3f}"
+    kw = f"{s.avg_keyword_match_base:.3f} -> {s.avg_keyword_match_finetuned:.3f}"
+    return f"{name:<{width}}  {s.n_cases:>3}  {rel:>20}  {kw:>19}  {s.avg_cosine_similarity:>6.3f}"
+
+
+def summary_lines(results: RunResults | None, gate: GateOutcome | None, written: list[Path], notes: list[str]) -> list[str]:
+    """Return the lines of the terminal summary: table, verdict, paired stats, gate, files."""
+    lines: list[str] = []
+    if results is not None:
+        lines.extend(terminal_summary_lines(results))
+        if results.paired is not None:
+            paired = results.paired.overall
+            lines.append(
+                f"paired relevance diff (fine-tuned - base): {paired.mean_diff:+.3f} "
+                f"95% CI [{paired.ci_low:+.3f}, {paired.ci_high:+.3f}], sign test p={paired.sign_test_p:.3g} "
+                f"({'significant' if paired.significant else 'not significant'} at 5%)"
+            )
+        meta = results.metadata
+        lines.append(
+            f"{len(results.results)} cases, {meta.n_generate_calls} generate calls, "
+            f"{meta.n_cached_answers} answers from cache, generation {meta.generation_seconds:.1f}s"
+        )
+        lines.extend(f"warning: {w}" for w in results.warnings)
+    if gate is not None:
+        if gate.status != "no_baseline":
+            lines.append(f"gate: {gate.status.upper()} ({gate.mode} mode, baseline {gate.baseline})")
+        lines.extend(gate.reasons)  # one line per broken rule, each starting with "gate: "
+    lines.extend(f"note: {n}" for n in notes)
+    lines.extend(f"report: {p}" for p in written)
+    return lines

@@ -1,0 +1,189 @@
+"""One benchmark run: the selected cases, their answers (cache, else the backend) and their scores.
+
+The flow is one-way: cases -> prompts -> answers (from the generation cache, else one batched
+pass per arm through the backend) -> scored cases -> ``RunResults``. The plugin owns the pytest
+side; this module knows nothing of it, and nothing here knows how a backend generates.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from evals.backends import BASE_ARM, Answer, Arm, Backend, Prompt, make_backend
+from evals.cache import CACHE_FILE, AnswerCache, CacheContext, GenerationCache
+from evals.config import EvalConfig
+from evals.environment import recorded_versions
+from evals.errors import JarvisError
+from evals.models import EMBEDDED_MODEL, find_latest_adapter, inspect_adapter, is_embedded, resolve_model
+from evals.records import Case, GenerationSettings, RunMetadata, RunResults, ScoredCase, Suite
+from evals.scoring import score_case, summarize
+from evals.suite import load_suite
+
+FINETUNED_ARM = "finetuned"
+
+
+@dataclass
+class EvalRun:
+    """The state of one benchmark session; built from an ``EvalConfig`` by ``from_config``."""
+
+    config: EvalConfig
+    suite: Suite
+    adapter: Path
+    backend: Backend
+    arms: tuple[Arm, ...]
+    selected: list[Case] = field(default_factory=list)
+    answers: dict[tuple[str, str], Answer] = field(default_factory=dict)  # (arm name, case id)
+    scored: dict[str, ScoredCase] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    started: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    _store: GenerationCache | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_config(cls, config: EvalConfig) -> EvalRun:
+        """Check every input that is cheap to check now: bad input fails before any answer is generated.
+
+        The suite, the adapter, a local model folder and the folders the run will write to are
+        validated here; the embedded model is converted and a hub model fetched only when answering.
+        """
+        suite = load_suite(config.suite)
+        adapter = config.adapter or find_latest_adapter(config.output_dir)
+        if adapter is None:
+            raise JarvisError(
+                f"no LoRA adapter: none complete under {config.output_dir}/*/final/; pass --jarvis-adapter PATH "
+                "or train the demo adapter with `jarvis-evals train`"
+            )
+        inspect_adapter(adapter)
+        model_path = config.model if is_embedded(config.model) else resolve_model(config.model)
+        problem = unwritable(config.reports_dir)
+        if problem:
+            raise JarvisError(
+                f"reports folder {config.reports_dir} is not writable ({problem}): "
+                "pass --jarvis-reports DIR with a writable folder"
+            )
+        problem = unwritable(config.baseline.parent) if config.save_baseline else None
+        if problem:
+            raise JarvisError(
+                f"baseline {config.baseline} cannot be written ({problem}): point --jarvis-baseline at a writable file"
+            )
+        arms = (Arm(BASE_ARM), Arm(FINETUNED_ARM, str(adapter)))
+        backend = make_backend(config, arms, model_path)
+        backend.validate()
+        return cls(config=config, suite=suite, adapter=Path(adapter), backend=backend, arms=arms)
+
+    # -- answers ---------------------------------------------------------------------------
+
+    @property
+    def settings(self) -> GenerationSettings:
+        return GenerationSettings(
+            max_new_tokens=self.config.max_new_tokens,
+            batch_size=self.config.batch_size,
+            prompt_format=self.backend.prompt_format(),
+        )
+
+    def prompt(self, case: Case) -> Prompt:
+        return Prompt(system=self.suite.system_prompt, user=case.prompt)
+
+    def ensure_answers(self) -> None:
+        """Answer every selected case with every arm, once: from the cache, else in one backend pass."""
+        missing = {arm: [c for c in self.selected if (arm.name, c.id) not in self.answers] for arm in self.arms}
+        missing = {arm: cases for arm, cases in missing.items() if cases}
+        if not missing:
+            return
+        answers = self.answer_prompts({arm: [self.prompt(c) for c in cases] for arm, cases in missing.items()})
+        for arm, cases in missing.items():
+            for case, answer in zip(cases, answers[arm], strict=True):
+                self.answers[(arm.name, case.id)] = answer
+                warning = f"case {case.id}: prompt longer than the model's context, truncated from the left"
+                if answer.truncated_prompt and warning not in self.warnings:  # once per case, not per arm
+                    self.warnings.append(warning)
+
+    def answer_prompts(self, work: dict[Arm, list[Prompt]]) -> dict[Arm, list[Answer]]:
+        """Answer each arm's prompts: cached answers first, the rest in one call to the backend."""
+        cache = self._cache()
+        out: dict[Arm, list[Answer | None]] = {}
+        todo: dict[Arm, list[Prompt]] = {}
+        for arm, prompts in work.items():
+            keys = cache.keys(self.backend.arm_identity(arm), prompts) if cache else [""] * len(prompts)
+            found = cache.get(keys) if cache else {}
+            out[arm] = []
+            for key, prompt in zip(keys, prompts, strict=True):
+                hit = found.get(key)
+                if hit is None:
+                    todo.setdefault(arm, []).append(prompt)
+                    out[arm].append(None)
+                else:
+                    out[arm].append(Answer(hit.text, hit.new_tokens, hit.truncated_prompt, cached=True))
+        if todo:
+            fresh = self.backend.generate(todo, self.settings)
+            if cache:
+                # Keyed after generating: the identity then names the device really used.
+                cache = self._cache()
+            for arm, prompts in todo.items():
+                answers = iter(fresh[arm])
+                out[arm] = [a if a is not None else next(answers) for a in out[arm]]
+                if cache:
+                    cache.put(dict(zip(cache.keys(self.backend.arm_identity(arm), prompts), fresh[arm], strict=True)))
+        return {arm: [a for a in answers if a is not None] for arm, answers in out.items()}
+
+    def _cache(self) -> AnswerCache | None:
+        if not self.config.use_cache:
+            return None
+        if self._store is None:
+            self._store = GenerationCache(Path(self.config.cache_dir) / CACHE_FILE if self.config.cache_dir else None)
+        context = CacheContext(backend=self.backend.identity(), generation=self.settings.to_dict())
+        return AnswerCache(store=self._store, context=context)
+
+    # -- scores ----------------------------------------------------------------------------
+
+    def score(self, case: Case) -> ScoredCase:
+        """Score one case from the stored answers and remember it for the session's results."""
+        self.ensure_answers()
+        base = self.answers[(BASE_ARM, case.id)]
+        finetuned = self.answers[(FINETUNED_ARM, case.id)]
+        scored = score_case(case, base.text, finetuned.text, self.suite)
+        self.scored[case.id] = scored
+        return scored
+
+    def results(self) -> RunResults:
+        """Return the results of the cases scored so far, in suite order."""
+        order = {c.id: i for i, c in enumerate(self.suite.cases)}
+        cases = tuple(sorted(self.scored.values(), key=lambda s: order.get(s.id, len(order))))
+        categories = tuple(dict.fromkeys(c.category for c in cases))
+        all_categories = tuple(dict.fromkeys(c.category for c in self.suite.cases))
+        n_cached = sum(1 for (_, cid), a in self.answers.items() if a.cached and cid in self.scored)
+        stats = self.backend.stats
+        loaded = self.backend.device() != "not loaded"
+        meta = RunMetadata(
+            model=EMBEDDED_MODEL if is_embedded(self.config.model) else self.config.model,
+            adapter=str(self.adapter),
+            quantization=self.config.quant,
+            device=self.backend.device() if loaded else ("cache" if n_cached else "none"),
+            generation=self.settings,
+            suite_name=self.suite.name,
+            suite_version=self.suite.version,
+            suite_path=self.suite.path,
+            timestamp=self.started,
+            packages=recorded_versions(),
+            categories=categories,
+            partial=len(cases) < len(self.suite.cases) or categories != all_categories,
+            n_generate_calls=stats.generate_calls,
+            n_cached_answers=n_cached,
+            generation_seconds=round(stats.generation_seconds, 3),
+            load_seconds=round(stats.load_seconds, 3),
+        )
+        return RunResults(metadata=meta, statistics=summarize(cases), results=cases, warnings=tuple(self.warnings))
+
+
+def unwritable(folder: Path) -> str | None:
+    """Say why files could not be written under ``folder`` (created on demand), or None; creates nothing."""
+    existing = folder
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is a file, not a folder"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{existing} is read-only"
+    return None

@@ -1,0 +1,1 @@
+"""The demo adapter: its training set (built from phrasings beside the suite) and its trainer."""
