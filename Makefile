@@ -1,6 +1,6 @@
 # Two entry points on a fresh clone (see README):
 #   make benchmark   set up, convert the embedded model, train the demo adapter if none, run pytest -m jarvis
-#   make test        set up and run the project's tests
+#   make test        set up, lint (ruff, mypy) and run the project's tests
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: setup benchmark test quick clean-reports
+.PHONY: setup benchmark test lint quick clean-reports
 
 setup: $(VENV)/.installed
 
@@ -30,5 +30,10 @@ quick: setup
 	$(BIN)/jarvis-evals train --if-missing
 	$(BIN)/python -m pytest -m jarvis --jarvis-quick $(PYTEST_ARGS)
 
-test: setup
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint
 	$(BIN)/python -m pytest -m "not jarvis" $(PYTEST_ARGS)
