@@ -417,3 +417,26 @@ def test_two_processes_writing_at_once_lose_no_rows(tmp_path: Path) -> None:
     assert store.stats().entries == 800
     keys = [f"{n}-{b}-{i}" for n in ("alpha", "beta") for b in range(40) for i in range(10)]
     assert len(store.get_many(keys)) == 800
+
+
+def test_a_version_1_cache_file_is_migrated_in_place(tmp_path: Path) -> None:
+    """Round-1 files hold keys that can no longer match: they are emptied and gain the meta column, silently."""
+    path = tmp_path / "generations.sqlite"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    conn.execute("INSERT INTO schema_version VALUES (1)")
+    conn.execute(
+        "CREATE TABLE generations (key TEXT PRIMARY KEY, text TEXT NOT NULL, new_tokens INTEGER NOT NULL, created TEXT NOT NULL)"
+    )
+    conn.execute("INSERT INTO generations VALUES ('old', 'x', 1, '2026-01-01')")
+    conn.commit()
+    conn.close()
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CacheWarning)  # a migration is not a corruption: no warning
+        store = GenerationCache(path)
+        assert store.get_many(["old"]) == {}
+        store.put_many({"new": CachedAnswer("volume_up", 3, truncated_prompt=True)})
+        assert store.get_many(["new"])["new"].truncated_prompt is True
+    assert sorted(p.name for p in tmp_path.iterdir() if "corrupt" in p.name) == []
