@@ -1,21 +1,34 @@
-"""Pure metric functions over answers. Higher is better for all three.
+"""Pure metric functions over answers. Higher is better for all four.
 
 - ``cosine_similarity``: TF-IDF over character n-grams between the two arms' answers.
 - ``keyword_match``: how many of a case's keywords an answer contains (N/total).
-- ``relevance``: F1 between the tools an answer names and the tools the case expects,
-  where an alias that only echoes the prompt's own words earns nothing.
+- ``relevance`` (metric version 2): F1 between the tools an answer routes to and the tools the
+  case expects. Calls come first, read as a runtime would (``parse_calls``); free-text mentions
+  (the suite's lexicons, by lemma and stem) count only when the answer has no call. Refusals,
+  recitals of the tool list and echoes of the request score 0.
+- ``valid_call``: 1.0 when the answer holds parseable calls of exactly the expected tools.
+
+docs/metrics.md states every rule with an example. Nothing here reads a file: the lemmatizer's
+dictionaries (simplemma), the stemmers (snowballstemmer) and the edit distance (rapidfuzz) are
+imported on first use and their results cached.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import cache, lru_cache
+from typing import Any
 
-from evals.records import ArmScore, Case, Tool
+from evals.records import ArmScore, Call, Case, Tool
 
-HIGHER_IS_BETTER = {"cosine_similarity": True, "keyword_match": True, "relevance": True}
+METRIC_VERSION = "2"
+HIGHER_IS_BETTER = {"cosine_similarity": True, "keyword_match": True, "relevance": True, "valid_call": True}
+# An answer "routes" a request when its relevance reaches this (jarvis-evals validate-metric).
+ROUTED_THRESHOLD = 0.5
 
 _NON_WORD = re.compile(r"[^a-z0-9_]+")
 # "18h" must yield the word "18": French writes times glued to their unit.
@@ -25,9 +38,8 @@ _LIGATURES = str.maketrans({"œ": "oe", "æ": "ae", "ß": "ss"})
 _THINK = re.compile(r"<think>.*?(</think>|$)", re.DOTALL | re.IGNORECASE)
 # Templates that open the block in the prompt leave the answer with a closing tag only.
 _THINK_TAIL = re.compile(r"^.*</think>", re.DOTALL | re.IGNORECASE)
-# Turning the request into the first person ("ferme la fenêtre" -> "Je ferme la fenêtre")
-# is still an echo: these words never count as words an alias adds beyond the prompt.
-_FIRST_PERSON = frozenset({"je", "j"})
+# Typographic apostrophes and quotes, one character for one so offsets stay valid.
+_APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "“": '"', "”": '"'})
 
 
 def fold(text: str) -> str:
@@ -46,12 +58,6 @@ def strip_think(text: str) -> str:
     """Drop reasoning and trim: ``<think>...</think>`` blocks, an unclosed one to the end, and
     everything before a lone ``</think>`` (the template opened the block in the prompt)."""
     return _THINK_TAIL.sub("", _THINK.sub("", text)).strip()
-
-
-def _beyond_first_person(words: Iterable[str]) -> set[str]:
-    """Return the words minus "je"/"j'", or all of them when nothing else is left."""
-    words = set(words)
-    return (words - _FIRST_PERSON) or words
 
 
 def _contains_phrase(haystack: Sequence[str], phrase: Sequence[str]) -> bool:
@@ -95,43 +101,6 @@ def keyword_match(answer: str, keywords: Sequence[str]) -> float:
     return keyword_hits(answer, keywords) / len(keywords) if keywords else 0.0
 
 
-@dataclass(frozen=True)
-class ToolMentions:
-    """Which tools an answer names, and which it only echoed from the prompt."""
-
-    named: frozenset[str]
-    echoed: frozenset[str]
-
-
-def find_tools(answer: str, prompt: str, tools: Iterable[Tool]) -> ToolMentions:
-    """Find the tools an answer names by id, id with spaces, or alias.
-
-    A literal id (``volume_up``) always counts: it is a tool call. A phrase (the id with
-    spaces, or an alias) counts only if it adds a word the prompt does not contain;
-    otherwise the answer merely repeats the request and the tool goes to ``echoed``.
-    "je"/"j'" is not such a word: "Je ferme la fenêtre" repeats "ferme la fenêtre".
-    """
-    answer_folded = fold(answer)
-    answer_words = tokens(answer)
-    prompt_words = set(tokens(prompt))
-    named: set[str] = set()
-    echoed: set[str] = set()
-    for tool in tools:
-        if re.search(rf"(?<![a-z0-9_]){re.escape(tool.id.lower())}(?![a-z0-9_])", answer_folded):
-            named.add(tool.id)
-            continue
-        for phrase in (tool.id, *tool.aliases):
-            words = tokens(phrase)
-            if not _contains_phrase(answer_words, words):
-                continue
-            if _beyond_first_person(words) <= prompt_words:
-                echoed.add(tool.id)
-            else:
-                named.add(tool.id)
-                break
-    return ToolMentions(named=frozenset(named), echoed=frozenset(echoed - named))
-
-
 def f1(named: Iterable[str], expected: Iterable[str]) -> float:
     """Return the F1 of a named set against an expected set; 0.0 when nothing is named."""
     named_set, expected_set = set(named), set(expected)
@@ -142,32 +111,708 @@ def f1(named: Iterable[str], expected: Iterable[str]) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-def is_echo(answer: str, prompt: str, mentions: ToolMentions) -> bool:
-    """Flag an answer that repeats the request instead of routing it.
+# -- words: lemmas and stems ------------------------------------------------------------------
 
-    True when the answer names no tool and either every word of it is a word of the prompt
-    ("je"/"j'" aside) or it names tools only through the prompt's own words. An answer that
-    names a tool routed the request, even in the prompt's words ("cluster_status" to
-    "status cluster").
+
+@cache
+def _stemmer(language: str) -> Any:
+    import snowballstemmer
+
+    return snowballstemmer.stemmer(language)
+
+
+@lru_cache(maxsize=1 << 16)
+def _lemma(word: str, language: str) -> str:
+    import simplemma
+
+    return str(simplemma.lemmatize(word, lang=language))
+
+
+SHORT_WORD = 2
+
+
+@lru_cache(maxsize=1 << 16)
+def word_keys(word: str) -> frozenset[str]:
+    """Return the keys a word is matched by: its French and English lemmas and their Snowball stems.
+
+    Two words match when their keys meet: "monté", "montons" and "monte" all meet "monter";
+    "closed" meets "close". Keys are accent-folded, so "luminosite" meets "luminosité". Words
+    of one or two letters are their own only key: lemmatizers map pronouns onto articles ("te" -> "le").
     """
-    words = tokens(answer)
-    if not words or mentions.named:
+    lower = word.lower()
+    forms = {lower, fold(lower)}
+    if len(lower) <= SHORT_WORD:
+        return frozenset(forms)
+    forms |= {_lemma(f, lang) for f in tuple(forms) for lang in ("fr", "en")}
+    stems = {_stemmer(lang).stemWord(f) for f in forms for lang in ("french", "english")}
+    return frozenset(fold(k) for k in forms | stems if k)
+
+
+# Words of the lexicon and of answers: letters and digits, plus the units that make a result ("%", "°").
+_LEX_WORD = re.compile(r"[^\W_]+|[%°]")
+
+
+def _lex_words(text: str) -> list[str]:
+    return _LEX_WORD.findall(text.lower())
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """One lexicon entry: the keys of each of its words."""
+
+    words: tuple[frozenset[str], ...]
+
+
+def _entry(text: str) -> _Entry:
+    return _Entry(tuple(word_keys(w) for w in _lex_words(text)))
+
+
+@dataclass(frozen=True)
+class _CompiledIntent:
+    actions: tuple[_Entry, ...]
+    objects: tuple[_Entry, ...]
+
+
+@dataclass(frozen=True)
+class _Lexicon:
+    tool: str
+    phrases: tuple[_Entry, ...]
+    intents: tuple[_CompiledIntent, ...]
+
+
+@lru_cache(maxsize=256)
+def _lexicon(tool: Tool) -> _Lexicon:
+    phrases = tuple(_entry(p) for p in (*tool.phrases, *tool.aliases) if _lex_words(p))
+    intents = tuple(
+        _CompiledIntent(tuple(_entry(a) for a in i.actions if _lex_words(a)), tuple(_entry(o) for o in i.objects))
+        for i in tool.intents
+    )
+    return _Lexicon(tool.id, phrases, intents)
+
+
+@lru_cache(maxsize=64)
+def _action_keys(tools: tuple[Tool, ...]) -> frozenset[str]:
+    """Every key of every intent action of the registry (what a negation can negate)."""
+    keys: set[str] = set()
+    for tool in tools:
+        for intent in _lexicon(tool).intents:
+            for entry in intent.actions:
+                for word in entry.words:
+                    keys |= word
+    return frozenset(keys)
+
+
+# -- tool ids and their misspellings ------------------------------------------------------------
+
+# An id-like token: letters, digits, "_" or "-", not glued to other word characters.
+_ID_TOKEN = re.compile(r"(?<![\w-])[A-Za-z][A-Za-z0-9_-]*[A-Za-z0-9](?![\w-])")
+MIN_TYPO_LENGTH = 5
+
+
+@dataclass(frozen=True)
+class Designation:
+    """What a spelling designates: a tool id, and whether it took an edit to get there."""
+
+    tool: str
+    malformed: bool
+
+
+def resolve_id(token: str, tool_ids: Iterable[str]) -> Designation | None:
+    """Return the tool a spelling designates, or None.
+
+    The same rule for every spelling, case-insensitive: the exact id designates its tool; a
+    token of 5+ characters (letters, digits, "_", "-") within one edit (insertion, deletion,
+    substitution or transposition of adjacent characters) of exactly one id designates it,
+    malformed; within one edit of several ids, or farther from all, it designates nothing.
+    "volume-up", "volumeup", "volum_up", "volume_upp" -> volume_up; "volume" -> None.
+    """
+    from rapidfuzz.distance import OSA
+
+    lower = token.strip().lower()
+    ids = sorted(set(tool_ids))
+    for tool_id in ids:
+        if lower == tool_id.lower():
+            return Designation(tool_id, malformed=False)
+    if len(lower) < MIN_TYPO_LENGTH or not re.fullmatch(r"[a-z0-9_-]+", lower):
+        return None
+    close = [t for t in ids if OSA.distance(lower, t.lower(), score_cutoff=1) <= 1]
+    return Designation(close[0], malformed=True) if len(close) == 1 else None
+
+
+# -- calls ---------------------------------------------------------------------------------------
+
+_TOOL_CALL_BLOCK = re.compile(r"<tool_call>(.*?)(?:</tool_call>|$)", re.DOTALL | re.IGNORECASE)
+_FENCE = re.compile(r"```[A-Za-z]*")
+_FUNCTION = re.compile(r"(?<![\w-])([A-Za-z][A-Za-z0-9_-]*)\(")
+_NAME_KEYS = ("name", "tool", "tool_name", "function", "function_name", "action")
+_ARGUMENT_KEYS = ("arguments", "args", "parameters", "params", "input")
+# What may precede or separate the bare ids of a leading plan: markup, bullets, numbers, "et"/"and".
+_LEAD_SKIP = re.compile(r"(?:[\s*`'\"«»>#•\-–—,;+&/]|\d+[.)](?!\w)|\b(?:et|and|puis|then)\b)+", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"[.!?…]+(?=\s|$)|[;\n]+")
+
+
+@dataclass(frozen=True)
+class _Found:
+    """A call or a mention with where it starts in the answer."""
+
+    tool: str
+    start: int
+    malformed: bool = False
+    call: Call | None = None
+
+
+def _blank(chars: list[str], start: int, end: int) -> None:
+    for i in range(start, end):
+        if chars[i] != "\n":
+            chars[i] = " "
+
+
+def _closing_paren(text: str, start: int) -> int:
+    """Return the index of the ")" closing the "(" before ``start`` (quotes respected), or len(text)."""
+    depth, quote = 1, ""
+    for i in range(start, len(text)):
+        ch = text[i]
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "\"'" and (i == start or not text[i - 1].isalnum()):
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                return i
+    return len(text)
+
+
+def _function_arguments(text: str) -> Any:
+    """Parse ``key=value, key2="v"`` into a mapping; anything else stays text."""
+    text = text.strip()
+    if not text:
+        return {}
+    parts = re.findall(
+        r'\s*([A-Za-z_]\w*)\s*=\s*("(?:[^"\\]|\\.)*"|\'[^\']*\'|\[[^\]]*\]|\{[^}]*\}|[^,]*)\s*(?:,|$)', text
+    )
+    rebuilt = ",".join(f"{k}={v}" for k, v in parts)
+    if not parts or re.sub(r"\s", "", rebuilt) != re.sub(r"\s", "", text).rstrip(","):
+        return text
+    out: dict[str, Any] = {}
+    for key, value in parts:
+        value = value.strip()
+        try:
+            out[key] = json.loads(value)
+        except ValueError:
+            out[key] = value.strip("'\"")
+    return out
+
+
+def _json_arguments(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _calls_from_json(value: Any, tool_ids: Sequence[str], form: str) -> list[Call] | None:
+    """Return the calls a JSON value holds, or None when it is not call-shaped."""
+    if isinstance(value, list):
+        if not value:
+            return None
+        calls: list[Call] = []
+        for item in value:
+            if isinstance(item, str):
+                designation = resolve_id(item, tool_ids)
+                if designation is None:
+                    return None
+                calls.append(Call(designation.tool, {}, form, item, designation.malformed))
+                continue
+            inner = _calls_from_json(item, tool_ids, form)
+            if inner is None:
+                return None
+            calls += inner
+        return calls
+    if not isinstance(value, dict):
+        return None
+    for key in ("tool_calls", "function_call"):
+        if key in value:
+            return _calls_from_json(value[key], tool_ids, form)
+    for key in _NAME_KEYS:
+        if key not in value:
+            continue
+        named = value[key]
+        arguments: Any = None
+        if isinstance(named, dict):  # OpenAI style: {"function": {"name": ..., "arguments": "..."}}
+            inner = next((named[k] for k in _NAME_KEYS if isinstance(named.get(k), str)), None)
+            if inner is None:
+                return None
+            arguments = next((named[k] for k in _ARGUMENT_KEYS if k in named), None)
+            named = inner
+        if not isinstance(named, str):
+            return None
+        if arguments is None:
+            arguments = next((value[k] for k in _ARGUMENT_KEYS if k in value), None)
+        if arguments is None:
+            arguments = {k: v for k, v in value.items() if k != key}
+        designation = resolve_id(named, tool_ids)
+        if designation is None:
+            return [Call("", _json_arguments(arguments), form, named, False)]
+        return [Call(designation.tool, _json_arguments(arguments), form, named, designation.malformed)]
+    return None
+
+
+def _json_calls(chars: list[str], tool_ids: Sequence[str], form: str, found: list[_Found], offset: int = 0) -> None:
+    """Find call-shaped JSON values in the text, record their calls and blank them."""
+    text = "".join(chars)
+    decoder = json.JSONDecoder()
+    i = 0
+    while i < len(text):
+        if text[i] not in "{[":
+            i += 1
+            continue
+        try:
+            value, end = decoder.raw_decode(text, i)
+        except ValueError:
+            i += 1
+            continue
+        calls = _calls_from_json(value, tool_ids, form)
+        if calls is not None:
+            found += [_Found(c.name, offset + i, c.malformed, c) for c in calls]
+            _blank(chars, i, end)
+        i = end
+
+
+def _leading_ids(chars: list[str], tool_ids: Sequence[str], found: list[_Found]) -> None:
+    """Record the bare ids that open the answer or one of its sentences (a plan), and blank them."""
+    starts = [0] + [m.end() for m in _SENTENCE_END.finditer("".join(chars))]
+    for start in starts:
+        text = "".join(chars)  # ids taken from an earlier start are blanked: each is read once
+        pos = start
+        while True:
+            skip = _LEAD_SKIP.match(text, pos)
+            pos = skip.end() if skip else pos
+            token = _ID_TOKEN.match(text, pos)
+            if token is None:
+                break
+            designation = resolve_id(token.group(), tool_ids)
+            if designation is None:
+                break
+            call = Call(designation.tool, "", "bare", token.group(), designation.malformed)
+            found.append(_Found(designation.tool, token.start(), designation.malformed, call))
+            _blank(chars, token.start(), token.end())
+            pos = token.end()
+
+
+def _extract_calls(text: str, tool_ids: Sequence[str]) -> tuple[list[_Found], str]:
+    """Return the calls of an answer (with offsets) and its free text: the answer with the calls blanked."""
+    chars = list(text)
+    found: list[_Found] = []
+    for block in _TOOL_CALL_BLOCK.finditer(text):
+        inner = list(_FENCE.sub(lambda m: " " * len(m.group()), block.group(1)))
+        before = len(found)
+        _json_calls(inner, tool_ids, "tool_call", found, offset=block.start())
+        if len(found) == before:  # a block that holds no JSON: a bare id inside still is the call
+            _leading_ids(inner, tool_ids, found)
+            found[before:] = [
+                _Found(f.tool, block.start(), f.malformed, Call(f.tool, "", "tool_call", f.call.raw_name, f.malformed))
+                for f in found[before:]
+                if f.call is not None
+            ]
+        _blank(chars, block.start(), block.end())
+    for fence in _FENCE.finditer(text):
+        _blank(chars, fence.start(), fence.end())
+    masked = "".join(chars)
+    for match in _FUNCTION.finditer(masked):
+        if chars[match.start()] == " ":  # already blanked by an earlier, enclosing call
+            continue
+        designation = resolve_id(match.group(1), tool_ids)
+        if designation is None:
+            continue
+        close = _closing_paren(masked, match.end())
+        arguments = _function_arguments(masked[match.end() : close])
+        call = Call(designation.tool, arguments, "function", match.group(1), designation.malformed)
+        found.append(_Found(designation.tool, match.start(), designation.malformed, call))
+        _blank(chars, match.start(), min(close + 1, len(chars)))
+    _json_calls(chars, tool_ids, "json", found)
+    _leading_ids(chars, tool_ids, found)
+    found.sort(key=lambda f: f.start)
+    return found, "".join(chars)
+
+
+def parse_calls(answer: str, tool_ids: Iterable[str]) -> tuple[Call, ...]:
+    """Return the tool calls of an answer in the order they appear, as a runtime would read them.
+
+    Forms: a bare id (or a plan of ids: ``volume_down, music_play — ...``) opening the answer or
+    one of its sentences, after markdown, quotes and bullets; ``tool_id(args)``; a JSON object
+    naming the tool by ``name``/``tool``/``function``/``action`` (or OpenAI's nested
+    ``{"function": {"name", "arguments"}}``), a JSON array of them or of ids, ``{"tool_calls": [...]}``;
+    ``<tool_call>...</tool_call>`` blocks; any of these inside code fences. Ids go through
+    ``resolve_id``: a call whose name designates no tool has ``name == ""``.
+    """
+    ids = tuple(sorted(set(tool_ids)))
+    found, _ = _extract_calls(strip_think(answer).translate(_APOSTROPHES), ids)
+    return tuple(f.call for f in found if f.call is not None)
+
+
+# -- sentences, segments and what voids them -------------------------------------------------------
+
+# Only a contrastive conjunction splits an answer into segments: a refusal voids its own segment.
+_CONTRAST = re.compile(r"\b(?:mais|but|par contre|however|en revanche|cependant|toutefois|néanmoins)\b", re.IGNORECASE)
+_REFUSAL = re.compile(
+    r"\b(?:impossible|d[ée]sol[ée]e?s?|malheureusement|h[ée]las|pas possible|pas (?:d')?acc[èe]s|sans acc[èe]s"
+    r"|indisponibles?|[ée]chec|[ée]chou[ée]e?s?|(?:peux|peut|pouvons|pouvez|peuvent|pourrai|pourrais|arrive|sais)"
+    r" pas|mod[èe]le de langage|je refuse|can't|cannot|can not|couldn't|won't|unable|sorry|unfortunately"
+    r"|unavailable|failed|language model|as an ai|une erreur|an error|error occurred|s'est produite)\b"
+    r"|\b(?:erreur|error)\s*:|\"error\"",
+    re.IGNORECASE,
+)
+_NEGATION = frozenset({"ne", "n"})
+_NEGATION_PARTICLES = frozenset({"pas", "plus", "jamais", "rien", "point", "ni", "guère", "aucun", "aucune"})
+_ENGLISH_NEGATION = frozenset({"not", "never", "t"})  # "t": the tail of "don't", "doesn't", "isn't"
+# What a refusal denies: being able, allowed, or having access; checked by key, so inflections count.
+_ABILITY = (
+    *("pouvoir", "arriver", "réussir", "savoir", "capable", "autoriser", "autorisé", "permission", "permis"),
+    *("droit", "accès", "accéder", "contrôle", "disponible", "possible", "installer", "installé", "fonctionner"),
+    *("marcher", "able", "allowed", "allow", "permitted", "access", "available", "work", "working", "authorized"),
+    *("support", "supported"),
+)
+# Instructions to the user and descriptions of a tool commit JARVIS to nothing.
+_INSTRUCTION = re.compile(
+    r"\b(?:vous pouvez|tu peux|il (?:vous |te )?suffit|appuyez|appuie sur|cliquez|clique sur|allez dans"
+    r"|rendez-vous|you can|you could|you may|press|click|go to)\b",
+    re.IGNORECASE,
+)
+_DESCRIPTION = re.compile(
+    r"\b(?:sert|servent) à\b|\bpermet(?:tent)?\b|\b(?:is|are) used (?:to|for)\b|\blets you\b|\ballows you\b",
+    re.IGNORECASE,
+)
+_FIRST_PERSON = re.compile(r"\b(?:je|i)\b|\bj'", re.IGNORECASE)
+_FIRST_PERSON_WORDS = frozenset({"je", "j", "i"})
+_TOOL_WORD = re.compile(r"\b(?:outils?|tools?)\b", re.IGNORECASE)
+_QUESTION_END = re.compile(r"\?[\s\"')»]*$")
+# Words that never make an answer more than an echo of the request.
+_FILLERS = re.compile(
+    r"\b(?:ok|okay|oui|yes|d'accord|bien sûr|très bien|s'il te plaît|s'il vous plaît|stp|svp|please"
+    r"|user|utilisateur|assistant|jarvis)\b",
+    re.IGNORECASE,
+)
+
+
+@lru_cache(maxsize=1)
+def _ability_keys() -> frozenset[str]:
+    return frozenset(k for w in _ABILITY for k in word_keys(w))
+
+
+def _spans(text: str, boundaries: Iterable[int]) -> list[tuple[int, int]]:
+    cuts = sorted({0, *boundaries, len(text)})
+    return [(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if a < b] or [(0, len(text))]
+
+
+def _sentences(text: str) -> list[tuple[int, int]]:
+    return _spans(text, (m.end() for m in _SENTENCE_END.finditer(text)))
+
+
+def _segments(text: str) -> list[tuple[int, int]]:
+    return _spans(text, (m.start() for m in _CONTRAST.finditer(text)))
+
+
+def _negates(words: Sequence[str], denied: frozenset[str]) -> bool:
+    """Whether a negation ("ne ... pas", "not", "n't") bears on an ability or an action word."""
+    for i, word in enumerate(words):
+        if word in _NEGATION:
+            particle = next((j for j in range(i + 1, min(i + 5, len(words))) if words[j] in _NEGATION_PARTICLES), None)
+            if particle is None:
+                continue
+            window = [*words[i + 1 : particle], *words[particle + 1 : particle + 4]]
+        elif word in _ENGLISH_NEGATION:
+            window = list(words[i + 1 : i + 4])
+        else:
+            continue
+        if any(word_keys(w) & denied for w in window):
+            return True
+    return False
+
+
+def is_refusal(text: str, tools: Sequence[Tool] = ()) -> bool:
+    """Whether a piece of text refuses, says it cannot, apologises, reports an error or negates an action."""
+    if _REFUSAL.search(text):
+        return True
+    denied = _ability_keys() | _action_keys(tuple(tools))
+    return _negates(_lex_words(text), denied)
+
+
+# -- free-text mentions -------------------------------------------------------------------------
+
+
+def _matches(entry: _Entry, words: Sequence[frozenset[str]], contiguous: bool) -> frozenset[int]:
+    """Return the positions an entry matches in a sentence (empty when it does not)."""
+    n = len(entry.words)
+    if n == 0 or n > len(words):
+        return frozenset()
+    if contiguous:
+        hits: set[int] = set()
+        for i in range(len(words) - n + 1):
+            if all(words[i + k] & entry.words[k] for k in range(n)):
+                hits.update(range(i, i + n))
+        return frozenset(hits)
+    per_word = [{i for i, keys in enumerate(words) if keys & wanted} for wanted in entry.words]
+    if not all(per_word):
+        return frozenset()
+    return frozenset().union(*per_word)
+
+
+# A new clause starts at "et"/"and"/"puis"/"," followed by a subject: "je baisse le son et je verrouille
+# l'écran" pairs "baisse" with "son" only; "j'augmente la luminosité et le volume" stays one clause.
+_NEW_SUBJECT = re.compile(
+    r"(?:,|\b(?:et|and|puis|then)\b)\s+(?=(?:je|j'|tu|il|elle|on|nous|vous|ils|elles|i|you|he|she|we|they)\b)",
+    re.IGNORECASE,
+)
+# "pour" + infinitive states a purpose, the content of another action: "un rappel pour envoyer le rapport".
+_PURPOSE = frozenset({"pour"})
+
+
+def _clauses(text: str, start: int, end: int, segments: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Cut a sentence into clauses: at a contrastive conjunction (a new segment) and before a new subject."""
+    cuts = {start, end, *(m.end() for m in _NEW_SUBJECT.finditer(text, start, end))}
+    cuts |= {a for a, _ in segments if start < a < end}
+    ordered = sorted(cuts)
+    return [(a, b) for a, b in zip(ordered, ordered[1:], strict=False) if a < b]
+
+
+def _clause_mentions(clause: str, lexicons: Sequence[_Lexicon]) -> set[str]:
+    """Return the tools a clause names; what follows a colon is the content of a tool named before it.
+
+    "Rappel créé : envoyer le rapport à midi" names reminder_create only; "Demain à Nice :
+    24 °C" names no tool before its colon, so the whole clause is read.
+    """
+    head, colon, _ = clause.partition(":")
+    if colon:
+        named = _sentence_mentions(_lex_words(head), lexicons)
+        if named:
+            return named
+    return _sentence_mentions(_lex_words(clause), lexicons)
+
+
+def _sentence_mentions(words: Sequence[str], lexicons: Sequence[_Lexicon]) -> set[str]:
+    """Return the tools a clause names by the lexicons; the longer reading wins.
+
+    A tool whose matched words are a strict subset of another tool's (``recherche`` vs
+    ``recherche`` + ``journaux``; ``mets`` + ``musique`` vs ``mets`` + ``musique`` + ``pause``)
+    is dropped: the sentence says more than that tool.
+    """
+    keys = [frozenset() if i and words[i - 1] in _PURPOSE else word_keys(w) for i, w in enumerate(words)]
+    positions: dict[str, frozenset[int]] = {}
+    for lexicon in lexicons:
+        hit: set[int] = set()
+        for phrase in lexicon.phrases:
+            hit |= _matches(phrase, keys, contiguous=True)
+        for intent in lexicon.intents:
+            actions = frozenset().union(*(_matches(a, keys, contiguous=False) for a in intent.actions))
+            if not actions:
+                continue
+            if not intent.objects:
+                hit |= actions
+                continue
+            objects = frozenset().union(*(_matches(o, keys, contiguous=False) for o in intent.objects))
+            if objects:
+                hit |= actions | objects
+        if hit:
+            positions[lexicon.tool] = frozenset(hit)
+    return {t for t, p in positions.items() if not any(p < q for u, q in positions.items() if u != t)}
+
+
+# -- one answer, analysed ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Everything the relevance of one answer is decided from."""
+
+    calls: tuple[Call, ...]
+    routed: frozenset[str]
+    designated: frozenset[str]
+    mentioned: frozenset[str] = frozenset()
+    refusal: bool = False
+    recited: bool = False
+    malformed: bool = False
+    echo: bool = False
+    calls_kept: tuple[Call, ...] = field(default=())
+
+
+def _echo_words(text: str) -> set[str]:
+    """Words as the echo rule compares them: lower-cased, accents kept, fillers dropped."""
+    return set(re.findall(r"\w+", _FILLERS.sub(" ", text.lower())))
+
+
+def is_echo(answer: str, prompt: str) -> bool:
+    """Whether an answer only repeats the request in its own form.
+
+    True when every word of the answer (case- and punctuation-insensitive, accent-sensitive,
+    fillers such as "ok", "d'accord", "oui" dropped) is a word of the prompt, and any first-person
+    subject it has stands in the prompt before the same word. A first-person subject ("Je ferme
+    la fenêtre.") or a change of form ("verrouillé", "scanne" for "scan") makes it a
+    confirmation, not an echo.
+    """
+    text = strip_think(answer).translate(_APOSTROPHES)
+    words = _echo_words(text)
+    prompt_text = prompt.translate(_APOSTROPHES)
+    if not words or not words <= _echo_words(prompt_text):
         return False
-    return bool(mentions.echoed) or _beyond_first_person(words) <= set(tokens(prompt))
+    # A first-person subject the request does not have in front of the same word confirms:
+    # "J'ouvre Steam." for "j'ai besoin de steam, ouvre-le"; a repeated "je n'y vois rien" does not.
+    prompt_pairs = set(_first_person_pairs(prompt_text))
+    return all(pair in prompt_pairs for pair in _first_person_pairs(text))
+
+
+def _first_person_pairs(text: str) -> Iterator[tuple[str, str]]:
+    """Yield (first-person subject, next word) pairs: ("je", "ferme"), ("j", "ouvre"), ("i", "m")."""
+    words = re.findall(r"\w+", text.lower())
+    for word, following in zip(words, [*words[1:], ""], strict=True):
+        if word in _FIRST_PERSON_WORDS:
+            yield word, following
+
+
+def _is_recital(designated: set[str], expected: set[str], n_tools: int) -> bool:
+    """|E| + 2 distinct tools or more, or more than half of the registry with one unrequested among them."""
+    if len(designated) >= len(expected) + 2:
+        return True
+    return len(designated) > n_tools / 2 and not designated <= expected
+
+
+def analyse(answer: str, prompt: str, expected: Iterable[str], tools: Sequence[Tool]) -> Analysis:
+    """Read an answer the way the metric does: calls, mentions, refusals, recital, echo."""
+    tools = tuple(tools)
+    tool_ids = tuple(sorted(t.id for t in tools))
+    text = strip_think(answer).translate(_APOSTROPHES)
+    found, free = _extract_calls(text, tool_ids)
+    calls = [f for f in found if f.call is not None]
+
+    # Ids written in the free text (literal or one edit away) are mentions; "the X tool" is a description.
+    chars = list(free)
+    mentions: list[_Found] = []
+    described: list[int] = []
+    for token in _ID_TOKEN.finditer(free):
+        designation = resolve_id(token.group(), tool_ids)
+        if designation is None:
+            continue
+        mentions.append(_Found(designation.tool, token.start(), designation.malformed))
+        before, after = free[max(0, token.start() - 8) : token.start()], free[token.end() : token.end() + 7]
+        if _TOOL_WORD.search(before) or re.match(r"\s*tools?\b", after, re.IGNORECASE):
+            described.append(token.start())
+        _blank(chars, token.start(), token.end())
+    lexical = "".join(chars)
+
+    lexicons = [_lexicon(t) for t in tools]
+    questions: list[tuple[int, int]] = []
+    segments = _segments(text)
+    for start, end in _sentences(lexical):
+        if _QUESTION_END.search(text[start:end].rstrip()):
+            questions.append((start, end))
+        for a, b in _clauses(lexical, start, end, segments):
+            mentions += [_Found(tool, a) for tool in sorted(_clause_mentions(lexical[a:b], lexicons))]
+
+    voided: list[tuple[int, int]] = []
+    refusal = False
+    for start, end in segments:
+        piece = free[start:end]
+        if is_refusal(piece, tools):
+            refusal = True
+            voided.append((start, end))
+        elif not _FIRST_PERSON.search(piece) and (
+            _INSTRUCTION.search(piece) or _DESCRIPTION.search(piece) or any(start <= d < end for d in described)
+        ):
+            # A description of a tool or an instruction to the user commits JARVIS to nothing,
+            # unless JARVIS speaks in the first person ("J'utilise l'outil volume_up ...").
+            voided.append((start, end))
+
+    def inside(position: int, spans: Sequence[tuple[int, int]]) -> bool:
+        return any(a <= position < b for a, b in spans)
+
+    expected_set = set(expected)
+    designated = {f.tool for f in (*calls, *mentions) if f.tool}
+    recited = _is_recital(designated, expected_set, len(tools))
+    malformed = any(f.malformed for f in (*calls, *mentions))
+    kept_calls = [f for f in calls if not inside(f.start, voided)]
+    kept_mentions = {f.tool for f in mentions if not inside(f.start, voided) and not inside(f.start, questions)}
+    echo = not calls and is_echo(text, prompt)
+    if calls:  # calls decide: free text neither adds nor removes tools
+        routed = {f.tool for f in kept_calls if f.tool}
+    elif echo:
+        routed = set()
+    else:
+        routed = kept_mentions
+    if recited:
+        routed = set()
+    return Analysis(
+        calls=tuple(f.call for f in calls if f.call is not None),
+        routed=frozenset(routed),
+        designated=frozenset(designated),
+        mentioned=frozenset(f.tool for f in mentions),
+        refusal=refusal,
+        recited=recited,
+        malformed=malformed,
+        echo=echo,
+        calls_kept=tuple(f.call for f in kept_calls if f.call is not None),
+    )
+
+
+def valid_call(analysis: Analysis, expected: Iterable[str]) -> float:
+    """Return 1.0 when the answer's calls are exactly the expected tools, parseable and well spelt."""
+    calls = analysis.calls
+    if not calls or analysis.refusal or analysis.recited:
+        return 0.0
+    if any(c.malformed or not c.name for c in calls):
+        return 0.0
+    return 1.0 if {c.name for c in calls} == set(expected) else 0.0
+
+
+@dataclass(frozen=True)
+class ToolMentions:
+    """Which tools an answer designates (calls and free text), and which it only echoed from the prompt."""
+
+    named: frozenset[str]
+    echoed: frozenset[str]
+
+
+def find_tools(answer: str, prompt: str, tools: Iterable[Tool]) -> ToolMentions:
+    """Return every tool an answer designates by a call, an id or its lexicon, refusals and questions included.
+
+    An answer that only echoes the prompt designates nothing; the tools its words name are ``echoed``.
+    """
+    tools = tuple(tools)
+    analysis = analyse(answer, prompt, (), tools)
+    if analysis.echo:
+        return ToolMentions(named=frozenset(), echoed=analysis.mentioned)
+    return ToolMentions(named=analysis.designated, echoed=frozenset())
+
+
+def iter_flags(score: ArmScore) -> Iterator[str]:
+    """Yield the names of the flags raised on a scored answer, in a fixed order."""
+    for name in ("refusal", "recited", "echo", "malformed"):
+        if getattr(score, name):
+            yield name
 
 
 def score_answer(answer: str, case: Case, tools: Sequence[Tool]) -> ArmScore:
-    """Score one arm's answer to one case on keywords and JARVIS relevance."""
-    mentions = find_tools(answer, case.prompt, tools)
+    """Score one arm's answer to one case on keywords, JARVIS relevance and valid calls."""
     expected = set(case.expected_tools)
+    analysis = analyse(answer, case.prompt, expected, tools)
+    routed = analysis.routed
     return ArmScore(
         answer=answer,
         keyword_hits=keyword_hits(answer, case.keywords),
         keyword_total=len(case.keywords),
-        relevance=f1(mentions.named, expected),
-        tools_named=tuple(sorted(mentions.named)),
-        tools_missing=tuple(sorted(expected - mentions.named)),
-        tools_extra=tuple(sorted(mentions.named - expected)),
-        echoed_tools=tuple(sorted(mentions.echoed)),
-        echo=is_echo(answer, case.prompt, mentions),
+        relevance=f1(routed, expected),
+        tools_named=tuple(sorted(routed)),
+        tools_missing=tuple(sorted(expected - routed)),
+        tools_extra=tuple(sorted(routed - expected)),
+        echoed_tools=tuple(sorted(analysis.mentioned)) if analysis.echo else (),
+        echo=analysis.echo,
+        valid_call=valid_call(analysis, expected),
+        calls=analysis.calls,
+        refusal=analysis.refusal,
+        recited=analysis.recited,
+        malformed=analysis.malformed,
     )

@@ -19,19 +19,51 @@ def _tuple(value: Any) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
+class Intent:
+    """Words that name a tool together: an action and, when objects are listed, an object in the same sentence."""
+
+    actions: tuple[str, ...]
+    objects: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"actions": list(self.actions), "objects": list(self.objects)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Intent:
+        return cls(actions=_tuple(data.get("actions")), objects=_tuple(data.get("objects")))
+
+
+@dataclass(frozen=True)
 class Tool:
-    """One tool of the JARVIS registry and the phrases that name it in free text."""
+    """One tool of the JARVIS registry and the lexicon that names it in free text.
+
+    ``phrases`` name the tool alone ("sourdine"); ``intents`` name it by an action and an
+    object in one sentence ("monté" + "volume"); ``aliases`` (suite version 1.0) count as phrases.
+    """
 
     id: str
     description: str
     aliases: tuple[str, ...] = ()
+    phrases: tuple[str, ...] = ()
+    intents: tuple[Intent, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "description": self.description, "aliases": list(self.aliases)}
+        out: dict[str, Any] = {"id": self.id, "description": self.description, "aliases": list(self.aliases)}
+        if self.phrases:
+            out["phrases"] = list(self.phrases)
+        if self.intents:
+            out["intents"] = [i.to_dict() for i in self.intents]
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Tool:
-        return cls(id=data["id"], description=data.get("description", ""), aliases=_tuple(data.get("aliases")))
+        return cls(
+            id=data["id"],
+            description=data.get("description", ""),
+            aliases=_tuple(data.get("aliases")),
+            phrases=_tuple(data.get("phrases")),
+            intents=tuple(Intent.from_dict(i) for i in data.get("intents") or ()),
+        )
 
 
 @dataclass(frozen=True)
@@ -107,9 +139,51 @@ class GenerationSettings:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
+CALL_FORMS: tuple[str, ...] = ("bare", "function", "json", "tool_call")
+
+
+@dataclass(frozen=True)
+class Call:
+    """One tool call found in an answer, read as a runtime would read it.
+
+    ``name`` is the tool it designates ("" when it designates none); ``raw_name`` is how the
+    answer spelt it; ``malformed`` when that spelling is one edit away from the id;
+    ``arguments`` is the parsed JSON value, a mapping of ``key=value`` pairs, or the raw text.
+    """
+
+    name: str
+    arguments: Any = ""
+    form: str = "bare"
+    raw_name: str = ""
+    malformed: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "arguments": self.arguments,
+            "form": self.form,
+            "raw_name": self.raw_name,
+            "malformed": self.malformed,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Call:
+        return cls(
+            name=str(data.get("name", "")),
+            arguments=data.get("arguments", ""),
+            form=str(data.get("form", "bare")),
+            raw_name=str(data.get("raw_name", "")),
+            malformed=bool(data.get("malformed", False)),
+        )
+
+
 @dataclass(frozen=True)
 class ArmScore:
-    """The metrics of one arm's answer to one case."""
+    """The metrics of one arm's answer to one case.
+
+    ``valid_call`` and the fields after it come with metric version 2; ``valid_call`` is None
+    for an answer scored by version 1 (a results file of an earlier run), whose JSON omits them.
+    """
 
     answer: str
     keyword_hits: int
@@ -120,13 +194,18 @@ class ArmScore:
     tools_extra: tuple[str, ...] = ()
     echoed_tools: tuple[str, ...] = ()
     echo: bool = False
+    valid_call: float | None = None
+    calls: tuple[Call, ...] = ()
+    refusal: bool = False
+    recited: bool = False
+    malformed: bool = False
 
     @property
     def keyword_match(self) -> float:
         return self.keyword_hits / self.keyword_total if self.keyword_total else 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "answer": self.answer,
             "keyword_hits": self.keyword_hits,
             "keyword_total": self.keyword_total,
@@ -138,9 +217,17 @@ class ArmScore:
             "echoed_tools": list(self.echoed_tools),
             "echo": self.echo,
         }
+        if self.valid_call is not None:  # absent from version-1 scores: their files read back unchanged
+            out["valid_call"] = self.valid_call
+            out["calls"] = [c.to_dict() for c in self.calls]
+            out["refusal"] = self.refusal
+            out["recited"] = self.recited
+            out["malformed"] = self.malformed
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ArmScore:
+        valid_call = data.get("valid_call")
         return cls(
             answer=data["answer"],
             keyword_hits=int(data["keyword_hits"]),
@@ -151,6 +238,11 @@ class ArmScore:
             tools_extra=_tuple(data.get("tools_extra")),
             echoed_tools=_tuple(data.get("echoed_tools")),
             echo=bool(data.get("echo", False)),
+            valid_call=None if valid_call is None else float(valid_call),
+            calls=tuple(Call.from_dict(c) for c in data.get("calls") or ()),
+            refusal=bool(data.get("refusal", False)),
+            recited=bool(data.get("recited", False)),
+            malformed=bool(data.get("malformed", False)),
         )
 
 
@@ -216,6 +308,18 @@ class Stats:
     improvements: int = 0
     echo_base: int = 0
     echo_finetuned: int = 0
+    # Metric version 2; None for statistics of earlier runs, whose JSON has no such keys.
+    avg_valid_call_base: float | None = None
+    avg_valid_call_finetuned: float | None = None
+    refusal_base: int | None = None
+    refusal_finetuned: int | None = None
+    recited_base: int | None = None
+    recited_finetuned: int | None = None
+
+    @property
+    def has_valid_call(self) -> bool:
+        """Whether these statistics were computed by metric version 2 (valid_call and flags)."""
+        return self.avg_valid_call_base is not None and self.avg_valid_call_finetuned is not None
 
     @property
     def relevance_gain(self) -> float:
@@ -235,6 +339,9 @@ class Stats:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
+        for key in _VERSION_2_STATS:  # omitted when absent: a file of an earlier version reads back unchanged
+            if out[key] is None:
+                del out[key]
         out["relevance_gain"] = self.relevance_gain
         out["relevance_gain_pct"] = self.relevance_gain_pct
         out["keyword_gain"] = self.keyword_gain
@@ -244,6 +351,16 @@ class Stats:
     def from_dict(cls, data: Mapping[str, Any]) -> Stats:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+_VERSION_2_STATS = (
+    "avg_valid_call_base",
+    "avg_valid_call_finetuned",
+    "refusal_base",
+    "refusal_finetuned",
+    "recited_base",
+    "recited_finetuned",
+)
 
 
 @dataclass(frozen=True)

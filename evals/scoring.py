@@ -24,6 +24,21 @@ def _mean(values: Iterable[float]) -> float:
     return fmean(values) if values else 0.0
 
 
+def _valid_call_mean(cases: Sequence[ScoredCase], arm: str) -> float | None:
+    """Mean valid_call of one arm; None without cases or when one was scored by metric version 1."""
+    values = [c.arm(arm).valid_call for c in cases]
+    if not values or any(v is None for v in values):
+        return None
+    return _mean(v for v in values if v is not None)
+
+
+def _count(cases: Sequence[ScoredCase], arm: str, flag: str) -> int | None:
+    """Cases whose answer raised a version-2 flag; None without cases or when one was scored by version 1."""
+    if not cases or any(c.arm(arm).valid_call is None for c in cases):
+        return None
+    return sum(1 for c in cases if getattr(c.arm(arm), flag))
+
+
 def stats(cases: Sequence[ScoredCase]) -> Stats:
     """Return the means of every metric over a group of scored cases."""
     return Stats(
@@ -37,6 +52,12 @@ def stats(cases: Sequence[ScoredCase]) -> Stats:
         improvements=sum(1 for c in cases if c.relevance_delta > 0),
         echo_base=sum(1 for c in cases if c.base.echo),
         echo_finetuned=sum(1 for c in cases if c.finetuned.echo),
+        avg_valid_call_base=_valid_call_mean(cases, "base"),
+        avg_valid_call_finetuned=_valid_call_mean(cases, "finetuned"),
+        refusal_base=_count(cases, "base", "refusal"),
+        refusal_finetuned=_count(cases, "finetuned", "refusal"),
+        recited_base=_count(cases, "base", "recited"),
+        recited_finetuned=_count(cases, "finetuned", "recited"),
     )
 
 

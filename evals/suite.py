@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from evals.errors import JarvisError
-from evals.records import CATEGORIES, Case, Suite, Tool
+from evals.records import CATEGORIES, Case, Intent, Suite, Tool
 
 DEFAULT_SUITE = "jarvis.yaml"
 
@@ -48,6 +48,24 @@ def _version_as_written(text: str, value: Any) -> str:
     return str(value)
 
 
+def _intents(path: Path, tool_id: str, value: Any) -> tuple[Intent, ...]:
+    """Read a tool's ``intents``: a list of ``{actions: [...], objects: [...]}``; objects may be omitted."""
+    if value is None:
+        return ()
+    where = f"tool '{tool_id}': "
+    if not isinstance(value, list):
+        raise _fail(path, where, "'intents' must be a list of {actions: [...], objects: [...]} mappings")
+    intents = []
+    for n, raw in enumerate(value, 1):
+        if not isinstance(raw, dict) or set(raw) - {"actions", "objects"}:
+            raise _fail(path, where, f"intent #{n} must be a mapping with 'actions' and optional 'objects' only")
+        actions = tuple(a for a in _strings(raw.get("actions")) if a.strip())
+        if not actions:
+            raise _fail(path, where, f"intent #{n} has no actions; list the verbs or nouns that name the action")
+        intents.append(Intent(actions=actions, objects=tuple(o for o in _strings(raw.get("objects")) if o.strip())))
+    return tuple(intents)
+
+
 def load_suite(path: str | Path | None = None) -> Suite:
     """Read a suite file, validating it fully; raise ``SuiteError`` naming file and case."""
     path = Path(path) if path is not None else default_suite_path()
@@ -74,10 +92,13 @@ def load_suite(path: str | Path | None = None) -> Suite:
     for i, raw in enumerate(data["tools"]):
         if not isinstance(raw, dict) or not str(raw.get("id", "")).strip():
             raise _fail(path, f"tool #{i + 1}: ", "needs an 'id'")
+        tool_id = str(raw["id"]).strip()
         tool = Tool(
-            id=str(raw["id"]).strip(),
+            id=tool_id,
             description=str(raw.get("description", "")),
             aliases=tuple(_strings(raw.get("aliases"))),
+            phrases=tuple(p for p in _strings(raw.get("phrases")) if p.strip()),
+            intents=_intents(path, tool_id, raw.get("intents")),
         )
         if tool.id in {t.id for t in tools}:
             raise _fail(path, f"tool '{tool.id}': ", "duplicate tool id; give each tool a unique id")

@@ -1,27 +1,42 @@
-"""Tables of cases for the pure metrics: words, keywords, cosine, F1, tool routing and echoes."""
+"""Tables of cases for the pure metrics: words, keywords, cosine, F1, and relevance version 2
+(calls, lexicon mentions, refusals, recitals, typos, echoes, questions) with valid_call."""
 
 from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import replace
 
 import pytest
 
 from evals.metrics import (
     HIGHER_IS_BETTER,
+    METRIC_VERSION,
+    Designation,
     cosine_similarity,
     f1,
     find_tools,
     fold,
+    is_echo,
+    is_refusal,
     keyword_hits,
     keyword_match,
+    parse_calls,
+    resolve_id,
     score_answer,
     strip_think,
     tokens,
+    word_keys,
 )
-from evals.records import Case, Tool
+from evals.records import ArmScore, Call, Case, Intent, ScoredCase, Stats, Tool
+from evals.scoring import stats, summarize
 from evals.suite import load_suite
 
 # Loaded at import because the whole-suite tables below are parametrized over its cases.
 SUITE = load_suite()
 TOOLS = SUITE.tools
+IDS = SUITE.tool_ids
 CASES = {case.id: case for case in SUITE.cases}
 
 
@@ -29,8 +44,28 @@ def _case(prompt: str, expected: tuple[str, ...] = ("volume_up",), keywords: tup
     return Case(id="t", category="commands", prompt=prompt, expected_tools=expected, keywords=keywords)
 
 
+def _score(answer: str, prompt: str, expected: str) -> ArmScore:
+    return score_answer(answer, _case(prompt, tuple(expected.split(","))), TOOLS)
+
+
 def test_every_metric_declares_higher_is_better() -> None:
-    assert HIGHER_IS_BETTER == {"cosine_similarity": True, "keyword_match": True, "relevance": True}
+    assert HIGHER_IS_BETTER == {
+        "cosine_similarity": True,
+        "keyword_match": True,
+        "relevance": True,
+        "valid_call": True,
+    }
+    assert METRIC_VERSION == "2"
+
+
+def test_importing_the_metrics_loads_no_lemmatizer_until_used() -> None:
+    """The plugin imports scoring lazily, but even metrics itself defers simplemma, snowball and rapidfuzz."""
+    code = (
+        "import sys, evals.metrics; "
+        "print([m for m in ('simplemma', 'snowballstemmer', 'rapidfuzz', 'sklearn') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
 
 
 # -- words ------------------------------------------------------------------------------
@@ -197,158 +232,471 @@ def test_f1(named: set[str], expected: set[str], score: float) -> None:
     assert f1(named, expected) == pytest.approx(score)
 
 
-# -- routing: one answer, one case ------------------------------------------------------
+# -- words: lemmas and stems ----------------------------------------------------------------
 
 
-MULTI = "route_multi_volume_music"  # "baisse le son et mets de la musique" -> volume_down + music_play
+@pytest.mark.parametrize(
+    ("word", "lexicon_word"),
+    [
+        pytest.param("monté", "monter", id="past-participle"),
+        pytest.param("montons", "monter", id="first-person-plural"),
+        pytest.param("monte", "monter", id="imperative-that-is-also-a-noun"),
+        pytest.param("verrouillée", "verrouiller", id="feminine-participle"),
+        pytest.param("réduis", "réduire", id="irregular-present"),
+        pytest.param("opening", "open", id="english-progressive"),
+        pytest.param("closed", "close", id="english-past"),
+        pytest.param("sent", "send", id="english-irregular-past"),
+        pytest.param("Luminosite", "luminosité", id="accent-and-case-free"),
+    ],
+)
+def test_inflected_forms_meet_their_lexicon_word(word: str, lexicon_word: str) -> None:
+    assert word_keys(word) & word_keys(lexicon_word)
 
-ROUTING = [
-    # (case id, answer, relevance, named, echoed, echo)
-    pytest.param("route_volume_up", "volume_up", 1.0, {"volume_up"}, set(), False, id="literal-id"),
-    pytest.param("route_volume_up", "VOLUME_UP !", 1.0, {"volume_up"}, set(), False, id="literal-id-upper-case"),
-    pytest.param("route_volume_up", "`volume_up()` — ok", 1.0, {"volume_up"}, set(), False, id="literal-id-in-code"),
-    pytest.param("route_volume_up", "volume up", 1.0, {"volume_up"}, set(), False, id="id-with-spaces"),
-    pytest.param("route_volume_up", "J'augmente le volume.", 1.0, {"volume_up"}, set(), False, id="alias-fr"),
-    pytest.param("route_volume_down", "OK, moins fort.", 1.0, {"volume_down"}, set(), False, id="alias-fr-short"),
-    pytest.param("fix_music_play", "play music", 1.0, {"music_play"}, set(), False, id="alias-en"),
+
+@pytest.mark.parametrize(
+    ("word", "other"),
+    [
+        pytest.param("te", "les", id="short-pronoun-is-its-own-key"),
+        pytest.param("son", "sont", id="sound-is-not-are"),
+        pytest.param("déverrouille", "verrouiller", id="unlock-is-not-lock"),
+        pytest.param("montre", "monter", id="show-is-not-raise"),
+        # Decision: irregular forms no lemmatizer maps are listed in the lexicon ("ouvert").
+        pytest.param("ouvert", "ouvrir", id="irregular-participle-listed-instead"),
+    ],
+)
+def test_unrelated_words_do_not_meet(word: str, other: str) -> None:
+    assert not word_keys(word) & word_keys(other)
+
+
+# -- tool ids and their misspellings: one rule for every spelling -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("token", "expected"),
+    [
+        pytest.param("volume_up", Designation("volume_up", False), id="exact"),
+        pytest.param("Volume_Up", Designation("volume_up", False), id="case-only-is-exact"),
+        pytest.param("BRIGHTNESS_DOWN", Designation("brightness_down", False), id="upper-case"),
+        pytest.param("volume-up", Designation("volume_up", True), id="hyphen-substitution"),
+        pytest.param("volume__up", Designation("volume_up", True), id="double-underscore-insertion"),
+        pytest.param("volumeup", Designation("volume_up", True), id="missing-underscore-deletion"),
+        pytest.param("volum_up", Designation("volume_up", True), id="missing-letter"),
+        pytest.param("volume_upp", Designation("volume_up", True), id="extra-letter"),
+        pytest.param("volmue_up", Designation("volume_up", True), id="transposition"),
+        pytest.param("wheather", Designation("weather", True), id="misspelt-word-id"),
+        pytest.param("screen_shot", Designation("screenshot", True), id="extra-underscore"),
+        pytest.param("volume_mut", Designation("volume_mute", True), id="only-one-id-within-one-edit"),
+        pytest.param("volume_dowm", Designation("volume_down", True), id="typo-of-another-tool-designates-it"),
+        pytest.param("volume", None, id="ambiguous-prefix"),
+        pytest.param("status", None, id="ambiguous-word"),
+        pytest.param("vlm_p", None, id="too-far"),
+        pytest.param("statu_cluteur", None, id="mangled-request"),
+        pytest.param("wetr", None, id="too-short-for-a-typo"),
+    ],
+)
+def test_resolve_id(token: str, expected: Designation | None) -> None:
+    assert resolve_id(token, IDS) == expected
+
+
+def test_a_token_within_one_edit_of_two_ids_designates_nothing() -> None:
+    assert resolve_id("tool_b", {"tool_a", "tool_c"}) is None
+    assert resolve_id("tool_b", {"tool_a"}) == Designation("tool_a", True)
+
+
+# -- calls, parsed as a runtime would -------------------------------------------------------------
+
+CALLS = [
+    # (answer, [(name, arguments, form, malformed)])
+    pytest.param("volume_up — J'augmente le volume.", [("volume_up", "", "bare", False)], id="bare-leading"),
+    pytest.param("`volume_mute` — Son coupé.", [("volume_mute", "", "bare", False)], id="bare-in-backticks"),
+    pytest.param("**music_play** — Lecture.", [("music_play", "", "bare", False)], id="bare-in-bold"),
+    pytest.param("- lock_screen", [("lock_screen", "", "bare", False)], id="bare-after-bullet"),
     pytest.param(
-        "fix_brightness_down", "Je baisse la luminosite", 1.0, {"brightness_down"}, set(), False, id="alias-accent-free"
+        "volume_down, music_play — c'est fait",
+        [("volume_down", "", "bare", False), ("music_play", "", "bare", False)],
+        id="leading-plan",
     ),
     pytest.param(
-        "route_reminder",
-        "C'est noté, je te le rappellerai à 18h.",
-        1.0,
-        {"reminder_create"},
-        set(),
-        False,
-        id="alias-reminder",
-    ),
-    pytest.param("route_volume_down", "volume_up", 0.0, {"volume_up"}, set(), False, id="wrong-tool"),
-    pytest.param("route_volume_up", "Bien sûr, tout de suite.", 0.0, set(), set(), False, id="no-tool"),
-    pytest.param("route_volume_up", "", 0.0, set(), set(), False, id="empty"),
-    pytest.param("route_volume_up", " \n\t", 0.0, set(), set(), False, id="whitespace"),
-    # The echo pitfall: the alias's words all come from the prompt.
-    pytest.param("route_volume_up", "Monte le son.", 0.0, set(), {"volume_up"}, True, id="echo"),
-    pytest.param("route_volume_up", "son le monte", 0.0, set(), set(), True, id="echo-reordered"),
-    pytest.param(
-        "route_volume_up", "D'accord : monte le son !", 0.0, set(), {"volume_up"}, True, id="echo-with-filler"
-    ),
-    pytest.param("route_volume_up", "Je monte le son.", 0.0, set(), {"volume_up"}, True, id="echo-first-person"),
-    pytest.param(
-        "cmd_close_window", "Je ferme la fenêtre.", 0.0, set(), {"close_window"}, True, id="echo-first-person-alias"
-    ),
-    pytest.param("cmd_open_chrome", "J'ouvre Chrome.", 0.0, set(), {"open_app"}, True, id="echo-elided-first-person"),
-    pytest.param("cmd_weather", "La météo.", 0.0, set(), {"weather"}, True, id="echo-single-word-alias"),
-    pytest.param("cmd_open_chrome", "chrome", 0.0, set(), set(), True, id="echo-without-alias"),
-    # Corrections: the alias adds a word the mangled prompt lacks, so the model fixed it.
-    pytest.param("fix_volume_up", "Monte le son.", 1.0, {"volume_up"}, set(), False, id="correction"),
-    pytest.param("fix_open_chrome", "J'ouvre Chrome.", 1.0, {"open_app"}, set(), False, id="correction-first-person"),
-    pytest.param("fix_close_window", "Je ferme la fenêtre.", 1.0, {"close_window"}, set(), False, id="correction-verb"),
-    pytest.param(
-        "fix_lock_screen", "Je verrouille l'écran.", 1.0, {"lock_screen"}, set(), False, id="correction-split-word"
+        "volume_down et music_play + screenshot",
+        [("volume_down", "", "bare", False), ("music_play", "", "bare", False), ("screenshot", "", "bare", False)],
+        id="plan-with-et-and-plus",
     ),
     pytest.param(
-        "fix_cluster_status",
-        "Voici le statut du cluster.",
-        1.0,
-        {"cluster_status"},
-        set(),
-        False,
-        id="correction-two-words",
-    ),
-    # A literal id is a tool call: it counts even when the prompt holds the same words.
-    pytest.param(
-        "route_volume_up", "volume_up : monte le son", 1.0, {"volume_up"}, set(), False, id="literal-id-beats-echo"
+        "1. weather 2. reminder_create",
+        [("weather", "", "bare", False), ("reminder_create", "", "bare", False)],
+        id="numbered-plan",
     ),
     pytest.param(
-        "cmd_cluster_status", "cluster_status", 1.0, {"cluster_status"}, set(), False, id="literal-id-of-prompt-words"
+        "weather — Demain : pluie. reminder_create — Rappel ajouté.",
+        [("weather", "", "bare", False), ("reminder_create", "", "bare", False)],
+        id="id-leading-each-sentence",
+    ),
+    pytest.param("volumeup — Volume augmenté.", [("volume_up", "", "bare", True)], id="bare-typo"),
+    pytest.param('open_app(name="chrome")', [("open_app", {"name": "chrome"}, "function", False)], id="function"),
+    pytest.param('open_app("Chrome")', [("open_app", '"Chrome"', "function", False)], id="function-text-args"),
+    pytest.param("volume_up()", [("volume_up", {}, "function", False)], id="function-no-args"),
+    pytest.param(
+        "timer_set(minutes=5); music_play()",
+        [("timer_set", {"minutes": 5}, "function", False), ("music_play", {}, "function", False)],
+        id="two-functions",
+    ),
+    pytest.param("lockscreen()", [("lock_screen", {}, "function", True)], id="function-typo"),
+    pytest.param(
+        '{"name": "open_app", "arguments": {"app": "chrome"}}',
+        [("open_app", {"app": "chrome"}, "json", False)],
+        id="json-name-arguments",
+    ),
+    pytest.param('{"tool": "volume_up", "args": {}}', [("volume_up", {}, "json", False)], id="json-tool-args"),
+    pytest.param(
+        '{"tool_name": "volume_mute", "parameters": {}}', [("volume_mute", {}, "json", False)], id="json-tool-name"
     ),
     pytest.param(
-        "cmd_cluster_status", "status cluster", 0.0, set(), {"cluster_status"}, True, id="spaced-id-of-prompt-words"
-    ),
-    # Several tools.
-    pytest.param(MULTI, "volume_down music_play", 1.0, {"volume_down", "music_play"}, set(), False, id="multi-both"),
-    pytest.param(MULTI, "volume_down", 2 / 3, {"volume_down"}, set(), False, id="multi-one-of-two"),
-    pytest.param(
-        MULTI,
-        "volume_down music_play volume_up",
-        0.8,
-        {"volume_down", "music_play", "volume_up"},
-        set(),
-        False,
-        id="multi-plus-extra",
+        '{"action": "log_search", "query": "auth"}',
+        [("log_search", {"query": "auth"}, "json", False)],
+        id="json-flat-action",
     ),
     pytest.param(
-        MULTI,
-        "volume_down + je mets de la musique",
+        '{"function": {"name": "system_status", "arguments": "{\\"m\\": 1}"}}',
+        [("system_status", {"m": 1}, "json", False)],
+        id="json-openai-nested-string-arguments",
+    ),
+    pytest.param(
+        '{"tool_calls": [{"function": {"name": "weather", "arguments": "{}"}}]}',
+        [("weather", {}, "json", False)],
+        id="json-tool-calls",
+    ),
+    pytest.param(
+        '[{"name": "brightness_down"}, {"name": "lock_screen"}]',
+        [("brightness_down", {}, "json", False), ("lock_screen", {}, "json", False)],
+        id="json-array",
+    ),
+    pytest.param(
+        '["cluster_status", "log_search"]',
+        [("cluster_status", {}, "json", False), ("log_search", {}, "json", False)],
+        id="json-array-of-ids",
+    ),
+    pytest.param(
+        '```json {"tool": "mexc_scan", "args": {"market": "spot"}} ```',
+        [("mexc_scan", {"market": "spot"}, "json", False)],
+        id="json-in-a-fence",
+    ),
+    pytest.param('{"name": "", "arguments": {}}', [("", {}, "json", False)], id="json-empty-name-designates-nothing"),
+    pytest.param(
+        '<tool_call>{"name": "weather", "arguments": {"city": "Paris"}}</tool_call>',
+        [("weather", {"city": "Paris"}, "tool_call", False)],
+        id="qwen-tool-call",
+    ),
+    pytest.param(
+        '<tool_call>{"name": "volume_down"}</tool_call><tool_call>{"name": "music_pause"}</tool_call>',
+        [("volume_down", {}, "tool_call", False), ("music_pause", {}, "tool_call", False)],
+        id="two-tool-call-blocks",
+    ),
+    pytest.param(
+        '<think>volume_down ?</think> <tool_call>{"name": "lock_screen", "arguments": {}}</tool_call>',
+        [("lock_screen", {}, "tool_call", False)],
+        id="after-a-think-block",
+    ),
+    pytest.param('{"error": "lock_screen unavailable"}', [], id="json-without-a-name-is-no-call"),
+    pytest.param("Je monte le son avec volume_up.", [], id="id-not-leading-is-a-mention"),
+    pytest.param("Monte le son.", [], id="free-text"),
+]
+
+
+@pytest.mark.parametrize(("answer", "expected"), CALLS)
+def test_parse_calls(answer: str, expected: list[tuple[str, object, str, bool]]) -> None:
+    calls = parse_calls(answer, IDS)
+    assert [(c.name, c.arguments, c.form, c.malformed) for c in calls] == expected
+
+
+# -- relevance: one rule per table --------------------------------------------------------------
+
+# (prompt, expected tools, answer, relevance, flags)
+RELEVANCE = [
+    # Calls decide: free text neither adds nor removes tools then.
+    pytest.param("monte le son", "volume_up", "volume_up — je baisse le volume", 1.0, set(), id="call-beats-text"),
+    pytest.param("mets pause", "music_pause", "music_play — Je mets la musique en pause.", 0.0, set(), id="wrong-call"),
+    pytest.param(
+        "baisse le son et mets de la musique",
+        "volume_down,music_play",
+        "volume_down",
         2 / 3,
-        {"volume_down"},
-        {"music_play"},
-        False,
-        id="multi-one-echoed",
-    ),
-    pytest.param(
-        MULTI, "Baisse le son et mets de la musique", 0.0, set(), {"volume_down", "music_play"}, True, id="multi-echo"
-    ),
-    pytest.param(
-        "route_multi_cluster_logs",
-        "Je vérifie l'état du cluster et je cherche dans les logs.",
-        1.0,
-        {"cluster_status", "log_search"},
         set(),
-        False,
-        id="multi-aliases",
+        id="one-of-two-calls",
+    ),
+    # Free text by meaning: intents (action x object) and phrases, inflections included.
+    pytest.param("lance le son plus fort", "volume_up", "C'est fait, volume monté.", 1.0, set(), id="volume-monte"),
+    pytest.param("verrouille le pc", "lock_screen", "PC verrouillé.", 1.0, set(), id="pc-verrouille"),
+    pytest.param("ferme ça", "close_window", "Window closed.", 1.0, set(), id="window-closed"),
+    pytest.param("ouvre spotify", "open_app", "Opening Spotify now.", 1.0, set(), id="english-progressive"),
+    pytest.param("silence", "volume_mute", "Muted.", 1.0, set(), id="one-word-phrase"),
+    pytest.param("plus de lumière", "brightness_up", "J'augmente la luminosité.", 1.0, set(), id="intent-fr"),
+    pytest.param("monte le son", "volume_up", "Je baisse le volume.", 0.0, set(), id="right-object-wrong-action"),
+    pytest.param("augmente la luminosité", "brightness_up", "J'augmente le volume.", 0.0, set(), id="wrong-object"),
+    pytest.param("monte le volume", "volume_up", "Le son.", 0.0, set(), id="object-without-action"),
+    pytest.param("météo Nice", "weather", "Demain à Lyon : 18 °C, ensoleillé.", 1.0, set(), id="forecast-result"),
+    pytest.param("état du pc", "system_status", "CPU à 40 %, mémoire à 60 %.", 1.0, set(), id="status-result"),
+    pytest.param(
+        "cherche dans les logs", "log_search", "Je cherche dans les journaux.", 1.0, set(), id="longer-reading-wins"
+    ),
+    pytest.param("cherche les horaires", "web_search", "Je lance une recherche.", 1.0, set(), id="bare-search-is-web"),
+    pytest.param(
+        "mets la musique en pause", "music_pause", "Je mets la musique en pause.", 1.0, set(), id="pause-not-play"
+    ),
+    pytest.param(
+        "baisse le son et verrouille l'écran",
+        "volume_down,lock_screen",
+        "Je baisse le son et je verrouille l'écran.",
+        1.0,
+        set(),
+        id="two-clauses",
+    ),
+    pytest.param(
+        "augmente la luminosité et le volume",
+        "brightness_up,volume_up",
+        "J'augmente la luminosité et le volume.",
+        1.0,
+        set(),
+        id="one-action-two-objects",
+    ),
+    pytest.param(
+        "rappelle-moi la réunion",
+        "reminder_create",
+        "Rappel créé : envoyer le rapport à midi.",
+        1.0,
+        set(),
+        id="content-after-a-colon",
+    ),
+    pytest.param("monte le son", "volume_up", "J'utilise volume_up.", 1.0, set(), id="literal-id-mention"),
+    # Refusal, negation and inability score 0, calls included; only a contrast splits segments.
+    pytest.param(
+        "ouvre spotify", "open_app", "Je n'arrive pas à ouvrir l'application.", 0.0, {"refusal"}, id="n-arrive-pas"
+    ),
+    pytest.param("monte le son", "volume_up", "Je ne peux pas monter le volume.", 0.0, {"refusal"}, id="ne-peux-pas"),
+    pytest.param("ferme", "close_window", "I can't do that.", 0.0, {"refusal"}, id="cant"),
+    pytest.param("ouvre chrome", "open_app", "Impossible d'ouvrir Chrome.", 0.0, {"refusal"}, id="impossible"),
+    pytest.param("logs", "log_search", "Désolé, je n'ai pas accès aux logs.", 0.0, {"refusal"}, id="pas-acces"),
+    pytest.param("coupe le son", "volume_mute", "Je ne coupe pas le son.", 0.0, {"refusal"}, id="negated-action"),
+    pytest.param(
+        "monte le son", "volume_up", "volume_up n'est pas disponible, désolé.", 0.0, {"refusal"}, id="id-in-refusal"
+    ),
+    pytest.param(
+        "le cluster va bien ?",
+        "cluster_status",
+        "cluster_status : impossible de joindre le cluster",
+        0.0,
+        {"refusal"},
+        id="call-in-refused-segment",
+    ),
+    pytest.param(
+        "capture", "screenshot", "screenshot — erreur : pas la permission.", 0.0, {"refusal"}, id="error-status"
+    ),
+    pytest.param(
+        "verrouille", "lock_screen", '{"error": "lock_screen unavailable"}', 0.0, {"refusal"}, id="error-json"
+    ),
+    pytest.param(
+        "monte le son et la lumière",
+        "volume_up,brightness_up",
+        "Je ne peux pas monter le son, mais j'augmente la luminosité.",
+        2 / 3,
+        {"refusal"},
+        id="contrast-keeps-the-other-segment",
+    ),
+    pytest.param(
+        "coupe le son", "volume_mute", "Je coupe le son, tu n'entendras plus rien.", 1.0, set(), id="harmless-negation"
+    ),
+    pytest.param(
+        "cherche les erreurs", "log_search", "Je cherche les erreurs dans les logs.", 1.0, set(), id="errors-as-object"
+    ),
+    # Reciting the tool list scores 0: |E| + 2 distinct tools, or more than half of the registry.
+    pytest.param(
+        "état du système",
+        "system_status",
+        "volume_up, volume_down, system_status, web_search, weather",
+        0.0,
+        {"recited"},
+        id="recital",
+    ),
+    pytest.param(
+        "coupe le son", "volume_mute", "volume_mute, volume_down, volume_up", 0.0, {"recited"}, id="three-of-one"
+    ),
+    pytest.param("monte le son", "volume_up", "volume_up, volume_down", 2 / 3, set(), id="right-plus-one-extra"),
+    pytest.param(
+        "vérifie le cluster et scanne mexc",
+        "cluster_status,mexc_scan",
+        "cluster_status, mexc_scan, log_search, system_status",
+        0.0,
+        {"recited"},
+        id="four-of-two",
+    ),
+    pytest.param(
+        "monte le son",
+        "volume_up",
+        "J'augmente le volume, la luminosité et je lance la musique.",
+        0.0,
+        {"recited"},
+        id="free-text-naming-three",
+    ),
+    # Typos: one rule, flagged malformed.
+    pytest.param("monte le son", "volume_up", "volume-up", 1.0, {"malformed"}, id="hyphen"),
+    pytest.param("monte le son", "volume_up", "volumeup", 1.0, {"malformed"}, id="no-underscore"),
+    pytest.param("monte le son", "volume_up", "volume_dowm", 0.0, {"malformed"}, id="typo-of-the-wrong-tool"),
+    pytest.param("monte le son", "volume_up", "volume", 0.0, set(), id="ambiguous"),
+    # Echo: only the request's own words (fillers aside) is an echo; a first person or a new form confirms.
+    pytest.param("monte le son", "volume_up", "Monte le son.", 0.0, {"echo"}, id="echo"),
+    pytest.param("monte le son", "volume_up", "Ok, monte le son.", 0.0, {"echo"}, id="echo-with-ok"),
+    pytest.param("monte le son", "volume_up", "Monte le son, s'il te plaît.", 0.0, {"echo"}, id="echo-polite"),
+    pytest.param("verrouille l'écran", "lock_screen", "User: verrouille l'écran", 0.0, {"echo"}, id="echo-role-tag"),
+    pytest.param("ferme la fenêtre", "close_window", "Je ferme la fenêtre.", 1.0, set(), id="first-person"),
+    pytest.param("scan MEXC", "mexc_scan", "Je scanne MEXC.", 1.0, set(), id="first-person-new-form"),
+    pytest.param("monte le sont", "volume_up", "Monte le son.", 1.0, set(), id="corrected-request"),
+    pytest.param("monte le son", "volume_up", "volume_up : monte le son", 1.0, set(), id="leading-call-never-echo"),
+    # A question with no call commits to nothing; a call before a question does.
+    pytest.param("monte le son", "volume_up", "Voulez-vous que j'augmente le volume ?", 0.0, set(), id="question"),
+    pytest.param("verrouille", "lock_screen", "Do you want me to lock the screen now?", 0.0, set(), id="question-en"),
+    pytest.param(
+        "ouvre un truc",
+        "open_app",
+        "open_app — Quelle application veux-tu ouvrir ?",
+        1.0,
+        set(),
+        id="call-then-question",
+    ),
+    # Descriptions of a tool and instructions to the user commit to nothing.
+    pytest.param("monte le son", "volume_up", "volume_up sert à monter le son.", 0.0, set(), id="description"),
+    pytest.param(
+        "baisse la luminosité",
+        "brightness_down",
+        "The brightness_down tool lowers the screen brightness.",
+        0.0,
+        set(),
+        id="the-x-tool",
+    ),
+    pytest.param(
+        "capture d'écran",
+        "screenshot",
+        "Pour faire une capture d'écran, appuyez sur la touche Impr écran.",
+        0.0,
+        set(),
+        id="instruction-to-the-user",
+    ),
+    pytest.param(
+        "monte le son",
+        "volume_up",
+        "J'utilise l'outil volume_up pour monter le son.",
+        1.0,
+        set(),
+        id="first-person-tool",
+    ),
+    # Reasoning is ignored; nothing, or nothing but noise, routes nothing.
+    pytest.param("baisse le son", "volume_down", "<think>volume_down</think>", 0.0, set(), id="only-thinking"),
+    pytest.param("ouvre chrome", "open_app", "D'accord.", 0.0, set(), id="acknowledgement"),
+    pytest.param("monte le son", "volume_up", "", 0.0, set(), id="empty"),
+]
+
+
+@pytest.mark.parametrize(("prompt", "expected", "answer", "relevance", "flags"), RELEVANCE)
+def test_relevance(prompt: str, expected: str, answer: str, relevance: float, flags: set[str]) -> None:
+    score = _score(answer, prompt, expected)
+    assert score.relevance == pytest.approx(relevance)
+    raised = {name for name in ("refusal", "recited", "malformed", "echo") if getattr(score, name)}
+    assert raised == flags
+    expected_set = set(expected.split(","))
+    assert set(score.tools_missing) == expected_set - set(score.tools_named)
+    assert set(score.tools_extra) == set(score.tools_named) - expected_set
+
+
+# (prompt, expected tools, answer, valid_call)
+VALID_CALL = [
+    pytest.param("monte le son", "volume_up", "volume_up — ok", 1.0, id="bare"),
+    pytest.param("monte le son", "volume_up", '<tool_call>{"name": "volume_up"}</tool_call>', 1.0, id="tool-call"),
+    pytest.param("monte le son", "volume_up", "Volume_Up", 1.0, id="case-is-not-malformed"),
+    pytest.param("monte le son", "volume_up", "volume-up", 0.0, id="malformed"),
+    pytest.param("monte le son", "volume_up", "J'augmente le volume.", 0.0, id="free-text-is-no-call"),
+    pytest.param("monte le son", "volume_up", "volume_up, volume_down", 0.0, id="extra-tool"),
+    pytest.param("mets pause", "music_pause,lock_screen", "music_pause", 0.0, id="missing-tool"),
+    pytest.param("a et b", "music_pause,lock_screen", "music_pause, lock_screen", 1.0, id="exact-set"),
+    pytest.param("a et b", "music_pause,lock_screen", "lock_screen(); music_pause()", 1.0, id="order-free"),
+    pytest.param("monte le son", "volume_up", "volume_up n'est pas disponible, désolé.", 0.0, id="refusal"),
+    pytest.param("playlist", "music_play", '{"name": "", "arguments": {}}', 0.0, id="nameless-call"),
+    pytest.param(
+        "monte le son", "volume_up", "Je ne peux pas baisser, mais volume_up() est lancé.", 0.0, id="any-refusal"
     ),
 ]
 
 
-@pytest.mark.parametrize(("case_id", "answer", "relevance", "named", "echoed", "echo"), ROUTING)
-def test_relevance(case_id: str, answer: str, relevance: float, named: set[str], echoed: set[str], echo: bool) -> None:
-    case = CASES[case_id]
-    score = score_answer(answer, case, TOOLS)
-    assert score.relevance == pytest.approx(relevance)
-    assert set(score.tools_named) == named
-    assert set(score.echoed_tools) == echoed
-    assert score.echo is echo
-    assert set(score.tools_missing) == set(case.expected_tools) - named
-    assert set(score.tools_extra) == named - set(case.expected_tools)
+@pytest.mark.parametrize(("prompt", "expected", "answer", "valid"), VALID_CALL)
+def test_valid_call(prompt: str, expected: str, answer: str, valid: float) -> None:
+    assert _score(answer, prompt, expected).valid_call == valid
 
 
-def test_literal_id_counts_even_when_the_prompt_spells_it_out() -> None:
-    case = _case("volume up")
-    assert score_answer("volume_up", case, TOOLS).relevance == 1.0
-    assert score_answer("Volume up.", case, TOOLS).relevance == 0.0
-    assert score_answer("Volume up.", case, TOOLS).echoed_tools == ("volume_up",)
+@pytest.mark.parametrize(
+    ("text", "refused"),
+    [
+        pytest.param("Je suis désolé.", True, id="apology"),
+        pytest.param("Je n'ai pas la permission.", True, id="no-permission"),
+        pytest.param("Je ne suis pas autorisé à le faire.", True, id="not-allowed"),
+        pytest.param("I'm unable to do that.", True, id="unable"),
+        pytest.param("I don't have permission.", True, id="english-negated-ability"),
+        pytest.param("La commande a échoué.", True, id="failed"),
+        pytest.param("Une erreur s'est produite.", True, id="an-error"),
+        pytest.param("Je préfère ne pas envoyer ce message.", True, id="negated-infinitive-action"),
+        pytest.param("Je coupe le son.", False, id="plain-confirmation"),
+        pytest.param("Aucun souci, c'est fait.", False, id="no-negation"),
+        pytest.param("Je cherche les erreurs nginx.", False, id="errors-searched"),
+    ],
+)
+def test_is_refusal(text: str, refused: bool) -> None:
+    assert is_refusal(text, TOOLS) is refused
 
 
-def test_echoed_and_named_never_overlap() -> None:
-    # "monte le son" is echoed, "plus fort" adds words: the tool is named, not echoed.
-    mentions = find_tools("Monte le son, plus fort !", "monte le son", TOOLS)
-    assert mentions.named == {"volume_up"}
-    assert mentions.echoed == frozenset()
+@pytest.mark.parametrize(
+    ("answer", "prompt", "echo"),
+    [
+        pytest.param("Monte le son.", "monte le son", True, id="verbatim"),
+        pytest.param("son le monte", "monte le son", True, id="reordered"),
+        pytest.param("D'accord : monte le son !", "monte le son", True, id="filler"),
+        pytest.param("Monté le son.", "monte le son", False, id="accent-changes-the-form"),
+        pytest.param("Je monte le son.", "monte le son", False, id="first-person"),
+        pytest.param("J'ouvre Steam.", "j'ai besoin de steam, ouvre-le", False, id="first-person-before-a-new-verb"),
+        pytest.param("Je n'y vois rien.", "je n'y vois rien", True, id="first-person-of-the-request"),
+        pytest.param("Monte le son maintenant.", "monte le son", False, id="one-new-word"),
+        pytest.param("D'accord.", "monte le son", False, id="filler-only"),
+        pytest.param("", "monte le son", False, id="empty"),
+    ],
+)
+def test_is_echo(answer: str, prompt: str, echo: bool) -> None:
+    assert is_echo(answer, prompt) is echo
 
 
 def test_registry_order_does_not_matter() -> None:
-    answer, prompt = "volume_down et je mets de la musique", "baisse le son et mets de la musique"
-    assert find_tools(answer, prompt, TOOLS) == find_tools(answer, prompt, tuple(reversed(TOOLS)))
+    answer, prompt = "Je baisse le son et je mets de la musique", "baisse le son et mets de la musique"
+    case = _case(prompt, ("volume_down", "music_play"))
+    assert score_answer(answer, case, TOOLS) == score_answer(answer, case, tuple(reversed(TOOLS)))
 
 
 def test_empty_answer_scores_zero_everywhere() -> None:
     case = CASES["route_reminder"]
     score = score_answer("", case, TOOLS)
-    assert (score.relevance, score.keyword_hits, score.keyword_match, score.echo) == (0.0, 0, 0.0, False)
+    assert (score.relevance, score.valid_call, score.keyword_hits, score.echo) == (0.0, 0.0, 0, False)
     assert score.keyword_total == 3
     assert score.tools_missing == ("reminder_create",)
 
 
-def test_tool_without_aliases_is_found_by_id_only() -> None:
-    tools = (Tool(id="open_app", description="Open an app."),)
+def test_a_tool_with_aliases_only_is_found_by_them_as_phrases() -> None:
+    """A suite of version 1.0 (aliases, no intents) still scores: aliases are phrases."""
+    tools = (Tool(id="open_app", description="Open an app.", aliases=("ouvre l'application",)),)
     case = _case("lance firefox", expected=("open_app",))
-    assert score_answer("open app", case, tools).relevance == 1.0
-    assert score_answer("j'ouvre firefox", case, tools).relevance == 0.0
+    assert score_answer("J'ouvre Firefox.", case, tools).relevance == 0.0  # not the phrase as written
+    assert score_answer("Voilà : ouvre l'application.", case, tools).relevance == 1.0
+    assert score_answer("open_app", case, tools).relevance == 1.0
 
 
-# -- ordinary French must not name a tool -----------------------------------------------
+def test_an_intent_without_objects_fires_on_its_action() -> None:
+    tools = (Tool(id="lock_screen", description="Lock.", intents=(Intent(actions=("verrouiller",)),)),)
+    assert score_answer("Session verrouillée.", _case("verrouille", ("lock_screen",)), tools).relevance == 1.0
+
+
+# -- ordinary answers must not name a tool ----------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -363,19 +711,29 @@ def test_tool_without_aliases_is_found_by_id_only() -> None:
         "Le PC rame un peu aujourd'hui.",
         "Tony arrive bientôt.",
         "Je vais sonner l'alarme.",
+        "Bonne question ! Les rappels sont très utiles pour s'organiser au quotidien.",
+        "Un cluster est un ensemble d'ordinateurs reliés entre eux.",
+        "MEXC est une plateforme d'échange de cryptomonnaies.",
+        "La météorologie est la science qui étudie l'atmosphère.",
     ],
 )
-def test_ordinary_french_names_no_tool(answer: str) -> None:
-    assert find_tools(answer, "", TOOLS).named == frozenset()
+def test_ordinary_answers_route_no_tool(answer: str) -> None:
+    assert score_answer(answer, _case("x"), TOOLS).tools_named == ()
 
 
-def test_no_alias_names_two_tools() -> None:
+def test_no_phrase_names_two_tools() -> None:
     owners: dict[tuple[str, ...], str] = {}
     for tool in TOOLS:
-        for phrase in (tool.id, *tool.aliases):
+        for phrase in (tool.id, *tool.phrases, *tool.aliases):
             words = tuple(tokens(phrase))
-            assert words, f"alias {phrase!r} of {tool.id} has no word"
+            assert words, f"phrase {phrase!r} of {tool.id} has no word"
             assert owners.setdefault(words, tool.id) == tool.id, f"{phrase!r} names {owners[words]} and {tool.id}"
+
+
+@pytest.mark.parametrize("tool", TOOLS, ids=lambda t: t.id)
+def test_every_tool_has_a_lexicon_and_an_id_names_its_own_tool_only(tool: Tool) -> None:
+    assert tool.phrases or tool.intents
+    assert find_tools(tool.id, "", TOOLS).named == {tool.id}
 
 
 # -- every case of the shipped suite ----------------------------------------------------
@@ -385,29 +743,79 @@ def test_no_alias_names_two_tools() -> None:
 @pytest.mark.parametrize("shape", ["{} — ok", "{}"], ids=["with-confirmation", "bare-ids"])
 def test_perfect_answer_scores_one(case: Case, shape: str) -> None:
     # Bare ids matter: "cluster_status" to "status cluster" uses only the prompt's words.
-    score = score_answer(shape.format(" ".join(case.expected_tools)), case, TOOLS)
-    assert score.relevance == 1.0
-    assert (score.tools_missing, score.tools_extra, score.echo) == ((), (), False)
+    score = score_answer(shape.format(", ".join(case.expected_tools)), case, TOOLS)
+    assert (score.relevance, score.valid_call) == (1.0, 1.0)
+    assert (score.tools_missing, score.tools_extra, score.echo, score.malformed) == ((), (), False, False)
 
 
 @pytest.mark.parametrize("case", SUITE.cases, ids=lambda c: c.id)
-@pytest.mark.parametrize(
-    "shape", ["{}", "{}.", "Je {}.", "{} ?"], ids=["verbatim", "period", "first-person", "question"]
-)
+@pytest.mark.parametrize("shape", ["{}", "{}.", "{} ?", "Ok, {}"], ids=["verbatim", "period", "question", "ok"])
 def test_echoing_the_prompt_scores_zero(case: Case, shape: str) -> None:
     score = score_answer(shape.format(case.prompt), case, TOOLS)
-    assert score.relevance == 0.0
-    assert score.tools_named == ()
-    assert score.echo
+    assert (score.relevance, score.tools_named, score.echo) == (0.0, (), True)
 
 
 @pytest.mark.parametrize("case", SUITE.cases, ids=lambda c: c.id)
 def test_clean_wording_of_a_case_names_none_of_the_other_tools(case: Case) -> None:
-    # With no prompt to echo, every alias that fires counts: none may belong to another case.
+    # With no prompt to echo, every lexicon entry that fires counts: none may belong to another case.
     named = find_tools(case.intended or case.prompt, "", TOOLS).named
     assert named <= set(case.expected_tools)
 
 
-@pytest.mark.parametrize("tool", TOOLS, ids=lambda t: t.id)
-def test_an_id_names_its_own_tool_only(tool: Tool) -> None:
-    assert find_tools(tool.id, "", TOOLS).named == {tool.id}
+# -- the records carry the new metric, and old records read back unchanged -------------------------
+
+
+def test_a_version_2_score_round_trips_through_json() -> None:
+    score = _score('<tool_call>{"name": "volum_up", "arguments": {"step": 5}}</tool_call>', "monte le son", "volume_up")
+    assert score.calls == (Call("volume_up", {"step": 5}, "tool_call", "volum_up", True),)
+    data = json.loads(json.dumps(score.to_dict()))
+    assert data["calls"] == [
+        {"name": "volume_up", "arguments": {"step": 5}, "form": "tool_call", "raw_name": "volum_up", "malformed": True}
+    ]
+    assert ArmScore.from_dict(data) == score
+
+
+def test_a_version_1_score_keeps_its_json() -> None:
+    old = {
+        "answer": "a",
+        "keyword_hits": 0,
+        "keyword_total": 1,
+        "keyword_match": 0.0,
+        "relevance": 0.0,
+        "tools_named": [],
+        "tools_missing": ["volume_up"],
+        "tools_extra": [],
+        "echoed_tools": [],
+        "echo": False,
+    }
+    score = ArmScore.from_dict(old)
+    assert score.valid_call is None and score.calls == ()
+    assert score.to_dict() == old
+
+
+def _scored_pair(case_id: str, base: str, finetuned: str) -> ScoredCase:
+    case = CASES[case_id]
+    return ScoredCase(case, score_answer(base, case, TOOLS), score_answer(finetuned, case, TOOLS), 0.5)
+
+
+def test_statistics_count_valid_calls_refusals_and_recitals() -> None:
+    cases = [
+        _scored_pair("route_volume_up", "Je ne peux pas.", "volume_up"),
+        _scored_pair("cmd_open_chrome", "open_app, close_window, web_search", "J'ouvre Chrome."),
+    ]
+    s = stats(cases)
+    assert (s.avg_valid_call_base, s.avg_valid_call_finetuned) == (0.0, 0.5)
+    assert (s.refusal_base, s.refusal_finetuned, s.recited_base, s.recited_finetuned) == (1, 0, 1, 0)
+    assert Stats.from_dict(s.to_dict()) == s
+    assert summarize(cases).overall == s
+
+
+def test_statistics_of_version_1_scores_have_no_valid_call_and_keep_their_json() -> None:
+    old = replace(
+        _scored_pair("route_volume_up", "x", "volume_up"),
+        base=ArmScore("x", 0, 1, 0.0),
+        finetuned=ArmScore("volume_up", 1, 1, 1.0),
+    )
+    s = stats([old])
+    assert s.avg_valid_call_base is None and not s.has_valid_call
+    assert "avg_valid_call_base" not in s.to_dict() and "refusal_base" not in s.to_dict()

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from evals.errors import JarvisError
-from evals.records import CATEGORIES, Case
+from evals.records import CATEGORIES, Case, Intent
 from evals.suite import SuiteError, default_suite_path, load_suite
 
 VALID: dict[str, Any] = {
@@ -105,6 +105,26 @@ BROKEN = [
         id="duplicate-tool-id",
     ),
     pytest.param(lambda d: d["tools"].append({"description": "?"}), ["tool #3", "needs an 'id'"], id="tool-without-id"),
+    pytest.param(
+        lambda d: d["tools"][0].update(intents={"actions": ["monter"]}),
+        ["tool 'volume_up'", "'intents' must be a list"],
+        id="intents-not-a-list",
+    ),
+    pytest.param(
+        lambda d: d["tools"][0].update(intents=[{"objects": ["son"]}]),
+        ["tool 'volume_up'", "intent #1 has no actions"],
+        id="intent-without-actions",
+    ),
+    pytest.param(
+        lambda d: d["tools"][0].update(intents=[{"actions": ["monter"], "object": ["son"]}]),
+        ["tool 'volume_up'", "intent #1 must be a mapping with 'actions' and optional 'objects' only"],
+        id="intent-misspelt-key",
+    ),
+    pytest.param(
+        lambda d: d["tools"][0].update(intents=["monter le son"]),
+        ["tool 'volume_up'", "intent #1 must be a mapping"],
+        id="intent-not-a-mapping",
+    ),
     pytest.param(lambda d: d.pop("version"), ["missing or empty 'version'"], id="no-version"),
     pytest.param(lambda d: d.pop("system_prompt"), ["missing or empty 'system_prompt'"], id="no-system-prompt"),
     pytest.param(lambda d: d.update(tools=[]), ["missing or empty 'tools'"], id="empty-tools"),
@@ -275,6 +295,19 @@ def shipped():
     return load_suite()
 
 
+def test_lexicon_loads_into_typed_intents_and_phrases(tmp_path: Path) -> None:
+    def edit(d: dict[str, Any]) -> None:
+        d["tools"][0].update(
+            phrases=["plus fort", " "],
+            intents=[{"actions": ["monter", "turn up"], "objects": ["son"]}, {"actions": "augmenter"}],
+        )
+
+    tool = load_suite(_load(tmp_path, edit)).tools[0]
+    assert tool.phrases == ("plus fort",)
+    assert tool.intents == (Intent(("monter", "turn up"), ("son",)), Intent(("augmenter",), ()))
+    assert tool.aliases == ("monte le son",)  # suite 1.0's aliases still load (and score as phrases)
+
+
 def test_shipped_suite_shape(shipped) -> None:
     assert Path(shipped.path) == default_suite_path()
     assert shipped.name == "jarvis"
@@ -301,3 +334,14 @@ def test_shipped_suite_is_consistent(shipped) -> None:
 
 def test_shipped_cases_round_trip_through_dicts(shipped) -> None:
     assert all(Case.from_dict(case.to_dict()) == case for case in shipped.cases)
+
+
+def test_shipped_tools_round_trip_through_dicts(shipped) -> None:
+    from evals.records import Tool
+
+    assert all(Tool.from_dict(tool.to_dict()) == tool for tool in shipped.tools)
+
+
+def test_shipped_suite_1_1_gives_every_tool_a_lexicon(shipped) -> None:
+    assert shipped.version == "1.1"
+    assert all(tool.phrases or tool.intents for tool in shipped.tools)
