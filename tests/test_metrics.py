@@ -819,3 +819,34 @@ def test_statistics_of_version_1_scores_have_no_valid_call_and_keep_their_json()
     s = stats([old])
     assert s.avg_valid_call_base is None and not s.has_valid_call
     assert "avg_valid_call_base" not in s.to_dict() and "refusal_base" not in s.to_dict()
+
+
+# -- the new metric reaches the reports, only for runs scored with it ---------------------------------
+
+
+def test_reports_show_valid_call_and_flags_only_for_version_2_scores() -> None:
+    from evals.reports.tables import COLUMNS, VERSION_2_COLUMNS, results_csv
+    from evals.reports.terminal import terminal_summary_lines
+    from evals.reports.text import render_text
+    from tests.factories import make_results, scored
+
+    version_2 = make_results(
+        [
+            _scored_pair("route_volume_up", "Je ne peux pas.", "volume_up"),
+            _scored_pair("cmd_open_chrome", "open_app, close_window, web_search", "J'ouvre Chrome."),
+        ]
+    )
+    text = render_text(version_2)
+    assert "  valid call     0.000       0.500  +0.500" in text
+    assert "Refusals: base 1, fine-tuned 0; recited tool lists: base 1, fine-tuned 0" in text
+    assert "[tools routed: volume_up; valid call: yes]" in text
+    assert "[tools routed: none; valid call: no; flags: refusal]" in text
+    assert "X:b" in text and "L:b" in text
+    header = results_csv(version_2).splitlines()[0].split(",")
+    assert header == [*COLUMNS, *VERSION_2_COLUMNS]
+    assert "valid call base -> ft" in terminal_summary_lines(version_2)[0]
+
+    version_1 = make_results([scored("route_volume_up", "routing", 0.0, 1.0)])
+    assert "valid call" not in render_text(version_1)
+    assert results_csv(version_1).splitlines()[0].split(",") == list(COLUMNS)
+    assert "valid call" not in "\n".join(terminal_summary_lines(version_1))

@@ -162,8 +162,17 @@ def _summary_panel(ax: Axes, results: RunResults) -> None:
         ("mean cosine", f"{s.avg_cosine_similarity:.3f}"),
         ("improved / regressed", f"{s.improvements} / {s.regressions}"),
         ("echoed (base / ft)", f"{s.echo_base} / {s.echo_finetuned}"),
-        ("weakest category", weakest_category(results) or "none"),
     ]
+    version_2 = s.has_valid_call
+    if s.avg_valid_call_base is not None and s.avg_valid_call_finetuned is not None:  # metric version 2
+        gain = s.avg_valid_call_finetuned - s.avg_valid_call_base
+        rows[-1] = (
+            "echo/refusal/recital",
+            f"base {s.echo_base} / {s.refusal_base} / {s.recited_base}, "
+            f"ft {s.echo_finetuned} / {s.refusal_finetuned} / {s.recited_finetuned}",
+        )
+        rows.append(("valid call", f"{s.avg_valid_call_base:.3f} -> {s.avg_valid_call_finetuned:.3f}  ({gain:+.3f})"))
+    rows.append(("weakest category", weakest_category(results) or "none"))
     text = "\n".join(f"{k:<21}{v}" for k, v in rows)
     ax.text(
         0.02, 0.84, text, transform=ax.transAxes, va="top", ha="left", family="monospace", fontsize=11, linespacing=1.5
@@ -177,7 +186,7 @@ def _summary_panel(ax: Axes, results: RunResults) -> None:
         notes.append(f"Quality gate: {results.gate.status.replace('_', ' ')}.")
     ax.text(
         0.02,
-        0.30,
+        0.25 if version_2 else 0.30,  # one more row above (valid call)
         "\n".join(textwrap.fill(n, 80) for n in notes),
         transform=ax.transAxes,
         va="top",

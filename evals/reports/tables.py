@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
-from evals.records import RunResults
+from evals.records import ArmScore, RunResults
 
 if TYPE_CHECKING:  # pandas is imported where a frame is built, not by the terminal summary
     import pandas as pd
@@ -29,6 +30,19 @@ COLUMNS: tuple[str, ...] = (
     "tools_named_finetuned",
     "echo_base",
     "echo_finetuned",
+)
+# Appended when the run was scored by metric version 2; calls are ``name(arguments)`` joined by ';'.
+VERSION_2_COLUMNS: tuple[str, ...] = (
+    "valid_call_base",
+    "valid_call_finetuned",
+    "refusal_base",
+    "refusal_finetuned",
+    "recited_base",
+    "recited_finetuned",
+    "malformed_base",
+    "malformed_finetuned",
+    "calls_base",
+    "calls_finetuned",
 )
 
 
@@ -56,10 +70,23 @@ def results_frame(results: RunResults) -> pd.DataFrame:
             "tools_named_finetuned": ";".join(c.finetuned.tools_named),
             "echo_base": c.base.echo,
             "echo_finetuned": c.finetuned.echo,
+            **{f"{key}_{arm}": value for arm in ("base", "finetuned") for key, value in _version_2(c.arm(arm)).items()},
         }
         for c in results.results
     ]
-    return pd.DataFrame(rows, columns=list(COLUMNS))
+    columns = [*COLUMNS, *VERSION_2_COLUMNS] if results.statistics.overall.has_valid_call else list(COLUMNS)
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _version_2(arm: ArmScore) -> dict[str, object]:
+    calls = ";".join(f"{c.name or c.raw_name}({json.dumps(c.arguments, ensure_ascii=False)})" for c in arm.calls)
+    return {
+        "valid_call": arm.valid_call,
+        "refusal": arm.refusal,
+        "recited": arm.recited,
+        "malformed": arm.malformed,
+        "calls": calls,
+    }
 
 
 def results_csv(results: RunResults) -> str:

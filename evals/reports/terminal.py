@@ -17,9 +17,16 @@ def terminal_summary_lines(results: RunResults) -> list[str]:
     header = (
         f"{'category':<{width}}  {'n':>3}  {'relevance base -> ft':>20}  {'keywords base -> ft':>19}  {'cosine':>6}"
     )
+    if overall.has_valid_call:  # metric version 2
+        header += f"  {'valid call base -> ft':>21}"
     lines = [header]
     for name, s in [*groups.items(), ("global", overall)]:
         lines.append(_row(name, s, width))
+    if overall.has_valid_call:
+        lines.append(
+            f"refusals: base {overall.refusal_base}, fine-tuned {overall.refusal_finetuned}; "
+            f"recited tool lists: base {overall.recited_base}, fine-tuned {overall.recited_finetuned}"
+        )
     weakest = weakest_category(results)
     lines.append(
         f"verdict: {verdict_of(overall).upper()} (relevance "
@@ -32,10 +39,15 @@ def terminal_summary_lines(results: RunResults) -> list[str]:
 def _row(name: str, s: Stats, width: int) -> str:
     rel = f"{s.avg_relevance_base:.3f} -> {s.avg_relevance_finetuned:.3f}"
     kw = f"{s.avg_keyword_match_base:.3f} -> {s.avg_keyword_match_finetuned:.3f}"
-    return f"{name:<{width}}  {s.n_cases:>3}  {rel:>20}  {kw:>19}  {s.avg_cosine_similarity:>6.3f}"
+    row = f"{name:<{width}}  {s.n_cases:>3}  {rel:>20}  {kw:>19}  {s.avg_cosine_similarity:>6.3f}"
+    if s.avg_valid_call_base is not None and s.avg_valid_call_finetuned is not None:
+        row += f"  {f'{s.avg_valid_call_base:.3f} -> {s.avg_valid_call_finetuned:.3f}':>21}"
+    return row
 
 
-def summary_lines(results: RunResults | None, gate: GateOutcome | None, written: list[Path], notes: list[str]) -> list[str]:
+def summary_lines(
+    results: RunResults | None, gate: GateOutcome | None, written: list[Path], notes: list[str]
+) -> list[str]:
     """Return the lines of the terminal summary: table, verdict, paired stats, gate, files."""
     lines: list[str] = []
     if results is not None:

@@ -73,14 +73,26 @@ def _header(results: RunResults) -> list[str]:
         f"{overall.avg_relevance_finetuned:.3f} "
         f"({format_pct(overall.relevance_gain_pct, overall.avg_relevance_finetuned)}) over {overall.n_cases} cases."
     )
+    if overall.has_valid_call:  # metric version 2 (docs/metrics.md)
+        metrics = [
+            "Metrics (higher is better): relevance = F1 of the tools an answer routes to (its calls, else",
+            "its free-text mentions) vs the expected tools, 0 for a refusal, a recited tool list or an echo;",
+            "valid call = share of answers with parseable calls of exactly the expected tools; keyword match",
+            "= share of the case's keywords in the answer; cosine = TF-IDF similarity of the two arms'",
+            "answers (how much the fine-tune changed the answer, not a quality score).",
+        ]
+    else:
+        metrics = [
+            "Metrics (higher is better): relevance = F1 of the tools an answer names vs the expected tools;",
+            "keyword match = share of the case's keywords in the answer; cosine = TF-IDF similarity of the",
+            "two arms' answers (how much the fine-tune changed the answer, not a quality score).",
+        ]
     return [
         _RULE,
         "JARVIS BENCHMARK REPORT: base model vs LoRA fine-tune".center(WIDTH).rstrip(),
         _RULE,
         *wrap_lines(bottom, indent=0),
-        "Metrics (higher is better): relevance = F1 of the tools an answer names vs the expected tools;",
-        "keyword match = share of the case's keywords in the answer; cosine = TF-IDF similarity of the",
-        "two arms' answers (how much the fine-tune changed the answer, not a quality score).",
+        *metrics,
     ]
 
 
@@ -156,11 +168,14 @@ def _category_sections(results: RunResults) -> list[str]:
         ]
         for name, s in groups.items()
     ]
-    lines += table_lines(
-        ["category", "n", "rel base", "rel ft", "gain", "gain %", "kw base", "kw ft", "cosine", "verdict"],
-        rows,
-        align="lrrrrrrrrl",
-    )
+    headers = ["category", "n", "rel base", "rel ft", "gain", "gain %", "kw base", "kw ft", "cosine", "verdict"]
+    align = "lrrrrrrrrl"
+    if results.statistics.overall.has_valid_call:  # metric version 2: valid call before the verdict
+        for row, s in zip(rows, groups.values(), strict=True):
+            row[-1:-1] = [_share(s.avg_valid_call_base), _share(s.avg_valid_call_finetuned)]
+        headers[-1:-1] = ["vc base", "vc ft"]
+        align = "lrrrrrrrrrrl"
+    lines += table_lines(headers, rows, align=align)
     for name, s in groups.items():
         lines.append("")
         heading = f"Category '{name}' ({s.n_cases} cases)"
@@ -211,7 +226,13 @@ def _echo_section(results: RunResults) -> list[str]:
 
 
 def _all_cases_section(results: RunResults) -> list[str]:
-    lines = section_title("ALL CASES (R = regression, E = echoed answer: b base, f fine-tuned)")
+    version_2 = results.statistics.overall.has_valid_call
+    if version_2:
+        lines = section_title(
+            "ALL CASES (vc = valid call; R regression, E echo, X refusal, L recital, M malformed: b base, f ft)"
+        )
+    else:
+        lines = section_title("ALL CASES (R = regression, E = echoed answer: b base, f fine-tuned)")
     if not results.results:
         return lines + ["  None: no case ran."]
     rows = [
@@ -228,11 +249,14 @@ def _all_cases_section(results: RunResults) -> list[str]:
         ]
         for c in results.results
     ]
-    return lines + table_lines(
-        ["case", "category", "rel base", "rel ft", "delta", "kw base", "kw ft", "cosine", "flags"],
-        rows,
-        align="llrrrrrrl",
-    )
+    headers = ["case", "category", "rel base", "rel ft", "delta", "kw base", "kw ft", "cosine", "flags"]
+    align = "llrrrrrrl"
+    if version_2:
+        for row, c in zip(rows, results.results, strict=True):
+            row[-1:-1] = [f"{c.base.valid_call or 0:.0f}", f"{c.finetuned.valid_call or 0:.0f}"]
+        headers[-1:-1] = ["vc base", "vc ft"]
+        align = "llrrrrrrrrl"
+    return lines + table_lines(headers, rows, align=align)
 
 
 def _verdict_section(results: RunResults) -> list[str]:
@@ -361,9 +385,7 @@ def _gate_section(gate: GateOutcome) -> list[str]:
     for reason in gate.reasons:
         lines += wrap_lines(reason, indent=4, first="- ")
     if gate.violations:
-        rows = [
-            [v.rule, v.scope, _fmt(v.baseline), _fmt(v.current), _fmt(v.tolerance)] for v in gate.violations
-        ]
+        rows = [[v.rule, v.scope, _fmt(v.baseline), _fmt(v.current), _fmt(v.tolerance)] for v in gate.violations]
         lines += table_lines(["rule", "scope", "baseline", "current", "tolerance"], rows, align="llrrr")
     if gate.status == "no_baseline":
         lines.append("  No baseline to compare with: this run can be saved as the first baseline.")
@@ -431,6 +453,16 @@ def _stats_block(s: Stats) -> list[str]:
             format_pct(s.relevance_gain_pct, s.avg_relevance_finetuned),
         ],
     ]
+    if s.avg_valid_call_base is not None and s.avg_valid_call_finetuned is not None:  # metric version 2
+        rows.append(
+            [
+                "valid call",
+                f"{s.avg_valid_call_base:.3f}",
+                f"{s.avg_valid_call_finetuned:.3f}",
+                f"{s.avg_valid_call_finetuned - s.avg_valid_call_base:+.3f}",
+                "",
+            ]
+        )
     lines = table_lines(["metric", "base", "fine-tuned", "gain", "relative gain"], rows, align="lrrrl")
     unchanged = s.n_cases - s.improvements - s.regressions
     lines += [
@@ -438,6 +470,11 @@ def _stats_block(s: Stats) -> list[str]:
         f"  Cases improved / regressed / unchanged: {s.improvements} / {s.regressions} / {unchanged}",
         f"  Echoed answers: base {s.echo_base}, fine-tuned {s.echo_finetuned}",
     ]
+    if s.refusal_base is not None and s.recited_base is not None:
+        lines += [
+            f"  Refusals: base {s.refusal_base}, fine-tuned {s.refusal_finetuned}; "
+            f"recited tool lists: base {s.recited_base}, fine-tuned {s.recited_finetuned}"
+        ]
     return lines
 
 
@@ -462,18 +499,31 @@ def _case_block(rank: int, case: ScoredCase) -> list[str]:
 def _answer(arm: ArmScore) -> str:
     text = " ".join(arm.answer.split()) or "(empty answer)"
     tools = ", ".join(arm.tools_named) or "none"
+    if arm.valid_call is not None:  # metric version 2
+        flags = [name for name in ("refusal", "recited", "echo", "malformed") if getattr(arm, name)]
+        shown = f"; flags: {', '.join(flags)}" if flags else ""
+        return f"{text}  [tools routed: {tools}; valid call: {'yes' if arm.valid_call else 'no'}{shown}]"
     echo = "; echoed the request" if arm.echo else ""
     return f"{text}  [tools named: {tools}{echo}]"
+
+
+# Flag letters of the ALL CASES table, in order; the last three come with metric version 2.
+_FLAG_LETTERS = (("E", "echo"), ("X", "refusal"), ("L", "recited"), ("M", "malformed"))
 
 
 def _flags(case: ScoredCase) -> str:
     flags = []
     if case.regression:
         flags.append("R")
-    echo = ("b" if case.base.echo else "") + ("f" if case.finetuned.echo else "")
-    if echo:
-        flags.append(f"E:{echo}")
+    for letter, name in _FLAG_LETTERS:
+        arms = ("b" if getattr(case.base, name) else "") + ("f" if getattr(case.finetuned, name) else "")
+        if arms:
+            flags.append(f"{letter}:{arms}")
     return " ".join(flags)
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
 
 
 def _pct_short(s: Stats) -> str:
