@@ -28,6 +28,7 @@ register("report", "evals.cli.report", "re-render the text, CSV and PNG reports 
 register("compare", "evals.cli.compare", "compare two saved runs per category and per case")
 register("noise", "evals.cli.noise", "generate each arm twice and count answers that differ (the noise floor)")
 register("check", "evals.cli.check", "check that everything the benchmark needs is installed and readable")
+register("validate-metric", "evals.cli.validate_metric", "check the relevance metric against answers you labelled")
 
 
 def build_parser() -> argparse.ArgumentParser:
