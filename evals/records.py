@@ -139,9 +139,6 @@ class GenerationSettings:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
-CALL_FORMS: tuple[str, ...] = ("bare", "function", "json", "tool_call")
-
-
 @dataclass(frozen=True)
 class Call:
     """One tool call found in an answer, read as a runtime would read it.
