@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -60,3 +60,34 @@ def atomic_write_with(path: str | Path, writer: Callable[[Path], None]) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def atomic_write_all(files: Mapping[Path, bytes | Callable[[Path], None]]) -> list[Path]:
+    """Write several files all or nothing: every one to a temporary file first, then rename them all.
+
+    A value is the file's bytes, or a writer that fills the temporary path it is given. If any
+    write fails (a full disk, Ctrl-C), every temporary is removed and no file is replaced, so a
+    reader never sees a mix of this run's reports and the previous run's. The renames at the end
+    cannot run out of space.
+    """
+    staged: list[tuple[str, Path]] = []
+    try:
+        for path, content in files.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix + ".tmp", dir=path.parent)
+            staged.append((tmp, path))
+            if callable(content):
+                os.close(fd)
+                content(Path(tmp))
+            else:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(content)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+        for tmp, path in staged:
+            _publish(tmp, path)
+    except BaseException:
+        for tmp, _ in staged:
+            Path(tmp).unlink(missing_ok=True)
+        raise
+    return [path for _, path in staged]

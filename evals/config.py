@@ -275,7 +275,27 @@ OPTIONS: tuple[Option, ...] = (
         metavar="PATH",
     ),
     Option("--jarvis-save-baseline", None, False, "bless this run: write (or replace) the baseline", flag_only=True),
-    Option("--jarvis-require-baseline", None, False, "fail the gate when the baseline file is missing", flag_only=True),
+    Option(
+        "--jarvis-save-baseline-partial",
+        None,
+        False,
+        "allow blessing a partial run (quick, -k, --jarvis-limit, one category); it gates only what it covers",
+        flag_only=True,
+    ),
+    Option(
+        "--jarvis-require-baseline",
+        None,
+        False,
+        "fail the gate when there is no baseline, or it lacks a selected case",
+        flag_only=True,
+    ),
+    Option(
+        "--jarvis-accept-baseline-mismatch",
+        None,
+        False,
+        "compare with a baseline made on another model, quantization, settings or suite (said in every report)",
+        flag_only=True,
+    ),
     Option(
         "--jarvis-tolerance",
         "jarvis_tolerance",
@@ -345,7 +365,9 @@ class EvalConfig:
     limit: int | None = None
     baseline: Path = Path("reports/baseline.json")
     save_baseline: bool = False
+    save_baseline_partial: bool = False
     require_baseline: bool = False
+    accept_baseline_mismatch: bool = False
     tolerance: float = 0.02
     category_tolerances: Mapping[str, float] = field(default_factory=dict)
     min_gain: float | None = None
@@ -361,6 +383,7 @@ class EvalConfig:
             require_baseline=self.require_baseline,
             baseline_path=str(self.baseline),
             blessing=self.save_baseline,
+            accept_mismatch=self.accept_baseline_mismatch,
         )
 
 
@@ -430,8 +453,10 @@ def read_config(config: pytest.Config) -> EvalConfig:
         quick=quick,
         limit=1 if quick else plain("jarvis_limit"),
         baseline=path("jarvis_baseline") or Path("reports/baseline.json"),
-        save_baseline=values["jarvis_save_baseline"],
+        save_baseline=values["jarvis_save_baseline"] or values["jarvis_save_baseline_partial"],
+        save_baseline_partial=values["jarvis_save_baseline_partial"],
         require_baseline=values["jarvis_require_baseline"],
+        accept_baseline_mismatch=values["jarvis_accept_baseline_mismatch"],
         tolerance=plain("jarvis_tolerance"),
         category_tolerances=category_tolerances,
         min_gain=plain("jarvis_min_gain"),

@@ -28,6 +28,27 @@ class RunOutcome:
     written: list[Path] = field(default_factory=list)
     gate: GateOutcome | None = None
     notes: list[str] = field(default_factory=list)
+    failed: bool = False  # the run fails whatever the gate says (e.g. mostly empty answers)
+
+
+# An arm at least this empty is not answering (a reasoning model whose <think> block is still
+# open at the token limit, a broken template): its scores would be 0 = 0, not evidence.
+EMPTY_SHARE_LIMIT = 0.5
+
+
+def empty_answers(results: RunResults, config: EvalConfig) -> list[str]:
+    """Return one line per arm whose answers are mostly empty, saying what to do."""
+    problems = []
+    n = len(results.results)
+    for arm, label in (("base", "base"), ("finetuned", "fine-tuned")):
+        empty = sum(1 for c in results.results if not c.arm(arm).answer.strip())
+        if n and empty / n >= EMPTY_SHARE_LIMIT:
+            problems.append(
+                f"{empty} of {n} {label} answers are empty: nothing was compared; raise --jarvis-max-new-tokens "
+                f"(now {config.max_new_tokens}) or turn the model's thinking off (a <think> block still open at "
+                "the token limit leaves an empty answer)"
+            )
+    return problems
 
 
 def read_noise(config: EvalConfig, results: RunResults) -> NoiseFloor | None:
@@ -56,6 +77,10 @@ def conclude(run: EvalRun | None, config: EvalConfig, executed: int) -> RunOutco
 
     results = run.results()
     results = replace(results, paired=paired_section(results.results), noise=read_noise(config, results))
+    problems = empty_answers(results, config)
+    if problems:
+        results = replace(results, warnings=(*results.warnings, *problems))
+        notes.extend(f"error: {p}" for p in problems)
     baseline: Baseline | NoBaseline
     try:
         baseline = load_baseline(config.baseline) or NoBaseline(str(config.baseline))
@@ -67,6 +92,14 @@ def conclude(run: EvalRun | None, config: EvalConfig, executed: int) -> RunOutco
         elif config.quick:  # no gate line will carry the error
             notes.append(str(exc))
     if isinstance(baseline, Baseline):
+        version = results.metadata.metric_version
+        if baseline.metric_version != version:  # compare like with like: score its answers again
+            note = (
+                f"baseline {config.baseline} was scored with metric version {baseline.metric_version or '?'}: "
+                f"re-scored from its answers with version {version}"
+            )
+            baseline = baseline.rescored(run.suite, version)
+            results = replace(results, warnings=(*results.warnings, note))
         results = replace(results, baseline_comparison=baseline_section(results.results, baseline))
 
     gate: GateOutcome | None = None
@@ -83,9 +116,11 @@ def conclude(run: EvalRun | None, config: EvalConfig, executed: int) -> RunOutco
             f"reports folder {config.reports_dir} is not writable ({exc.strerror or exc}): "
             "pass --jarvis-reports DIR with a writable folder"
         ) from None
-    if config.save_baseline:  # explicit request: bless even a worse run, but say so
+    if config.save_baseline and problems:  # a baseline of empty answers would let anything pass later
+        notes.append(f"baseline not blessed: {config.baseline} is unchanged, because the answers were empty")
+    elif config.save_baseline:  # explicit request: bless even a worse run, but say so
         if gate is not None and gate.failed and isinstance(baseline, Baseline):
             notes.append("this run fails the gate against the baseline it replaces")
         written.append(save_baseline(results, config.baseline, overwrite=True))
         notes.append(f"baseline blessed: {config.baseline}")
-    return RunOutcome(results=results, written=written, gate=gate, notes=notes)
+    return RunOutcome(results=results, written=written, gate=gate, notes=notes, failed=bool(problems))

@@ -7,7 +7,7 @@ on the config; nothing happens unless JARVIS cases are collected.
 from __future__ import annotations
 
 import contextlib
-import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,9 +45,12 @@ def pytest_configure(config: pytest.Config) -> None:
     if hasattr(config, "workerinput"):  # xdist worker: cases collect, but never run (see jarvis_run)
         return
     settings = read_config(config)
-    if getattr(config.option, "numprocesses", None) and requests_jarvis(config.option.markexpr or ""):
-        raise pytest.UsageError(XDIST_REFUSAL)
     plugin = JarvisPlugin(settings, config)
+    # The controller of an xdist run collects nothing itself: judge the -m expression on the
+    # suite's cases (their markers are known) the way pytest will on the workers' items.
+    markexpr = config.option.markexpr
+    if getattr(config.option, "numprocesses", None) and markexpr and plugin.selects_cases(markexpr):
+        raise pytest.UsageError(XDIST_REFUSAL)
     config.stash[plugin_key] = plugin
     config.pluginmanager.register(plugin, "jarvis-session")
 
@@ -73,10 +76,24 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         from evals.suite import load_suite
 
         suite = load_suite(read_config(metafunc.config).suite)
-    metafunc.parametrize(
-        CASE_ARG,
-        [pytest.param(c, id=c.id, marks=[pytest.mark.jarvis, getattr(pytest.mark, c.category)]) for c in suite.cases],
-    )
+    metafunc.parametrize(CASE_ARG, [pytest.param(c, id=c.id, marks=case_marks(c)) for c in suite.cases])
+
+
+def case_marks(case: Case) -> list[pytest.MarkDecorator]:
+    """The markers of a case's test: ``jarvis`` and its category."""
+    return [pytest.mark.jarvis, getattr(pytest.mark, case.category)]
+
+
+def marker_expression_selects(markexpr: str, marks: Iterable[pytest.MarkDecorator | pytest.Mark]) -> bool:
+    """Evaluate a ``-m`` expression on a set of markers exactly as pytest does when it deselects.
+
+    pytest exposes no public API for this; ``_pytest.mark`` has held these two since pytest 8.
+    """
+    from _pytest.mark import MarkMatcher
+    from _pytest.mark.expression import Expression
+
+    own = [m.mark if isinstance(m, pytest.MarkDecorator) else m for m in marks]
+    return Expression.compile(markexpr).evaluate(MarkMatcher.from_markers(own))
 
 
 class JarvisPlugin:
@@ -91,8 +108,9 @@ class JarvisPlugin:
         self.results: RunResults | None = None
         self.written: list[Path] = []
         self.gate: GateOutcome | None = None
-        # A run that asks for JARVIS cases but executes none must fail the gate: no evidence.
-        self.requested = requests_jarvis(pytest_config.option.markexpr or "")
+        # A run whose -m selects JARVIS cases but executes none must fail the gate: no evidence.
+        # Decided on the collected items (see pytest_collection_modifyitems), never on the text.
+        self.requested = False
         self.notes: list[str] = []
         self.fatal: str | None = None  # why answering failed: the run stops, nothing is written
 
@@ -112,6 +130,11 @@ class JarvisPlugin:
                 self.suite_error = str(exc)
         return self._suite
 
+    def selects_cases(self, markexpr: str) -> bool:
+        """Whether a ``-m`` expression selects any of the suite's cases."""
+        suite = self.suite
+        return suite is not None and any(marker_expression_selects(markexpr, case_marks(c)) for c in suite.cases)
+
     @property
     def run(self) -> EvalRun:
         if self._run is None:
@@ -125,8 +148,18 @@ class JarvisPlugin:
 
     # -- collection ------------------------------------------------------------------------
 
-    @pytest.hookimpl(trylast=True)
-    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+    @pytest.hookimpl(wrapper=True)
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> Any:
+        """Note whether -m asked for JARVIS cases: judged by pytest's own evaluation on the collected items."""
+        markexpr = config.option.markexpr
+        collected = [item for item in items if _case_of(item) is not None]
+        asked = bool(markexpr) and any(marker_expression_selects(markexpr, item.iter_markers()) for item in collected)
+        result = yield
+        self.requested = asked or any(_case_of(item) is not None for item in items)
+        return result
+
+    @pytest.hookimpl(trylast=True, specname="pytest_collection_modifyitems")
+    def pytest_collection_modifyitems_limit(self, config: pytest.Config, items: list[pytest.Item]) -> None:
         """Apply --jarvis-quick / --jarvis-limit after -m and -k have deselected."""
         limit = self.config.limit
         if limit is None:
@@ -149,18 +182,48 @@ class JarvisPlugin:
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         if self.suite_error is not None:
             raise pytest.UsageError(self.suite_error)
-        cases = [c for c in (_case_of(item) for item in session.items) if c is not None]
+        cases = list(dict.fromkeys(c for c in (_case_of(item) for item in session.items) if c is not None))
         if not cases:
             return
         self.requested = True
         run = self.run  # validates suite and adapter now: bad input stops before any test
-        run.selected = list(dict.fromkeys(cases))
+        run.selected = cases
+        run.scope = self._scope(session, cases)
+        if run.scope and self.config.save_baseline and not self.config.save_baseline_partial:
+            raise pytest.UsageError(
+                f"--jarvis-save-baseline would bless a partial run ({run.scope}: {len(cases)} of "
+                f"{len(run.suite.cases)} cases), which would then gate only those: run the whole suite to bless, "
+                "or pass --jarvis-save-baseline-partial to bless this partial baseline on purpose"
+            )
+
+    def _scope(self, session: pytest.Session, cases: list[Case]) -> str:
+        """Say why a run covers less than the whole suite ("" when it covers all of it)."""
+        suite = self.suite
+        if self.config.quick:
+            return "quick mode"
+        if self.config.limit is not None:
+            return f"--jarvis-limit {self.config.limit}"
+        if suite is None or len(cases) == len(suite.cases):
+            return ""
+        option = session.config.option
+        if option.keyword:
+            return f"-k {option.keyword!r}"
+        if option.markexpr:
+            return f"-m {option.markexpr!r}"
+        return "a selection of test ids"
 
     # -- end of session ----------------------------------------------------------------------
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if session.config.option.collectonly:
+            return  # nothing ran: no report, no gate
         if self._run is not None and exitstatus == pytest.ExitCode.INTERRUPTED:
-            self.notes = ["interrupted: no report was written; earlier reports and the baseline are untouched"]
+            kept = self._run.stored
+            self.notes = [
+                "interrupted: no report was written; earlier reports and the baseline are untouched; "
+                "answers of finished batches stay in the generation cache for the next run"
+                + (f" ({kept} kept)" if kept else "")
+            ]
         if not self.requested or exitstatus in (
             pytest.ExitCode.INTERRUPTED,
             pytest.ExitCode.USAGE_ERROR,
@@ -188,15 +251,8 @@ class JarvisPlugin:
             outcome.gate,
             outcome.notes,
         )
-        if (
-            outcome.gate is not None
-            and outcome.gate.failed
-            and session.exitstatus
-            in (
-                pytest.ExitCode.OK,
-                pytest.ExitCode.NO_TESTS_COLLECTED,
-            )
-        ):
+        failed = outcome.failed or (outcome.gate is not None and outcome.gate.failed)
+        if failed and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
@@ -244,11 +300,6 @@ def jarvis_scored(jarvis_case: Case, jarvis_run: EvalRun) -> ScoredCase:
 def jarvis_policy(request: pytest.FixtureRequest) -> AssertPolicy:
     """What the per-prompt test asserts (--jarvis-assert)."""
     return request.config.stash[plugin_key].config.assert_policy
-
-
-def requests_jarvis(markexpr: str) -> bool:
-    """True when ``-m`` asks for JARVIS cases ("jarvis", "jarvis and routing"), not "not jarvis"."""
-    return bool(re.search(r"\bjarvis\b", markexpr)) and not re.fullmatch(r"\s*not\s+jarvis\s*", markexpr)
 
 
 def _case_of(item: pytest.Item) -> Case | None:

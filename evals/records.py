@@ -398,12 +398,20 @@ class RunMetadata:
     n_cached_answers: int = 0
     generation_seconds: float = 0.0
     load_seconds: float = 0.0
+    # What a baseline must match besides the fields above (absent from files of earlier versions).
+    model_fingerprint: str = ""
+    suite_hash: str = ""
+    metric_version: str = ""
+    scope: str = ""  # why the run is partial ("quick", "-k", "--jarvis-limit", "categories"), empty when full
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
         out["generation"] = self.generation.to_dict()
         out["packages"] = dict(self.packages)
         out["categories"] = list(self.categories)
+        for key in _OPTIONAL_METADATA:  # omitted when empty: a file of an earlier version reads back unchanged
+            if not out[key]:
+                del out[key]
         return out
 
     @classmethod
@@ -414,6 +422,9 @@ class RunMetadata:
         kwargs["categories"] = _tuple(data.get("categories"))
         kwargs["packages"] = dict(data.get("packages", {}))
         return cls(**kwargs)
+
+
+_OPTIONAL_METADATA = ("model_fingerprint", "suite_hash", "metric_version", "scope")
 
 
 # --- sections added by later stages of a run -------------------------------------------

@@ -17,6 +17,7 @@ from evals.cache import CACHE_FILE, AnswerCache, CacheContext, GenerationCache
 from evals.config import EvalConfig
 from evals.environment import recorded_versions
 from evals.errors import JarvisError
+from evals.gate.baseline import suite_hash
 from evals.models import EMBEDDED_MODEL, find_latest_adapter, inspect_adapter, is_embedded, resolve_model
 from evals.records import Case, GenerationSettings, RunMetadata, RunResults, ScoredCase, Suite
 from evals.scoring import score_case, summarize
@@ -38,6 +39,8 @@ class EvalRun:
     answers: dict[tuple[str, str], Answer] = field(default_factory=dict)  # (arm name, case id)
     scored: dict[str, ScoredCase] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    scope: str = ""  # why the selection is partial ("quick mode", "-k 'volume'"...), "" for the whole suite
+    stored: int = 0  # fresh answers written to the cache, batch by batch
     started: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     _store: GenerationCache | None = field(default=None, repr=False)
 
@@ -101,7 +104,11 @@ class EvalRun:
                     self.warnings.append(warning)
 
     def answer_prompts(self, work: dict[Arm, list[Prompt]]) -> dict[Arm, list[Answer]]:
-        """Answer each arm's prompts: cached answers first, the rest in one call to the backend."""
+        """Answer each arm's prompts: cached answers first, the rest in one call to the backend.
+
+        Fresh answers are stored batch by batch as the backend finishes them, under the identity
+        read after loading (the device really used): an interrupted run keeps what is done.
+        """
         cache = self._cache()
         out: dict[Arm, list[Answer | None]] = {}
         todo: dict[Arm, list[Prompt]] = {}
@@ -116,17 +123,23 @@ class EvalRun:
                     out[arm].append(None)
                 else:
                     out[arm].append(Answer(hit.text, hit.new_tokens, hit.truncated_prompt, cached=True))
-        if todo:
-            fresh = self.backend.generate(todo, self.settings)
-            if cache:
-                # Keyed after generating: the identity then names the device really used.
-                cache = self._cache()
-            for arm, prompts in todo.items():
-                answers = iter(fresh[arm])
-                out[arm] = [a if a is not None else next(answers) for a in out[arm]]
-                if cache:
-                    cache.put(dict(zip(cache.keys(self.backend.arm_identity(arm), prompts), fresh[arm], strict=True)))
-        return {arm: [a for a in answers if a is not None] for arm, answers in out.items()}
+        if not todo:
+            return {arm: [a for a in answers if a is not None] for arm, answers in out.items()}
+
+        def store(arm: Arm, indices: list[int], answers: list[Answer]) -> None:
+            fresh_cache = self._cache()
+            if fresh_cache is not None:
+                prompts = [todo[arm][i] for i in indices]
+                keys = fresh_cache.keys(self.backend.arm_identity(arm), prompts)
+                fresh_cache.put(dict(zip(keys, answers, strict=True)))
+                self.stored += len(answers)
+
+        fresh = self.backend.generate(todo, self.settings, on_answers=store)
+        done: dict[Arm, list[Answer]] = {}
+        for arm, answers in out.items():
+            new = iter(fresh.get(arm, ()))
+            done[arm] = [a if a is not None else next(new) for a in answers]
+        return done
 
     def _cache(self) -> AnswerCache | None:
         if not self.config.use_cache:
@@ -168,11 +181,15 @@ class EvalRun:
             timestamp=self.started,
             packages=recorded_versions(),
             categories=categories,
-            partial=len(cases) < len(self.suite.cases) or categories != all_categories,
+            partial=bool(self.scope) or len(cases) < len(self.suite.cases) or categories != all_categories,
             n_generate_calls=stats.generate_calls,
             n_cached_answers=n_cached,
             generation_seconds=round(stats.generation_seconds, 3),
             load_seconds=round(stats.load_seconds, 3),
+            model_fingerprint=str(self.backend.identity().get("model", "")),
+            suite_hash=suite_hash(self.suite),
+            metric_version=metric_version(),
+            scope=self.scope,
         )
         return RunResults(metadata=meta, statistics=summarize(cases), results=cases, warnings=tuple(self.warnings))
 
@@ -187,3 +204,10 @@ def unwritable(folder: Path) -> str | None:
     if not os.access(existing, os.W_OK | os.X_OK):
         return f"{existing} is read-only"
     return None
+
+
+def metric_version() -> str:
+    """Return the version of the scoring rules the results were computed with."""
+    from evals import metrics
+
+    return str(getattr(metrics, "METRIC_VERSION", "1"))

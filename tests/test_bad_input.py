@@ -247,7 +247,7 @@ def test_corrupt_baseline_fails_the_gate_and_stays_untouched(bench, pytester: py
     blessed.stdout.fnmatch_lines(
         [f"note: baseline {baseline} was unreadable; this run replaces it", f"note: baseline blessed: {baseline}"]
     )
-    assert json.loads(baseline.read_text())["schema_version"] == 1
+    assert json.loads(baseline.read_text())["schema_version"] == 2
 
 
 # -- 8. an empty answer ----------------------------------------------------------------------------------------
@@ -260,9 +260,11 @@ def silent_adapter(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactor
 
 
 def test_empty_answer_scores_zero(bench, pytester: pytest.Pytester, silent_adapter: Path) -> None:
+    """Each empty answer scores 0; an arm that is all empty also fails the run (it compared nothing)."""
     result = bench(adapter=silent_adapter)
-    assert result.ret == 0, result.stdout.str()
+    assert result.ret == 1, result.stdout.str()
     result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["note: error: 3 of 3 fine-tuned answers are empty: nothing was compared*"])
     data = json.loads((pytester.path / "reports" / "benchmark_results.json").read_text())
     for case in data["results"]:
         ft = case["finetuned"]
@@ -317,7 +319,7 @@ def test_ctrl_c_during_generation_loses_nothing(bench, pytester: pytest.Pytester
     interrupted = bench("--jarvis-save-baseline", no_reraise_ctrlc=True)
     assert interrupted.ret == pytest.ExitCode.INTERRUPTED, interrupted.stdout.str()
     interrupted.stdout.fnmatch_lines(
-        ["note: interrupted: no report was written; earlier reports and the baseline are untouched"]
+        ["note: interrupted: no report was written; earlier reports and the baseline are untouched*"]
     )
     assert snapshot(reports) == before, "reports and baseline byte-identical, same mtimes"
     assert not list(reports.glob(".*.tmp")) and not list(reports.glob(".*"))

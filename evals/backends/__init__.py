@@ -14,7 +14,7 @@ so a run whose answers are all cached never loads a model.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -71,6 +71,9 @@ class BackendStats:
     batch_size_used: int | None = None
 
 
+OnAnswers = Callable[[Arm, list[int], list[Answer]], None]
+
+
 class Backend(Protocol):
     """Turns (arms, prompts, generation settings) into answers, and says what shapes them."""
 
@@ -94,8 +97,14 @@ class Backend(Protocol):
         """Check every input that is cheap to check now; raise ``JarvisError`` with one line."""
         ...
 
-    def generate(self, work: Mapping[Arm, Sequence[Prompt]], settings: GenerationSettings) -> dict[Arm, list[Answer]]:
-        """Answer each arm's prompts (in order); load the model on first use."""
+    def generate(
+        self, work: Mapping[Arm, Sequence[Prompt]], settings: GenerationSettings, on_answers: OnAnswers | None = None
+    ) -> dict[Arm, list[Answer]]:
+        """Answer each arm's prompts (in order); load the model on first use.
+
+        ``on_answers(arm, indices, answers)`` follows every finished batch (indices into the
+        arm's prompts), so the caller can keep what is done if a later batch is interrupted.
+        """
         ...
 
     def prompt_format(self) -> str:

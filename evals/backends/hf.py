@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evals.backends import Answer, Arm, BackendStats, Prompt
+from evals.backends import Answer, Arm, BackendStats, OnAnswers, Prompt
 from evals.backends.batching import initial_batch_size, run_batched
 from evals.backends.prompting import build_prompt, prompt_format_of_folder
 from evals.errors import JarvisError
@@ -368,10 +368,17 @@ class HFBackend:
             model.set_adapter(arm.name)
             yield model
 
-    def generate(self, work: Mapping[Arm, Sequence[Prompt]], settings: GenerationSettings) -> dict[Arm, list[Answer]]:
-        return {arm: self._generate_arm(arm, prompts, settings) if prompts else [] for arm, prompts in work.items()}
+    def generate(
+        self, work: Mapping[Arm, Sequence[Prompt]], settings: GenerationSettings, on_answers: OnAnswers | None = None
+    ) -> dict[Arm, list[Answer]]:
+        return {
+            arm: self._generate_arm(arm, prompts, settings, on_answers) if prompts else []
+            for arm, prompts in work.items()
+        }
 
-    def _generate_arm(self, arm: Arm, prompts: Sequence[Prompt], settings: GenerationSettings) -> list[Answer]:
+    def _generate_arm(
+        self, arm: Arm, prompts: Sequence[Prompt], settings: GenerationSettings, on_answers: OnAnswers | None
+    ) -> list[Answer]:
         """Generate one arm's answers in batches (longest prompts first), with a progress bar."""
         from evals.progress import progress
 
@@ -384,10 +391,12 @@ class HFBackend:
                 start = time.perf_counter()
                 tokens = 0
 
-                def counted(batch: Sequence[str]) -> list[Answer]:
+                def counted(batch: Sequence[int]) -> list[Answer]:
                     nonlocal tokens
-                    answers = generator(batch)
+                    answers = generator([texts[i] for i in batch])
                     tokens += sum(a.new_tokens for a in answers)
+                    if on_answers is not None:  # e.g. into the cache now: Ctrl-C later loses nothing done
+                        on_answers(arm, list(batch), answers)
                     return answers
 
                 def on_batch(done: int, total: int, batch_size: int) -> None:
@@ -397,4 +406,5 @@ class HFBackend:
                     if tokens and elapsed:
                         bar.set_postfix_str(f"{tokens / elapsed:.0f} tok/s")
 
-                return list(run_batched(texts, counted, size, sort_key=len, on_batch=on_batch))
+                order = list(range(len(texts)))
+                return list(run_batched(order, counted, size, sort_key=lambda i: len(texts[i]), on_batch=on_batch))

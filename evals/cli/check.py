@@ -405,8 +405,9 @@ def check_baseline(path: Path, suite: Suite | None) -> CheckResult:
             f"{path} absent: not gated until you bless one",
             "bless a run with `pytest -m jarvis --jarvis-save-baseline` and commit it",
         )
-    detail = f"{path}: suite {baseline.suite}, {len(baseline.cases)} cases"
-    if suite is not None and (baseline.suite_name, baseline.suite_version) != (suite.name, suite.version):
+    detail = f"{path}: suite {baseline.suite}, {len(baseline.cases)} cases" + (" (partial)" if baseline.partial else "")
+    identity = baseline.identity
+    if suite is not None and (identity.suite_name, identity.suite_version) != (suite.name, suite.version):
         return CheckResult(
             item,
             FAIL,

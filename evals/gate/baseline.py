@@ -1,12 +1,16 @@
-"""The blessed baseline: a committed snapshot of a run's scores that later runs are gated against.
+"""The blessed baseline: a committed snapshot of a run that later runs are gated against.
 
-A baseline holds what identifies the run (suite name and version, model, adapter,
-quantization, decoding settings), its statistics, and every case's scores so a later run
-is compared case by case, on exactly the cases both ran.
+A baseline holds the identity of the run that made it (model and weights fingerprint,
+quantization, decoding settings, prompt format, suite name, version and content hash, metric
+version), whether it covers the whole suite, its statistics, and every case's answers and
+scores for both arms. The answers let a later version of the metric re-score it; the identity
+lets the gate refuse a comparison between runs that did not ask the same question of the
+same model.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Mapping
@@ -17,14 +21,102 @@ from typing import Any
 
 from evals.atomic import atomic_write_json
 from evals.errors import JarvisError
-from evals.records import RunResults, ScoredCase, Summary
+from evals.records import RunMetadata, RunResults, ScoredCase, Suite, Summary
 
-BASELINE_SCHEMA = 1
+BASELINE_SCHEMA = 2
 DEFAULT_BASELINE_PATH = "reports/baseline.json"
+# Settings that do not change an answer (see cache.ANSWER_NEUTRAL_SETTINGS); the prompt format
+# is compared on its own line.
+_NEUTRAL = frozenset({"batch_size", "prompt_format"})
 
 
 class BaselineError(JarvisError, ValueError):
     """A baseline file that cannot be read or written; the message names the file and the fix."""
+
+
+def suite_hash(suite: Suite) -> str:
+    """Return a digest of what a suite asks: system prompt, tool ids and descriptions, every case.
+
+    The tools' free-text lexicon (aliases, intents) is left out: it only shapes scoring, and a
+    baseline is re-scored from its answers.
+    """
+    content = {
+        "system_prompt": suite.system_prompt,
+        "tools": [[t.id, t.description] for t in suite.tools],
+        "cases": [c.to_dict() for c in suite.cases],
+    }
+    text = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class RunIdentity:
+    """What makes two runs' answers comparable: everything that shapes them but the adapter."""
+
+    model: str
+    model_fingerprint: str
+    quantization: str
+    generation: Mapping[str, Any]
+    prompt_format: str
+    suite_name: str
+    suite_version: str
+    suite_hash: str
+
+    @classmethod
+    def of(cls, meta: RunMetadata) -> RunIdentity:
+        settings = meta.generation.to_dict()
+        return cls(
+            model=meta.model,
+            model_fingerprint=meta.model_fingerprint,
+            quantization=meta.quantization,
+            generation={k: v for k, v in settings.items() if k not in _NEUTRAL},
+            prompt_format=str(settings.get("prompt_format", "")),
+            suite_name=meta.suite_name,
+            suite_version=meta.suite_version,
+            suite_hash=meta.suite_hash,
+        )
+
+    def differences(self, run: RunIdentity) -> list[str]:
+        """Name every field where ``run`` differs from this (the baseline's) identity."""
+        out = []
+        for name in ("model", "model_fingerprint", "quantization", "prompt_format", "suite_name", "suite_version"):
+            mine, theirs = getattr(self, name), getattr(run, name)
+            if mine != theirs:
+                out.append(f"{name.replace('_', ' ')} {mine or '?'} (baseline) vs {theirs or '?'} (this run)")
+        if self.suite_hash != run.suite_hash and self.suite_version == run.suite_version:
+            out.append("suite content changed without a version bump")
+        for key in sorted(set(self.generation) | set(run.generation)):
+            mine, theirs = self.generation.get(key), run.generation.get(key)
+            if mine != theirs:
+                out.append(f"{key} {mine} (baseline) vs {theirs} (this run)")
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "model_fingerprint": self.model_fingerprint,
+            "quantization": self.quantization,
+            "generation": dict(self.generation),
+            "prompt_format": self.prompt_format,
+            "suite_name": self.suite_name,
+            "suite_version": self.suite_version,
+            "suite_hash": self.suite_hash,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunIdentity:
+        if not isinstance(data, Mapping):
+            raise ValueError(f"'identity' must be an object, got {type(data).__name__}")
+        return cls(
+            model=_text(data, "model"),
+            model_fingerprint=_text(data, "model_fingerprint"),
+            quantization=_text(data, "quantization"),
+            generation=dict(_mapping(data, "generation")),
+            prompt_format=_text(data, "prompt_format"),
+            suite_name=_text(data, "suite_name", allow_empty=False),
+            suite_version=_text(data, "suite_version", allow_empty=False),
+            suite_hash=_text(data, "suite_hash"),
+        )
 
 
 def _score(data: Mapping[str, Any], key: str) -> float:
@@ -52,9 +144,11 @@ def _mapping(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
 
 @dataclass(frozen=True)
 class BaselineCase:
-    """One case's blessed scores, both arms."""
+    """One case as blessed: both arms' answers and scores."""
 
     category: str
+    answer_base: str
+    answer_finetuned: str
     relevance_base: float
     relevance_finetuned: float
     keyword_match_base: float
@@ -64,6 +158,8 @@ class BaselineCase:
     def from_scored(cls, case: ScoredCase) -> BaselineCase:
         return cls(
             category=case.category,
+            answer_base=case.base.answer,
+            answer_finetuned=case.finetuned.answer,
             relevance_base=case.base.relevance,
             relevance_finetuned=case.finetuned.relevance,
             keyword_match_base=case.base.keyword_match,
@@ -73,6 +169,8 @@ class BaselineCase:
     def to_dict(self) -> dict[str, Any]:
         return {
             "category": self.category,
+            "answer_base": self.answer_base,
+            "answer_finetuned": self.answer_finetuned,
             "relevance_base": self.relevance_base,
             "relevance_finetuned": self.relevance_finetuned,
             "keyword_match_base": self.keyword_match_base,
@@ -86,6 +184,8 @@ class BaselineCase:
             raise ValueError(f"a case must be an object, got {type(data).__name__}")
         return cls(
             category=_text(data, "category", allow_empty=False),
+            answer_base=_text(data, "answer_base"),
+            answer_finetuned=_text(data, "answer_finetuned"),
             relevance_base=_score(data, "relevance_base"),
             relevance_finetuned=_score(data, "relevance_finetuned"),
             keyword_match_base=_score(data, "keyword_match_base"),
@@ -95,26 +195,23 @@ class BaselineCase:
 
 @dataclass(frozen=True)
 class Baseline:
-    """A blessed run: what produced it, its statistics and every case's scores.
+    """A blessed run: what produced it, what it covers, its statistics and every case.
 
     ``path`` is where it was read from; it is not part of the file and not compared.
     """
 
-    suite_name: str
-    suite_version: str
-    model: str
+    identity: RunIdentity
     adapter: str
-    quantization: str
-    generation: Mapping[str, Any]
+    metric_version: str
     statistics: Summary
     cases: Mapping[str, BaselineCase]
     created: str = ""
     partial: bool = False
+    scope: str = ""
     path: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
         # Read-only views: a frozen record whose mappings can be mutated is not frozen.
-        object.__setattr__(self, "generation", MappingProxyType(dict(self.generation)))
         object.__setattr__(self, "cases", MappingProxyType(dict(self.cases)))
 
     @property
@@ -124,37 +221,46 @@ class Baseline:
 
     @property
     def suite(self) -> str:
-        """Return ``name@version``, the suite identity a run must match."""
-        return f"{self.suite_name}@{self.suite_version}"
+        """Return ``name@version``."""
+        return f"{self.identity.suite_name}@{self.identity.suite_version}"
 
     @classmethod
     def from_results(cls, results: RunResults) -> Baseline:
         """Snapshot a run as a baseline."""
         meta = results.metadata
         return cls(
-            suite_name=meta.suite_name,
-            suite_version=meta.suite_version,
-            model=meta.model,
+            identity=RunIdentity.of(meta),
             adapter=meta.adapter,
-            quantization=meta.quantization,
-            generation=meta.generation.to_dict(),
+            metric_version=meta.metric_version,
             statistics=results.statistics,
             cases={c.id: BaselineCase.from_scored(c) for c in results.results},
             created=meta.timestamp,
             partial=meta.partial,
+            scope=meta.scope,
         )
+
+    def rescored(self, suite: Suite, metric_version: str) -> Baseline:
+        """Return this baseline scored again from its answers with the current metric and suite."""
+        from evals.scoring import score_case, summarize
+
+        by_id = {c.id: c for c in suite.cases}
+        scored = [
+            score_case(by_id[cid], case.answer_base, case.answer_finetuned, suite)
+            for cid, case in self.cases.items()
+            if cid in by_id
+        ]
+        cases = {**self.cases, **{s.id: BaselineCase.from_scored(s) for s in scored}}
+        return replace(self, cases=cases, statistics=summarize(scored), metric_version=metric_version)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "schema_version": BASELINE_SCHEMA,
-            "suite_name": self.suite_name,
-            "suite_version": self.suite_version,
-            "model": self.model,
+            "identity": self.identity.to_dict(),
             "adapter": self.adapter,
-            "quantization": self.quantization,
-            "generation": dict(self.generation),
+            "metric_version": self.metric_version,
             "created": self.created,
             "partial": self.partial,
+            "scope": self.scope,
             "statistics": self.statistics.to_dict(),
             "cases": {case_id: case.to_dict() for case_id, case in self.cases.items()},
         }
@@ -169,6 +275,8 @@ class Baseline:
             raise ValueError(f"'schema_version' must be a whole number, got {schema!r}")
         if schema > BASELINE_SCHEMA:
             raise ValueError(f"schema_version {schema} is newer than this jarvis-evals reads ({BASELINE_SCHEMA})")
+        if schema < BASELINE_SCHEMA:
+            raise OutdatedBaseline(schema)
         cases: dict[str, BaselineCase] = {}
         for case_id, raw in _mapping(data, "cases").items():
             try:
@@ -183,17 +291,23 @@ class Baseline:
         if not isinstance(partial, bool):
             raise ValueError(f"'partial' must be true or false, got {partial!r}")
         return cls(
-            suite_name=_text(data, "suite_name", allow_empty=False),
-            suite_version=_text(data, "suite_version", allow_empty=False),
-            model=_text(data, "model"),
+            identity=RunIdentity.from_dict(_mapping(data, "identity")),
             adapter=_text(data, "adapter"),
-            quantization=_text(data, "quantization"),
-            generation=_mapping(data, "generation"),
+            metric_version=_text(data, "metric_version"),
             statistics=statistics,
             cases=cases,
             created=str(data.get("created", "")),
             partial=partial,
+            scope=str(data.get("scope", "")),
         )
+
+
+class OutdatedBaseline(ValueError):
+    """A baseline of an earlier schema: no answers to re-score, no identity to compare."""
+
+    def __init__(self, schema: int) -> None:
+        super().__init__(f"schema_version {schema}")
+        self.schema = schema
 
 
 def _corrupt(path: Path, detail: str) -> BaselineError:
@@ -211,6 +325,8 @@ def load_baseline(path: str | Path) -> Baseline | None:
         return None
     except UnicodeDecodeError:
         raise _corrupt(path, "not UTF-8 text") from None
+    except IsADirectoryError:
+        raise BaselineError(f"baseline {path} is a folder: point --jarvis-baseline at a JSON file") from None
     except OSError as exc:
         raise BaselineError(
             f"baseline {path} cannot be read ({exc.strerror or exc}): point --jarvis-baseline at a readable file"
@@ -221,6 +337,11 @@ def load_baseline(path: str | Path) -> Baseline | None:
         raise _corrupt(path, f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
     try:
         baseline = Baseline.from_dict(data)
+    except OutdatedBaseline as old:
+        raise BaselineError(
+            f"baseline {path} was written by an earlier jarvis-evals (schema {old.schema}: no answers to re-score and "
+            "no run identity to compare): re-bless it with `pytest -m jarvis --jarvis-save-baseline`"
+        ) from None
     except ValueError as exc:
         raise _corrupt(path, str(exc)) from None
     return replace(baseline, path=str(path))

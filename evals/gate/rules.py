@@ -19,7 +19,7 @@ from types import MappingProxyType
 from typing import Any
 
 from evals.errors import JarvisError
-from evals.gate.baseline import DEFAULT_BASELINE_PATH, Baseline
+from evals.gate.baseline import DEFAULT_BASELINE_PATH, Baseline, RunIdentity
 from evals.records import CATEGORIES, BaselineBlock, GateOutcome, GateViolation, RunResults
 
 GATE_MODES: tuple[str, ...] = ("tolerance", "significant")
@@ -59,6 +59,7 @@ class GateConfig:
     require_baseline: bool = False
     baseline_path: str = DEFAULT_BASELINE_PATH
     blessing: bool = False  # this run replaces the baseline: an unreadable one is not a failure
+    accept_mismatch: bool = False  # compare with a baseline of another identity anyway (said in the reasons)
 
     def __post_init__(self) -> None:
         problem = tolerance_problem(self.tolerance)
@@ -118,20 +119,24 @@ def _evidence(block: BaselineBlock) -> str:
 def _gain_violation(results: RunResults, min_gain: float) -> GateViolation | None:
     base = fmean(c.base.relevance for c in results.results)
     tuned = fmean(c.finetuned.relevance for c in results.results)
-    # A base mean of 0 makes the relative gain infinite if the fine-tune scores at all, else 0.
-    gain = (tuned - base) / base if base > 0 else (math.inf if tuned > 0 else 0.0)
-    if gain + _EPS >= min_gain:
-        return None
-    return GateViolation(
-        rule="min_gain",
-        scope="global",
-        baseline=base,
-        current=tuned,
-        tolerance=min_gain,
-        message=(
+    if base > 0:
+        gain = (tuned - base) / base
+        if gain + _EPS >= min_gain:
+            return None
+        message = (
             f"gate: fine-tuned relevance {tuned:.2f} is {gain:+.1%} over base {base:.2f}, "
             f"below the required {min_gain:+.1%}"
-        ),
+        )
+    else:
+        # A relative gain over 0 is unbounded: any fine-tune would pass. The absolute gain is used.
+        if tuned - base + _EPS >= min_gain:
+            return None
+        message = (
+            f"gate: base relevance is 0, so the gain is measured absolutely: fine-tuned relevance {tuned:.2f} "
+            f"is below the required {min_gain:.2f}"
+        )
+    return GateViolation(
+        rule="min_gain", scope="global", baseline=base, current=tuned, tolerance=min_gain, message=message
     )
 
 
@@ -141,35 +146,46 @@ def _relevance_checks(
     """Return (violations, notices, gated scopes) for relevance against the baseline."""
     violations: list[GateViolation] = []
     notices: list[str] = []
-    ran = list(dict.fromkeys(c.category for c in results.results))
-    common = [c.id for c in results.results if c.id in baseline.cases]
+    path = baseline.path or config.baseline_path
     by_id = {c.id: c for c in results.results}
-    covered = list(dict.fromkeys(by_id[i].category for i in common))
-
-    uncovered = [cat for cat in ran if cat not in covered]
-    for cat in uncovered:
-        message = (
-            f"gate: baseline {baseline.path or config.baseline_path} has no {cat} case: "
-            f"{cat} was not compared; re-bless the baseline from a full run with --jarvis-save-baseline"
+    common = [c.id for c in results.results if c.id in baseline.cases]
+    missing = [c.id for c in results.results if c.id not in baseline.cases]
+    if not common:
+        violations.append(
+            GateViolation(
+                rule="baseline_coverage",
+                scope="global",
+                baseline=None,
+                current=None,
+                tolerance=None,
+                message=f"gate: baseline {path} shares no case with this run, so nothing was compared: "
+                "re-bless it from a run of this suite with --jarvis-save-baseline",
+            )
         )
+        return violations, notices, []
+    if missing:
+        listed = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+        message = f"gate: {len(missing)} selected case(s) are not in baseline {path} and were not compared: {listed}"
         if config.require_baseline:
             violations.append(
                 GateViolation(
-                    rule="baseline_coverage", scope=cat, baseline=None, current=None, tolerance=None, message=message
+                    rule="baseline_coverage",
+                    scope="global",
+                    baseline=None,
+                    current=len(missing),
+                    tolerance=None,
+                    message=f"{message}; a baseline is required: re-bless it from a full run with --jarvis-save-baseline",
                 )
             )
         else:
             notices.append(message)
-    unmatched = [c.id for c in results.results if c.id not in baseline.cases and c.category in covered]
-    if unmatched:
+    if baseline.partial:
         notices.append(
-            f"gate: {len(unmatched)} case(s) that ran are not in the baseline and were not compared: "
-            + ", ".join(unmatched[:5])
-            + (" ..." if len(unmatched) > 5 else "")
+            f"gate: baseline {path} is partial ({baseline.scope or 'a partial run'}: {len(baseline.cases)} cases in "
+            f"{', '.join(baseline.categories)}): only the {len(common)} case(s) it covers were compared"
         )
-    if not common:
-        return violations, notices, []
 
+    covered = list(dict.fromkeys(by_id[i].category for i in common))
     # With one category the global scope is the same cases again, and the category's own
     # tolerance (set on purpose) must not be overruled by the global one.
     scopes: list[tuple[str, list[str], float]] = [("global", common, config.tolerance)] if len(covered) > 1 else []
@@ -182,20 +198,31 @@ def _relevance_checks(
     for scope, ids, tolerance in scopes:
         current = fmean(by_id[i].finetuned.relevance for i in ids)
         reference = fmean(baseline.cases[i].relevance_finetuned for i in ids)
-        if current >= reference - tolerance - _EPS:
-            continue
-        message = _drop_message(scope, current, reference, tolerance)
+        beyond = current < reference - tolerance - _EPS
+        message = _drop_message(scope, current, reference, tolerance) if beyond else ""
         if comparison is not None and config.mode == "significant":
             block = comparison.overall if scope == "global" else comparison.by_category[scope]
-            if not (block.significant and block.mean_diff < 0):
-                notices.append(f"{message}, but the drop is not significant ({_evidence(block)}): not failing")
-                continue
-            message = f"{message} (significant: {_evidence(block)})"
-        violations.append(
-            GateViolation(
-                rule="relevance", scope=scope, baseline=reference, current=current, tolerance=tolerance, message=message
+            if block.significant and block.mean_diff < 0:
+                # Significant mode adds a rule: a significant drop fails even within the tolerance.
+                if not beyond:
+                    message = (
+                        f"gate: {scope} relevance {current:.3f} dropped significantly from baseline {reference:.3f} "
+                        "(within the tolerance)"
+                    )
+                message = f"{message} (significant: {_evidence(block)})"
+            elif beyond:
+                message = f"{message} (not significant: {_evidence(block)})"
+        if message:
+            violations.append(
+                GateViolation(
+                    rule="relevance",
+                    scope=scope,
+                    baseline=reference,
+                    current=current,
+                    tolerance=tolerance,
+                    message=message,
+                )
             )
-        )
     return violations, notices, [s for s, _, _ in scopes]
 
 
@@ -255,7 +282,9 @@ def evaluate_gate(
 
     if isinstance(baseline, NoBaseline):
         message = f"gate: no baseline at {path}"
-        if config.require_baseline:
+        if config.blessing:
+            notices.append(f"{message} yet: this run is blessed as the baseline")
+        elif config.require_baseline:
             violations.append(
                 GateViolation(
                     rule="baseline_required",
@@ -271,29 +300,32 @@ def evaluate_gate(
             notices.append(f"{message}: relevance was not compared; bless one with --jarvis-save-baseline")
         return outcome(violations, notices, "no_baseline")
 
-    meta = results.metadata
-    if (meta.suite_name, meta.suite_version) != (baseline.suite_name, baseline.suite_version):
-        current_suite = f"{meta.suite_name}@{meta.suite_version}"
+    differences = baseline.identity.differences(RunIdentity.of(results.metadata))
+    if differences and not config.accept_mismatch:
         violations.append(
             GateViolation(
-                rule="suite",
+                rule="identity",
                 scope="global",
-                baseline=baseline.suite,
-                current=current_suite,
+                baseline=None,
+                current=None,
                 tolerance=None,
-                message=f"gate: baseline {path} is for suite {baseline.suite} but this run used {current_suite}: "
-                "re-bless it with --jarvis-save-baseline",
+                message=f"gate: baseline {path} was made on another setup ({'; '.join(differences)}): re-bless it "
+                "with --jarvis-save-baseline, or compare anyway with --jarvis-accept-baseline-mismatch",
             )
         )
         return outcome(violations, notices, "passed")
+    if differences:
+        notices.append(
+            f"gate: compared with a baseline made on another setup ({'; '.join(differences)}) "
+            "because --jarvis-accept-baseline-mismatch was given"
+        )
 
     relevance, more_notices, gated = _relevance_checks(results, baseline, config)
     violations += relevance
     notices += more_notices
-    if not gated:
-        # A baseline that shares no case with this run compared nothing: say so in the status.
-        return outcome(violations, notices, "no_baseline")
     if not violations:
-        held = "held within tolerance" if config.mode == "tolerance" else "had no significant drop beyond tolerance"
+        held = (
+            "held within tolerance" if config.mode == "tolerance" else "held within tolerance, with no significant drop"
+        )
         notices.insert(0, f"gate: fine-tuned relevance {held} against {path} in {', '.join(gated)}")
     return outcome(violations, notices, "passed")

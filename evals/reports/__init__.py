@@ -7,13 +7,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from evals.atomic import atomic_write_json, atomic_write_text
+from evals.atomic import atomic_write_all
 from evals.errors import JarvisError
 from evals.records import RunResults
-from evals.reports.charts import render_charts
 from evals.reports.tables import results_csv
 from evals.reports.text import render_text
 from evals.verdict import gains_section
@@ -35,21 +35,28 @@ def results_json(results: RunResults) -> dict[str, Any]:
     return data
 
 
+def _derived(results: RunResults, out_dir: Path) -> dict[Path, bytes | Callable[[Path], None]]:
+    from evals.reports.charts import DPI, build_figure
+
+    figure = build_figure(results)
+    return {
+        out_dir / TEXT_NAME: render_text(results).encode("utf-8"),
+        out_dir / CSV_NAME: results_csv(results).encode("utf-8"),
+        # No 'Software' text chunk: the PNG then depends only on the results, not on the version.
+        out_dir / PNG_NAME: lambda tmp: figure.savefig(tmp, dpi=DPI, format="png", metadata={"Software": None}),
+    }
+
+
 def write_derived(results: RunResults, out_dir: str | Path) -> list[Path]:
-    """Write the text report, the per-case CSV and the chart; return their paths."""
-    out_dir = Path(out_dir)
-    return [
-        atomic_write_text(out_dir / TEXT_NAME, render_text(results)),
-        atomic_write_text(out_dir / CSV_NAME, results_csv(results)),
-        render_charts(results, out_dir / PNG_NAME),
-    ]
+    """Write the text report, the per-case CSV and the chart, all or nothing; return their paths."""
+    return atomic_write_all(_derived(results, Path(out_dir)))
 
 
 def write_reports(results: RunResults, out_dir: str | Path) -> list[Path]:
-    """Write every report of a run (JSON first: it is the source the others can be rebuilt from)."""
+    """Write every report of a run, all or nothing: a failure leaves the previous reports as they were."""
     out_dir = Path(out_dir)
-    json_path = atomic_write_json(out_dir / JSON_NAME, results_json(results))
-    return [json_path, *write_derived(results, out_dir)]
+    data = (json.dumps(results_json(results), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    return atomic_write_all({out_dir / JSON_NAME: data, **_derived(results, out_dir)})
 
 
 def load_results(path: str | Path) -> RunResults:
