@@ -23,8 +23,8 @@ from evals.verdict import (
 )
 
 if TYPE_CHECKING:
-    from matplotlib.container import BarContainer
     from matplotlib.axes import Axes
+    from matplotlib.container import BarContainer
     from matplotlib.figure import Figure
 
 FIGSIZE = (14.0, 10.0)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from evals.records import CATEGORIES, ArmScore, RunResults, ScoredCase, Stats
 from evals.reports.text import WIDTH, field_lines, section_title, table_lines, wrap_lines
 
+
 @dataclass(frozen=True)
 class ScopeRow:
     """Mean fine-tuned relevance of one category (or 'global') in both runs."""
