@@ -24,7 +24,7 @@ from evals.records import (
     ScoredCase,
     Stats,
 )
-from evals.reports import CSV_NAME, JSON_NAME, PNG_NAME, TEXT_NAME, load_results, write_reports
+from evals.reports import CSV_NAME, HTML_NAME, JSON_NAME, PNG_NAME, TEXT_NAME, load_results, write_reports
 from evals.reports.tables import COLUMNS, results_frame
 from evals.reports.terminal import terminal_summary_lines
 from evals.reports.text import render_text
@@ -455,8 +455,8 @@ def test_report_modules_do_not_import_torch() -> None:
 # -- files: JSON, CSV, chart, ``jarvis-evals report`` ------------------------------------------
 
 
-def test_write_reports_writes_the_four_files(written: dict[str, Path]) -> None:
-    assert sorted(written) == sorted([JSON_NAME, TEXT_NAME, CSV_NAME, PNG_NAME])
+def test_write_reports_writes_the_five_files(written: dict[str, Path]) -> None:
+    assert sorted(written) == sorted([JSON_NAME, TEXT_NAME, CSV_NAME, PNG_NAME, HTML_NAME])
     assert not [p for p in next(iter(written.values())).parent.iterdir() if p.name.startswith(".")]  # no temporaries
 
 

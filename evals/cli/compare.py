@@ -21,11 +21,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help=f"where to write the comparison (default: {DEFAULT_OUT})",
     )
+    parser.add_argument(
+        "--html",
+        type=Path,
+        default=None,
+        metavar="OUT",
+        help="also write the two runs side by side as one self-contained HTML page, "
+        "the cases whose fine-tuned relevance flipped first",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from evals.reports import load_results
     from evals.reports.compare import compare_runs, render_comparison
+    from evals.reports.html import render_comparison_html
 
     a, b = load_results(args.run_a), load_results(args.run_b)
     comparison = compare_runs(a, b, label_a="A", label_b="B")
@@ -35,4 +44,7 @@ def run(args: argparse.Namespace) -> int:
     text = render_comparison(comparison)
     print(text, end="")
     print(f"wrote {atomic_write_text(args.out, text)}")
+    if args.html is not None:
+        page = render_comparison_html(a, b, "A", "B", sources=(str(args.run_a), str(args.run_b)))
+        print(f"wrote {atomic_write_text(args.html, page)}")
     return 0

@@ -1,16 +1,20 @@
-"""``jarvis-evals report``: re-render the text, CSV and PNG reports from a saved results JSON."""
+"""``jarvis-evals report``: re-render the text, CSV, PNG and HTML reports from a saved results JSON."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from evals.reports import JSON_NAME, load_results, write_derived
+from evals.reports import CSV_NAME, HTML_NAME, JSON_NAME, PNG_NAME, TEXT_NAME, load_results, write_derived
 
 DEFAULT_RESULTS = Path("reports") / JSON_NAME
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = (
+        f"Writes {TEXT_NAME}, {CSV_NAME}, {PNG_NAME} and {HTML_NAME}, the last one a self-contained page "
+        "(open it in any browser, offline). The text and CSV of a saved run come out byte for byte."
+    )
     parser.add_argument(
         "results",
         nargs="?",
@@ -23,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         default=None,
         metavar="DIR",
-        help="where to write the reports (default: the folder of the results JSON)",
+        help="where to write the text, CSV, PNG and HTML reports (default: the folder of the results JSON)",
     )
 
 

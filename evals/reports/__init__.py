@@ -1,6 +1,7 @@
-"""A run's reports: JSON, text, CSV and PNG, each written atomically, and a saved run read back.
+"""A run's reports: JSON, text, CSV, PNG and HTML, each written atomically, and a saved run read back.
 
 - ``text``: the human-readable report; ``tables``: the per-case CSV; ``charts``: the 2x2 PNG;
+- ``html``: the self-contained page with both arms' answers side by side (and a comparison page);
 - ``terminal``: pytest's summary section; ``compare``: two saved runs side by side.
 """
 
@@ -22,6 +23,7 @@ JSON_NAME = "benchmark_results.json"
 TEXT_NAME = "benchmark_report.txt"
 CSV_NAME = "benchmark_results.csv"
 PNG_NAME = "benchmark_charts.png"
+HTML_NAME = "benchmark_report.html"
 
 
 class ResultsFileError(JarvisError, ValueError):
@@ -37,18 +39,21 @@ def results_json(results: RunResults) -> dict[str, Any]:
 
 def _derived(results: RunResults, out_dir: Path) -> dict[Path, bytes | Callable[[Path], None]]:
     from evals.reports.charts import DPI, build_figure
+    from evals.reports.html import chart_svg, render_html
 
     figure = build_figure(results)
+    page = render_html(results, chart=chart_svg(figure))  # the same figure, drawn once more as SVG
     return {
         out_dir / TEXT_NAME: render_text(results).encode("utf-8"),
         out_dir / CSV_NAME: results_csv(results).encode("utf-8"),
         # No 'Software' text chunk: the PNG then depends only on the results, not on the version.
         out_dir / PNG_NAME: lambda tmp: figure.savefig(tmp, dpi=DPI, format="png", metadata={"Software": None}),
+        out_dir / HTML_NAME: page.encode("utf-8"),
     }
 
 
 def write_derived(results: RunResults, out_dir: str | Path) -> list[Path]:
-    """Write the text report, the per-case CSV and the chart, all or nothing; return their paths."""
+    """Write the text report, the per-case CSV, the chart and the HTML page, all or nothing; return their paths."""
     return atomic_write_all(_derived(results, Path(out_dir)))
 
 
