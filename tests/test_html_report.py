@@ -1,4 +1,4 @@
-"""The HTML report: the page's content and safety, then the page in a real browser.
+"""The HTML report and the CI outputs: the page's content and safety, then the page in a real browser.
 
 The browser tests open the written file in Debian's headless Chromium driven by Selenium. They
 skip when ``/usr/bin/chromium`` is absent, except in CI (``CI`` set), where they fail instead:
@@ -21,6 +21,7 @@ from evals.atomic import atomic_write_json
 from evals.cli import main
 from evals.records import ArmScore, Case, RunResults, ScoredCase
 from evals.reports import HTML_NAME, JSON_NAME, load_results, results_json, write_reports
+from evals.reports.ci import case_properties, markdown_summary
 from evals.reports.html import render_comparison_html, render_html, word_diff
 from tests import factories
 from tests.test_reports import ROUND1, SECTIONS, make_case, make_results, sample_cases
@@ -235,6 +236,51 @@ def test_compare_command_writes_the_html_page(tmp_path: Path, capsys: pytest.Cap
     page = out.read_text(encoding="utf-8")
     assert [r["data-case-id"] for r in case_rows(page)] == ["cmd_08", "cmd_02"]
     assert str(path_a) in page and str(path_b) in page
+
+
+# -- CI outputs ---------------------------------------------------------------------------------
+
+
+def test_markdown_summary(planted: RunResults) -> None:
+    md = markdown_summary(planted)
+    assert md.startswith("## JARVIS benchmark: EFFECTIVE\n")
+    assert "**Quality gate: failed** (tolerance mode, baseline `reports/baseline.json`)" in md
+    assert "- global relevance dropped from 0.800 to 0.700 (tolerance 0.020)" in md
+    assert "| category | n | relevance base | relevance fine-tuned | gain |" in md
+    assert "| **global** | 31 |" in md
+    assert "### Regressions (2)" in md and "| `fix_03` | corrections | 1.000 → 0.000 |" in md
+    assert "significant at 5 %" in md
+
+
+def test_markdown_summary_escapes_what_a_run_wrote() -> None:
+    case = factories.scored("c|1", "routing", 1.0, 0.0)
+    case = ScoredCase(
+        case=Case(id="c1", category="routing", prompt="a | b <script>", expected_tools=(), keywords=()),
+        base=case.base,
+        finetuned=case.finetuned,
+        cosine_similarity=0.0,
+    )
+    md = markdown_summary(factories.make_results([case], model="m|`x`"))
+    assert "a \\| b &lt;script&gt;" in md and "<script>" not in md
+    assert "`m/'x'`" in md
+    assert "**Quality gate:** not evaluated." in md
+
+
+def test_case_properties() -> None:
+    v1 = factories.scored("c1", "routing", 1.0, 0.5)
+    assert case_properties(v1) == [
+        ("category", "routing"),
+        ("expected_tools", "volume_up"),
+        ("relevance_base", 1.0),
+        ("relevance_finetuned", 0.5),
+        ("regression", True),
+        ("tools_named_base", ""),
+        ("tools_named_finetuned", ""),
+    ]
+    v2 = planted_cases()[-1]
+    props = dict(case_properties(v2))
+    assert props["valid_call_base"] == 0.0 and props["valid_call_finetuned"] == 1.0
+    assert props["tools_named_finetuned"] == "volume_up"
 
 
 # -- in a real browser --------------------------------------------------------------------------

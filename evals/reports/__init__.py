@@ -2,7 +2,8 @@
 
 - ``text``: the human-readable report; ``tables``: the per-case CSV; ``charts``: the 2x2 PNG;
 - ``html``: the self-contained page with both arms' answers side by side (and a comparison page);
-- ``terminal``: pytest's summary section; ``compare``: two saved runs side by side.
+- ``terminal``: pytest's summary section; ``compare``: two saved runs side by side;
+- ``ci``: the Markdown summary for ``$GITHUB_STEP_SUMMARY`` and per-case JUnit properties.
 """
 
 from __future__ import annotations

@@ -1,0 +1,145 @@
+"""Outputs for CI systems: a Markdown summary for GitHub Actions and per-case JUnit properties.
+
+``markdown_summary`` is what a run appends to ``$GITHUB_STEP_SUMMARY``: the verdict, the
+per-category table, the regressions and the gate. ``case_properties`` are the pairs a case's
+test records with ``record_property``, so JUnit XML readers (GitLab, Jenkins) show its scores.
+"""
+
+from __future__ import annotations
+
+import re
+from html import escape
+
+from evals.records import RunResults, ScoredCase, Stats
+from evals.verdict import category_stats, format_pct, regressions, significance_sentence, verdict_of
+
+# Regressions listed in the summary; the HTML report has all of them.
+MAX_REGRESSIONS = 25
+_PROMPT_CHARS = 80
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|~#!])")
+
+
+def markdown_summary(results: RunResults) -> str:
+    """Return a GitHub-flavoured Markdown summary of a run, ending with a newline."""
+    s = results.statistics.overall
+    m = results.metadata
+    verdict = verdict_of(s)
+    lines = [
+        f"## JARVIS benchmark: {verdict.upper()}",
+        "",
+        f"**Relevance** {s.avg_relevance_base:.3f} → {s.avg_relevance_finetuned:.3f} "
+        f"({s.relevance_gain:+.3f}, {_md(format_pct(s.relevance_gain_pct, s.avg_relevance_finetuned))}) "
+        f"over {s.n_cases} cases: {s.improvements} improved, {s.regressions} regressed.",
+    ]
+    if results.paired is not None:
+        lines += ["", _md(significance_sentence(results.paired))]
+    lines += [
+        "",
+        f"Model {_code(m.model)} + adapter {_code(m.adapter)} ({_md(m.quantization)}, {_md(m.device)}), "
+        f"suite {_md(m.suite_name)} v{_md(m.suite_version)}" + (" (partial run)" if m.partial else "") + ".",
+    ]
+    lines += ["", *_gate_lines(results)]
+    for warning in results.warnings:
+        lines += ["", f"> **Warning:** {_md(warning)}"]
+    lines += ["", "### By category", "", *_category_table(results)]
+    lines += ["", *_regression_lines(results)]
+    return "\n".join(lines) + "\n"
+
+
+def case_properties(scored: ScoredCase) -> list[tuple[str, object]]:
+    """Return the (name, value) pairs a case's test records with ``record_property``."""
+    props: list[tuple[str, object]] = [
+        ("category", scored.category),
+        ("expected_tools", ",".join(scored.case.expected_tools)),
+        ("relevance_base", round(scored.base.relevance, 4)),
+        ("relevance_finetuned", round(scored.finetuned.relevance, 4)),
+        ("regression", scored.regression),
+    ]
+    for arm, score in (("base", scored.base), ("finetuned", scored.finetuned)):
+        if score.valid_call is not None:  # metric version 2
+            props.append((f"valid_call_{arm}", score.valid_call))
+    props += [
+        ("tools_named_base", ",".join(scored.base.tools_named)),
+        ("tools_named_finetuned", ",".join(scored.finetuned.tools_named)),
+    ]
+    return props
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _gate_lines(results: RunResults) -> list[str]:
+    gate = results.gate
+    if gate is None:
+        return ["**Quality gate:** not evaluated."]
+    lines = [
+        f"**Quality gate: {gate.status.replace('_', ' ')}** ({_md(gate.mode)} mode, baseline {_code(gate.baseline)})"
+    ]
+    if gate.reasons:
+        lines.append("")
+        lines += [f"- {_md(reason)}" for reason in gate.reasons]
+    return lines
+
+
+def _category_table(results: RunResults) -> list[str]:
+    groups = category_stats(results)
+    v2 = results.statistics.overall.has_valid_call
+    headers = ["category", "n", "relevance base", "relevance fine-tuned", "gain"]
+    if v2:
+        headers += ["valid call base", "valid call fine-tuned"]
+    headers += ["regressed", "verdict"]
+
+    def row(label: str, s: Stats) -> str:  # label is Markdown already
+        cells = [
+            str(s.n_cases),
+            f"{s.avg_relevance_base:.3f}",
+            f"{s.avg_relevance_finetuned:.3f}",
+            f"{s.relevance_gain:+.3f}",
+        ]
+        if v2:
+            cells += [_share(s.avg_valid_call_base), _share(s.avg_valid_call_finetuned)]
+        cells += [str(s.regressions), verdict_of(s)]
+        return f"| {label} | " + " | ".join(_md(c) for c in cells) + " |"
+
+    align = ["---"] + ["--:"] * (len(headers) - 2) + ["---"]
+    lines = ["| " + " | ".join(headers) + " |", "| " + " | ".join(align) + " |"]
+    lines += [row(_md(name), s) for name, s in groups.items()]
+    lines.append(row("**global**", results.statistics.overall))
+    return lines
+
+
+def _regression_lines(results: RunResults) -> list[str]:
+    regressed = regressions(results)
+    lines = [f"### Regressions ({len(regressed)})", ""]
+    if not regressed:
+        return lines + ["None: the fine-tune is at least as relevant as the base model on every case."]
+    lines += [
+        "| case | category | relevance base → fine-tuned | tools named base → fine-tuned | prompt |",
+        "| --- | --- | --: | --- | --- |",
+    ]
+    for c in regressed[:MAX_REGRESSIONS]:
+        tools = f"{', '.join(c.base.tools_named) or 'none'} → {', '.join(c.finetuned.tools_named) or 'none'}"
+        prompt = " ".join(c.case.prompt.split())
+        if len(prompt) > _PROMPT_CHARS:
+            prompt = prompt[: _PROMPT_CHARS - 1] + "…"
+        rel = f"{c.base.relevance:.3f} → {c.finetuned.relevance:.3f}"
+        lines.append(f"| {_code(c.id)} | {_md(c.category)} | {rel} | {_md(tools)} | {_md(prompt)} |")
+    if len(regressed) > MAX_REGRESSIONS:
+        lines += ["", f"… and {len(regressed) - MAX_REGRESSIONS} more: see the HTML report."]
+    return lines
+
+
+def _md(text: object) -> str:
+    """Return text safe inside Markdown prose or a table cell: one line, HTML and Markdown escaped."""
+    one_line = " ".join(str(text).split())
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", escape(one_line, quote=False))
+
+
+def _code(text: object) -> str:
+    """Return text as an inline code span (backticks and pipes would end it early: replaced)."""
+    one_line = " ".join(str(text).split()).replace("`", "'").replace("|", "/")
+    return f"`{one_line}`"
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
