@@ -2,10 +2,11 @@
 
 - ``cosine_similarity``: TF-IDF over character n-grams between the two arms' answers.
 - ``keyword_match``: how many of a case's keywords an answer contains (N/total).
-- ``relevance`` (metric version 2): F1 between the tools an answer routes to and the tools the
+- ``relevance`` (metric version 3): F1 between the tools an answer routes to and the tools the
   case expects. Calls come first, read as a runtime would (``parse_calls``); free-text mentions
   (the suite's lexicons, by lemma and stem) count only when the answer has no call. Refusals,
-  recitals of the tool list and echoes of the request score 0.
+  recitals of the tool list, echoes of the request (an order restating it included) and
+  degenerate loops score 0.
 - ``valid_call``: 1.0 when the answer holds parseable calls of exactly the expected tools.
 
 docs/metrics.md states every rule with an example. Nothing here reads a file: the lemmatizer's
@@ -25,7 +26,7 @@ from typing import Any
 
 from evals.records import ArmScore, Call, Case, Tool
 
-METRIC_VERSION = "2"
+METRIC_VERSION = "3"
 HIGHER_IS_BETTER = {"cosine_similarity": True, "keyword_match": True, "relevance": True, "valid_call": True}
 # An answer "routes" a request when its relevance reaches this (jarvis-evals validate-metric).
 ROUTED_THRESHOLD = 0.5
@@ -639,6 +640,7 @@ class Analysis:
     malformed: bool = False
     echo: bool = False
     calls_kept: tuple[Call, ...] = field(default=())
+    loop: bool = False
 
 
 def _echo_words(text: str) -> set[str]:
@@ -646,32 +648,190 @@ def _echo_words(text: str) -> set[str]:
     return set(re.findall(r"\w+", _FILLERS.sub(" ", text.lower())))
 
 
-def is_echo(answer: str, prompt: str) -> bool:
-    """Whether an answer only repeats the request in its own form.
+def is_echo(answer: str, prompt: str, tools: Sequence[Tool] = ()) -> bool:
+    """Whether an answer only repeats the request in its own form, or restates it as an order.
 
     True when every word of the answer (case- and punctuation-insensitive, accent-sensitive,
     fillers such as "ok", "d'accord", "oui" dropped) is a word of the prompt, and any first-person
     subject it has stands in the prompt before the same word. A first-person subject ("Je ferme
     la fenêtre.") or a change of form ("verrouillé", "scanne" for "scan") makes it a
     confirmation, not an echo.
+
+    With the suite's ``tools``, also True for an order that restates the request (``_is_order_echo``):
+    "Augmenter la luminosité de l'écran." for "augmente la luminosité de l'écran".
     """
     text = strip_think(answer).translate(_APOSTROPHES)
-    words = _echo_words(text)
     prompt_text = prompt.translate(_APOSTROPHES)
-    if not words or not words <= _echo_words(prompt_text):
+    words = _echo_words(text)
+    if not words or not _first_person_of_the_request(text, prompt_text):
         return False
-    # A first-person subject the request does not have in front of the same word confirms:
-    # "J'ouvre Steam." for "j'ai besoin de steam, ouvre-le"; a repeated "je n'y vois rien" does not.
+    return words <= _echo_words(prompt_text) or _is_order_echo(text, prompt_text, _verb_keys(tuple(tools)))
+
+
+def _first_person_of_the_request(text: str, prompt_text: str) -> bool:
+    """Whether every first-person subject of the answer stands in the prompt before the same word.
+
+    A first-person subject the request does not have in front of the same word confirms:
+    "J'ouvre Steam." for "j'ai besoin de steam, ouvre-le"; a repeated "je n'y vois rien" does not.
+    """
     prompt_pairs = set(_first_person_pairs(prompt_text))
     return all(pair in prompt_pairs for pair in _first_person_pairs(text))
+
+
+@lru_cache(maxsize=64)
+def _verb_keys(tools: tuple[Tool, ...]) -> frozenset[str]:
+    """The keys of the registry's one-word intent actions of three letters or more: the verbs the metric knows."""
+    keys: set[str] = set()
+    for tool in tools:
+        for intent in tool.intents:
+            for action in intent.actions:
+                words = _lex_words(action)
+                if len(words) == 1 and len(words[0]) > SHORT_WORD:
+                    keys |= word_keys(words[0])
+    return frozenset(keys)
+
+
+# Words that make an answer a statement rather than an order: auxiliaries and "done"/"voilà".
+_STATEMENT_WORDS = frozenset(
+    {
+        *("est", "sont", "ai", "as", "avons", "avez", "ont", "été", "fait", "faite", "faits", "voilà", "voici"),
+        *("fini", "finie", "is", "are", "was", "were", "am", "has", "have", "had", "been", "done"),
+    }
+)
+# A past participle ending (French "-é", "-ée", "-és", "-ées", English "-ed"): "verrouillé", "closed".
+_PARTICIPLE = re.compile(r"(?:é|ée|és|ées|ed)$")
+_INFINITIVE = re.compile(r"(?:er|ir|re)$")
+
+
+def _is_order_echo(text: str, prompt_text: str, verbs: frozenset[str]) -> bool:
+    """Whether an answer restates the request as an order: the request's verbs, nothing that confirms.
+
+    True when every sentence opens with a verb of the request (a word of the prompt that is an action
+    of the lexicons) in the request's own form or in the infinitive, and no word the request does not
+    have is another form of a verb (a lexicon action in another form: "verrouillé", "monté"), an
+    auxiliary or "done" (``_STATEMENT_WORDS``) or a past participle ("-é", "-ée", "-ed"). Added
+    objects and complements do not confirm: "Verrouille l'écran et coupe le son." for "verrouille
+    et coupe le son", "Augmenter la luminosité de l'écran." for "augmente la luminosité de l'écran".
+    The first-person rule is checked by the caller.
+    """
+    if not verbs:
+        return False
+    prompt_words = _echo_words(prompt_text)
+    request_verbs = {w for w in prompt_words if len(w) > SHORT_WORD and word_keys(w) & verbs}
+    if not request_verbs:
+        return False
+
+    def request_verb(word: str) -> bool:
+        """The request's verb as the request says it, or in the infinitive ("augmenter" for "augmente")."""
+        if word in request_verbs:
+            return True
+        return bool(_INFINITIVE.search(word)) and any(word_keys(word) & word_keys(v) for v in request_verbs)
+
+    unfilled = _FILLERS.sub(" ", text.lower())
+    sentences = [re.findall(r"\w+", unfilled[a:b]) for a, b in _sentences(unfilled)]
+    sentences = [s for s in sentences if s]
+    if not sentences or not all(request_verb(s[0]) for s in sentences):
+        return False
+    for word in {w for s in sentences for w in s} - prompt_words:
+        if request_verb(word):
+            continue
+        if len(word) > SHORT_WORD and word_keys(word) & verbs:
+            return False  # another form of a verb: a confirmation such as "verrouillé" or "monté"
+        if word in _STATEMENT_WORDS or word in _FIRST_PERSON_WORDS or _PARTICIPLE.search(word):
+            return False
+    return True
 
 
 def _first_person_pairs(text: str) -> Iterator[tuple[str, str]]:
     """Yield (first-person subject, next word) pairs: ("je", "ferme"), ("j", "ouvre"), ("i", "m")."""
     words = re.findall(r"\w+", text.lower())
-    for word, following in zip(words, [*words[1:], ""], strict=True):
+    for i, word in enumerate(words):
         if word in _FIRST_PERSON_WORDS:
-            yield word, following
+            yield word, words[i + 1] if i + 1 < len(words) else ""
+
+
+# A degenerate loop: one unit repeated LOOP_REPEATS times in a row over at least half of the answer,
+# or, over LOOP_MIN_WORDS words or more, distinct words at most LOOP_MAX_DIVERSITY of them.
+LOOP_REPEATS = 3
+LOOP_MIN_WORDS = 10
+LOOP_MAX_DIVERSITY = 0.4
+
+
+def _loop_units(free: str, calls: Sequence[_Found]) -> list[str]:
+    """The answer as the loop rule reads it: each call is one unit (its tool and arguments), each
+    word of the free text another (lower-cased, accents kept), in the order they appear."""
+    units = [(m.start(), m.group()) for m in re.finditer(r"\w+", free.lower())]
+    for found in calls:
+        if found.call is not None:
+            arguments = json.dumps(found.call.arguments, sort_keys=True, ensure_ascii=False)
+            units.append((found.start, f"{found.call.name or found.call.raw_name.lower()}({arguments})"))
+    return [unit for _, unit in sorted(units)]
+
+
+def _longest_repeat(units: Sequence[str]) -> int:
+    """The length of the longest stretch made of one unit of words repeated LOOP_REPEATS times or more in a row.
+
+    A stretch of period p is a run of units each equal to the one p before it; it counts when it is
+    at least LOOP_REPEATS * p long (a cut-off last repeat counts for its words).
+    """
+    n, best = len(units), 0
+    for period in range(1, n // LOOP_REPEATS + 1):
+        run = 0
+        for k in range(period, n):
+            run = run + 1 if units[k] == units[k - period] else 0
+            if run + period >= LOOP_REPEATS * period:
+                best = max(best, run + period)
+    return best
+
+
+def is_loop(units: Sequence[str]) -> bool:
+    """Whether an answer is a degenerate loop (flag ``loop``), read as units (``_loop_units``).
+
+    - One unit of one or more words repeated LOOP_REPEATS (3) times in a row or more covers at
+      least half of the answer: "cluster_status" seven times; "L'addition de l'addition de
+      l'addition de ..."; "je suis JARVIS, je suis JARVIS, je suis JARVIS".
+    - Or the answer has LOOP_MIN_WORDS (10) units or more and at most LOOP_MAX_DIVERSITY (40 %) of
+      them are distinct: "The weather is a the weather of the the is a weather weather weather"
+      (5 distinct of 14).
+
+    Twice is not a loop: "Je coupe le son, je coupe le son." A plan or a list of different calls
+    never loops, since each call is one unit: ``[{"name": "volume_mute"}, {"name": "lock_screen"}]``.
+    """
+    n = len(units)
+    if n == 0:
+        return False
+    if 2 * _longest_repeat(units) >= n:
+        return True
+    return n >= LOOP_MIN_WORDS and len(set(units)) <= LOOP_MAX_DIVERSITY * n
+
+
+# JARVIS commits to a tool in the first person: "j'appelle X", "j'utilise X", "I'll call X", "I use X".
+_COMMITMENT = re.compile(
+    r"(?:\bj'|\bje\s+)(?:appelle|utilise|exécute|execute|choisis|sélectionne|selectionne|retiens)\b"
+    r"|\bI(?:'ll|\s+will|'m|\s+am)?\s+(?:call|calling|use|using|run|running|choose|choosing|pick|picking|select"
+    r"|selecting)\b",
+    re.IGNORECASE,
+)
+
+
+def _candidates(free: str, mentions: Sequence[_Found]) -> dict[int, str]:
+    """Return the ids (position -> tool) named as candidates before a commitment to another tool.
+
+    In a sentence where a first-person commitment (``_COMMITMENT``) is followed by an id, the ids
+    named before the commitment that it does not name are the options JARVIS chose among:
+    "Parmi volume_up, volume_down et volume_mute, j'appelle volume_mute." designates volume_mute.
+    """
+    out: dict[int, str] = {}
+    for start, end in _sentences(free):
+        commitment = _COMMITMENT.search(free, start, end)
+        if commitment is None:
+            continue
+        committed = {f.tool for f in mentions if commitment.end() <= f.start < end}
+        if committed:
+            out |= {
+                f.start: f.tool for f in mentions if start <= f.start < commitment.start() and f.tool not in committed
+            }
+    return out
 
 
 def _is_recital(designated: set[str], expected: set[str], n_tools: int) -> bool:
@@ -703,6 +863,9 @@ def analyse(answer: str, prompt: str, expected: Iterable[str], tools: Sequence[T
             described.append(token.start())
         _blank(chars, token.start(), token.end())
     lexical = "".join(chars)
+    # Ids named before a first-person commitment to another id, in its sentence, are candidates.
+    candidates = _candidates(free, mentions)
+    mentions = [f for f in mentions if f.start not in candidates]
 
     lexicons = [_lexicon(t) for t in tools]
     questions: list[tuple[int, int]] = []
@@ -733,17 +896,20 @@ def analyse(answer: str, prompt: str, expected: Iterable[str], tools: Sequence[T
     expected_set = set(expected)
     designated = {f.tool for f in (*calls, *mentions) if f.tool}
     recited = _is_recital(designated, expected_set, len(tools))
+    weighed = designated | set(candidates.values())  # more than half of the registry is still a recital
+    recited = recited or (len(weighed) > len(tools) / 2 and not weighed <= expected_set)
     malformed = any(f.malformed for f in (*calls, *mentions))
     kept_calls = [f for f in calls if not inside(f.start, voided)]
     kept_mentions = {f.tool for f in mentions if not inside(f.start, voided) and not inside(f.start, questions)}
-    echo = not calls and is_echo(text, prompt)
+    echo = not calls and is_echo(text, prompt, tools)
     if calls:  # calls decide: free text neither adds nor removes tools
         routed = {f.tool for f in kept_calls if f.tool}
     elif echo:
         routed = set()
     else:
         routed = kept_mentions
-    if recited:
+    loop = is_loop(_loop_units(free, calls))
+    if recited or loop:
         routed = set()
     return Analysis(
         calls=tuple(f.call for f in calls if f.call is not None),
@@ -755,13 +921,14 @@ def analyse(answer: str, prompt: str, expected: Iterable[str], tools: Sequence[T
         malformed=malformed,
         echo=echo,
         calls_kept=tuple(f.call for f in kept_calls if f.call is not None),
+        loop=loop,
     )
 
 
 def valid_call(analysis: Analysis, expected: Iterable[str]) -> float:
     """Return 1.0 when the answer's calls are exactly the expected tools, parseable and well spelt."""
     calls = analysis.calls
-    if not calls or analysis.refusal or analysis.recited:
+    if not calls or analysis.refusal or analysis.recited or analysis.loop:
         return 0.0
     if any(c.malformed or not c.name for c in calls):
         return 0.0
@@ -790,8 +957,8 @@ def find_tools(answer: str, prompt: str, tools: Iterable[Tool]) -> ToolMentions:
 
 def iter_flags(score: ArmScore) -> Iterator[str]:
     """Yield the names of the flags raised on a scored answer, in a fixed order."""
-    for name in ("refusal", "recited", "echo", "malformed"):
-        if getattr(score, name):
+    for name in ("refusal", "recited", "echo", "malformed", "loop"):
+        if getattr(score, name, False):
             yield name
 
 
@@ -815,4 +982,5 @@ def score_answer(answer: str, case: Case, tools: Sequence[Tool]) -> ArmScore:
         refusal=analysis.refusal,
         recited=analysis.recited,
         malformed=analysis.malformed,
+        loop=analysis.loop,
     )

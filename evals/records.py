@@ -196,6 +196,7 @@ class ArmScore:
     refusal: bool = False
     recited: bool = False
     malformed: bool = False
+    loop: bool = False  # metric version 3; written to JSON only when True
 
     @property
     def keyword_match(self) -> float:
@@ -220,6 +221,8 @@ class ArmScore:
             out["refusal"] = self.refusal
             out["recited"] = self.recited
             out["malformed"] = self.malformed
+        if self.loop:  # absent when False: files of earlier versions read back unchanged
+            out["loop"] = True
         return out
 
     @classmethod
@@ -240,6 +243,7 @@ class ArmScore:
             refusal=bool(data.get("refusal", False)),
             recited=bool(data.get("recited", False)),
             malformed=bool(data.get("malformed", False)),
+            loop=bool(data.get("loop", False)),
         )
 
 
@@ -312,6 +316,8 @@ class Stats:
     refusal_finetuned: int | None = None
     recited_base: int | None = None
     recited_finetuned: int | None = None
+    loop_base: int | None = None  # metric version 3
+    loop_finetuned: int | None = None
 
     @property
     def has_valid_call(self) -> bool:
@@ -357,6 +363,8 @@ _VERSION_2_STATS = (
     "refusal_finetuned",
     "recited_base",
     "recited_finetuned",
+    "loop_base",
+    "loop_finetuned",
 )
 
 

@@ -58,6 +58,8 @@ def stats(cases: Sequence[ScoredCase]) -> Stats:
         refusal_finetuned=_count(cases, "finetuned", "refusal"),
         recited_base=_count(cases, "base", "recited"),
         recited_finetuned=_count(cases, "finetuned", "recited"),
+        loop_base=_count(cases, "base", "loop"),
+        loop_finetuned=_count(cases, "finetuned", "loop"),
     )
 
 

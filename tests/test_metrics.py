@@ -55,7 +55,7 @@ def test_every_metric_declares_higher_is_better() -> None:
         "relevance": True,
         "valid_call": True,
     }
-    assert METRIC_VERSION == "2"
+    assert METRIC_VERSION == "3"
 
 
 def test_importing_the_metrics_loads_no_lemmatizer_until_used() -> None:
@@ -548,7 +548,8 @@ RELEVANCE = [
     pytest.param("verrouille l'écran", "lock_screen", "User: verrouille l'écran", 0.0, {"echo"}, id="echo-role-tag"),
     pytest.param("ferme la fenêtre", "close_window", "Je ferme la fenêtre.", 1.0, set(), id="first-person"),
     pytest.param("scan MEXC", "mexc_scan", "Je scanne MEXC.", 1.0, set(), id="first-person-new-form"),
-    pytest.param("monte le sont", "volume_up", "Monte le son.", 1.0, set(), id="corrected-request"),
+    # Version 3: an order that corrects a misheard request is still an order, not a confirmation.
+    pytest.param("monte le sont", "volume_up", "Monte le son.", 0.0, {"echo"}, id="corrected-request-is-an-order"),
     pytest.param("monte le son", "volume_up", "volume_up : monte le son", 1.0, set(), id="leading-call-never-echo"),
     # A question with no call commits to nothing; a call before a question does.
     pytest.param("monte le son", "volume_up", "Voulez-vous que j'augmente le volume ?", 0.0, set(), id="question"),
@@ -598,7 +599,7 @@ RELEVANCE = [
 def test_relevance(prompt: str, expected: str, answer: str, relevance: float, flags: set[str]) -> None:
     score = _score(answer, prompt, expected)
     assert score.relevance == pytest.approx(relevance)
-    raised = {name for name in ("refusal", "recited", "malformed", "echo") if getattr(score, name)}
+    raised = {name for name in ("refusal", "recited", "malformed", "echo", "loop") if getattr(score, name)}
     assert raised == flags
     expected_set = set(expected.split(","))
     assert set(score.tools_missing) == expected_set - set(score.tools_named)
@@ -666,6 +667,218 @@ def test_is_refusal(text: str, refused: bool) -> None:
 )
 def test_is_echo(answer: str, prompt: str, echo: bool) -> None:
     assert is_echo(answer, prompt) is echo
+
+
+# -- version 3: loops, orders that restate the request, candidates before a commitment ------------
+
+# (prompt, expected tools, answer, relevance, loop)
+LOOPS = [
+    # One unit repeated 3 times or more in a row over at least half of the answer.
+    pytest.param("état du clusteur", "cluster_status", " ".join(["cluster_status"] * 7), 0.0, True, id="id-x7"),
+    pytest.param("monte le son", "volume_up", "volume_up volume_up volume_up", 0.0, True, id="call-x3"),
+    pytest.param(
+        "monte le son", "volume_up", "L'addition de l'addition de l'addition de l'addition", 0.0, True, id="phrase"
+    ),
+    pytest.param("coupe le son", "volume_mute", "le le le le le le le le le le le", 0.0, True, id="one-word"),
+    pytest.param(
+        "monte le son", "volume_up", "Volume monté. Volume monté. Volume monté.", 0.0, True, id="confirmation-x3"
+    ),
+    pytest.param(
+        "monte le son", "volume_up", "volume_up — " + "je suis JARVIS, " * 4, 0.0, True, id="call-then-a-loop"
+    ),
+    # Or 10 units or more, at most 40 % of them distinct.
+    pytest.param(
+        "quel temps à nantes",
+        "weather",
+        "The weather is a the weather of the the is a weather weather weather",
+        0.0,
+        True,
+        id="word-salad",
+    ),
+    # Not loops: twice, plans, lists of calls, multi-tool confirmations, calls with other arguments.
+    pytest.param("coupe le son", "volume_mute", "Je coupe le son, je coupe le son.", 1.0, False, id="twice"),
+    pytest.param(
+        "baisse et mets de la musique",
+        "volume_down,music_play",
+        "volume_down, music_play — c'est fait",
+        1.0,
+        False,
+        id="plan",
+    ),
+    pytest.param(
+        "baisse tout et verrouille",
+        "brightness_down,lock_screen",
+        '[{"name": "brightness_down", "arguments": {}}, {"name": "lock_screen", "arguments": {}}]',
+        1.0,
+        False,
+        id="json-array-of-two",
+    ),
+    pytest.param(
+        "coupe tout et verrouille",
+        "volume_mute,lock_screen,music_pause",
+        '<tool_call>{"name": "volume_mute", "arguments": {}}</tool_call>'
+        '<tool_call>{"name": "lock_screen", "arguments": {}}</tool_call>'
+        '<tool_call>{"name": "music_pause", "arguments": {}}</tool_call>',
+        1.0,
+        False,
+        id="three-tool-call-blocks",
+    ),
+    pytest.param(
+        "météo à paris, lyon et nice",
+        "weather",
+        'weather(city="Paris") weather(city="Lyon") weather(city="Nice")',
+        1.0,
+        False,
+        id="same-tool-other-arguments",
+    ),
+    pytest.param(
+        "baisse le son, mets de la musique et verrouille",
+        "volume_down,music_play,lock_screen",
+        "Je baisse le son, je mets de la musique et je verrouille l'écran.",
+        1.0,
+        False,
+        id="multi-tool-confirmation",
+    ),
+]
+
+
+@pytest.mark.parametrize(("prompt", "expected", "answer", "relevance", "loop"), LOOPS)
+def test_a_degenerate_loop_scores_zero(prompt: str, expected: str, answer: str, relevance: float, loop: bool) -> None:
+    score = _score(answer, prompt, expected)
+    assert (score.relevance, score.loop) == (pytest.approx(relevance), loop)
+    if loop:
+        assert score.valid_call == 0.0 and score.tools_named == ()
+        assert "loop" in score.to_dict() and ArmScore.from_dict(score.to_dict()) == score
+    else:
+        assert "loop" not in score.to_dict()
+
+
+# (prompt, expected tools, answer, relevance, echo)
+ORDERS = [
+    # The request's verbs, as the request says them or in the infinitive, and nothing that confirms.
+    pytest.param(
+        "augmente la luminosité de l'écran",
+        "brightness_up",
+        "Augmenter la luminosité de l'écran.",
+        0.0,
+        True,
+        id="infinitive",
+    ),
+    pytest.param(
+        "verrouille et coupe le son",
+        "lock_screen,volume_mute",
+        "Verrouille l'écran et coupe le son.",
+        0.0,
+        True,
+        id="imperatives-with-an-object-added",
+    ),
+    pytest.param("monte le son", "volume_up", "Monte le son maintenant.", 0.0, True, id="adverb-added"),
+    pytest.param("monte le son", "volume_up", "Ok, monter le son au maximum !", 0.0, True, id="infinitive-and-more"),
+    pytest.param(
+        "ferme la fenêtre", "close_window", "Ferme la fenêtre. Ferme l'application.", 0.0, True, id="two-orders"
+    ),
+    # Confirmations stay credited: a first person, a participle, another form, an auxiliary, a subject.
+    pytest.param("ferme la fenêtre", "close_window", "Je ferme la fenêtre.", 1.0, False, id="first-person"),
+    pytest.param("scan MEXC", "mexc_scan", "Je scanne MEXC.", 1.0, False, id="first-person-new-form"),
+    pytest.param("verrouille le pc", "lock_screen", "PC verrouillé.", 1.0, False, id="participle"),
+    pytest.param("ferme la fenêtre", "close_window", "Window closed.", 1.0, False, id="english-participle"),
+    pytest.param("monte le son", "volume_up", "Monte le son, c'est fait.", 1.0, False, id="order-then-done"),
+    pytest.param("monte le son", "volume_up", "Monte le son : volume monté.", 1.0, False, id="order-then-participle"),
+    pytest.param("monte le son", "volume_up", "Le volume monte.", 1.0, False, id="a-subject-opens-a-statement"),
+    pytest.param(
+        "verrouille l'écran",
+        "lock_screen",
+        "Verrouille l'écran. La session est verrouillée.",
+        1.0,
+        False,
+        id="order-then-statement",
+    ),
+    pytest.param(
+        "prends une capture d'écran maintenant",
+        "screenshot",
+        "Prise de la capture d'écran en cours.",
+        1.0,
+        False,
+        id="nominal-announcement",
+    ),
+]
+
+
+@pytest.mark.parametrize(("prompt", "expected", "answer", "relevance", "echo"), ORDERS)
+def test_an_order_that_restates_the_request_is_an_echo(
+    prompt: str, expected: str, answer: str, relevance: float, echo: bool
+) -> None:
+    score = _score(answer, prompt, expected)
+    assert (score.relevance, score.echo) == (pytest.approx(relevance), echo)
+    assert is_echo(answer, prompt, TOOLS) is echo
+
+
+def test_the_order_rule_needs_the_lexicons_to_know_the_verbs() -> None:
+    assert is_echo("Augmenter la luminosité de l'écran.", "augmente la luminosité de l'écran") is False
+    assert is_echo("Augmenter la luminosité de l'écran.", "augmente la luminosité de l'écran", TOOLS) is True
+
+
+# (prompt, expected tools, answer, relevance, recited)
+COMMITMENTS = [
+    pytest.param(
+        "silence",
+        "volume_mute",
+        "Parmi volume_up, volume_down et volume_mute, j'appelle volume_mute.",
+        1.0,
+        False,
+        id="candidates-then-commitment",
+    ),
+    pytest.param(
+        "monte le son",
+        "volume_up",
+        "Between volume_down, volume_mute and volume_up, I'll call volume_up.",
+        1.0,
+        False,
+        id="english",
+    ),
+    pytest.param(
+        "silence",
+        "volume_mute",
+        "Parmi volume_up, volume_down et volume_mute, j'appelle volume_up.",
+        0.0,
+        False,
+        id="commitment-to-the-wrong-tool",
+    ),
+    # No first-person commitment: the ids are a recital.
+    pytest.param(
+        "silence",
+        "volume_mute",
+        "Parmi volume_up, volume_down et volume_mute, volume_mute convient.",
+        0.0,
+        True,
+        id="no-commitment",
+    ),
+    pytest.param(
+        "silence",
+        "volume_mute",
+        "Je peux utiliser volume_up, volume_down ou volume_mute.",
+        0.0,
+        True,
+        id="a-possibility-is-no-commitment",
+    ),
+    # More than half of the registry is a recital even with a commitment.
+    pytest.param(
+        "silence",
+        "volume_mute",
+        "Parmi " + ", ".join(sorted(IDS)[:11]) + " et volume_mute, j'appelle volume_mute.",
+        0.0,
+        True,
+        id="half-the-registry",
+    ),
+]
+
+
+@pytest.mark.parametrize(("prompt", "expected", "answer", "relevance", "recited"), COMMITMENTS)
+def test_ids_named_before_a_commitment_are_candidates(
+    prompt: str, expected: str, answer: str, relevance: float, recited: bool
+) -> None:
+    score = _score(answer, prompt, expected)
+    assert (score.relevance, score.recited) == (pytest.approx(relevance), recited)
 
 
 def test_registry_order_does_not_matter() -> None:
@@ -808,6 +1021,21 @@ def test_statistics_count_valid_calls_refusals_and_recitals() -> None:
     assert (s.refusal_base, s.refusal_finetuned, s.recited_base, s.recited_finetuned) == (1, 0, 1, 0)
     assert Stats.from_dict(s.to_dict()) == s
     assert summarize(cases).overall == s
+
+
+def test_statistics_count_loops_and_version_2_statistics_keep_their_json() -> None:
+    cases = [_scored_pair("route_volume_up", "volume_up volume_up volume_up", "volume_up")]
+    s = stats(cases)
+    assert (s.loop_base, s.loop_finetuned) == (1, 0)
+    assert Stats.from_dict(s.to_dict()) == s
+    version_2 = {k: v for k, v in s.to_dict().items() if k not in ("loop_base", "loop_finetuned")}
+    assert Stats.from_dict(version_2).to_dict() == version_2
+
+
+def test_a_version_2_score_without_a_loop_key_keeps_its_json() -> None:
+    data = _score("volume_up — ok", "monte le son", "volume_up").to_dict()
+    assert "loop" not in data
+    assert ArmScore.from_dict(data).to_dict() == data
 
 
 def test_statistics_of_version_1_scores_have_no_valid_call_and_keep_their_json() -> None:
