@@ -155,7 +155,7 @@ def test_valid_call_shows_when_the_run_was_scored_by_metric_version_2() -> None:
     cases = [
         ScoredCase(
             case=Case(id=f"c{i}", category="routing", prompt="météo", expected_tools=("weather",), keywords=()),
-            base=v2_arm("blabla", 0.0, (), recited=True, echo=True),
+            base=v2_arm("blabla", 0.0, (), recited=True, echo=True, loop=True),
             finetuned=v2_arm("weather()", 1.0, ("weather",), valid_call=1.0),
             cosine_similarity=0.2,
         )
@@ -163,7 +163,7 @@ def test_valid_call_shows_when_the_run_was_scored_by_metric_version_2() -> None:
     ]
     page = render_html(factories.make_results(cases, metric_version="2"), chart="")
     assert "Valid call (base → fine-tuned)" in page and "valid call base → ft" in page
-    for badge in ("echo", "recited", "valid"):
+    for badge in ("echo", "recited", "loop", "valid"):
         assert f'class="badge {badge}"' in page, badge
     assert "not recorded (version 1)" not in page and "metric version 1" not in page
 

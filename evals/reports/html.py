@@ -336,7 +336,7 @@ def _case_legend(results: RunResults) -> str:
         "struck out = expected but not named."
     )
     if not v2:
-        text += " This run was scored by metric version 1: no valid call, refusal, recital or malformed flags."
+        text += " This run was scored by metric version 1: no valid call, refusal, recital, malformed or loop flags."
     return text
 
 
@@ -518,6 +518,7 @@ def _answer_cell(cell: Cell, answer_html: str, case: Case) -> str:
         (s.refusal, "refusal", "refusal"),
         (s.recited, "recited", "recited"),
         (s.malformed, "malformed", "malformed"),
+        (s.loop, "loop", "loop"),
         (s.valid_call is not None and s.valid_call >= 1.0, "valid", "valid call"),
     ]
     badges = "".join(f'<span class="badge {css}">{text}</span>' for on, css, text in flags if on)
@@ -624,6 +625,8 @@ def _echo_line(s: Stats) -> str:
         line += f"; refusals: {s.refusal_base}, {s.refusal_finetuned}"
     if s.recited_base is not None and s.recited_finetuned is not None:
         line += f"; recitals: {s.recited_base}, {s.recited_finetuned}"
+    if s.loop_base is not None and s.loop_finetuned is not None:
+        line += f"; loops: {s.loop_base}, {s.loop_finetuned}"
     return line
 
 
@@ -759,7 +762,7 @@ letter-spacing:.04em;padding:0 0 0 4px}.case.head>div{padding:0 12px}
 .badge.improvement{background:#e3f2e4;color:#1b5e20;border-color:#b3d9b5}
 .badge.flipped{background:#ede7f6;color:#4527a0;border-color:#c9b8ea}
 .badge.same{background:#f0f2f4;color:var(--muted)}
-.badge.echo,.badge.recited{background:#fff3e0;color:#8a4b00;border-color:#f5d09a}
+.badge.echo,.badge.recited,.badge.loop{background:#fff3e0;color:#8a4b00;border-color:#f5d09a}
 .badge.refusal,.badge.malformed{background:#fce4ec;color:#8e1945;border-color:#f1b4c8}
 .badge.valid{background:#e3f2e4;color:#1b5e20;border-color:#b3d9b5}
 .arm-head{display:flex;flex-wrap:wrap;gap:4px 8px;align-items:center;margin-bottom:6px}
