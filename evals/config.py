@@ -7,7 +7,9 @@ Nothing else in the package calls ``getoption``/``getini``: ``read_config`` buil
 from __future__ import annotations
 
 import argparse
+import glob
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -183,6 +185,7 @@ class Option:
     parse: Callable[[str], Any] | None = None
     flag_only: bool = False  # a store_true switch
     metavar: str = "VALUE"
+    repeatable: bool = False  # may be given several times; the ini key takes one value per line
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -208,9 +211,19 @@ OPTIONS: tuple[Option, ...] = (
         "--jarvis-adapter",
         "jarvis_adapter",
         None,
-        "LoRA adapter folder (default: newest */final/ under the output dir)",
-        metavar="PATH",
+        "LoRA adapter folder, NAME=PATH, or a glob ('output/*/final'); repeat for several "
+        "(default: newest */final/ under the output dir)",
+        metavar="[NAME=]PATH",
+        repeatable=True,
     ),
+    Option(
+        "--jarvis-primary",
+        "jarvis_primary",
+        None,
+        "the adapter the statistics, chart and gate describe (default: the newest)",
+        metavar="NAME",
+    ),
+    Option("--jarvis-gate-all", None, False, "gate every adapter, not only the primary one", flag_only=True),
     Option(
         "--jarvis-output-dir",
         "jarvis_output_dir",
@@ -334,8 +347,12 @@ def add_options(parser: pytest.Parser) -> None:
             kwargs: dict[str, Any] = {"dest": dest, "default": None, "help": opt.help, "metavar": opt.metavar}
             if opt.parse is not None:
                 kwargs["type"] = opt.parse
+            if opt.repeatable:
+                kwargs["action"] = "append"
             group.addoption(opt.flag, **kwargs)
-        if opt.ini:
+        if opt.ini and opt.repeatable:
+            parser.addini(opt.ini, help=opt.help, type="linelist", default=[])
+        elif opt.ini:
             parser.addini(opt.ini, help=opt.help, default=opt.default)
     parser.addini(
         "jarvis_category_tolerances",
@@ -352,7 +369,9 @@ class EvalConfig:
     suite: Path | None = None
     model: str = "embedded"
     quant: str = "4bit"
-    adapter: Path | None = None
+    adapters: tuple[AdapterSpec, ...] = ()  # empty: the newest */final/ under output_dir
+    primary: str | None = None
+    gate_all: bool = False
     output_dir: Path = Path("output")
     trust_remote_code: bool = False
     max_new_tokens: int = 64
@@ -372,6 +391,15 @@ class EvalConfig:
     category_tolerances: Mapping[str, float] = field(default_factory=dict)
     min_gain: float | None = None
     gate_mode: str = "tolerance"
+
+    def adapter_specs(self) -> tuple[AdapterSpec, ...]:
+        """Return the adapters to evaluate: those given, else the newest complete */final/ (none: empty)."""
+        if self.adapters:
+            return self.adapters
+        from evals.models import find_latest_adapter
+
+        newest = find_latest_adapter(self.output_dir)
+        return (AdapterSpec(default_adapter_name(newest), newest),) if newest is not None else ()
 
     def gate_config(self) -> GateConfig:
         """Return how strict the gate is for this run."""
@@ -407,8 +435,8 @@ def read_config(config: pytest.Config) -> EvalConfig:
             base = root  # ini values and defaults are relative to the rootdir, like pytest's cache
         if value is None and opt.ini:
             raw = config.getini(opt.ini)
-            if raw not in (None, ""):
-                value = _parse_ini(opt, raw, config.inipath)
+            if raw not in (None, "", []):
+                value = _parse_ini(opt, raw, config)
         if value is None and opt.default is not None:
             value = opt.parse(opt.default) if opt.parse else opt.default
         values[dest] = (value, base)
@@ -439,7 +467,9 @@ def read_config(config: pytest.Config) -> EvalConfig:
         suite=path("jarvis_suite"),
         model=model or "embedded",
         quant=plain("jarvis_quant"),
-        adapter=path("jarvis_adapter"),
+        adapters=_adapter_specs(values["jarvis_adapter"]),
+        primary=plain("jarvis_primary"),
+        gate_all=values["jarvis_gate_all"],
         output_dir=path("jarvis_output_dir") or Path("output"),
         trust_remote_code=values["jarvis_trust_remote_code"],
         max_new_tokens=min(plain("jarvis_max_new_tokens"), QUICK_MAX_NEW_TOKENS)
@@ -464,7 +494,7 @@ def read_config(config: pytest.Config) -> EvalConfig:
     )
 
 
-def _parse_ini(opt: Option, raw: Any, inipath: Path | None) -> Any:
+def _parse_ini(opt: Option, raw: Any, config: pytest.Config) -> Any:
     if opt.parse is None:
         return raw
     try:
@@ -472,6 +502,79 @@ def _parse_ini(opt: Option, raw: Any, inipath: Path | None) -> Any:
     except argparse.ArgumentTypeError as exc:
         import pytest
 
+        given = [o for o in (config.option.override_ini or []) if o.split("=", 1)[0].strip() == opt.ini]
+        if given:  # -o jarvis_x=... : the value came from the command line, not from the ini file
+            raise pytest.UsageError(f"option -o {given[-1]}: {exc}; fix the value given with -o") from None
         raise pytest.UsageError(
-            f"ini option {opt.ini} = {raw!r} in {inipath or 'the ini file'}: {exc}; fix it there or pass {opt.flag}"
+            f"ini option {opt.ini} = {raw!r} in {config.inipath or 'the ini file'}: {exc}; fix it there or pass {opt.flag}"
         ) from None
+
+
+# --- adapters -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AdapterSpec:
+    """One adapter to evaluate: the name its arm, tests and reports use, and its folder."""
+
+    name: str
+    path: Path
+
+
+_NAME_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
+RESERVED_NAMES = frozenset({"base"})
+
+
+def default_adapter_name(path: Path) -> str:
+    """Name an adapter after its training run: ``output/<run>/final`` -> ``<run>``, else its folder."""
+    folder = path.parent if path.name == "final" and path.parent.name else path
+    return _NAME_CHARS.sub("-", folder.name).strip("-") or "adapter"
+
+
+def parse_adapter_entry(entry: str, base: Path) -> list[AdapterSpec]:
+    """Read one ``--jarvis-adapter`` value: ``PATH``, ``NAME=PATH`` or a glob of adapter folders."""
+    name, sep, raw = entry.partition("=")
+    if not sep:
+        name, raw = "", entry
+    name, raw = name.strip(), raw.strip()
+    if name and (_NAME_CHARS.search(name) or name in RESERVED_NAMES):
+        raise argparse.ArgumentTypeError(
+            f"adapter name {name!r} in {entry!r}: use letters, digits, '.', '_' or '-', and not 'base'"
+        )
+    if any(ch in raw for ch in "*?["):
+        pattern = str(base / Path(raw).expanduser())
+        matches = sorted(Path(p) for p in glob.glob(pattern) if (Path(p) / "adapter_config.json").is_file())
+        if not matches:
+            raise argparse.ArgumentTypeError(f"no adapter folder (with adapter_config.json) matches {raw!r}")
+        if name and len(matches) > 1:
+            raise argparse.ArgumentTypeError(
+                f"{entry!r} names {len(matches)} adapters {name!r}: drop NAME= to name each after its folder"
+            )
+        return [AdapterSpec(name or default_adapter_name(m), m) for m in matches]
+    path = base / Path(raw).expanduser()
+    return [AdapterSpec(name or default_adapter_name(path), path)]
+
+
+def _adapter_specs(value: tuple[Any, Path]) -> tuple[AdapterSpec, ...]:
+    entries, base = value
+    if not entries:
+        return ()
+    specs: list[AdapterSpec] = []
+    for entry in [entries] if isinstance(entries, str) else entries:
+        try:
+            specs += parse_adapter_entry(str(entry), base)
+        except argparse.ArgumentTypeError as exc:
+            import pytest
+
+            raise pytest.UsageError(f"--jarvis-adapter: {exc}") from None
+    seen: dict[str, Path] = {}
+    for spec in specs:
+        if spec.name in seen and seen[spec.name] != spec.path:
+            import pytest
+
+            raise pytest.UsageError(
+                f"--jarvis-adapter: two adapters are named {spec.name!r} ({seen[spec.name]} and {spec.path}): "
+                "name them with NAME=PATH"
+            )
+        seen[spec.name] = spec.path
+    return tuple(dict.fromkeys(specs))

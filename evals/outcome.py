@@ -13,7 +13,7 @@ from pathlib import Path
 
 from evals.config import EvalConfig
 from evals.errors import JarvisError
-from evals.gate import Baseline, NoBaseline, evaluate_gate, load_baseline, save_baseline
+from evals.gate import Baseline, NoBaseline, evaluate_gate, evaluate_gate_all, load_baseline, save_baseline
 from evals.records import GateOutcome, NoiseFloor, RunResults
 from evals.run import EvalRun
 
@@ -59,14 +59,14 @@ def read_noise(config: EvalConfig, results: RunResults) -> NoiseFloor | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     meta = results.metadata
-    same = (noise.model, noise.adapter, noise.quantization) == (config.model, meta.adapter, meta.quantization)
-    return noise if same else None
+    same_adapter = Path(noise.adapter).resolve() == Path(meta.adapter).resolve()
+    return noise if same_adapter and (noise.model, noise.quantization) == (config.model, meta.quantization) else None
 
 
 def conclude(run: EvalRun | None, config: EvalConfig, executed: int) -> RunOutcome:
     """Build the results of a run, gate them, write the reports; never lose an earlier file."""
     from evals.reports import write_reports
-    from evals.stats import baseline_section, paired_section
+    from evals.stats import baseline_section, leaderboard, paired_section
 
     notes: list[str] = []
     gate_config = config.gate_config()
@@ -77,6 +77,8 @@ def conclude(run: EvalRun | None, config: EvalConfig, executed: int) -> RunOutco
 
     results = run.results()
     results = replace(results, paired=paired_section(results.results), noise=read_noise(config, results))
+    if results.adapters:
+        results = replace(results, leaderboard=leaderboard(results.adapters))
     problems = empty_answers(results, config)
     if problems:
         results = replace(results, warnings=(*results.warnings, *problems))
@@ -105,6 +107,12 @@ def conclude(run: EvalRun | None, config: EvalConfig, executed: int) -> RunOutco
     gate: GateOutcome | None = None
     if config.quick:
         notes.append("quick mode: a smoke check of 1 case per category with short answers; the gate is not applied")
+    elif config.gate_all and len(results.adapters) > 1:
+        runs = {
+            name: results if name == run.primary else _as_primary(results, name, baseline) for name in results.adapters
+        }
+        gate = evaluate_gate_all(runs, run.primary, baseline, gate_config, executed=executed)
+        results = replace(results, gate=gate)
     else:
         gate = evaluate_gate(results, baseline, gate_config, executed=executed)
         results = replace(results, gate=gate)
@@ -124,3 +132,16 @@ def conclude(run: EvalRun | None, config: EvalConfig, executed: int) -> RunOutco
         written.append(save_baseline(results, config.baseline, overwrite=True))
         notes.append(f"baseline blessed: {config.baseline}")
     return RunOutcome(results=results, written=written, gate=gate, notes=notes, failed=bool(problems))
+
+
+def _as_primary(results: RunResults, name: str, baseline: Baseline | NoBaseline) -> RunResults:
+    """Return the run as if adapter ``name`` were the primary one, for gating it like the primary."""
+    from evals.scoring import summarize
+    from evals.stats import baseline_section
+
+    cases = results.adapters[name].results
+    meta = replace(results.metadata, adapter=results.adapters[name].adapter)
+    one = replace(results, metadata=meta, results=cases, statistics=summarize(cases))
+    if isinstance(baseline, Baseline):
+        one = replace(one, baseline_comparison=baseline_section(cases, baseline))
+    return one

@@ -671,6 +671,123 @@ class GateOutcome:
 
 
 @dataclass(frozen=True)
+class AdapterResults:
+    """One adapter's arm of a multi-adapter run: every case scored against the shared base arm."""
+
+    name: str
+    adapter: str
+    statistics: Summary
+    results: tuple[ScoredCase, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "adapter": self.adapter,
+            "statistics": self.statistics.to_dict(),
+            "results": [r.to_dict() for r in self.results],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AdapterResults:
+        return cls(
+            name=str(data["name"]),
+            adapter=str(data["adapter"]),
+            statistics=Summary.from_dict(data["statistics"]),
+            results=tuple(ScoredCase.from_dict(r) for r in data["results"]),
+        )
+
+
+@dataclass(frozen=True)
+class LeaderboardRow:
+    """One adapter's standing: its means and its paired comparison with the base arm."""
+
+    rank: int
+    name: str
+    adapter: str
+    n_cases: int
+    avg_relevance: float
+    avg_keyword_match: float
+    avg_valid_call: float | None
+    vs_base: PairedBlock
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rank": self.rank,
+            "name": self.name,
+            "adapter": self.adapter,
+            "n_cases": self.n_cases,
+            "avg_relevance": self.avg_relevance,
+            "avg_keyword_match": self.avg_keyword_match,
+            "avg_valid_call": self.avg_valid_call,
+            "vs_base": self.vs_base.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LeaderboardRow:
+        valid = data.get("avg_valid_call")
+        return cls(
+            rank=int(data["rank"]),
+            name=str(data["name"]),
+            adapter=str(data["adapter"]),
+            n_cases=int(data["n_cases"]),
+            avg_relevance=float(data["avg_relevance"]),
+            avg_keyword_match=float(data["avg_keyword_match"]),
+            avg_valid_call=None if valid is None else float(valid),
+            vs_base=PairedBlock.from_dict(data["vs_base"]),
+        )
+
+
+@dataclass(frozen=True)
+class Leaderboard:
+    """Adapters ranked by mean relevance, and whether the best really beats the runner-up.
+
+    ``best_vs_runner_up`` holds the paired differences best minus runner-up over the same
+    cases (bootstrap interval and sign test): the question a team choosing a checkpoint asks.
+    """
+
+    rows: tuple[LeaderboardRow, ...]
+    best_vs_runner_up: PairedBlock | None = None
+
+    @property
+    def best(self) -> LeaderboardRow:
+        return self.rows[0]
+
+    @property
+    def runner_up(self) -> LeaderboardRow | None:
+        return self.rows[1] if len(self.rows) > 1 else None
+
+    def verdict(self) -> str:
+        """Say in one sentence whether the best adapter is significantly better than the runner-up."""
+        best, second, block = self.best, self.runner_up, self.best_vs_runner_up
+        if second is None or block is None:
+            return f"{best.name} is the only adapter."
+        ci = f"{block.mean_diff:+.3f}, 95 % CI [{block.ci_low:+.3f}, {block.ci_high:+.3f}], sign test p={block.sign_test_p:.3g}"
+        if block.significant and block.mean_diff > 0:
+            return f"{best.name} is significantly better than the runner-up {second.name} ({ci})."
+        return (
+            f"{best.name} ranks first, but it is NOT significantly better than the runner-up {second.name} ({ci}): "
+            "add cases or compare them on more runs before choosing."
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rows": [r.to_dict() for r in self.rows],
+            "best": self.best.name,
+            "runner_up": self.runner_up.name if self.runner_up else None,
+            "best_vs_runner_up": self.best_vs_runner_up.to_dict() if self.best_vs_runner_up else None,
+            "verdict": self.verdict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Leaderboard:
+        block = data.get("best_vs_runner_up")
+        return cls(
+            rows=tuple(LeaderboardRow.from_dict(r) for r in data["rows"]),
+            best_vs_runner_up=PairedBlock.from_dict(block) if block else None,
+        )
+
+
+@dataclass(frozen=True)
 class RunResults:
     """Everything a run produced; the single input of every report and of the gate.
 
@@ -688,6 +805,15 @@ class RunResults:
     baseline_error: str | None = None
     baseline_comparison: BaselineComparison | None = None
     gate: GateOutcome | None = None
+    # Several adapters: ``results`` and ``statistics`` describe the primary one (the seed's format);
+    # ``adapters`` holds every adapter (the primary included) and ``leaderboard`` ranks them.
+    adapters: Mapping[str, AdapterResults] = field(default_factory=dict)
+    leaderboard: Leaderboard | None = None
+
+    @property
+    def primary_adapter(self) -> str:
+        """The name of the adapter ``results`` describes, when the run had several ("" otherwise)."""
+        return next((a.name for a in self.adapters.values() if a.adapter == self.metadata.adapter), "")
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -708,6 +834,10 @@ class RunResults:
             out["baseline_comparison"] = self.baseline_comparison.to_dict()
         if self.gate is not None:
             out["gate"] = self.gate.to_dict()
+        if self.leaderboard is not None:
+            out["leaderboard"] = self.leaderboard.to_dict()
+        if self.adapters:
+            out["adapters"] = {name: a.to_dict() for name, a in self.adapters.items()}
         return out
 
     @classmethod
@@ -725,4 +855,6 @@ class RunResults:
             baseline_error=data.get("baseline_error"),
             baseline_comparison=section("baseline_comparison", BaselineComparison.from_dict),
             gate=section("gate", GateOutcome.from_dict),
+            adapters={k: AdapterResults.from_dict(v) for k, v in (data.get("adapters") or {}).items()},
+            leaderboard=section("leaderboard", Leaderboard.from_dict),
         )

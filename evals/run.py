@@ -14,16 +14,14 @@ from pathlib import Path
 
 from evals.backends import BASE_ARM, Answer, Arm, Backend, Prompt, make_backend
 from evals.cache import CACHE_FILE, AnswerCache, CacheContext, GenerationCache
-from evals.config import EvalConfig
+from evals.config import AdapterSpec, EvalConfig
 from evals.environment import recorded_versions
 from evals.errors import JarvisError
 from evals.gate.baseline import suite_hash
-from evals.models import EMBEDDED_MODEL, find_latest_adapter, inspect_adapter, is_embedded, resolve_model
-from evals.records import Case, GenerationSettings, RunMetadata, RunResults, ScoredCase, Suite
+from evals.models import EMBEDDED_MODEL, inspect_adapter, is_embedded, resolve_model
+from evals.records import AdapterResults, Case, GenerationSettings, RunMetadata, RunResults, ScoredCase, Suite
 from evals.scoring import score_case, summarize
 from evals.suite import load_suite
-
-FINETUNED_ARM = "finetuned"
 
 
 @dataclass
@@ -32,12 +30,13 @@ class EvalRun:
 
     config: EvalConfig
     suite: Suite
-    adapter: Path
+    adapters: tuple[AdapterSpec, ...]  # one arm each, on the same base
+    primary: str  # the adapter the statistics, chart and gate describe
     backend: Backend
-    arms: tuple[Arm, ...]
+    arms: tuple[Arm, ...]  # the base arm first, then one per adapter (named like it)
     selected: list[Case] = field(default_factory=list)
     answers: dict[tuple[str, str], Answer] = field(default_factory=dict)  # (arm name, case id)
-    scored: dict[str, ScoredCase] = field(default_factory=dict)
+    scored: dict[tuple[str, str], ScoredCase] = field(default_factory=dict)  # (adapter name, case id)
     warnings: list[str] = field(default_factory=list)
     scope: str = ""  # why the selection is partial ("quick mode", "-k 'volume'"...), "" for the whole suite
     stored: int = 0  # fresh answers written to the cache, batch by batch
@@ -52,13 +51,19 @@ class EvalRun:
         validated here; the embedded model is converted and a hub model fetched only when answering.
         """
         suite = load_suite(config.suite)
-        adapter = config.adapter or find_latest_adapter(config.output_dir)
-        if adapter is None:
+        adapters = config.adapter_specs()
+        if not adapters:
             raise JarvisError(
                 f"no LoRA adapter: none complete under {config.output_dir}/*/final/; pass --jarvis-adapter PATH "
                 "or train the demo adapter with `jarvis-evals train`"
             )
-        inspect_adapter(adapter)
+        for spec in adapters:
+            inspect_adapter(spec.path)
+        primary = config.primary or newest(adapters).name
+        if primary not in {a.name for a in adapters}:
+            raise JarvisError(
+                f"--jarvis-primary {primary}: no adapter has that name; use one of {', '.join(a.name for a in adapters)}"
+            )
         model_path = config.model if is_embedded(config.model) else resolve_model(config.model)
         problem = unwritable(config.reports_dir)
         if problem:
@@ -71,10 +76,29 @@ class EvalRun:
             raise JarvisError(
                 f"baseline {config.baseline} cannot be written ({problem}): point --jarvis-baseline at a writable file"
             )
-        arms = (Arm(BASE_ARM), Arm(FINETUNED_ARM, str(adapter)))
+        arms = (Arm(BASE_ARM), *(Arm(a.name, str(a.path)) for a in adapters))
         backend = make_backend(config, arms, model_path)
         backend.validate()
-        return cls(config=config, suite=suite, adapter=Path(adapter), backend=backend, arms=arms)
+        return cls(config=config, suite=suite, adapters=adapters, primary=primary, backend=backend, arms=arms)
+
+    def select_adapters(self, names: list[str]) -> None:
+        """Answer only with the adapters whose tests were selected (``-k ckpt-500``); none named: all.
+
+        When the primary adapter was deselected, the first selected one describes the run.
+        """
+        if not names:
+            return
+        kept = tuple(a for a in self.adapters if a.name in names)
+        self.adapters = kept
+        self.arms = tuple(arm for arm in self.arms if arm.is_base or arm.name in names)
+        if self.primary not in names:
+            self.warnings.append(f"primary adapter {self.primary} was not selected: {kept[0].name} describes this run")
+            self.primary = kept[0].name
+
+    def adapter(self, name: str | None = None) -> AdapterSpec:
+        """Return the adapter called ``name`` (the primary one by default)."""
+        wanted = name or self.primary
+        return next(a for a in self.adapters if a.name == wanted)
 
     # -- answers ---------------------------------------------------------------------------
 
@@ -151,27 +175,34 @@ class EvalRun:
 
     # -- scores ----------------------------------------------------------------------------
 
-    def score(self, case: Case) -> ScoredCase:
-        """Score one case from the stored answers and remember it for the session's results."""
+    def score(self, case: Case, adapter: str | None = None) -> ScoredCase:
+        """Score one case for one adapter (the primary by default) against the base arm; remember it."""
         self.ensure_answers()
+        name = adapter or self.primary
         base = self.answers[(BASE_ARM, case.id)]
-        finetuned = self.answers[(FINETUNED_ARM, case.id)]
-        scored = score_case(case, base.text, finetuned.text, self.suite)
-        self.scored[case.id] = scored
+        tuned = self.answers[(name, case.id)]
+        scored = score_case(case, base.text, tuned.text, self.suite)
+        self.scored[(name, case.id)] = scored
         return scored
 
-    def results(self) -> RunResults:
-        """Return the results of the cases scored so far, in suite order."""
+    def scored_for(self, adapter: str) -> tuple[ScoredCase, ...]:
+        """Return one adapter's scored cases, in suite order."""
         order = {c.id: i for i, c in enumerate(self.suite.cases)}
-        cases = tuple(sorted(self.scored.values(), key=lambda s: order.get(s.id, len(order))))
+        cases = [s for (name, _), s in self.scored.items() if name == adapter]
+        return tuple(sorted(cases, key=lambda s: order.get(s.id, len(order))))
+
+    def results(self) -> RunResults:
+        """Return the results of the cases scored so far, in suite order; the primary adapter's first."""
+        cases = self.scored_for(self.primary)
         categories = tuple(dict.fromkeys(c.category for c in cases))
         all_categories = tuple(dict.fromkeys(c.category for c in self.suite.cases))
-        n_cached = sum(1 for (_, cid), a in self.answers.items() if a.cached and cid in self.scored)
+        scored_ids = {cid for _, cid in self.scored}
+        n_cached = sum(1 for (_, cid), a in self.answers.items() if a.cached and cid in scored_ids)
         stats = self.backend.stats
         loaded = self.backend.device() != "not loaded"
         meta = RunMetadata(
             model=EMBEDDED_MODEL if is_embedded(self.config.model) else self.config.model,
-            adapter=str(self.adapter),
+            adapter=str(self.adapter().path),
             quantization=self.config.quant,
             device=self.backend.device() if loaded else ("cache" if n_cached else "none"),
             generation=self.settings,
@@ -191,7 +222,18 @@ class EvalRun:
             metric_version=metric_version(),
             scope=self.scope,
         )
-        return RunResults(metadata=meta, statistics=summarize(cases), results=cases, warnings=tuple(self.warnings))
+        adapters = {}
+        if len(self.adapters) > 1:
+            for spec in self.adapters:
+                scored = self.scored_for(spec.name)
+                adapters[spec.name] = AdapterResults(spec.name, str(spec.path), summarize(scored), scored)
+        return RunResults(
+            metadata=meta,
+            statistics=summarize(cases),
+            results=cases,
+            warnings=tuple(self.warnings),
+            adapters=adapters,
+        )
 
 
 def unwritable(folder: Path) -> str | None:
@@ -211,3 +253,15 @@ def metric_version() -> str:
     from evals import metrics
 
     return str(getattr(metrics, "METRIC_VERSION", "1"))
+
+
+def newest(adapters: tuple[AdapterSpec, ...]) -> AdapterSpec:
+    """Return the most recently written adapter (its weights' modification time)."""
+
+    def written(spec: AdapterSpec) -> float:
+        try:
+            return max(p.stat().st_mtime for p in spec.path.iterdir())
+        except (OSError, ValueError):
+            return 0.0
+
+    return max(adapters, key=lambda a: (written(a), a.name))

@@ -15,13 +15,23 @@ ties (4 wins, 0 losses, 26 ties: the interval excludes 0 but the exact p is 0.12
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from evals.records import CATEGORIES, BaselineBlock, BaselineComparison, PairedBlock, PairedStats, ScoredCase
+from evals.records import (
+    CATEGORIES,
+    AdapterResults,
+    BaselineBlock,
+    BaselineComparison,
+    Leaderboard,
+    LeaderboardRow,
+    PairedBlock,
+    PairedStats,
+    ScoredCase,
+)
 
 if TYPE_CHECKING:
     from evals.gate.baseline import Baseline
@@ -213,3 +223,40 @@ def baseline_section(
     rows = baseline_diffs(current, baseline)
     overall, by_category = _grouped(rows, lambda d: _baseline_block(d, resamples, confidence, seed))
     return BaselineComparison(baseline=baseline.path, overall=overall, by_category=by_category)
+
+
+def leaderboard(
+    adapters: Mapping[str, AdapterResults], resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED
+) -> Leaderboard:
+    """Rank adapters by mean fine-tuned relevance; test the best against the runner-up on the same cases.
+
+    Ties rank by valid-call rate, then keyword match, then name (so the order is stable).
+    """
+
+    def key(a: AdapterResults) -> tuple[float, float, float, str]:
+        s = a.statistics.overall
+        valid = s.avg_valid_call_finetuned if s.avg_valid_call_finetuned is not None else 0.0
+        return (-s.avg_relevance_finetuned, -valid, -s.avg_keyword_match_finetuned, a.name)
+
+    ranked = sorted(adapters.values(), key=key)
+    rows = tuple(
+        LeaderboardRow(
+            rank=i,
+            name=a.name,
+            adapter=a.adapter,
+            n_cases=a.statistics.overall.n_cases,
+            avg_relevance=a.statistics.overall.avg_relevance_finetuned,
+            avg_keyword_match=a.statistics.overall.avg_keyword_match_finetuned,
+            avg_valid_call=a.statistics.overall.avg_valid_call_finetuned,
+            vs_base=paired_block(
+                [c.finetuned.relevance - c.base.relevance for c in a.results], resamples, DEFAULT_CONFIDENCE, seed
+            ),
+        )
+        for i, a in enumerate(ranked, 1)
+    )
+    duel = None
+    if len(ranked) > 1:
+        best, second = ({c.id: c.finetuned.relevance for c in a.results} for a in ranked[:2])
+        diffs = [best[i] - second[i] for i in best if i in second]
+        duel = paired_block(diffs, resamples, DEFAULT_CONFIDENCE, seed)
+    return Leaderboard(rows=rows, best_vs_runner_up=duel)

@@ -159,16 +159,18 @@ def check_adapter_fits(model: Any, name: str, info: AdapterInfo, model_name: str
         )
 
 
-def attach_adapters(base: Any, adapters: Sequence[tuple[str, AdapterInfo]], model_name: str) -> Any:
-    """Load every adapter onto ``base`` under its arm's name; a misfit adapter fails with one line."""
+def attach_adapters(model: Any, adapters: Sequence[tuple[str, AdapterInfo]], model_name: str) -> Any:
+    """Load each adapter onto ``model`` under its arm's name (the base is wrapped by peft on the first).
+
+    A misfit adapter fails with one line naming it and the model.
+    """
     from peft import PeftModel
 
-    model = base
-    for index, (name, info) in enumerate(adapters):
+    for name, info in adapters:
         try:
             with known_noise_filtered():
-                if index == 0:
-                    model = PeftModel.from_pretrained(base, str(info.path), adapter_name=name, is_trainable=False)
+                if not isinstance(model, PeftModel):
+                    model = PeftModel.from_pretrained(model, str(info.path), adapter_name=name, is_trainable=False)
                 else:
                     model.load_adapter(str(info.path), adapter_name=name, is_trainable=False)
         except (RuntimeError, ValueError, KeyError) as exc:
@@ -293,6 +295,10 @@ class HFBackend:
         self.model: Any = None
         self.tokenizer: Any = None
         self._adapters = {arm.name: inspect_adapter(arm.source) for arm in self.arms if arm.source is not None}
+        # peft stores adapters as module attributes: a user's name ("half", "ckpt.5") could clash or
+        # be refused, so each arm gets a plain internal name.
+        self._peft_names = {name: f"jarvis_arm_{i}" for i, name in enumerate(self._adapters)}
+        self._loaded: set[str] = set()
         self._identity: dict[str, Any] | None = None
 
     # -- identity (cheap, no model) ----------------------------------------------------------
@@ -341,17 +347,27 @@ class HFBackend:
 
         return resolve_model(self.model_path)
 
-    def load(self) -> Any:
-        """Load the base once and every adapter onto it; later calls return the same model."""
+    def load(self, arms: Sequence[Arm] = ()) -> Any:
+        """Load the base once, and onto it each adapter of ``arms`` not loaded yet; return the model.
+
+        Adapters are attached before anything is generated, so a misfit one stops the run first;
+        an adapter whose tests were all deselected is never loaded.
+        """
+        start = time.perf_counter()
         if self.model is None:
-            start = time.perf_counter()
             path = self._resolved_path()
             self.tokenizer = load_tokenizer(path, self.trust_remote_code)
-            base = load_base(path, self.quant, self.trust_remote_code)
-            adapters = [(arm.name, self._adapters[arm.name]) for arm in self.arms if arm.source is not None]
-            self.model = attach_adapters(base, adapters, path) if adapters else base
+            self.model = load_base(path, self.quant, self.trust_remote_code)
             self.stats.loads += 1
-            self.stats.load_seconds = time.perf_counter() - start
+        missing = [
+            (self._peft_names[a.name], self._adapters[a.name])
+            for a in arms
+            if a.source is not None and self._peft_names[a.name] not in self._loaded
+        ]
+        if missing:
+            self.model = attach_adapters(self.model, missing, self._resolved_path())
+            self._loaded.update(name for name, _ in missing)
+        self.stats.load_seconds += time.perf_counter() - start
         return self.model
 
     @contextmanager
@@ -365,12 +381,13 @@ class HFBackend:
             else:
                 yield model
         else:
-            model.set_adapter(arm.name)
+            model.set_adapter(self._peft_names[arm.name])
             yield model
 
     def generate(
         self, work: Mapping[Arm, Sequence[Prompt]], settings: GenerationSettings, on_answers: OnAnswers | None = None
     ) -> dict[Arm, list[Answer]]:
+        self.load([arm for arm, prompts in work.items() if prompts])
         return {
             arm: self._generate_arm(arm, prompts, settings, on_answers) if prompts else []
             for arm, prompts in work.items()
@@ -386,7 +403,9 @@ class HFBackend:
             texts = [build_prompt(self.tokenizer, p.system, p.user) for p in prompts]
             generator = BatchGenerator(model, self.tokenizer, settings, self.stats)
             size = initial_batch_size(self.device(), len(texts), settings.batch_size)
-            label = "base" if arm.source is None else ("fine-tuned" if arm.name == "finetuned" else arm.name)
+            label = (
+                "base" if arm.source is None else ("fine-tuned" if len(self._adapters) == 1 else f"{arm.name} adapter")
+            )
             with progress(total=len(texts), desc=f"generating {label} arm", unit="prompts") as bar:
                 start = time.perf_counter()
                 tokens = 0

@@ -32,10 +32,12 @@ register("validate-metric", "evals.cli.validate_metric", "check the relevance me
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="jarvis-evals", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="jarvis-evals", description=__doc__.splitlines()[0], allow_abbrev=False)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module, help_text) in SUBCOMMANDS.items():
-        sp = sub.add_parser(name, help=help_text, description=help_text)
+        sp = sub.add_parser(
+            name, help=help_text, description=help_text, allow_abbrev=False
+        )  # --out is not --output-dir
         sp.set_defaults(_module=module)
         try:
             importlib.import_module(module).add_arguments(sp)

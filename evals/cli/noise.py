@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from evals.config import EvalConfig, parse_batch_size, parse_positive_int
+from evals.config import AdapterSpec, EvalConfig, default_adapter_name, parse_batch_size, parse_positive_int
 from evals.models import QUANT_CHOICES
 from evals.records import NoiseExample, NoiseFloor
 
@@ -49,17 +49,19 @@ def measure_noise(config: EvalConfig) -> NoiseFloor:
     prompts = [run.prompt(c) for c in cases]
     differing: dict[str, int] = {}
     examples: list[NoiseExample] = []
-    for arm in run.arms:
+    base, tuned = run.arms[0], next(a for a in run.arms if a.name == run.primary)
+    for arm in (base, tuned):
         first = run.backend.generate({arm: prompts}, run.settings)[arm]
         second = run.backend.generate({arm: prompts}, run.settings)[arm]
         changed = [(c, a.text, b.text) for c, a, b in zip(cases, first, second, strict=True) if a.text != b.text]
-        differing[arm.name] = len(changed)
-        examples += [NoiseExample(case=c.id, arm=arm.name, first=a, second=b) for c, a, b in changed[:3]]
+        label = "base" if arm is base else "finetuned"
+        differing[label] = len(changed)
+        examples += [NoiseExample(case=c.id, arm=label, first=a, second=b) for c, a, b in changed[:3]]
     total = sum(differing.values())
     return NoiseFloor(
         n_cases=len(cases),
         model=config.model,
-        adapter=str(run.adapter),
+        adapter=str(run.adapter().path.resolve()),  # runs record it absolute: compared as paths
         quantization=config.quant,
         base_differing=differing["base"],
         finetuned_differing=differing["finetuned"],
@@ -79,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         suite=args.suite,
         model=args.model,
         quant=args.quant,
-        adapter=args.adapter,
+        adapters=(AdapterSpec(default_adapter_name(args.adapter), args.adapter.resolve()),) if args.adapter else (),
         output_dir=args.output_dir,
         max_new_tokens=args.max_new_tokens,
         batch_size=args.batch_size,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from evals.gate.baseline import DEFAULT_BASELINE_PATH, Baseline, BaselineError, load_baseline, save_baseline
-from evals.gate.rules import GATE_MODES, GateConfig, GateConfigError, NoBaseline, evaluate_gate
+from evals.gate.rules import GATE_MODES, GateConfig, GateConfigError, NoBaseline, evaluate_gate, evaluate_gate_all
 
 __all__ = [
     "DEFAULT_BASELINE_PATH",
@@ -14,6 +14,7 @@ __all__ = [
     "GateConfigError",
     "NoBaseline",
     "evaluate_gate",
+    "evaluate_gate_all",
     "load_baseline",
     "save_baseline",
 ]

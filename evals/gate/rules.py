@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from statistics import fmean
 from types import MappingProxyType
 from typing import Any
@@ -329,3 +329,31 @@ def evaluate_gate(
         )
         notices.insert(0, f"gate: fine-tuned relevance {held} against {path} in {', '.join(gated)}")
     return outcome(violations, notices, "passed")
+
+
+def evaluate_gate_all(
+    runs: Mapping[str, RunResults], primary: str, baseline: Baseline | NoBaseline, config: GateConfig, executed: int
+) -> GateOutcome:
+    """Gate every adapter of a run (``--jarvis-gate-all``): failed when any one fails.
+
+    Each adapter is compared with the baseline exactly as the primary one is; reasons of the
+    other adapters start with their name in brackets.
+    """
+    outcomes = {name: evaluate_gate(run, baseline, config, executed) for name, run in runs.items()}
+    ordered = [primary, *(name for name in outcomes if name != primary)]
+    reasons: list[str] = []
+    violations: list[GateViolation] = []
+    for name in ordered:
+        label = "" if name == primary else f"[{name}] "
+        outcome = outcomes[name]
+        reasons += [r.replace("gate: ", f"gate: {label}", 1) if label else r for r in outcome.reasons]
+        violations += [replace(v, scope=f"{name}:{v.scope}") if label else v for v in outcome.violations]
+    statuses = {o.status for o in outcomes.values()}
+    status = "failed" if "failed" in statuses else ("passed" if "passed" in statuses else "no_baseline")
+    return GateOutcome(
+        status=status,
+        mode=config.mode,
+        baseline=outcomes[primary].baseline,
+        reasons=tuple(reasons),
+        violations=tuple(violations),
+    )

@@ -25,6 +25,8 @@ TEXT_NAME = "benchmark_report.txt"
 CSV_NAME = "benchmark_results.csv"
 PNG_NAME = "benchmark_charts.png"
 HTML_NAME = "benchmark_report.html"
+LEADERBOARD_CSV_NAME = "benchmark_leaderboard.csv"
+LEADERBOARD_PNG_NAME = "benchmark_leaderboard.png"
 
 
 class ResultsFileError(JarvisError, ValueError):
@@ -44,13 +46,23 @@ def _derived(results: RunResults, out_dir: Path) -> dict[Path, bytes | Callable[
 
     figure = build_figure(results)
     page = render_html(results, chart=chart_svg(figure))  # the same figure, drawn once more as SVG
-    return {
+    files: dict[Path, bytes | Callable[[Path], None]] = {
         out_dir / TEXT_NAME: render_text(results).encode("utf-8"),
         out_dir / CSV_NAME: results_csv(results).encode("utf-8"),
         # No 'Software' text chunk: the PNG then depends only on the results, not on the version.
         out_dir / PNG_NAME: lambda tmp: figure.savefig(tmp, dpi=DPI, format="png", metadata={"Software": None}),
         out_dir / HTML_NAME: page.encode("utf-8"),
     }
+    if results.leaderboard is not None:  # several adapters
+        from evals.reports.charts import build_leaderboard_figure
+        from evals.reports.tables import leaderboard_csv
+
+        board = build_leaderboard_figure(results)
+        files[out_dir / LEADERBOARD_CSV_NAME] = leaderboard_csv(results.leaderboard).encode("utf-8")
+        files[out_dir / LEADERBOARD_PNG_NAME] = lambda tmp: board.savefig(
+            tmp, format="png", metadata={"Software": None}
+        )
+    return files
 
 
 def write_derived(results: RunResults, out_dir: str | Path) -> list[Path]:

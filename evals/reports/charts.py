@@ -199,3 +199,33 @@ def _summary_panel(ax: Axes, results: RunResults) -> None:
 
 def _shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else "..." + text[-(limit - 3) :]
+
+
+def build_leaderboard_figure(results: RunResults) -> Figure:
+    """Return the leaderboard panel of a multi-adapter run: mean relevance per adapter with its 95 % CI vs base."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    board = results.leaderboard
+    if board is None:
+        raise ValueError("build_leaderboard_figure needs a run with several adapters")
+    rows = list(board.rows)
+    fig = Figure(figsize=(10.0, 1.6 + 0.6 * len(rows)), dpi=DPI // 2, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    base = results.statistics.overall.avg_relevance_base
+    names = [r.name + (" *" if r.name == results.primary_adapter else "") for r in rows][::-1]
+    values = [r.avg_relevance for r in rows][::-1]
+    # Whiskers: the paired 95 % interval of the gain over base, placed around base + mean gain.
+    low = [r.avg_relevance - (base + r.vs_base.ci_low) for r in rows][::-1]
+    high = [(base + r.vs_base.ci_high) - r.avg_relevance for r in rows][::-1]
+    errors = [[max(0.0, v) for v in low], [max(0.0, v) for v in high]]
+    bars = ax.barh(names, values, xerr=errors, color=FINETUNED_COLOR, capsize=4)
+    ax.bar_label(bars, fmt="%.3f", padding=28, fontsize=10)
+    ax.axvline(base, color=BASE_COLOR, linestyle="--", label=f"base arm {base:.3f}")
+    ax.set_xlim(0, 1.15)
+    ax.set_xlabel("mean fine-tuned relevance (whiskers: 95 % CI of the paired gain over base)")
+    ax.set_title(f"Leaderboard: {board.verdict()}", fontsize=10, wrap=True)
+    ax.legend(loc="lower right", fontsize=9, frameon=False)
+    ax.grid(axis="x", alpha=0.3)
+    return fig

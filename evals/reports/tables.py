@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from evals.records import ArmScore, RunResults
+from evals.records import ArmScore, Leaderboard, RunResults
 
 if TYPE_CHECKING:  # pandas is imported where a frame is built, not by the terminal summary
     import pandas as pd
@@ -92,3 +92,47 @@ def _version_2(arm: ArmScore) -> dict[str, object]:
 def results_csv(results: RunResults) -> str:
     """Return the per-case CSV text (UTF-8, '\\n' line ends, no index column)."""
     return results_frame(results).to_csv(index=False, lineterminator="\n")
+
+
+LEADERBOARD_COLUMNS: tuple[str, ...] = (
+    "rank",
+    "name",
+    "adapter",
+    "n_cases",
+    "avg_relevance",
+    "avg_keyword_match",
+    "avg_valid_call",
+    "mean_diff_vs_base",
+    "ci_low_vs_base",
+    "ci_high_vs_base",
+    "sign_test_p_vs_base",
+    "wins_vs_base",
+    "losses_vs_base",
+    "significant_vs_base",
+)
+
+
+def leaderboard_csv(board: Leaderboard) -> str:
+    """Return the leaderboard as CSV, one row per adapter in rank order."""
+    import pandas as pd
+
+    rows = [
+        {
+            "rank": r.rank,
+            "name": r.name,
+            "adapter": r.adapter,
+            "n_cases": r.n_cases,
+            "avg_relevance": r.avg_relevance,
+            "avg_keyword_match": r.avg_keyword_match,
+            "avg_valid_call": r.avg_valid_call,
+            "mean_diff_vs_base": r.vs_base.mean_diff,
+            "ci_low_vs_base": r.vs_base.ci_low,
+            "ci_high_vs_base": r.vs_base.ci_high,
+            "sign_test_p_vs_base": r.vs_base.sign_test_p,
+            "wins_vs_base": r.vs_base.wins,
+            "losses_vs_base": r.vs_base.losses,
+            "significant_vs_base": r.vs_base.significant,
+        }
+        for r in board.rows
+    ]
+    return pd.DataFrame(rows, columns=list(LEADERBOARD_COLUMNS)).to_csv(index=False, lineterminator="\n")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evals.records import GateOutcome, RunResults, Stats
+from evals.records import GateOutcome, Leaderboard, RunResults, Stats
 from evals.verdict import category_stats, format_pct, verdict_of, weakest_category
 
 
@@ -27,12 +27,40 @@ def terminal_summary_lines(results: RunResults) -> list[str]:
             f"refusals: base {overall.refusal_base}, fine-tuned {overall.refusal_finetuned}; "
             f"recited tool lists: base {overall.recited_base}, fine-tuned {overall.recited_finetuned}"
         )
+    if results.leaderboard is not None:
+        lines.append(
+            f"leaderboard ({len(results.leaderboard.rows)} adapters on one base; the table above is {results.metadata.adapter}):"
+        )
+        lines.extend(leaderboard_lines(results.leaderboard, primary=results.primary_adapter))
     weakest = weakest_category(results)
     lines.append(
         f"verdict: {verdict_of(overall).upper()} (relevance "
         f"{format_pct(overall.relevance_gain_pct, overall.avg_relevance_finetuned)}, "
         f"{overall.regressions} regression(s); weakest category: {weakest or 'none'})"
     )
+    return lines
+
+
+def leaderboard_lines(board: Leaderboard, primary: str = "") -> list[str]:
+    """Return the leaderboard as an aligned table and the best-vs-runner-up sentence."""
+    headers = ["rank", "adapter", "relevance", "keywords", "valid call", "vs base (95% CI)", "sign p", "wins/losses"]
+    rows = [
+        [
+            str(r.rank),
+            r.name + (" *" if r.name == primary else ""),
+            f"{r.avg_relevance:.3f}",
+            f"{r.avg_keyword_match:.3f}",
+            "-" if r.avg_valid_call is None else f"{r.avg_valid_call:.3f}",
+            f"{r.vs_base.mean_diff:+.3f} [{r.vs_base.ci_low:+.3f}, {r.vs_base.ci_high:+.3f}]",
+            f"{r.vs_base.sign_test_p:.2g}",
+            f"{r.vs_base.wins}/{r.vs_base.losses}",
+        ]
+        for r in board.rows
+    ]
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    lines.append(("* primary adapter; " if primary else "") + board.verdict())
     return lines
 
 

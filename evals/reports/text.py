@@ -46,6 +46,8 @@ def render_text(results: RunResults) -> str:
         _global_section(results),
         _category_sections(results),
     ]
+    if results.leaderboard is not None:
+        sections.append(_leaderboard_section(results))
     sections += [s for s in _later_sections(results) if s]
     sections += [
         _improvements_section(results),
@@ -280,6 +282,21 @@ def _verdict_section(results: RunResults) -> list[str]:
     lines.append("  Recommendations:")
     for rec in gains["recommendations"]:
         lines += wrap_lines(rec, indent=4, first="- ")
+    return lines
+
+
+def _leaderboard_section(results: RunResults) -> list[str]:
+    from evals.reports.terminal import leaderboard_lines
+
+    assert results.leaderboard is not None
+    board = results.leaderboard
+    lines = section_title(
+        f"LEADERBOARD ({len(board.rows)} adapters on the same base and cases; ranked by mean fine-tuned relevance)"
+    )
+    table = leaderboard_lines(board, primary=results.primary_adapter)
+    lines += ["  " + line for line in table[:-1]]
+    lines += wrap_lines(table[-1], indent=2)
+    lines.append("  The statistics above and below describe the primary adapter (*).")
     return lines
 
 
