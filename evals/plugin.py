@@ -7,6 +7,7 @@ on the config; nothing happens unless JARVIS cases are collected.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from evals.run import EvalRun
 
 CASE_ARG = "jarvis_case"
+ADAPTER_ARG = "jarvis_adapter"
 MARKERS = {
     "jarvis": "a JARVIS benchmark case (select with -m jarvis)",
     "commands": "JARVIS clear voice commands",
@@ -72,10 +74,17 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         if suite is None:  # unusable suite file: a usage error once collection ends, not a collection traceback
             metafunc.parametrize(CASE_ARG, [])
             return
+        names = plugin.adapter_names
     else:  # an xdist worker collects the same ids as its controller would
         from evals.suite import load_suite
 
-        suite = load_suite(read_config(metafunc.config).suite)
+        settings = read_config(metafunc.config)
+        suite, names = load_suite(settings.suite), [a.name for a in settings.adapter_specs()]
+    if len(names) > 1 and ADAPTER_ARG in metafunc.fixturenames:
+        # One test per (case, adapter): `-k ckpt-500` selects one adapter, `-m routing` one category.
+        params = [pytest.param(c, n, id=f"{c.id}-{n}", marks=case_marks(c)) for c in suite.cases for n in names]
+        metafunc.parametrize([CASE_ARG, ADAPTER_ARG], params)
+        return
     metafunc.parametrize(CASE_ARG, [pytest.param(c, id=c.id, marks=case_marks(c)) for c in suite.cases])
 
 
@@ -129,6 +138,11 @@ class JarvisPlugin:
                 # with a traceback; pytest_collection_finish raises it as a usage error instead.
                 self.suite_error = str(exc)
         return self._suite
+
+    @property
+    def adapter_names(self) -> list[str]:
+        """The adapters' names, as the tests are parametrized (empty when none is found yet)."""
+        return [a.name for a in self.config.adapter_specs()]
 
     def selects_cases(self, markexpr: str) -> bool:
         """Whether a ``-m`` expression selects any of the suite's cases."""
@@ -188,6 +202,8 @@ class JarvisPlugin:
         self.requested = True
         run = self.run  # validates suite and adapter now: bad input stops before any test
         run.selected = cases
+        chosen = [_adapter_of(item) for item in session.items if _case_of(item) is not None]
+        run.select_adapters([name for name in dict.fromkeys(chosen) if name is not None])
         run.scope = self._scope(session, cases)
         if run.scope and self.config.save_baseline and not self.config.save_baseline_partial:
             raise pytest.UsageError(
@@ -251,6 +267,12 @@ class JarvisPlugin:
             outcome.gate,
             outcome.notes,
         )
+        summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if summary and outcome.results is not None:  # GitHub Actions shows it on the job's page
+            from evals.reports.ci import markdown_summary
+
+            with contextlib.suppress(OSError), open(summary, "a", encoding="utf-8") as fh:
+                fh.write(markdown_summary(outcome.results))
         failed = outcome.failed or (outcome.gate is not None and outcome.gate.failed)
         if failed and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -291,9 +313,29 @@ def jarvis_run(request: pytest.FixtureRequest) -> EvalRun:
 
 
 @pytest.fixture
-def jarvis_scored(jarvis_case: Case, jarvis_run: EvalRun) -> ScoredCase:
-    """The current case scored on both arms (recorded for the reports)."""
-    return jarvis_run.score(jarvis_case)
+def jarvis_adapter(jarvis_run: EvalRun) -> str:
+    """The name of the adapter the current case is scored for (parametrized when there are several)."""
+    return jarvis_run.primary
+
+
+@pytest.fixture
+def jarvis_scored(
+    jarvis_case: Case, jarvis_adapter: str, jarvis_run: EvalRun, request: pytest.FixtureRequest
+) -> ScoredCase:
+    """The current case scored for the current adapter against the base arm (recorded for the reports).
+
+    With ``--junitxml`` and ``junit_family = xunit1`` (or ``legacy``), its scores also become the
+    test's JUnit XML properties, which GitLab and Jenkins show. (pytest's default xunit2 schema has
+    no properties per test case: nothing is recorded then, rather than a warning per test.)
+    """
+    scored = jarvis_run.score(jarvis_case, jarvis_adapter)
+    config = request.config
+    if config.option.xmlpath and config.getini("junit_family") in ("xunit1", "legacy"):
+        from evals.reports.ci import case_properties
+
+        for name, value in case_properties(scored):
+            request.node.user_properties.append((name, value))
+    return scored
 
 
 @pytest.fixture
@@ -306,6 +348,12 @@ def _case_of(item: pytest.Item) -> Case | None:
     callspec = getattr(item, "callspec", None)
     value = callspec.params.get(CASE_ARG) if callspec is not None else None
     return value if isinstance(value, Case) else None
+
+
+def _adapter_of(item: pytest.Item) -> str | None:
+    callspec = getattr(item, "callspec", None)
+    value = callspec.params.get(ADAPTER_ARG) if callspec is not None else None
+    return value if isinstance(value, str) else None
 
 
 def check_case(scored: ScoredCase, policy: AssertPolicy) -> str | None:

@@ -168,3 +168,21 @@ def test_progress_reaches_the_log_as_plain_lines_outside_capture(bench, monkeypa
     result.stderr.fnmatch_lines(
         ["[[]jarvis[]] generating base arm: started (3 prompts)", "*generating fine-tuned arm: done, 3/3 prompts*"]
     )
+
+
+def test_junit_xml_carries_each_case_s_scores(bench, pytester: pytest.Pytester) -> None:
+    xml = pytester.path / "junit.xml"
+    result = bench("-m", "jarvis", "-k", "route_volume_up", f"--junitxml={xml}", "-o", "junit_family=xunit1")
+    assert result.ret == 0, result.stdout.str()
+    text = xml.read_text()
+    assert '<property name="relevance_finetuned"' in text and '<property name="tools_named_base"' in text
+
+
+def test_github_step_summary_gets_a_markdown_summary(bench, pytester: pytest.Pytester, monkeypatch) -> None:
+    summary = pytester.path / "summary.md"
+    summary.write_text("earlier step\n", encoding="utf-8")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    result = bench("-m", "jarvis", "-k", "route_volume_up")
+    assert result.ret == 0, result.stdout.str()
+    text = summary.read_text(encoding="utf-8")
+    assert text.startswith("earlier step\n## JARVIS benchmark: ")  # appended, never replaced
