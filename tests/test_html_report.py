@@ -425,3 +425,42 @@ def test_browser_comparison_page(driver: Any, tmp_path: Path) -> None:
     open_page(driver, path)
     assert visible_ids(driver) == ["cmd_08", "cmd_02"]
     driver.save_screenshot(str(tmp_path / "comparison.png"))
+
+
+# -- several adapters ---------------------------------------------------------------------------
+
+
+def several_adapters() -> RunResults:
+    """A run of two adapters on one base: the primary (the sample run) and 'rival', worse on commands."""
+    from dataclasses import replace
+
+    from evals.records import AdapterResults
+    from evals.scoring import summarize
+    from evals.stats import leaderboard
+
+    primary = make_results()
+    rival_cases = tuple(
+        make_case(c.id, c.category, c.base.relevance, 0.0 if c.category == "commands" else c.finetuned.relevance)
+        for c in primary.results
+    )
+    adapters = {
+        "jarvis-lora": AdapterResults("jarvis-lora", primary.metadata.adapter, primary.statistics, primary.results),
+        "rival": AdapterResults("rival", "adapters/rival", summarize(rival_cases), rival_cases),
+    }
+    return replace(primary, adapters=adapters, leaderboard=leaderboard(adapters, resamples=200))
+
+
+def test_several_adapters_get_a_leaderboard_and_one_answer_column_each() -> None:
+    results = several_adapters()
+    page = render_html(results, chart="")
+    assert 'id="leaderboard"' in page and "jarvis-lora is significantly better than the runner-up rival" in page
+    heading = page.split('<div class="case head" aria-hidden="true">')[1].split("</div></div>")[0]
+    assert heading.count("<div>") == 4  # case, base, jarvis-lora (primary), rival
+    assert "jarvis-lora (primary)" in heading and "rival" in heading
+    row = page.split('data-case-id="cmd_02"')[1].split("</article>")[0]
+    assert row.count('class="answer-cell') == 3
+    assert row.count("relevance 1.00") == 1 and row.count("relevance 0.00") == 2  # primary right, base and rival not
+    assert [r["data-status"] for r in case_rows(page)] == [
+        "regression" if c.regression else "improvement" if c.relevance_delta > 0 else "unchanged"
+        for c in results.results  # the primary adapter's status
+    ]

@@ -17,7 +17,7 @@ import base64
 import difflib
 import hashlib
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 from typing import TYPE_CHECKING
@@ -90,6 +90,7 @@ def render_html(results: RunResults, *, chart: str | None = None) -> str:
     ]
     sections = [
         _run_header(results),
+        *([_leaderboard_section(results)] if results.leaderboard is not None else []),
         _identity_section(results),
         _section("Charts", f'<div class="chart">{chart}</div>', open_=True, id_="charts"),
         _category_section(results),
@@ -103,10 +104,25 @@ def answer_columns(results: RunResults) -> tuple[tuple[str, str, Callable[[Score
     """Return the answer columns of a run page: (heading, CSS class, the arm's score of a case).
 
     This is the one place columns are chosen; the rows, the diff and the filters handle any
-    number. With several adapters in ``RunResults`` (not recorded yet), add one column per
-    adapter here and the leaderboard table to ``render_html``'s sections.
+    number. A run of several adapters gets the base and one column per adapter, in leaderboard
+    order; a row's status and relevance change stay those of the primary adapter.
     """
-    return (("base", "base", lambda c: c.base), ("fine-tuned", "finetuned", lambda c: c.finetuned))
+    if len(results.adapters) < 2:
+        return (("base", "base", lambda c: c.base), ("fine-tuned", "finetuned", lambda c: c.finetuned))
+    ranked = [row.name for row in results.leaderboard.rows] if results.leaderboard is not None else []
+    names = [n for n in ranked if n in results.adapters] + [n for n in results.adapters if n not in ranked]
+    primary = results.primary_adapter
+    columns: list[tuple[str, str, Callable[[ScoredCase], ArmScore]]] = [("base", "base", lambda c: c.base)]
+    for name in names:
+        scores = {c.id: c.finetuned for c in results.adapters[name].results}
+        label = f"{name} (primary)" if name == primary else name
+        columns.append((label, "finetuned", _lookup(scores)))
+    return tuple(columns)
+
+
+def _lookup(scores: Mapping[str, ArmScore]) -> Callable[[ScoredCase], ArmScore]:
+    """Return the function giving a case's score among ``scores`` (one adapter's arm)."""
+    return lambda case: scores[case.id]
 
 
 def render_comparison_html(
@@ -326,6 +342,42 @@ def _category_section(results: RunResults) -> str:
         + f"</tr></thead><tbody>{body}</tbody></table></div>"
     )
     return _section("By category", table, open_=True, id_="categories")
+
+
+def _leaderboard_section(results: RunResults) -> str:
+    board = results.leaderboard
+    assert board is not None  # the caller adds this section only to runs of several adapters
+    primary = results.primary_adapter
+    headers = [
+        "rank",
+        "adapter",
+        "path",
+        "n",
+        "relevance",
+        "keywords",
+        "valid call",
+        "vs base [95 % CI]",
+        "wins / losses",
+    ]
+    body = "".join(
+        f'<tr class="{"total" if r.name == primary else ""}"><td class="num">{r.rank}</td>'
+        f'<th scope="row">{_e(r.name)}{" (primary)" if r.name == primary else ""}</th>'
+        f'<td class="path">{_e(r.adapter)}</td>{_num(str(r.n_cases))}'
+        f"{_bar_cell(r.avg_relevance, FINETUNED_COLOR)}{_num(f'{r.avg_keyword_match:.3f}')}"
+        f"{_num(_share(r.avg_valid_call))}"
+        f"{_num(f'{r.vs_base.mean_diff:+.3f} [{r.vs_base.ci_low:+.3f}, {r.vs_base.ci_high:+.3f}]', _sign_css(r.vs_base.mean_diff))}"
+        f"{_num(f'{r.vs_base.wins} / {r.vs_base.losses}')}</tr>"
+        for r in board.rows
+    )
+    table = (
+        f'<p class="note">{_e(board.verdict())} The header, chart and category table describe the primary adapter.</p>'
+        '<div class="table-wrap"><table class="stats"><thead><tr>'
+        + "".join(f'<th scope="col">{_e(h)}</th>' for h in headers)
+        + f"</tr></thead><tbody>{body}</tbody></table></div>"
+    )
+    return _section(
+        f"Leaderboard ({len(board.rows)} adapters, same base and cases)", table, open_=True, id_="leaderboard"
+    )
 
 
 def _case_legend(results: RunResults) -> str:
