@@ -266,6 +266,13 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("--jarvis-no-cache", None, False, "neither read nor write the generation cache", flag_only=True),
     Option(
+        "--jarvis-no-shared-prefix",
+        None,
+        False,
+        "compute the shared system prompt in every row instead of once per batch (slower; no rounding difference)",
+        flag_only=True,
+    ),
+    Option(
         "--jarvis-quick",
         None,
         False,
@@ -380,6 +387,7 @@ class EvalConfig:
     reports_dir: Path = Path("reports")
     cache_dir: Path | None = None
     use_cache: bool = True
+    shared_prefix: bool = True
     quick: bool = False
     limit: int | None = None
     baseline: Path = Path("reports/baseline.json")
@@ -480,6 +488,7 @@ def read_config(config: pytest.Config) -> EvalConfig:
         reports_dir=reports / "quick" if quick else reports,
         cache_dir=path("jarvis_cache_dir"),
         use_cache=not values["jarvis_no_cache"],
+        shared_prefix=not values["jarvis_no_shared_prefix"],
         quick=quick,
         limit=1 if quick else plain("jarvis_limit"),
         baseline=path("jarvis_baseline") or Path("reports/baseline.json"),

@@ -79,7 +79,9 @@ def ensure_embedded_model() -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
     try:
-        with progress(total=3, desc="converting embedded SmolLM2 (once)", unit="step") as bar:
+        from evals.backends.hf import quiet_loading
+
+        with progress(total=3, desc="converting embedded SmolLM2 (once)", unit="step") as bar, quiet_loading():
             model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
             tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
             bar.update(1)

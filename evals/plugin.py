@@ -356,6 +356,13 @@ def _adapter_of(item: pytest.Item) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def assert_case(scored: ScoredCase, policy: AssertPolicy) -> None:
+    """Fail the current test when the case breaks ``policy``, showing the prompt and both answers once."""
+    failure = check_case(scored, policy)
+    if failure is not None:
+        pytest.fail(failure, pytrace=False)
+
+
 def check_case(scored: ScoredCase, policy: AssertPolicy) -> str | None:
     """Return why a per-prompt test fails under ``policy``, or None when it passes."""
     base, ft = scored.base, scored.finetuned

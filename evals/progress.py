@@ -42,10 +42,11 @@ class _PlainBar:
     def set_postfix_str(self, text: str, refresh: bool = True) -> None:
         self.postfix = f" ({text})" if text else ""
 
-    def close(self) -> None:
+    def close(self, interrupted: bool = False) -> None:
         elapsed = time.perf_counter() - self._start
         done = f"{self.n}/{self.total} {self.unit}" if self.total else f"{self.n} {self.unit}"
-        self._write(f"{self.desc}: done, {done} in {elapsed:.1f}s{self.postfix}")
+        how = "interrupted after" if interrupted else "done,"
+        self._write(f"{self.desc}: {how} {done} in {elapsed:.1f}s{self.postfix}")
 
 
 @contextmanager
@@ -60,5 +61,10 @@ def progress(total: int | None, desc: str, unit: str = "it", stream: TextIO | No
         bar = _PlainBar(total, desc, unit, stream)
     try:
         yield bar
-    finally:
-        bar.close()
+    except BaseException:  # Ctrl-C, an error: the log must not say "done"
+        if isinstance(bar, _PlainBar):
+            bar.close(interrupted=True)
+        else:
+            bar.close()
+        raise
+    bar.close()

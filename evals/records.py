@@ -129,9 +129,16 @@ class GenerationSettings:
     num_beams: int = 1
     prompt_format: str = "chat_template"
     enable_thinking: bool = False
+    # The shared system prompt is computed once per batch and its key/value cache reused by every
+    # row. Greedy answers may then differ from a plain batch by float rounding, so it is keyed and
+    # compared like any setting. None: not recorded (results of earlier versions).
+    shared_prefix: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        if out["shared_prefix"] is None:  # a file of an earlier version reads back unchanged
+            del out["shared_prefix"]
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> GenerationSettings:

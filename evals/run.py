@@ -108,6 +108,7 @@ class EvalRun:
             max_new_tokens=self.config.max_new_tokens,
             batch_size=self.config.batch_size,
             prompt_format=self.backend.prompt_format(),
+            shared_prefix=self.config.shared_prefix if self.backend.kind == "hf" else None,
         )
 
     def prompt(self, case: Case) -> Prompt:

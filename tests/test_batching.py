@@ -206,3 +206,34 @@ def test_greedy_answers_do_not_depend_on_batching(tiny_peft: tuple[Any, Any], ar
     assert all_at_once == one_at_a_time  # same token ids and same decoded text, prompt by prompt
     assert sorted_in_fours == one_at_a_time
     assert len({answer for _, answer in one_at_a_time}) > 1  # the model really answers differently per prompt
+
+
+# ---------------------------------------------------------------------------------------
+# The shipped generation path: BatchGenerator, with and without the shared-prefix cache.
+
+
+@pytest.mark.parametrize("arm", ["base", "finetuned"])
+def test_shared_prefix_cache_gives_the_plain_batch_answers_at_any_batch_size(
+    tiny_peft: tuple[Any, Any], arm: str
+) -> None:
+    """In fp32 the prefix cache is exact: same answers as a plain left-padded batch, in any batching."""
+    from evals.backends import BackendStats
+    from evals.backends.hf import BatchGenerator
+    from evals.backends.prompting import build_prompt
+    from evals.records import GenerationSettings
+
+    model, tokenizer = tiny_peft
+    texts = [build_prompt(tokenizer, "Tu es JARVIS, l'assistant vocal. Réponds par un outil.", p) for p in PROMPTS]
+    stats = BackendStats()
+
+    def answers(shared: bool, size: int) -> list[tuple[str, int]]:
+        generator = BatchGenerator(model, tokenizer, GenerationSettings(max_new_tokens=12, shared_prefix=shared), stats)
+        return [(a.text, a.new_tokens) for a in run_batched(texts, generator, batch_size=size, sort_key=len)]
+
+    scope = model.disable_adapter() if arm == "base" else contextlib.nullcontext()
+    with scope:
+        plain = answers(False, 6)
+        assert answers(True, 6) == plain
+        assert answers(True, 4) == plain
+        assert answers(True, 1) == plain
+    assert len({text for text, _ in plain}) > 1

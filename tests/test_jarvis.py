@@ -6,9 +6,8 @@ case's category marker; both arms' answers are generated in batches on the first
 
 from __future__ import annotations
 
-from evals.plugin import check_case
+from evals.plugin import assert_case
 
 
 def test_jarvis_case(jarvis_case, jarvis_scored, jarvis_policy) -> None:
-    failure = check_case(jarvis_scored, jarvis_policy)
-    assert failure is None, failure
+    assert_case(jarvis_scored, jarvis_policy)

@@ -8,11 +8,10 @@ from pathlib import Path
 import pytest
 
 TEST_FILE = """
-from evals.plugin import check_case
+from evals.plugin import assert_case
 
 def test_jarvis_case(jarvis_case, jarvis_scored, jarvis_policy):
-    failure = check_case(jarvis_scored, jarvis_policy)
-    assert failure is None, failure
+    assert_case(jarvis_scored, jarvis_policy)
 """
 
 
@@ -101,6 +100,9 @@ def test_min_relevance_policy_fails_with_both_answers(bench) -> None:
             "*fine-tuned:*",
         ]
     )
+    failures = result.stdout.str().split("short test summary info")[0]
+    assert failures.count("prompt:     'ouvre chrome'") == 1, "the message once, not again inside an assert"
+    assert "AssertionError" not in failures and "assert " not in failures
 
 
 def test_missing_adapter_is_a_usage_error(pytester: pytest.Pytester, tiny_model_dir: Path) -> None:

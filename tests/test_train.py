@@ -224,7 +224,8 @@ def test_shared_prefix_gives_the_same_loss_and_gradients(tiny_model_dir: Path, t
     import torch
     from transformers import AutoModelForCausalLM
 
-    from evals.training.trainer import _lora, batch_loss, encode_example, shared_prefix_length
+    from evals.backends.prompting import shared_prefix_length
+    from evals.training.trainer import _lora, batch_loss, encode_example
 
     torch.manual_seed(0)
     model = _lora(AutoModelForCausalLM.from_pretrained(tiny_model_dir), TrainConfig(rank=4, alpha=8, dropout=0.0))
@@ -232,7 +233,7 @@ def test_shared_prefix_gives_the_same_loss_and_gradients(tiny_model_dir: Path, t
         if "lora_B" in name:
             torch.nn.init.normal_(param, std=0.02)
     encoded = [encode_example(tiny_tokenizer, TINY_SYSTEM, e) for e in TINY_EXAMPLES]
-    n = shared_prefix_length(encoded)
+    n = shared_prefix_length([e.input_ids[: e.prompt_length] for e in encoded])
     assert n >= len("<|im_start|>system\n" + TINY_SYSTEM)  # byte-level: the whole system turn is shared
     assert n < min(e.prompt_length for e in encoded)
     params = [p for p in model.parameters() if p.requires_grad]

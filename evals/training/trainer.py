@@ -23,8 +23,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from evals.backends.hf import known_noise_filtered, load_base, pick_device
-from evals.backends.prompting import build_prompt  # one rendering for training and benchmark
+from evals.backends.hf import known_noise_filtered, load_base, pick_device, quiet_loading
+from evals.backends.prompting import (  # one rendering for training and benchmark
+    MIN_SHARED_PREFIX,
+    build_prompt,
+    shared_prefix_length,
+)
 from evals.errors import JarvisError
 from evals.models import QUANT_CHOICES as BENCHMARK_QUANT_CHOICES
 from evals.training.trainset import TrainExample, default_train_path, load_examples
@@ -34,8 +38,6 @@ ALL_LINEAR = "all-linear"
 # "4bit": train on the weights the benchmark's NF4 base will hold; "none": on the original ones.
 # No "8bit": int8 rounding is not implemented for training (the benchmark's 8bit is LLM.int8()).
 QUANT_CHOICES = tuple(q for q in BENCHMARK_QUANT_CHOICES if q != "8bit")
-# A shared prompt start shorter than this is not worth a separate forward pass.
-MIN_SHARED_PREFIX = 8
 
 
 @dataclass(frozen=True)
@@ -148,22 +150,6 @@ def encode_example(tokenizer: Any, system_prompt: str, example: TrainExample) ->
     return Encoded(input_ids=tuple(prompt_ids + answer_ids), labels=tuple([-100] * len(prompt_ids) + answer_ids))
 
 
-def shared_prefix_length(encoded: Sequence[Encoded]) -> int:
-    """Return how many leading tokens every example shares, all of them prompt tokens.
-
-    At least one prompt token is left out of the prefix, so the position that predicts the
-    first answer token always lies in the per-example part.
-    """
-    if not encoded:
-        return 0
-    first = encoded[0].input_ids
-    limit = min(e.prompt_length for e in encoded) - 1
-    n = 0
-    while n < limit and all(e.input_ids[n] == first[n] for e in encoded):
-        n += 1
-    return n
-
-
 def collate(batch: Sequence[Encoded], pad_id: int, start: int = 0) -> dict[str, Any]:
     """Pad right from token ``start`` on: input ids, attention mask and labels (-100 on padding)."""
     import torch
@@ -239,7 +225,7 @@ def _load_model(model_path: str, trust_remote_code: bool) -> tuple[Any, Any]:
     device = pick_device()
     dtype = torch.bfloat16 if device == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
     try:
-        with known_noise_filtered():
+        with quiet_loading():
             tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=trust_remote_code)
             model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype, trust_remote_code=trust_remote_code)
     except OSError as exc:
@@ -336,7 +322,9 @@ def fit(model: Any, encoded: Sequence[Encoded], pad_id: int, config: TrainConfig
 
     from evals.progress import progress
 
-    prefix = encoded[0].input_ids[: shared_prefix_length(encoded)] if config.share_prefix else ()
+    # Only prompt tokens may be shared: the position predicting the first answer token stays per example.
+    shared = shared_prefix_length([e.input_ids[: e.prompt_length] for e in encoded])
+    prefix = encoded[0].input_ids[:shared] if config.share_prefix else ()
     if len(prefix) < MIN_SHARED_PREFIX:
         prefix = ()
     order_rng = random.Random(config.seed)
@@ -424,7 +412,7 @@ def train_adapter(config: TrainConfig) -> Path:
     # Save beside the target and rename, so find_latest_adapter never sees a half-written folder.
     tmp = Path(tempfile.mkdtemp(prefix=".final-", dir=run))
     try:
-        with known_noise_filtered():
+        with quiet_loading():
             model.save_pretrained(tmp)
         trainable, total = (
             sum(p.numel() for p in model.parameters() if p.requires_grad),
