@@ -214,3 +214,41 @@ def _check_safetensors(path: Path) -> None:
             raise ValueError("truncated tensor data")
     except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
         raise JarvisError(f"adapter weights {path} are corrupt ({exc}): re-save or retrain the adapter") from None
+
+
+def adapter_base_mismatch(info: AdapterInfo, model: str | None) -> tuple[str, bool] | None:
+    """Say why an adapter's config names another base model than ``model``, and whether that is certain.
+
+    peft records ``base_model_name_or_path`` when saving: a hub id, or the local folder it was
+    trained from. Two folders are compared by path and two ids by name (a hub-cache snapshot path
+    counts as its id): a difference is certain. A folder and an id can only be compared by the
+    folder's name (a local copy may be renamed): a difference is likely, not certain. None when
+    they match or nothing is recorded.
+    """
+    recorded = str(info.config.get("base_model_name_or_path") or "")
+    if not recorded:
+        return None
+    target = str(embedded_model_dir()) if is_embedded(model) else str(model)
+    mine, theirs = _model_key(recorded), _model_key(target)
+    if mine == theirs:
+        return None
+    certain = mine[0] == theirs[0]
+    if not certain and _short_name(mine) == _short_name(theirs):
+        return None
+    shown = "the embedded SmolLM2-135M-Instruct" if is_embedded(model) else target
+    return f"adapter {info.path} was trained for {recorded}, not {shown}", certain
+
+
+def _short_name(key: tuple[str, str]) -> str:
+    return key[1].rstrip("/").rsplit("/", 1)[-1].lower()
+
+
+def _model_key(spec: str) -> tuple[str, str]:
+    """Return ("hub", "org/name") or ("path", resolved folder) for a model reference."""
+    parts = Path(spec).parts
+    for part in parts:  # .../models--Org--Name/snapshots/<commit>
+        if part.startswith("models--"):
+            return ("hub", part.removeprefix("models--").replace("--", "/").lower())
+    if spec.startswith((".", "/", "~")) or "\\" in spec or spec.count("/") > 1:
+        return ("path", str(Path(spec).expanduser().resolve()))
+    return ("hub", spec.lower())

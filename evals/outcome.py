@@ -18,6 +18,7 @@ from evals.records import GateOutcome, NoiseFloor, RunResults
 from evals.run import EvalRun
 
 NOISE_FILE = "noise.json"
+PARTIAL_DIR = "partial"
 
 
 @dataclass
@@ -117,11 +118,15 @@ def conclude(run: EvalRun | None, config: EvalConfig, executed: int) -> RunOutco
         gate = evaluate_gate(results, baseline, gate_config, executed=executed)
         results = replace(results, gate=gate)
 
+    # A partial run never replaces the whole suite's reports: a reader would take 10 cases for 30.
+    out_dir = config.reports_dir / PARTIAL_DIR if run.scope and not config.quick else config.reports_dir
+    if out_dir != config.reports_dir:
+        notes.append(f"partial run ({run.scope}): reports in {out_dir}; the full run's reports are untouched")
     try:
-        written = write_reports(results, config.reports_dir)
+        written = write_reports(results, out_dir)
     except OSError as exc:
         raise JarvisError(
-            f"reports folder {config.reports_dir} is not writable ({exc.strerror or exc}): "
+            f"reports folder {out_dir} is not writable ({exc.strerror or exc}): "
             "pass --jarvis-reports DIR with a writable folder"
         ) from None
     if config.save_baseline and problems:  # a baseline of empty answers would let anything pass later

@@ -252,3 +252,33 @@ def test_render_aligns_columns_and_puts_the_fix_under_the_detail() -> None:
     assert lines[2] == "longer item  FAIL    broken"
     assert lines[3] == "                     -> do this"
     assert lines[-1] == "1 ok, 0 warnings, 1 failed"
+
+
+@pytest.mark.parametrize(
+    ("recorded", "model", "status"),
+    [
+        ("Qwen/Qwen3-30B-A3B", "Qwen/Qwen3-30B-A3B", OK),
+        ("Qwen/Qwen3-30B-A3B", "qwen/qwen3-30b-a3b", OK),
+        ("/hf/hub/models--Qwen--Qwen3-30B-A3B/snapshots/abc", "Qwen/Qwen3-30B-A3B", OK),
+        ("/data/models/Qwen3-30B-A3B", "Qwen/Qwen3-30B-A3B", OK),  # a local copy named like the id
+        ("Qwen/Qwen3-8B", "Qwen/Qwen3-30B-A3B", FAIL),
+        ("EMBEDDED", "Qwen/Qwen3-30B-A3B", WARN),  # the demo adapter checked against the production model
+        ("EMBEDDED", "embedded", OK),
+        ("/somewhere/else/model", "embedded", FAIL),
+    ],
+)
+def test_the_adapter_s_recorded_base_is_compared_with_the_checked_model(
+    tiny_adapter_dir: Path, tmp_path: Path, recorded: str, model: str, status: str
+) -> None:
+    """A SmolLM2 demo adapter is not "ok" for `check --model Qwen/...` when its config names another base."""
+    from evals.cli.check import check_adapter
+    from evals.models import embedded_model_dir
+
+    adapter = Path(shutil.copytree(tiny_adapter_dir, tmp_path / "adapter"))
+    config = json.loads((adapter / "adapter_config.json").read_text())
+    config["base_model_name_or_path"] = str(embedded_model_dir()) if recorded == "EMBEDDED" else recorded
+    (adapter / "adapter_config.json").write_text(json.dumps(config))
+    row = check_adapter(adapter, tmp_path, model)
+    assert row.status == status, row
+    if status != OK:
+        assert row.detail.startswith(f"adapter {adapter} was trained for ") and "--adapter" in row.fix

@@ -82,5 +82,5 @@ def test_embedded_model_one_category_generates_ten(
         "--jarvis-max-new-tokens=8", "--jarvis-no-cache", "--jarvis-assert=none", "-p", "no:cacheprovider",
     )  # fmt: skip
     result.assert_outcomes(passed=10)
-    data = json.loads((pytester.path / "reports" / "benchmark_results.json").read_text())
+    data = json.loads((pytester.path / "reports" / "partial" / "benchmark_results.json").read_text())
     assert len(data["results"]) == 10 and data["metadata"]["n_generate_calls"] == 2

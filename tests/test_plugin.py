@@ -68,17 +68,19 @@ def test_full_run_one_test_per_prompt(bench, pytester: pytest.Pytester) -> None:
 def test_marker_selects_one_category_and_generates_only_it(bench, pytester: pytest.Pytester) -> None:
     result = bench("-m", "jarvis and corrections")
     result.assert_outcomes(passed=10)
-    data = _results(pytester)
+    data = _results(pytester, "reports/partial")  # never over the full run's reports
+    assert not (pytester.path / "reports" / "benchmark_results.json").exists()
+    result.stdout.fnmatch_lines(["note: partial run (-m 'jarvis and corrections'): reports in *reports/partial*"])
     assert {r["category"] for r in data["results"]} == {"corrections"}
     assert len(data["results"]) == 10
-    assert data["metadata"]["partial"] is True
+    assert (data["metadata"]["partial"], data["metadata"]["scope"]) == (True, "-m 'jarvis and corrections'")
     assert data["metadata"]["n_generate_calls"] == 2
 
 
 def test_k_selects_single_prompt(bench, pytester: pytest.Pytester) -> None:
     result = bench("-m", "jarvis", "-k", "route_volume_up")
     result.assert_outcomes(passed=1)
-    assert [r["id"] for r in _results(pytester)["results"]] == ["route_volume_up"]
+    assert [r["id"] for r in _results(pytester, "reports/partial")["results"]] == ["route_volume_up"]
 
 
 def test_unit_tests_run_leaves_no_report(bench, pytester: pytest.Pytester) -> None:
@@ -160,7 +162,7 @@ def test_quick_mode_runs_one_case_per_category_into_its_own_folder(bench, pytest
 def test_limit_takes_the_first_n_cases_of_each_selected_category(bench, pytester: pytest.Pytester) -> None:
     result = bench("-m", "jarvis and not routing", "--jarvis-limit=2")
     result.assert_outcomes(passed=4)
-    ids = [r["id"] for r in _results(pytester)["results"]]
+    ids = [r["id"] for r in _results(pytester, "reports/partial")["results"]]
     assert ids == ["cmd_open_chrome", "cmd_cluster_status", "fix_open_chrome", "fix_cluster_status"]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -538,3 +539,11 @@ def test_a_round1_results_file_re_renders_byte_for_byte(name: str, tmp_path: Pat
     assert main(["report", str(source), "--out", str(tmp_path)]) == 0
     assert (tmp_path / TEXT_NAME).read_bytes() == (ROUND1 / f"{name}_report.txt").read_bytes()
     assert (tmp_path / CSV_NAME).read_bytes() == (ROUND1 / f"{name}_results.csv").read_bytes()
+
+
+def test_a_quick_run_says_why_it_is_partial_not_that_categories_were_left_out() -> None:
+    results = make_results()
+    quick = replace(results, metadata=replace(results.metadata, partial=True, scope="quick mode"))
+    text = " ".join(render_text(quick).split())  # the line wraps at 100 columns
+    assert "commands, corrections, routing (partial run, quick mode: only the cases that ran are reported)" in text
+    assert "only these categories were selected" not in text

@@ -26,6 +26,7 @@ from evals.errors import JarvisError
 from evals.gate import DEFAULT_BASELINE_PATH, load_baseline
 from evals.models import (
     QUANT_CHOICES,
+    adapter_base_mismatch,
     embedded_gguf_path,
     embedded_model_dir,
     find_latest_adapter,
@@ -331,8 +332,8 @@ def _check_hub_model(repo_id: str) -> CheckResult:
     )
 
 
-def check_adapter(adapter: Path | None, output_dir: Path) -> CheckResult:
-    """Check the adapter the benchmark would use: the one given, or the newest under ``output_dir``."""
+def check_adapter(adapter: Path | None, output_dir: Path, model: str | None = "embedded") -> CheckResult:
+    """Check the adapter the benchmark would use (given, or the newest under ``output_dir``) against the model."""
     item = "adapter"
     found = ""
     if adapter is None:
@@ -353,9 +354,13 @@ def check_adapter(adapter: Path | None, output_dir: Path) -> CheckResult:
     if isinstance(targets, (list, tuple)):
         targets = ", ".join(sorted(str(t) for t in targets))
     rank = info.config.get("r", "?")
-    return CheckResult(
-        item, OK, f"{info.path}{found}: base {info.base_model}, r={rank}, targets {targets or 'default'}"
-    )
+    detail = f"{info.path}{found}: base {info.base_model}, r={rank}, targets {targets or 'default'}"
+    mismatch = adapter_base_mismatch(info, model)
+    if mismatch:
+        message, certain = mismatch
+        fix = "pass the adapter trained for this model (--adapter) or fix --model"
+        return CheckResult(item, FAIL if certain else WARN, message, fix)
+    return CheckResult(item, OK, detail)
 
 
 def check_suite(path: Path | None) -> tuple[CheckResult, Suite | None]:
@@ -454,7 +459,7 @@ def run_checks(options: CheckOptions) -> list[CheckResult]:
     results += _guarded("CUDA", check_cuda)
     results += _guarded(f"bitsandbytes {options.quant} layer", lambda: check_bitsandbytes(options.quant))
     results += _guarded("model", lambda: check_model(options.model))
-    results += _guarded("adapter", lambda: check_adapter(options.adapter, options.output_dir))
+    results += _guarded("adapter", lambda: check_adapter(options.adapter, options.output_dir, options.model))
     try:
         suite_row, suite = check_suite(options.suite)
     except Exception as exc:

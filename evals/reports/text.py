@@ -101,7 +101,9 @@ def _header(results: RunResults) -> list[str]:
 def _run_section(results: RunResults) -> list[str]:
     m = results.metadata
     cats = list(category_stats(results))
-    if m.partial:
+    if m.scope:  # why the run is partial: quick mode runs every category, one case each
+        scope = f"{', '.join(cats) or 'none'} (partial run, {m.scope}: only the cases that ran are reported)"
+    elif m.partial:  # results of earlier versions, which did not record why
         scope = f"{', '.join(cats) or 'none'} (partial run: only these categories were selected and are reported)"
     else:
         scope = ", ".join(cats) or "none"
