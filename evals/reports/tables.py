@@ -1,7 +1,9 @@
-"""The per-case table of a run: one row per case, as a pandas frame and as CSV."""
+"""The per-case table of a run: one row per case, as CSV (and as a pandas frame for notebooks)."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from typing import TYPE_CHECKING
 
@@ -46,11 +48,9 @@ VERSION_2_COLUMNS: tuple[str, ...] = (
 )
 
 
-def results_frame(results: RunResults) -> pd.DataFrame:
-    """Return one row per scored case with both arms' answers and every score."""
-    import pandas as pd
-
-    rows = [
+def results_rows(results: RunResults) -> tuple[list[str], list[dict[str, object]]]:
+    """Return the per-case table: its columns and one row per scored case, every score included."""
+    rows: list[dict[str, object]] = [
         {
             "id": c.id,
             "category": c.category,
@@ -75,7 +75,24 @@ def results_frame(results: RunResults) -> pd.DataFrame:
         for c in results.results
     ]
     columns = [*COLUMNS, *VERSION_2_COLUMNS] if results.statistics.overall.has_valid_call else list(COLUMNS)
+    return columns, rows
+
+
+def results_frame(results: RunResults) -> pd.DataFrame:
+    """Return the per-case table as a pandas DataFrame (for notebooks; the reports do not need pandas)."""
+    import pandas as pd
+
+    columns, rows = results_rows(results)
     return pd.DataFrame(rows, columns=columns)
+
+
+def _csv(columns: list[str], rows: list[dict[str, object]]) -> str:
+    """Write rows as CSV: pandas' dialect (minimal quoting, '\n', repr of floats, empty for None)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
 
 
 def _version_2(arm: ArmScore) -> dict[str, object]:
@@ -91,7 +108,7 @@ def _version_2(arm: ArmScore) -> dict[str, object]:
 
 def results_csv(results: RunResults) -> str:
     """Return the per-case CSV text (UTF-8, '\\n' line ends, no index column)."""
-    return results_frame(results).to_csv(index=False, lineterminator="\n")
+    return _csv(*results_rows(results))
 
 
 LEADERBOARD_COLUMNS: tuple[str, ...] = (
@@ -114,9 +131,7 @@ LEADERBOARD_COLUMNS: tuple[str, ...] = (
 
 def leaderboard_csv(board: Leaderboard) -> str:
     """Return the leaderboard as CSV, one row per adapter in rank order."""
-    import pandas as pd
-
-    rows = [
+    rows: list[dict[str, object]] = [
         {
             "rank": r.rank,
             "name": r.name,
@@ -135,4 +150,4 @@ def leaderboard_csv(board: Leaderboard) -> str:
         }
         for r in board.rows
     ]
-    return pd.DataFrame(rows, columns=list(LEADERBOARD_COLUMNS)).to_csv(index=False, lineterminator="\n")
+    return _csv(list(LEADERBOARD_COLUMNS), rows)
