@@ -14,7 +14,7 @@ from pathlib import Path
 from evals.config import EvalConfig
 from evals.errors import JarvisError
 from evals.gate import Baseline, NoBaseline, evaluate_gate, evaluate_gate_all, load_baseline, save_baseline
-from evals.records import GateOutcome, NoiseFloor, RunResults
+from evals.records import CustomCheck, GateOutcome, NoiseFloor, RunResults
 from evals.run import EvalRun
 
 NOISE_FILE = "noise.json"
@@ -64,7 +64,9 @@ def read_noise(config: EvalConfig, results: RunResults) -> NoiseFloor | None:
     return noise if same_adapter and (noise.model, noise.quantization) == (config.model, meta.quantization) else None
 
 
-def conclude(run: EvalRun | None, config: EvalConfig, executed: int) -> RunOutcome:
+def conclude(
+    run: EvalRun | None, config: EvalConfig, executed: int, custom_checks: tuple[CustomCheck, ...] = ()
+) -> RunOutcome:
     """Build the results of a run, gate them, write the reports; never lose an earlier file."""
     from evals.reports import write_reports
     from evals.stats import baseline_section, leaderboard, paired_section
@@ -77,7 +79,12 @@ def conclude(run: EvalRun | None, config: EvalConfig, executed: int) -> RunOutco
         return RunOutcome(results=None, gate=no_evidence, notes=notes)
 
     results = run.results()
-    results = replace(results, paired=paired_section(results.results), noise=read_noise(config, results))
+    results = replace(
+        results,
+        paired=paired_section(results.results),
+        noise=read_noise(config, results),
+        custom_checks=custom_checks,
+    )
     if results.adapters:
         results = replace(results, leaderboard=leaderboard(results.adapters))
     problems = empty_answers(results, config)

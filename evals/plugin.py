@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,13 +16,16 @@ import pytest
 
 from evals.config import AssertPolicy, EvalConfig, add_options, read_config
 from evals.errors import JarvisError
-from evals.records import Case, GateOutcome, RunResults, ScoredCase, Suite
+from evals.records import Case, CustomCheck, GateOutcome, RunResults, ScoredCase, Suite
 
 if TYPE_CHECKING:
+    from evals.arms import JarvisArm, Scorer, Transcript
     from evals.run import EvalRun
 
 CASE_ARG = "jarvis_case"
 ADAPTER_ARG = "jarvis_adapter"
+# The public fixtures a team's own tests use; a test asking for one is a JARVIS test (marked so).
+MODEL_FIXTURES = frozenset({"jarvis_base", "jarvis_finetuned", "jarvis_adapters", "jarvis_score"})
 MARKERS = {
     "jarvis": "a JARVIS benchmark case (select with -m jarvis)",
     "commands": "JARVIS clear voice commands",
@@ -121,6 +124,9 @@ class JarvisPlugin:
         # Decided on the collected items (see pytest_collection_modifyitems), never on the text.
         self.requested = False
         self.notes: list[str] = []
+        self.custom_checks: list[CustomCheck] = []
+        self._transcript: Transcript | None = None
+        self._asked_before = 0  # where the running custom test's prompts start in the transcript
         self.fatal: str | None = None  # why answering failed: the run stops, nothing is written
 
     # -- lazy state ---------------------------------------------------------------------
@@ -165,6 +171,9 @@ class JarvisPlugin:
     @pytest.hookimpl(wrapper=True)
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> Any:
         """Note whether -m asked for JARVIS cases: judged by pytest's own evaluation on the collected items."""
+        for item in items:  # before -m deselects: `-m "not jarvis"` must never load a model
+            if _is_custom(item) and item.get_closest_marker("jarvis") is None:
+                item.add_marker(pytest.mark.jarvis)
         markexpr = config.option.markexpr
         collected = [item for item in items if _case_of(item) is not None]
         asked = bool(markexpr) and any(marker_expression_selects(markexpr, item.iter_markers()) for item in collected)
@@ -198,6 +207,8 @@ class JarvisPlugin:
             raise pytest.UsageError(self.suite_error)
         cases = list(dict.fromkeys(c for c in (_case_of(item) for item in session.items) if c is not None))
         if not cases:
+            if any(_is_custom(item) for item in session.items):
+                self.run  # noqa: B018 (validates the inputs now: bad input stops before any test)
             return
         self.requested = True
         run = self.run  # validates suite and adapter now: bad input stops before any test
@@ -228,6 +239,37 @@ class JarvisPlugin:
             return f"-m {option.markexpr!r}"
         return "a selection of test ids"
 
+    # -- the team's own tests on the same models ------------------------------------------------
+
+    def transcript(self) -> Transcript:
+        if self._transcript is None:
+            from evals.arms import Transcript
+
+            self._transcript = Transcript()
+        return self._transcript
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+        """Record a custom test's outcome; when it fails, show every arm's answer to what it asked."""
+        report = yield
+        if not _is_custom(item) or _case_of(item) is not None:
+            return report
+        if call.when == "setup":
+            self._asked_before = len(self.transcript().asked)
+        if report.failed or (report.when == "call" and report.outcome in ("passed", "skipped")):
+            outcome = report.outcome if report.when == "call" else "error"
+            message = _failure_message(report) if report.failed else ""
+            self.custom_checks.append(CustomCheck(name=item.nodeid, outcome=outcome, message=message))
+            asked = self.transcript().asked[self._asked_before :]
+            if report.failed and asked and self._run is not None and self.fatal is None:
+                from evals.arms import failure_section
+
+                try:
+                    report.sections.append(("jarvis answers", failure_section(self._run, asked)))
+                except JarvisError as exc:
+                    report.sections.append(("jarvis answers", f"could not answer: {exc}"))
+        return report
+
     # -- end of session ----------------------------------------------------------------------
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -240,7 +282,7 @@ class JarvisPlugin:
                 "answers of finished batches stay in the generation cache for the next run"
                 + (f" ({kept} kept)" if kept else "")
             ]
-        if not self.requested or exitstatus in (
+        if not (self.requested or self.custom_checks) or exitstatus in (
             pytest.ExitCode.INTERRUPTED,
             pytest.ExitCode.USAGE_ERROR,
             pytest.ExitCode.INTERNAL_ERROR,
@@ -255,8 +297,12 @@ class JarvisPlugin:
         from evals.outcome import conclude
 
         run = self._run
+        executed = len(run.scored) if run else 0
+        if executed == 0 and self.custom_checks:  # only the team's own tests ran: nothing to gate or report
+            self.notes = ["no suite case ran: no report and no gate; custom checks: " + _count(self.custom_checks)]
+            return
         try:
-            outcome = conclude(run, self.config, executed=len(run.scored) if run else 0)
+            outcome = conclude(run, self.config, executed=executed, custom_checks=tuple(self.custom_checks))
         except JarvisError as exc:
             self.notes = [f"error: {exc}"]
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -278,7 +324,9 @@ class JarvisPlugin:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if not self.requested or (self.results is None and self.gate is None and not self.notes):
+        if not (self.requested or self.custom_checks) or (
+            self.results is None and self.gate is None and not self.notes
+        ):
             return
         from evals.reports.terminal import summary_lines
 
@@ -312,6 +360,73 @@ def jarvis_run(request: pytest.FixtureRequest) -> EvalRun:
     return run
 
 
+def _session_run(request: pytest.FixtureRequest) -> tuple[JarvisPlugin, EvalRun]:
+    """Return the plugin and its run for a model fixture; nothing is loaded or generated yet."""
+    plugin = request.config.stash.get(plugin_key, None)
+    if plugin is None:  # an xdist worker: refuse rather than race another worker's reports
+        pytest.fail(XDIST_REFUSAL, pytrace=False)
+    if plugin.fatal is not None:
+        pytest.fail(plugin.fatal, pytrace=False)
+    return plugin, plugin.run
+
+
+def _visible(request: pytest.FixtureRequest) -> Any:
+    """Show loading and generation progress outside pytest's capture, as for the suite's cases."""
+    capman = request.config.pluginmanager.getplugin("capturemanager")
+    return capman.global_and_fixture_disabled() if capman is not None else contextlib.nullcontext()
+
+
+def _arm(request: pytest.FixtureRequest, name: str) -> JarvisArm:
+    from evals.arms import JarvisArm
+
+    plugin, run = _session_run(request)
+
+    class PytestArm(JarvisArm):
+        def answer_many(self, prompts: Sequence[str], system: str | None = None) -> list[str]:
+            try:
+                with _visible(request):
+                    return super().answer_many(prompts, system)
+            except JarvisError as exc:  # one line, like a suite case that cannot be answered
+                pytest.fail(str(exc), pytrace=False)
+
+    arm = next(a for a in run.arms if a.name == name)
+    return PytestArm(run=run, arm=arm, transcript=plugin.transcript())
+
+
+@pytest.fixture(scope="session")
+def jarvis_base(request: pytest.FixtureRequest) -> JarvisArm:
+    """The base model of the session (the base arm: every adapter disabled), for your own tests.
+
+    ``jarvis_base.answer(prompt, system=None) -> str`` and ``answer_many(prompts, system=None)``
+    generate like the suite's cases (same loaded model, batching, greedy settings and cache).
+    """
+    _, run = _session_run(request)
+    return _arm(request, next(a.name for a in run.arms if a.is_base))
+
+
+@pytest.fixture(scope="session")
+def jarvis_finetuned(request: pytest.FixtureRequest) -> JarvisArm:
+    """The fine-tuned model of the session (the primary adapter on the same base), for your own tests."""
+    _, run = _session_run(request)
+    return _arm(request, run.primary)
+
+
+@pytest.fixture(scope="session")
+def jarvis_adapters(request: pytest.FixtureRequest) -> dict[str, JarvisArm]:
+    """Every adapter of the session by name (one when a single adapter is evaluated)."""
+    _, run = _session_run(request)
+    return {a.name: _arm(request, a.name) for a in run.adapters}
+
+
+@pytest.fixture(scope="session")
+def jarvis_score(request: pytest.FixtureRequest) -> Scorer:
+    """``jarvis_score(answer, expected_tools, prompt)``: the suite's relevance rules, as an ``ArmScore``."""
+    from evals.arms import Scorer
+
+    _, run = _session_run(request)
+    return Scorer(run)
+
+
 @pytest.fixture
 def jarvis_adapter(jarvis_run: EvalRun) -> str:
     """The name of the adapter the current case is scored for (parametrized when there are several)."""
@@ -342,6 +457,23 @@ def jarvis_scored(
 def jarvis_policy(request: pytest.FixtureRequest) -> AssertPolicy:
     """What the per-prompt test asserts (--jarvis-assert)."""
     return request.config.stash[plugin_key].config.assert_policy
+
+
+def _failure_message(report: pytest.TestReport) -> str:
+    """The one line that says why a test failed: its exception's message, else the report's last line."""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    text = getattr(crash, "message", None) or (report.longreprtext.strip().splitlines() or [""])[-1]
+    return " ".join(str(text).split())[:300]
+
+
+def _count(checks: Sequence[CustomCheck]) -> str:
+    outcomes = [c.outcome for c in checks]
+    return ", ".join(f"{outcomes.count(o)} {o}" for o in dict.fromkeys(outcomes))
+
+
+def _is_custom(item: pytest.Item) -> bool:
+    """A team's own test: it asks for one of the model fixtures."""
+    return bool(MODEL_FIXTURES.intersection(getattr(item, "fixturenames", ())))
 
 
 def _case_of(item: pytest.Item) -> Case | None:

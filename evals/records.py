@@ -795,6 +795,22 @@ class Leaderboard:
 
 
 @dataclass(frozen=True)
+class CustomCheck:
+    """The outcome of one of the team's own tests on the session's models (``jarvis_base``...)."""
+
+    name: str
+    outcome: str  # passed, failed, skipped, error
+    message: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "outcome": self.outcome, "message": self.message}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CustomCheck:
+        return cls(name=str(data["name"]), outcome=str(data["outcome"]), message=str(data.get("message", "")))
+
+
+@dataclass(frozen=True)
 class RunResults:
     """Everything a run produced; the single input of every report and of the gate.
 
@@ -816,6 +832,8 @@ class RunResults:
     # ``adapters`` holds every adapter (the primary included) and ``leaderboard`` ranks them.
     adapters: Mapping[str, AdapterResults] = field(default_factory=dict)
     leaderboard: Leaderboard | None = None
+    # The team's own tests on the same models: reported, never part of the statistics or the gate.
+    custom_checks: tuple[CustomCheck, ...] = ()
 
     @property
     def primary_adapter(self) -> str:
@@ -845,6 +863,8 @@ class RunResults:
             out["leaderboard"] = self.leaderboard.to_dict()
         if self.adapters:
             out["adapters"] = {name: a.to_dict() for name, a in self.adapters.items()}
+        if self.custom_checks:
+            out["custom_checks"] = [c.to_dict() for c in self.custom_checks]
         return out
 
     @classmethod
@@ -864,4 +884,5 @@ class RunResults:
             gate=section("gate", GateOutcome.from_dict),
             adapters={k: AdapterResults.from_dict(v) for k, v in (data.get("adapters") or {}).items()},
             leaderboard=section("leaderboard", Leaderboard.from_dict),
+            custom_checks=tuple(CustomCheck.from_dict(c) for c in data.get("custom_checks") or ()),
         )

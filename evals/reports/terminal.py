@@ -93,6 +93,10 @@ def summary_lines(
             f"{meta.n_cached_answers} answers from cache, generation {meta.generation_seconds:.1f}s"
         )
         lines.extend(f"warning: {w}" for w in results.warnings)
+        if results.custom_checks:
+            outcomes = [c.outcome for c in results.custom_checks]
+            counts = ", ".join(f"{outcomes.count(o)} {o}" for o in dict.fromkeys(outcomes))
+            lines.append(f"custom checks: {len(outcomes)} ({counts}); not part of the statistics or the gate")
     if gate is not None:
         if gate.status != "no_baseline":
             lines.append(f"gate: {gate.status.upper()} ({gate.mode} mode, baseline {gate.baseline})")

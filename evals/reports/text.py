@@ -55,12 +55,14 @@ def render_text(results: RunResults) -> str:
         _regressions_section(results),
         _echo_section(results),
         _all_cases_section(results),
+        _custom_checks_section(results),
         _verdict_section(results),
     ]
     lines: list[str] = []
     for section in sections:
-        lines += section
-        lines.append("")
+        if section:  # an optional section with nothing to say adds no blank line
+            lines += section
+            lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
@@ -261,6 +263,19 @@ def _all_cases_section(results: RunResults) -> list[str]:
         headers[-1:-1] = ["vc base", "vc ft"]
         align = "llrrrrrrrrl"
     return lines + table_lines(headers, rows, align=align)
+
+
+def _custom_checks_section(results: RunResults) -> list[str]:
+    if not results.custom_checks:
+        return []
+    lines = section_title(
+        f"CUSTOM CHECKS ({len(results.custom_checks)}: your own tests on the same models; not in the statistics or the gate)"
+    )
+    for check in results.custom_checks:
+        lines += wrap_lines(f"{check.outcome.upper()}  {check.name}", indent=2)
+        if check.message:
+            lines += wrap_lines(check.message, indent=6)
+    return lines
 
 
 def _verdict_section(results: RunResults) -> list[str]:
