@@ -83,6 +83,25 @@ def parse_nonnegative(value: str) -> float:
     return number
 
 
+BACKENDS = ("hf", "openai")
+
+
+def parse_backend(value: str) -> str:
+    value = str(value).strip().lower()
+    if value not in BACKENDS:
+        raise argparse.ArgumentTypeError(f"'{value}' is not a backend; use hf (in process) or openai (a server)")
+    return value
+
+
+def parse_base_url(value: str) -> str:
+    """Parse a server's API root such as ``http://127.0.0.1:8000/v1`` (a trailing slash is dropped)."""
+    url = str(value).strip().rstrip("/")
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in ("http", "https") or not rest:
+        raise argparse.ArgumentTypeError(f"'{value}' is not an http(s) URL; e.g. http://127.0.0.1:8000/v1")
+    return url
+
+
 @dataclass(frozen=True)
 class AssertPolicy:
     """What each per-prompt test asserts."""
@@ -340,7 +359,71 @@ OPTIONS: tuple[Option, ...] = (
         parse_gate_mode,
         metavar="MODE",
     ),
+    Option(
+        "--jarvis-backend",
+        "jarvis_backend",
+        "hf",
+        "who answers: hf (transformers in process) | openai (an OpenAI-compatible server: vLLM, SGLang...)",
+        parse_backend,
+        metavar="hf|openai",
+    ),
+    Option(
+        "--jarvis-base-url",
+        "jarvis_base_url",
+        None,
+        "openai backend: the server's API root, e.g. http://127.0.0.1:8000/v1",
+        parse_base_url,
+        metavar="URL",
+    ),
+    Option(
+        "--jarvis-served-base",
+        "jarvis_served_base",
+        None,
+        "openai backend: the model name the server serves the base under",
+        metavar="NAME",
+    ),
+    Option(
+        "--jarvis-served-adapter",
+        "jarvis_served_adapter",
+        None,
+        "openai backend: a served fine-tuned model (a vLLM LoRA module name), LABEL=NAME allowed; repeat for several",
+        metavar="[LABEL=]NAME",
+        repeatable=True,
+    ),
+    Option(
+        "--jarvis-concurrency",
+        "jarvis_concurrency",
+        "8",
+        "openai backend: requests in flight at once",
+        parse_positive_int,
+        metavar="N",
+    ),
+    Option(
+        "--jarvis-request-timeout",
+        "jarvis_request_timeout",
+        "300",
+        "openai backend: seconds one request may take before the run fails",
+        parse_positive_float,
+        metavar="S",
+    ),
+    Option(
+        "--jarvis-api-key-env",
+        "jarvis_api_key_env",
+        None,
+        "openai backend: the environment variable holding the API key (sent when set, never written anywhere)",
+        metavar="VAR",
+    ),
 )
+OPENAI_ONLY = (
+    "--jarvis-base-url",
+    "--jarvis-served-base",
+    "--jarvis-served-adapter",
+    "--jarvis-concurrency",
+    "--jarvis-request-timeout",
+    "--jarvis-api-key-env",
+)
+# What the server decides with --jarvis-backend=openai: given on the command line, they are a mistake.
+HF_ONLY = ("--jarvis-model", "--jarvis-quant", "--jarvis-adapter", "--jarvis-trust-remote-code", "--jarvis-batch-size")
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -399,9 +482,21 @@ class EvalConfig:
     category_tolerances: Mapping[str, float] = field(default_factory=dict)
     min_gain: float | None = None
     gate_mode: str = "tolerance"
+    # --jarvis-backend=openai: the server answers; model is then the served base and quant "server".
+    backend: str = "hf"
+    base_url: str | None = None
+    served_adapters: tuple[ServedAdapter, ...] = ()
+    concurrency: int = 8
+    request_timeout: float = 300.0
+    api_key_env: str | None = None  # the variable's name: the key itself is never stored
 
     def adapter_specs(self) -> tuple[AdapterSpec, ...]:
-        """Return the adapters to evaluate: those given, else the newest complete */final/ (none: empty)."""
+        """Return the adapters to evaluate: those given, else the newest complete */final/ (none: empty).
+
+        With a server, the served adapters, their served name standing in for the folder.
+        """
+        if self.backend == "openai":
+            return tuple(AdapterSpec(s.label, Path(s.name)) for s in self.served_adapters)
         if self.adapters:
             return self.adapters
         from evals.models import find_latest_adapter
@@ -471,7 +566,7 @@ def read_config(config: pytest.Config) -> EvalConfig:
         model_base = values["jarvis_model"][1]
         candidate = model_base / Path(model).expanduser()
         model = str(candidate) if candidate.exists() else model
-    return EvalConfig(
+    settings = EvalConfig(
         suite=path("jarvis_suite"),
         model=model or "embedded",
         quant=plain("jarvis_quant"),
@@ -500,7 +595,13 @@ def read_config(config: pytest.Config) -> EvalConfig:
         category_tolerances=category_tolerances,
         min_gain=plain("jarvis_min_gain"),
         gate_mode=plain("jarvis_gate_mode"),
+        backend=plain("jarvis_backend"),
+        base_url=plain("jarvis_base_url"),
+        concurrency=plain("jarvis_concurrency"),
+        request_timeout=plain("jarvis_request_timeout"),
+        api_key_env=plain("jarvis_api_key_env"),
     )
+    return _with_backend(settings, config, plain("jarvis_served_base"), plain("jarvis_served_adapter"))
 
 
 def _parse_ini(opt: Option, raw: Any, config: pytest.Config) -> Any:
@@ -587,3 +688,89 @@ def _adapter_specs(value: tuple[Any, Path]) -> tuple[AdapterSpec, ...]:
             )
         seen[spec.name] = spec.path
     return tuple(dict.fromkeys(specs))
+
+
+# --- served models (--jarvis-backend=openai) ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServedAdapter:
+    """One fine-tuned arm a server answers for: its label (arm, tests, reports) and its served model name."""
+
+    label: str
+    name: str
+
+
+def parse_served_adapter(entry: str) -> ServedAdapter:
+    """Read one ``--jarvis-served-adapter`` value: ``NAME`` or ``LABEL=NAME``.
+
+    Without a label the arm is named after the served name (its last path part, characters other
+    than letters, digits, '.', '_' and '-' replaced), as ``--jarvis-adapter`` names folders.
+    """
+    label, sep, name = (part.strip() for part in str(entry).partition("="))
+    if not sep:
+        label, name = "", label
+    if not name:
+        raise argparse.ArgumentTypeError(f"{entry!r} names no served model; write NAME or LABEL=NAME")
+    if label and (_NAME_CHARS.search(label) or label in RESERVED_NAMES):
+        raise argparse.ArgumentTypeError(
+            f"label {label!r} in {entry!r}: use letters, digits, '.', '_' or '-', and not 'base'"
+        )
+    label = label or default_adapter_name(Path(name))
+    if label in RESERVED_NAMES:
+        raise argparse.ArgumentTypeError(f"{entry!r} would be an arm named 'base': label it, e.g. tuned={name}")
+    return ServedAdapter(label, name)
+
+
+def _with_backend(settings: EvalConfig, config: pytest.Config, served_base: str | None, served: Any) -> EvalConfig:
+    """Check the options against ``--jarvis-backend`` and fill in what a server run records.
+
+    Options of the other backend given on the command line are a usage error (in the ini file they
+    are project defaults and simply don't apply). With a server, ``model`` is the served base,
+    ``quant`` "server", and the adapters are the served ones.
+    """
+    import dataclasses
+
+    import pytest
+
+    server = settings.backend == "openai"
+    others = HF_ONLY if server else OPENAI_ONLY
+    given = [flag for flag in others if config.getoption(flag.lstrip("-").replace("-", "_")) not in (None, False)]
+    if given:
+        if server:
+            raise pytest.UsageError(
+                f"{', '.join(given)}: not with --jarvis-backend=openai, where the server decides the model, its "
+                "quantization and batching; name the served models with --jarvis-served-base and --jarvis-served-adapter"
+            )
+        raise pytest.UsageError(f"{', '.join(given)}: only with --jarvis-backend=openai")
+    if not server:
+        return settings
+    entries = [served] if isinstance(served, str) else list(served or [])
+    missing = [
+        need
+        for need, value in (
+            ("--jarvis-base-url URL (the server's API root, e.g. http://127.0.0.1:8000/v1)", settings.base_url),
+            ("--jarvis-served-base NAME (the model name the server serves the base under)", served_base),
+            ("--jarvis-served-adapter [LABEL=]NAME (the fine-tuned model as served)", entries),
+        )
+        if not value
+    ]
+    if missing:
+        raise pytest.UsageError(f"--jarvis-backend=openai needs {'; '.join(missing)}")
+    adapters: list[ServedAdapter] = []
+    for entry in entries:
+        try:
+            adapter = parse_served_adapter(str(entry))
+        except argparse.ArgumentTypeError as exc:
+            raise pytest.UsageError(f"--jarvis-served-adapter: {exc}") from None
+        clash = next((a for a in adapters if a.label == adapter.label and a.name != adapter.name), None)
+        if clash is not None:
+            raise pytest.UsageError(
+                f"--jarvis-served-adapter: two served models are labelled {adapter.label!r} ({clash.name} and "
+                f"{adapter.name}): write LABEL=NAME"
+            )
+        if adapter not in adapters:
+            adapters.append(adapter)
+    return dataclasses.replace(
+        settings, model=str(served_base), quant="server", adapters=(), served_adapters=tuple(adapters)
+    )

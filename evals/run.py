@@ -57,14 +57,16 @@ class EvalRun:
                 f"no LoRA adapter: none complete under {config.output_dir}/*/final/; pass --jarvis-adapter PATH "
                 "or train the demo adapter with `jarvis-evals train`"
             )
-        for spec in adapters:
+        # With a server the arms are models it serves by name: nothing local to inspect or load.
+        served = {a.label: a.name for a in config.served_adapters} if config.backend == "openai" else None
+        for spec in adapters if served is None else ():
             inspect_adapter(spec.path)
-        primary = config.primary or newest(adapters).name
+        primary = config.primary or (adapters[0] if served is not None else newest(adapters)).name
         if primary not in {a.name for a in adapters}:
             raise JarvisError(
                 f"--jarvis-primary {primary}: no adapter has that name; use one of {', '.join(a.name for a in adapters)}"
             )
-        model_path = config.model if is_embedded(config.model) else resolve_model(config.model)
+        model_path = config.model if served is not None or is_embedded(config.model) else resolve_model(config.model)
         problem = unwritable(config.reports_dir)
         if problem:
             raise JarvisError(
@@ -76,7 +78,7 @@ class EvalRun:
             raise JarvisError(
                 f"baseline {config.baseline} cannot be written ({problem}): point --jarvis-baseline at a writable file"
             )
-        arms = (Arm(BASE_ARM), *(Arm(a.name, str(a.path)) for a in adapters))
+        arms = (Arm(BASE_ARM), *(Arm(a.name, str(a.path) if served is None else served[a.name]) for a in adapters))
         backend = make_backend(config, arms, model_path)
         backend.validate()
         return cls(config=config, suite=suite, adapters=adapters, primary=primary, backend=backend, arms=arms)

@@ -7,6 +7,8 @@ up in the generation cache under the backend's identity and asks the backend for
 - ``evals.backends.hf``: in process, transformers + peft. One quantized base in memory; the
   base arm runs inside ``disable_adapter()``; batched, left-padded greedy generation that
   halves the batch on out-of-memory.
+- ``evals.backends.openai``: an OpenAI-compatible server (vLLM, SGLang, llama.cpp, transformers
+  serve) answers chat completions; the base and each adapter are models it serves by name.
 
 A backend loads nothing until ``generate`` is called, and its identity is cheap to compute,
 so a run whose answers are all cached never loads a model.
@@ -31,7 +33,7 @@ class Arm:
     """One arm of the comparison: the base model, or the base with one adapter.
 
     ``source`` says where the arm's answers come from, in the backend's terms: the adapter
-    folder for the in-process backend (None for the base arm).
+    folder for the in-process backend, the served model name for a server (None for the base arm).
     """
 
     name: str
@@ -118,6 +120,17 @@ class Backend(Protocol):
 
 def make_backend(config: EvalConfig, arms: Sequence[Arm], model_path: str) -> Backend:
     """Return the backend the configuration asks for."""
+    if config.backend == "openai":
+        from evals.backends.openai import OpenAIBackend
+
+        return OpenAIBackend(
+            base_url=str(config.base_url),
+            served_base=config.model,
+            arms=arms,
+            concurrency=config.concurrency,
+            request_timeout=config.request_timeout,
+            api_key_env=config.api_key_env,
+        )
     from evals.backends.hf import HFBackend
 
     return HFBackend(model_path=model_path, quant=config.quant, trust_remote_code=config.trust_remote_code, arms=arms)
