@@ -43,7 +43,7 @@ class JarvisArm:
 
     def answer_many(self, prompts: Sequence[str], system: str | None = None) -> list[str]:
         """Return this arm's answers to ``prompts``, generated in batches (or read from the cache)."""
-        asked = [Prompt(self.run.suite.system_prompt if system is None else system, p) for p in prompts]
+        asked = [self.run.ask(p, system) for p in prompts]
         self.transcript.asked.extend(asked)
         return [a.text for a in self.run.answer_prompts({self.arm: asked})[self.arm]]
 

@@ -231,8 +231,8 @@ class CacheContext:
         return cls(backend=dict(data["backend"]), generation=dict(data.get("generation", {})))
 
 
-def entry_key(context: CacheContext, arm_identity: str, system: str, user: str) -> str:
-    """Return the sha256 of a canonical JSON of the context, the arm and the prompt (system + request)."""
+def entry_key(context: CacheContext, arm_identity: str, system: str, user: str, tools: str = "") -> str:
+    """Return the sha256 of a canonical JSON of the context, the arm and the prompt (system, request, tools)."""
     payload = {
         "key_version": KEY_VERSION,
         "context": context.to_dict(),
@@ -240,6 +240,8 @@ def entry_key(context: CacheContext, arm_identity: str, system: str, user: str) 
         "system": system,
         "user": user,
     }
+    if tools:  # the native-tools format: the function schemas shape the rendered prompt
+        payload["tools"] = tools
     return _sha256_text(_canonical(payload))
 
 
@@ -565,7 +567,7 @@ class AnswerCache:
     context: CacheContext
 
     def keys(self, arm_identity: str, prompts: Sequence[Prompt]) -> list[str]:
-        return [entry_key(self.context, arm_identity, p.system, p.user) for p in prompts]
+        return [entry_key(self.context, arm_identity, p.system, p.user, p.tools) for p in prompts]
 
     def get(self, keys: Iterable[str]) -> dict[str, CachedAnswer]:
         return self.store.get_many(list(keys))

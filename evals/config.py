@@ -53,6 +53,15 @@ def parse_batch_size(value: str) -> str:
     return str(parse_positive_int(value))
 
 
+def parse_prompt_format(value: str) -> str:
+    from evals.records import PROMPT_FORMATS
+
+    text = str(value).strip().lower()
+    if text not in PROMPT_FORMATS:
+        raise argparse.ArgumentTypeError(f"'{value}' is not a prompt format; use {' or '.join(PROMPT_FORMATS)}")
+    return text
+
+
 def parse_positive_float(value: str) -> float:
     try:
         number = float(str(value).strip())
@@ -285,6 +294,15 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("--jarvis-no-cache", None, False, "neither read nor write the generation cache", flag_only=True),
     Option(
+        "--jarvis-prompt-format",
+        "jarvis_prompt_format",
+        None,
+        "how the tools reach the model: system-text (listed in the system prompt) | native-tools "
+        "(function schemas through the chat template or the server's tools); default: the suite's",
+        parse_prompt_format,
+        metavar="system-text|native-tools",
+    ),
+    Option(
         "--jarvis-no-shared-prefix",
         None,
         False,
@@ -355,7 +373,7 @@ OPTIONS: tuple[Option, ...] = (
         "--jarvis-gate-mode",
         "jarvis_gate_mode",
         "tolerance",
-        "tolerance | significant (fail only on a significant drop)",
+        "tolerance | significant (also fail a significant drop within the tolerance)",
         parse_gate_mode,
         metavar="MODE",
     ),
@@ -471,6 +489,7 @@ class EvalConfig:
     cache_dir: Path | None = None
     use_cache: bool = True
     shared_prefix: bool = True
+    prompt_format: str | None = None  # None: the suite's prompt_format
     quick: bool = False
     limit: int | None = None
     baseline: Path = Path("reports/baseline.json")
@@ -584,6 +603,7 @@ def read_config(config: pytest.Config) -> EvalConfig:
         cache_dir=path("jarvis_cache_dir"),
         use_cache=not values["jarvis_no_cache"],
         shared_prefix=not values["jarvis_no_shared_prefix"],
+        prompt_format=plain("jarvis_prompt_format"),
         quick=quick,
         limit=1 if quick else plain("jarvis_limit"),
         baseline=path("jarvis_baseline") or Path("reports/baseline.json"),

@@ -6,11 +6,14 @@ Tuples (not lists) keep the records hashable and immutable; JSON turns them into
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 CATEGORIES: tuple[str, ...] = ("commands", "corrections", "routing")
+SYSTEM_TEXT, NATIVE_TOOLS = "system-text", "native-tools"
+PROMPT_FORMATS: tuple[str, ...] = (SYSTEM_TEXT, NATIVE_TOOLS)
 ARMS: tuple[str, ...] = ("base", "finetuned")
 
 
@@ -46,6 +49,17 @@ class Tool:
     aliases: tuple[str, ...] = ()
     phrases: tuple[str, ...] = ()
     intents: tuple[Intent, ...] = ()
+    # The tool's arguments as a JSON schema (canonical JSON text, so the record stays hashable);
+    # empty: no argument. Used by the native-tools prompt format.
+    parameters: str = ""
+
+    def function_schema(self) -> dict[str, Any]:
+        """Return the tool as an OpenAI/Hermes function schema, as chat templates and servers take it."""
+        parameters = json.loads(self.parameters) if self.parameters else {"type": "object", "properties": {}}
+        return {
+            "type": "function",
+            "function": {"name": self.id, "description": self.description, "parameters": parameters},
+        }
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "description": self.description, "aliases": list(self.aliases)}
@@ -53,6 +67,8 @@ class Tool:
             out["phrases"] = list(self.phrases)
         if self.intents:
             out["intents"] = [i.to_dict() for i in self.intents]
+        if self.parameters:
+            out["parameters"] = json.loads(self.parameters)
         return out
 
     @classmethod
@@ -63,6 +79,7 @@ class Tool:
             aliases=_tuple(data.get("aliases")),
             phrases=_tuple(data.get("phrases")),
             intents=tuple(Intent.from_dict(i) for i in data.get("intents") or ()),
+            parameters=json.dumps(data["parameters"], sort_keys=True) if data.get("parameters") else "",
         )
 
 
@@ -109,10 +126,25 @@ class Suite:
     tools: tuple[Tool, ...]
     cases: tuple[Case, ...]
     path: str = ""
+    # How the tools reach the model: listed in the system prompt text ("system-text"), or passed as
+    # function schemas to the chat template / the server ("native-tools"), with
+    # ``native_system_prompt`` (the instructions without the tool list) as the system prompt.
+    prompt_format: str = "system-text"
+    native_system_prompt: str = ""
 
     @property
     def tool_ids(self) -> frozenset[str]:
         return frozenset(t.id for t in self.tools)
+
+    def system_prompt_for(self, prompt_format: str) -> str:
+        """Return the system prompt a format asks with (native tools: the instructions alone)."""
+        if prompt_format == NATIVE_TOOLS and self.native_system_prompt:
+            return self.native_system_prompt
+        return self.system_prompt
+
+    def function_schemas(self) -> list[dict[str, Any]]:
+        """Return every tool as a function schema, in registry order."""
+        return [t.function_schema() for t in self.tools]
 
     def counts(self) -> dict[str, int]:
         """Return the number of cases per category, in the canonical category order."""
@@ -133,11 +165,15 @@ class GenerationSettings:
     # row. Greedy answers may then differ from a plain batch by float rounding, so it is keyed and
     # compared like any setting. None: not recorded (results of earlier versions).
     shared_prefix: bool | None = None
+    # How the tools reach the model (``PROMPT_FORMATS``): listed in the system prompt, or as
+    # function schemas through the chat template / the server. None: not recorded (earlier versions).
+    tools_format: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
-        if out["shared_prefix"] is None:  # a file of an earlier version reads back unchanged
-            del out["shared_prefix"]
+        for key in ("shared_prefix", "tools_format"):  # a file of an earlier version reads back unchanged
+            if out[key] is None:
+                del out[key]
         return out
 
     @classmethod

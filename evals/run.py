@@ -7,6 +7,7 @@ side; this module knows nothing of it, and nothing here knows how a backend gene
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -18,8 +19,17 @@ from evals.config import AdapterSpec, EvalConfig
 from evals.environment import recorded_versions
 from evals.errors import JarvisError
 from evals.gate.baseline import suite_hash
-from evals.models import EMBEDDED_MODEL, inspect_adapter, is_embedded, resolve_model
-from evals.records import AdapterResults, Case, GenerationSettings, RunMetadata, RunResults, ScoredCase, Suite
+from evals.models import EMBEDDED_MODEL, adapter_base_mismatch, inspect_adapter, is_embedded, resolve_model
+from evals.records import (
+    NATIVE_TOOLS,
+    AdapterResults,
+    Case,
+    GenerationSettings,
+    RunMetadata,
+    RunResults,
+    ScoredCase,
+    Suite,
+)
 from evals.scoring import score_case, summarize
 from evals.suite import load_suite
 
@@ -59,8 +69,11 @@ class EvalRun:
             )
         # With a server the arms are models it serves by name: nothing local to inspect or load.
         served = {a.label: a.name for a in config.served_adapters} if config.backend == "openai" else None
+        warnings: list[str] = []
         for spec in adapters if served is None else ():
-            inspect_adapter(spec.path)
+            mismatch = adapter_base_mismatch(inspect_adapter(spec.path), config.model)
+            if mismatch is not None:  # peft loads it onto any base of the same shapes: say so, don't refuse
+                warnings.append(f"{mismatch[0]}: its answers may mean little (`jarvis-evals check` compares them)")
         primary = config.primary or (adapters[0] if served is not None else newest(adapters)).name
         if primary not in {a.name for a in adapters}:
             raise JarvisError(
@@ -81,7 +94,15 @@ class EvalRun:
         arms = (Arm(BASE_ARM), *(Arm(a.name, str(a.path) if served is None else served[a.name]) for a in adapters))
         backend = make_backend(config, arms, model_path)
         backend.validate()
-        return cls(config=config, suite=suite, adapters=adapters, primary=primary, backend=backend, arms=arms)
+        return cls(
+            config=config,
+            suite=suite,
+            adapters=adapters,
+            primary=primary,
+            backend=backend,
+            arms=arms,
+            warnings=warnings,
+        )
 
     def select_adapters(self, names: list[str]) -> None:
         """Answer only with the adapters whose tests were selected (``-k ckpt-500``); none named: all.
@@ -111,10 +132,25 @@ class EvalRun:
             batch_size=self.config.batch_size,
             prompt_format=self.backend.prompt_format(),
             shared_prefix=self.config.shared_prefix if self.backend.kind == "hf" else None,
+            tools_format=self.tools_format,
         )
 
+    @property
+    def tools_format(self) -> str:
+        """How the tools reach the model: the option, else the suite's setting."""
+        return self.config.prompt_format or self.suite.prompt_format
+
     def prompt(self, case: Case) -> Prompt:
-        return Prompt(system=self.suite.system_prompt, user=case.prompt)
+        return self.ask(case.prompt)
+
+    def ask(self, user: str, system: str | None = None) -> Prompt:
+        """Return the prompt for a request in the run's format: native tools travel as schemas."""
+        native = self.tools_format == NATIVE_TOOLS
+        # Key order kept (name before description), as a template renders the schemas it is given.
+        tools = json.dumps(self.suite.function_schemas(), ensure_ascii=False) if native else ""
+        return Prompt(
+            system=self.suite.system_prompt_for(self.tools_format) if system is None else system, user=user, tools=tools
+        )
 
     def ensure_answers(self) -> None:
         """Answer every selected case with every arm, once: from the cache, else in one backend pass."""
@@ -234,7 +270,7 @@ class EvalRun:
             metadata=meta,
             statistics=summarize(cases),
             results=cases,
-            warnings=tuple(self.warnings),
+            warnings=(*self.warnings, *self.backend.stats.notices),
             adapters=adapters,
         )
 

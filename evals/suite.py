@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import yaml
 
 from evals.errors import JarvisError
-from evals.records import CATEGORIES, Case, Intent, Suite, Tool
+from evals.records import CATEGORIES, PROMPT_FORMATS, SYSTEM_TEXT, Case, Intent, Suite, Tool
 
 DEFAULT_SUITE = "jarvis.yaml"
 
@@ -66,6 +67,22 @@ def _intents(path: Path, tool_id: str, value: Any) -> tuple[Intent, ...]:
     return tuple(intents)
 
 
+def _parameters(path: Path, tool_id: str, value: Any) -> str:
+    """Read a tool's optional ``parameters`` JSON schema (an object schema); return it as canonical JSON."""
+    if value is None:
+        return ""
+    if not isinstance(value, dict) or value.get("type", "object") != "object":
+        raise _fail(
+            path,
+            f"tool '{tool_id}': ",
+            "'parameters' must be a JSON-schema object, e.g. {type: object, properties: {...}}",
+        )
+    try:
+        return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    except (TypeError, ValueError) as exc:
+        raise _fail(path, f"tool '{tool_id}': ", f"'parameters' is not JSON ({exc})") from None
+
+
 def load_suite(path: str | Path | None = None) -> Suite:
     """Read a suite file, validating it fully; raise ``SuiteError`` naming file and case."""
     path = Path(path) if path is not None else default_suite_path()
@@ -99,6 +116,7 @@ def load_suite(path: str | Path | None = None) -> Suite:
             aliases=tuple(_strings(raw.get("aliases"))),
             phrases=tuple(p for p in _strings(raw.get("phrases")) if p.strip()),
             intents=_intents(path, tool_id, raw.get("intents")),
+            parameters=_parameters(path, tool_id, raw.get("parameters")),
         )
         if tool.id in {t.id for t in tools}:
             raise _fail(path, f"tool '{tool.id}': ", "duplicate tool id; give each tool a unique id")
@@ -145,6 +163,9 @@ def load_suite(path: str | Path | None = None) -> Suite:
                 intended=str(intended).strip() if intended else None,
             )
         )
+    prompt_format = str(data.get("prompt_format") or SYSTEM_TEXT)
+    if prompt_format not in PROMPT_FORMATS:
+        raise _fail(path, "", f"unknown prompt_format '{prompt_format}'; use one of {', '.join(PROMPT_FORMATS)}")
     return Suite(
         name=str(data.get("name") or path.stem),
         version=_version_as_written(text, data["version"]),
@@ -152,4 +173,6 @@ def load_suite(path: str | Path | None = None) -> Suite:
         tools=tuple(tools),
         cases=tuple(cases),
         path=str(path),
+        prompt_format=prompt_format,
+        native_system_prompt=str(data.get("native_system_prompt") or "").strip(),
     )

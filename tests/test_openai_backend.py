@@ -24,6 +24,7 @@ from evals.backends.openai import OpenAIBackend, _adapter_of_listed_base, _tool_
 from evals.config import ServedAdapter, parse_served_adapter
 from evals.errors import JarvisError
 from evals.records import GenerationSettings
+from evals.suite import load_suite
 from tests.servers import HOST, ServeHandle, free_port, merge_lora, transformers_serve
 from tests.test_gate_e2e import MINI_SUITE, PROMPTS, SYSTEM
 from tests.test_plugin import TEST_FILE
@@ -221,6 +222,25 @@ def test_served_adapters_from_the_ini_file_give_one_test_per_case_and_adapter_an
     assert set(data["adapters"]) == {label, "same"} and data["metadata"]["adapter"] == str(merged_dir)
     same = data["adapters"]["same"]["results"]
     assert all(c["finetuned"]["answer"] == c["base"]["answer"] for c in same), "the base served as an adapter"
+
+
+def test_native_tools_travel_as_the_requests_tools_and_the_answers_match_the_in_process_run(
+    bench, pytester: pytest.Pytester, proxy: Proxy, tiny_model_dir: Path, tiny_adapter_dir: Path
+) -> None:
+    local = bench(f"--jarvis-model={tiny_model_dir}", f"--jarvis-adapter=tuned={tiny_adapter_dir}", "--jarvis-quant=none",
+                  "--jarvis-no-cache", "--jarvis-reports=hf", "--jarvis-prompt-format=native-tools")  # fmt: skip
+    assert local.ret == 0, local.stdout.str()
+    served = bench("--jarvis-no-cache", "--jarvis-reports=served", "--jarvis-prompt-format=native-tools", url=proxy.url)
+    assert served.ret == 0, served.stdout.str()
+    schemas = load_suite(pytester.path / "mini.yaml").function_schemas()
+    assert len(proxy.chats) == 6
+    for chat in proxy.chats:  # the schemas in the request, in the suite's order; the system turn holds no tool list
+        assert chat["tools"] == schemas and chat["tools"][0]["function"]["name"] == "open_app"
+        assert chat["messages"][0] == {"role": "system", "content": SYSTEM}
+    srv = results(pytester, "served")
+    assert srv["metadata"]["generation"]["tools_format"] == "native-tools"
+    # The server renders the tools with the same template the in-process run used: the same answers.
+    assert answers(srv) == answers(results(pytester, "hf"))
 
 
 def test_a_server_that_is_down_is_one_line_before_any_test(bench) -> None:

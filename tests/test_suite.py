@@ -342,6 +342,7 @@ def test_shipped_tools_round_trip_through_dicts(shipped) -> None:
     assert all(Tool.from_dict(tool.to_dict()) == tool for tool in shipped.tools)
 
 
-def test_shipped_suite_1_1_gives_every_tool_a_lexicon(shipped) -> None:
-    assert shipped.version == "1.1"
+def test_shipped_suite_1_2_gives_every_tool_a_lexicon_and_the_native_format_its_instructions(shipped) -> None:
+    assert shipped.version == "1.2"  # 1.2: tool parameters and the native-tools system prompt (issue 19)
     assert all(tool.phrases or tool.intents for tool in shipped.tools)
+    assert shipped.prompt_format == "system-text" and shipped.native_system_prompt

@@ -80,9 +80,18 @@ def make_lora(model_dir: Path, path: Path, seed: int = 1, r: int = 4, scale: flo
 
 
 def make_trained_lora(
-    model_dir: Path, path: Path, answer: str, prompts: list[str], system_prompt: str, steps: int = 60
+    model_dir: Path,
+    path: Path,
+    answer: str,
+    prompts: list[str],
+    system_prompt: str,
+    steps: int = 60,
+    tools: list[dict] | None = None,
 ) -> Path:
-    """Train a LoRA on the tiny Llama until it answers ``answer`` to the given prompts (greedy)."""
+    """Train a LoRA on the tiny Llama until it answers ``answer`` to the given prompts (greedy).
+
+    With ``tools`` the prompts are rendered as the native-tools format renders them.
+    """
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -95,7 +104,7 @@ def make_trained_lora(
         AutoModelForCausalLM.from_pretrained(model_dir),
         LoraConfig(r=16, lora_alpha=32, target_modules="all-linear"),
     )
-    texts = [build_prompt(tokenizer, system_prompt, prompt) for prompt in prompts]
+    texts = [build_prompt(tokenizer, system_prompt, prompt, tools) for prompt in prompts]
     target = tokenizer(answer, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
     rows = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
     width = max(len(r) for r in rows) + len(target)

@@ -16,8 +16,9 @@ so a run whose answers are all cached never loads a model.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from evals.records import GenerationSettings
@@ -46,10 +47,20 @@ class Arm:
 
 @dataclass(frozen=True)
 class Prompt:
-    """What an arm is asked: the system prompt and the user's request, as data, not rendered."""
+    """What an arm is asked: the system prompt and the user's request, as data, not rendered.
+
+    ``tools`` holds the function schemas of the native-tools prompt format as canonical JSON
+    (a list; empty when the tools are listed in the system prompt's text), so a prompt stays
+    hashable and keys the cache exactly.
+    """
 
     system: str
     user: str
+    tools: str = ""
+
+    def tool_schemas(self) -> list[dict[str, Any]] | None:
+        """Return the function schemas to pass as ``tools=``, or None for the system-text format."""
+        return json.loads(self.tools) if self.tools else None
 
 
 @dataclass(frozen=True)
@@ -71,6 +82,7 @@ class BackendStats:
     load_seconds: float = 0.0
     loads: int = 0
     batch_size_used: int | None = None
+    notices: list[str] = field(default_factory=list)  # said once, in the run header and the results
 
 
 OnAnswers = Callable[[Arm, list[int], list[Answer]], None]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -25,7 +26,13 @@ from typing import Any
 
 from evals.backends import Answer, Arm, BackendStats, OnAnswers, Prompt
 from evals.backends.batching import initial_batch_size, run_batched
-from evals.backends.prompting import MIN_SHARED_PREFIX, build_prompt, prompt_format_of_folder, shared_prefix_length
+from evals.backends.prompting import (
+    MIN_SHARED_PREFIX,
+    build_prompt,
+    prompt_format_of_folder,
+    shared_prefix_length,
+    template_ignores_tools,
+)
 from evals.errors import JarvisError
 from evals.metrics import strip_think
 from evals.models import AdapterInfo, inspect_adapter
@@ -374,6 +381,7 @@ class HFBackend:
         # be refused, so each arm gets a plain internal name.
         self._peft_names = {name: f"jarvis_arm_{i}" for i, name in enumerate(self._adapters)}
         self._loaded: set[str] = set()
+        self._tools_checked = False
         self._identity: dict[str, Any] | None = None
 
     # -- identity (cheap, no model) ----------------------------------------------------------
@@ -445,6 +453,20 @@ class HFBackend:
         self.stats.load_seconds += time.perf_counter() - start
         return self.model
 
+    def _check_tools_reach_the_model(self, prompts: Sequence[Prompt]) -> None:
+        """Say once when the native-tools format is asked of a template that ignores ``tools``."""
+        schemas = prompts[0].tool_schemas() if prompts else None
+        if not schemas or self._tools_checked:
+            return
+        self._tools_checked = True
+        if template_ignores_tools(self.tokenizer, schemas):
+            notice = (
+                f"the chat template of {self.model_path} ignores `tools`: with the native-tools prompt format "
+                "the model sees no tool list (use a tools-aware model such as Qwen3, or --jarvis-prompt-format=system-text)"
+            )
+            self.stats.notices.append(notice)
+            print(f"[jarvis] warning: {notice}", file=sys.stderr, flush=True)
+
     @contextmanager
     def _as_arm(self, arm: Arm) -> Iterator[Any]:
         """Yield the model as ``arm``: its adapter active, or every adapter disabled for the base arm."""
@@ -475,7 +497,8 @@ class HFBackend:
         from evals.progress import progress
 
         with self._as_arm(arm) as model:
-            texts = [build_prompt(self.tokenizer, p.system, p.user) for p in prompts]
+            texts = [build_prompt(self.tokenizer, p.system, p.user, p.tool_schemas()) for p in prompts]
+            self._check_tools_reach_the_model(prompts)
             generator = BatchGenerator(model, self.tokenizer, settings, self.stats)
             size = initial_batch_size(self.device(), len(texts), settings.batch_size)
             label = (

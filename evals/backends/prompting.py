@@ -28,16 +28,27 @@ def template_text(tokenizer: Any) -> str:
     return template or PLAIN_FORMAT
 
 
-def build_prompt(tokenizer: Any, system_prompt: str, user_prompt: str) -> str:
+def build_prompt(
+    tokenizer: Any, system_prompt: str, user_prompt: str, tools: list[dict[str, Any]] | None = None
+) -> str:
     """Render the chat template with the suite's system prompt, or the plain fallback.
 
     ``enable_thinking=False`` turns Qwen3's thinking off; templates that don't use the
-    variable ignore it.
+    variable ignore it. ``tools`` (the native-tools format) are function schemas the template
+    renders in its own tools section (Qwen3's and Hermes' ``<tools>`` block).
     """
     if not has_chat_template(tokenizer):
         return PLAIN_FORMAT.format(system=system_prompt, user=user_prompt)
     messages = [{"role": "system", "content": system_prompt}, {"role": "user", "content": user_prompt}]
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True, enable_thinking=False)
+    extra = {"tools": tools} if tools else {}
+    return tokenizer.apply_chat_template(
+        messages, tokenize=False, add_generation_prompt=True, enable_thinking=False, **extra
+    )
+
+
+def template_ignores_tools(tokenizer: Any, tools: list[dict[str, Any]]) -> bool:
+    """True when adding the tools does not change the rendered prompt (SmolLM2's template, for one)."""
+    return build_prompt(tokenizer, "s", "u", tools) == build_prompt(tokenizer, "s", "u")
 
 
 def prompt_format_of_folder(folder: Path) -> str:

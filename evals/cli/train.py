@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from evals.config import parse_positive_float, parse_positive_int
+from evals.records import PROMPT_FORMATS
 from evals.training.trainer import ALL_LINEAR, QUANT_CHOICES, SUMMARY_FILE, TrainConfig, train_adapter
 
 
@@ -63,6 +64,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-examples", type=parse_positive_int, default=None, help="train on the first N examples only (quick tries)"
     )
     parser.add_argument(
+        "--prompt-format",
+        choices=PROMPT_FORMATS,
+        default=d.prompt_format,
+        help="how the benchmark will ask: system-text (tool ids in the system prompt, answers 'tool_id — confirmation') "
+        "or native-tools (function schemas through the chat template, answers <tool_call> blocks) (default: %(default)s)",
+    )
+    parser.add_argument(
         "--quant",
         choices=QUANT_CHOICES,
         default=d.quant,
@@ -100,6 +108,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         seed=args.seed,
         max_examples=args.max_examples,
         quant=args.quant,
+        prompt_format=args.prompt_format,
         share_prefix=args.share_prefix,
         trust_remote_code=args.trust_remote_code,
     )

@@ -40,11 +40,13 @@ def suite_hash(suite: Suite) -> str:
     The tools' free-text lexicon (aliases, intents) is left out: it only shapes scoring, and a
     baseline is re-scored from its answers.
     """
-    content = {
+    content: dict[str, object] = {
         "system_prompt": suite.system_prompt,
         "tools": [[t.id, t.description] for t in suite.tools],
         "cases": [c.to_dict() for c in suite.cases],
     }
+    if suite.native_system_prompt or any(t.parameters for t in suite.tools):  # what native tools ask
+        content["native"] = [suite.native_system_prompt, [t.parameters for t in suite.tools]]
     text = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 

@@ -12,6 +12,7 @@ torch, transformers and peft are imported inside functions so the CLI starts ins
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import shutil
@@ -31,6 +32,7 @@ from evals.backends.prompting import (  # one rendering for training and benchma
 )
 from evals.errors import JarvisError
 from evals.models import QUANT_CHOICES as BENCHMARK_QUANT_CHOICES
+from evals.records import NATIVE_TOOLS, PROMPT_FORMATS, SYSTEM_TEXT
 from evals.training.trainset import TrainExample, default_train_path, load_examples
 
 SUMMARY_FILE = "training_summary.json"
@@ -61,8 +63,11 @@ class TrainConfig:
     quant: str = "4bit"
     share_prefix: bool = True
     trust_remote_code: bool = False
+    prompt_format: str = SYSTEM_TEXT  # the format the benchmark will ask in (--jarvis-prompt-format)
 
     def __post_init__(self) -> None:
+        if self.prompt_format not in PROMPT_FORMATS:
+            raise JarvisError(f"prompt format must be one of {', '.join(PROMPT_FORMATS)}, got {self.prompt_format!r}")
         object.__setattr__(self, "output_dir", Path(self.output_dir))
         if self.data is not None:
             object.__setattr__(self, "data", Path(self.data))
@@ -131,21 +136,37 @@ class TrainResult:
 # Prompts and tokenisation
 
 
-def encode_example(tokenizer: Any, system_prompt: str, example: TrainExample) -> Encoded:
+def native_answer(example: TrainExample) -> str:
+    """The example's answer in the native tool-calling format: one Qwen/Hermes ``<tool_call>`` per tool.
+
+    The demo's calls carry no arguments: the training set records which tools a request needs,
+    not their arguments.
+    """
+    return "\n".join(
+        f"<tool_call>\n{json.dumps({'name': tool, 'arguments': {}})}\n</tool_call>" for tool in example.tools
+    )
+
+
+def encode_example(
+    tokenizer: Any, system_prompt: str, example: TrainExample, tools: list[dict[str, Any]] | None = None
+) -> Encoded:
     """Tokenise prompt and answer separately, as generation sees them, and end with EOS.
 
     No special tokens are added: the chat template already holds them, and the benchmark
     tokenises its prompts the same way. The EOS teaches the model to stop after one line.
+    With ``tools`` (the native-tools format) the prompt carries the function schemas and the
+    answer is the tool calls.
     """
     if tokenizer.eos_token_id is None:
         raise JarvisError(
             "the tokenizer has no end-of-sequence token: the model could not learn to stop; pick another model"
         )
-    prompt_ids = tokenizer(build_prompt(tokenizer, system_prompt, example.prompt), add_special_tokens=False)[
+    prompt_ids = tokenizer(build_prompt(tokenizer, system_prompt, example.prompt, tools), add_special_tokens=False)[
         "input_ids"
     ]
+    answer = native_answer(example) if tools else example.answer
     # The plain format ends with "Assistant:"; the answer follows after a space.
-    answer_text = example.answer if getattr(tokenizer, "chat_template", None) else " " + example.answer
+    answer_text = answer if getattr(tokenizer, "chat_template", None) else " " + answer
     answer_ids = tokenizer(answer_text, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
     return Encoded(input_ids=tuple(prompt_ids + answer_ids), labels=tuple([-100] * len(prompt_ids) + answer_ids))
 
@@ -398,7 +419,9 @@ def train_adapter(config: TrainConfig) -> Path:
     torch.manual_seed(config.seed)
     model, tokenizer = _load_model(model_path, config.trust_remote_code)
     rounded = round_to_nf4(model, model_path, config.trust_remote_code) if config.quant == "4bit" else 0
-    encoded = [encode_example(tokenizer, suite.system_prompt, e) for e in examples]
+    native = config.prompt_format == NATIVE_TOOLS
+    tools = suite.function_schemas() if native else None
+    encoded = [encode_example(tokenizer, suite.system_prompt_for(config.prompt_format), e, tools) for e in examples]
     model = _lora(model, config)
     # Some CPU steps ran 10x slower on subnormal floats (measured: 40 s -> 4 s per step);
     # flushing them to zero costs no accuracy that matters here. Restored to torch's default after.
