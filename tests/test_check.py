@@ -122,11 +122,13 @@ def test_a_missing_adapter_fails_and_says_how_to_get_one(
     assert out.rstrip().splitlines()[-1].endswith("1 failed")
 
 
-def test_the_newest_trained_adapter_is_found_under_the_output_dir(tiny_adapter_dir: Path, tmp_path: Path) -> None:
+def test_the_newest_trained_adapter_is_found_under_the_output_dir(
+    tiny_model_dir: Path, tiny_adapter_dir: Path, tmp_path: Path
+) -> None:
     shutil.copytree(tiny_adapter_dir, tmp_path / "output" / "20260101-000000" / "final")
     results = run_checks(
         CheckOptions(
-            model="embedded",
+            model=str(tiny_model_dir),  # the adapter's own base: a mismatch would FAIL (tested above)
             output_dir=tmp_path / "output",
             reports=tmp_path,
             baseline=tmp_path / "b.json",

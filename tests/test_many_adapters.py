@@ -177,3 +177,20 @@ def test_two_adapters_with_one_name_is_a_usage_error(bench, good_adapter: Path, 
     result = bench(f"--jarvis-adapter=x={good_adapter}", f"--jarvis-adapter=x={tiny_adapter_dir}")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: --jarvis-adapter: two adapters are named 'x' (*): name them with NAME=PATH"])
+
+
+def test_an_adapter_trained_for_another_base_is_a_warning_in_the_summary_and_the_results(
+    pytester: pytest.Pytester, tiny_model_dir: Path, tiny_adapter_dir: Path, tmp_path: Path
+) -> None:
+    other = Path(shutil.copytree(tiny_model_dir, tmp_path / "another-base"))  # same shapes: peft would load it
+    pytester.makepyfile(test_bench=TEST_FILE)
+    (pytester.path / "mini.yaml").write_text(MINI_SUITE, encoding="utf-8")
+    result = pytester.runpytest(
+        "-m", "jarvis", "--jarvis-suite=mini.yaml", f"--jarvis-model={other}", f"--jarvis-adapter={tiny_adapter_dir}",
+        "--jarvis-quant=none", "--jarvis-max-new-tokens=4", "--jarvis-no-cache", "--jarvis-assert=none",
+        "-p", "no:cacheprovider",
+    )  # fmt: skip
+    assert result.ret == 0, result.stdout.str()
+    warning = f"adapter {tiny_adapter_dir} was trained for {tiny_model_dir}, not {other}"
+    result.stdout.fnmatch_lines([f"warning: {warning}: its answers may mean little*"])
+    assert any(w.startswith(warning) for w in results(pytester)["warnings"])
