@@ -567,10 +567,17 @@ def is_refusal(text: str, tools: Sequence[Tool] = ()) -> bool:
 # -- free-text mentions -------------------------------------------------------------------------
 
 
-def _matches(entry: _Entry, words: Sequence[frozenset[str]], contiguous: bool) -> frozenset[int]:
-    """Return the positions an entry matches in a sentence (empty when it does not)."""
+def _matches(
+    entry: _Entry, words: Sequence[frozenset[str]], contiguous: bool, present: frozenset[str] | None = None
+) -> frozenset[int]:
+    """Return the positions an entry matches in a sentence (empty when it does not).
+
+    ``present`` (every key of the sentence) rejects most entries at once: one of their words is absent.
+    """
     n = len(entry.words)
     if n == 0 or n > len(words):
+        return frozenset()
+    if present is not None and not all(wanted & present for wanted in entry.words):
         return frozenset()
     if contiguous:
         hits: set[int] = set()
@@ -624,19 +631,20 @@ def _sentence_mentions(words: Sequence[str], lexicons: Sequence[_Lexicon]) -> se
     is dropped: the sentence says more than that tool.
     """
     keys = [frozenset() if i and words[i - 1] in _PURPOSE else word_keys(w) for i, w in enumerate(words)]
+    present: frozenset[str] = frozenset().union(*keys)
     positions: dict[str, frozenset[int]] = {}
     for lexicon in lexicons:
         hit: set[int] = set()
         for phrase in lexicon.phrases:
-            hit |= _matches(phrase, keys, contiguous=True)
+            hit |= _matches(phrase, keys, True, present)
         for intent in lexicon.intents:
-            actions = frozenset().union(*(_matches(a, keys, contiguous=False) for a in intent.actions))
+            actions = frozenset().union(*(_matches(a, keys, False, present) for a in intent.actions))
             if not actions:
                 continue
             if not intent.objects:
                 hit |= actions
                 continue
-            objects = frozenset().union(*(_matches(o, keys, contiguous=False) for o in intent.objects))
+            objects = frozenset().union(*(_matches(o, keys, False, present) for o in intent.objects))
             if objects:
                 hit |= actions | objects
         if hit:

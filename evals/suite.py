@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from importlib import resources
 from pathlib import Path
@@ -86,6 +87,20 @@ def _parameters(path: Path, tool_id: str, value: Any) -> str:
 def load_suite(path: str | Path | None = None) -> Suite:
     """Read a suite file, validating it fully; raise ``SuiteError`` naming file and case."""
     path = Path(path) if path is not None else default_suite_path()
+    try:
+        stat = path.stat()
+    except OSError:
+        return _parse_suite(path)  # says why, in one line
+    # Parsed once per process and file version (the plugin and the run both ask): a Suite is frozen.
+    return _parsed_suite(path.resolve(), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed_suite(path: Path, mtime_ns: int, size: int) -> Suite:
+    return _parse_suite(path)
+
+
+def _parse_suite(path: Path) -> Suite:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
