@@ -12,7 +12,7 @@ TORCH ?= torch==2.13.0
 TORCH_INDEX ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup benchmark test lint quick clean-reports
+.PHONY: setup benchmark test lint quick bench clean-reports
 
 setup: $(VENV)/.installed
 
@@ -32,6 +32,14 @@ benchmark: setup
 quick: setup
 	$(BIN)/jarvis-evals train --if-missing
 	$(BIN)/python -m pytest -m jarvis --jarvis-quick $(PYTEST_ARGS)
+
+# Timings with pytest-benchmark (not part of `make test`): each run is saved under .benchmarks/ and
+# compared with the previous one; a mean more than BENCH_FAIL slower fails the target.
+BENCH_FAIL ?= mean:25%
+bench: setup
+	$(BIN)/jarvis-evals train --if-missing
+	$(BIN)/python -m pytest -c benchmarks/pytest.ini benchmarks --benchmark-autosave \
+		$(if $(wildcard .benchmarks),--benchmark-compare --benchmark-compare-fail=$(BENCH_FAIL),) $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check .

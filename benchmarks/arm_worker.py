@@ -18,11 +18,12 @@ def main(mode: str, adapter: str, max_new_tokens: int, batch: str) -> None:
 
     from evals.backends import BASE_ARM, Arm
     from evals.backends.hf import HFBackend
-    from evals.config import EvalConfig
+    from evals.config import AdapterSpec, EvalConfig
     from evals.models import resolve_model
     from evals.run import EvalRun
 
-    config = EvalConfig(adapter=Path(adapter), max_new_tokens=max_new_tokens, batch_size=batch, use_cache=False)
+    spec = AdapterSpec(name="demo", path=Path(adapter).resolve())
+    config = EvalConfig(adapters=(spec,), max_new_tokens=max_new_tokens, batch_size=batch, use_cache=False)
     run = EvalRun.from_config(config)
     prompts = [run.prompt(c) for c in run.suite.cases]
     if mode == "base-only":  # the base model alone, no peft wrapper

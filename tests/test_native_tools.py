@@ -113,3 +113,27 @@ def test_a_template_that_ignores_tools_is_a_warning_not_an_error(
     assert sum(warning in line for line in result.stderr.lines) == 1, "said once, in the run's header"
     assert any(w.startswith(warning) for w in results(pytester)["warnings"])
     result.stdout.fnmatch_lines([f"warning: {warning}*"])
+
+
+def test_the_prompt_format_is_part_of_the_baseline_identity() -> None:
+    from evals.gate.baseline import RunIdentity
+
+    def identity(**generation: object) -> RunIdentity:
+        return RunIdentity("m", "dir:x", "4bit", {"max_new_tokens": 64, **generation}, "chat_template", "s", "1", "h")
+
+    text, native, before = identity(tools_format="system-text"), identity(tools_format="native-tools"), identity()
+    assert text.differences(native) == ["tools_format system-text (baseline) vs native-tools (this run)"]
+    assert before.differences(text) == [], "a baseline from before native tools asked in the system text"
+    assert before.differences(native) == ["tools_format system-text (baseline) vs native-tools (this run)"]
+
+
+def test_native_training_answers_with_one_tool_call_per_tool() -> None:
+    from evals.training.trainer import native_answer
+    from evals.training.trainset import TrainExample
+
+    example = TrainExample(
+        prompt="baisse le son et verrouille", answer="volume_down, lock_screen", tools=("volume_down", "lock_screen")
+    )
+    blocks = native_answer(example).split("\n</tool_call>")
+    assert native_answer(example).count("<tool_call>") == 2
+    assert json.loads(blocks[0].split("<tool_call>\n")[1]) == {"name": "volume_down", "arguments": {}}

@@ -21,7 +21,7 @@ from typing import Any
 
 from evals.atomic import atomic_write_json
 from evals.errors import JarvisError
-from evals.records import RunMetadata, RunResults, ScoredCase, Suite, Summary
+from evals.records import SYSTEM_TEXT, RunMetadata, RunResults, ScoredCase, Suite, Summary
 
 BASELINE_SCHEMA = 2
 DEFAULT_BASELINE_PATH = "reports/baseline.json"
@@ -87,8 +87,10 @@ class RunIdentity:
                 out.append(f"{name.replace('_', ' ')} {mine or '?'} (baseline) vs {theirs or '?'} (this run)")
         if self.suite_hash != run.suite_hash and self.suite_version == run.suite_version:
             out.append("suite content changed without a version bump")
-        for key in sorted(set(self.generation) | set(run.generation)):
-            mine, theirs = self.generation.get(key), run.generation.get(key)
+        # A run from before native tools recorded no tools_format: its tools were in the system text.
+        ours, their = ({"tools_format": SYSTEM_TEXT, **g} for g in (self.generation, run.generation))
+        for key in sorted(set(ours) | set(their)):
+            mine, theirs = ours.get(key), their.get(key)
             if mine != theirs:
                 out.append(f"{key} {mine} (baseline) vs {theirs} (this run)")
         return out
