@@ -243,6 +243,24 @@ def test_native_tools_travel_as_the_requests_tools_and_the_answers_match_the_in_
     assert answers(srv) == answers(results(pytester, "hf"))
 
 
+def test_the_shipped_example_of_own_tests_runs_through_a_served_model(
+    bench, pytester: pytest.Pytester, server: ServeHandle
+) -> None:
+    """issue 18 with the openai backend: jarvis_base / jarvis_finetuned answer through the server."""
+    example = Path(__file__).resolve().parent.parent / "examples" / "test_my_jarvis_checks.py"
+    pytester.makepyfile(test_my_jarvis_checks=example.read_text(encoding="utf-8"))
+    result = bench("--jarvis-no-cache", url=server.api_base)
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == 3 + 3, result.stdout.str()  # suite + example
+    assert "error" not in outcomes
+    checks = results(pytester)["custom_checks"]
+    assert sorted(c["name"].split("::")[-1].split("[")[0] for c in checks) == sorted(
+        line[4:].split("(")[0]
+        for line in example.read_text(encoding="utf-8").splitlines()
+        if line.startswith("def test_")
+    )
+
+
 def test_a_server_that_is_down_is_one_line_before_any_test(bench) -> None:
     url = f"http://{HOST}:{free_port()}/v1"  # nothing listens there
     result = bench(url=url)
