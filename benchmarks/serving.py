@@ -1,6 +1,6 @@
 """Measure the openai backend against ``transformers serve`` on the embedded model, as ratios from one run.
 
-    python benchmarks/serving.py [--adapter PATH] [--max-new-tokens 32] [--skip-continuous-batching]
+    python benchmarks/serving.py [--adapter PATH] [--max-new-tokens 32] [--limit N] [--skip-continuous-batching]
 
 On the embedded SmolLM2 at full precision (float32 on CPU, no quantization on either side):
 
@@ -48,6 +48,7 @@ def main() -> None:
     parser.add_argument("--adapter", type=Path, default=None, help="LoRA folder (default: newest output/*/final)")
     parser.add_argument("--max-new-tokens", type=int, default=32)
     parser.add_argument("--skip-continuous-batching", action="store_true")
+    parser.add_argument("--limit", type=int, default=None, help="the suite's first N prompts (the server is slow)")
     args = parser.parse_args()
     os.environ.setdefault("JARVIS_EVALS_NO_PROGRESS", "1")
     from evals.backends import BASE_ARM, Arm, Prompt
@@ -63,7 +64,7 @@ def main() -> None:
         sys.exit("no adapter: pass --adapter PATH or train one with `jarvis-evals train`")
     model = resolve_model(None)
     suite = load_suite(None)
-    prompts = [Prompt(suite.system_prompt, case.prompt) for case in suite.cases]
+    prompts = [Prompt(suite.system_prompt, case.prompt) for case in suite.cases][: args.limit]
     settings = GenerationSettings(max_new_tokens=args.max_new_tokens)
     base = Arm(BASE_ARM)
     results: dict = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}",
