@@ -206,6 +206,8 @@ class JarvisPlugin:
         if self.suite_error is not None:
             raise pytest.UsageError(self.suite_error)
         cases = list(dict.fromkeys(c for c in (_case_of(item) for item in session.items) if c is not None))
+        if session.config.option.collectonly:
+            return  # listing tests needs no model or adapter (a fresh clone has none yet)
         if not cases:
             if any(_is_custom(item) for item in session.items):
                 self.run  # noqa: B018 (validates the inputs now: bad input stops before any test)

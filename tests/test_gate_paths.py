@@ -169,6 +169,10 @@ def test_collect_only_applies_no_gate(bench, pytester: pytest.Pytester) -> None:
     assert result.ret == 0, result.stdout.str()
     assert "gate:" not in result.stdout.str()
     assert not (pytester.path / "reports").exists()
+    # Listing needs no adapter: a fresh clone has none before `jarvis-evals train`.
+    missing = bench("-m", "jarvis", "--collect-only", "-q", adapter=pytester.path / "no-such-adapter")
+    assert missing.ret == 0, missing.stdout.str()
+    missing.stdout.fnmatch_lines(["*30/31 tests collected (1 deselected)*"])
 
 
 # -- faults, each survived with nothing lost ------------------------------------------------------------
