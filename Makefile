@@ -39,7 +39,7 @@ BENCH_FAIL ?= mean:25%
 bench: setup
 	$(BIN)/jarvis-evals train --if-missing
 	$(BIN)/python -m pytest -c benchmarks/pytest.ini benchmarks --benchmark-autosave \
-		$(if $(wildcard .benchmarks),--benchmark-compare --benchmark-compare-fail=$(BENCH_FAIL),) $(PYTEST_ARGS)
+		$(if $(wildcard .benchmarks/*/*.json),--benchmark-compare --benchmark-compare-fail=$(BENCH_FAIL),) $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check .
