@@ -4,8 +4,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# torch is installed first, pinned. From PyPI on Linux x86_64 that is the CUDA build (~2.5 GB with
-# its NVIDIA libraries) unless a CPU wheel is found first; for the CPU build pass
+# torch is installed first, pinned. From PyPI on Linux x86_64 that is the CUDA build (with NVIDIA's
+# library wheels) unless a CPU wheel is found first; for the CPU build pass
 # TORCH_INDEX=https://download.pytorch.org/whl/cpu. On a GPU machine use `make TORCH=torch ...`
 # (or install your CUDA build first) to keep it.
 TORCH ?= torch==2.13.0

@@ -7,6 +7,7 @@ side; this module knows nothing of it, and nothing here knows how a backend gene
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from dataclasses import dataclass, field
@@ -145,12 +146,19 @@ class EvalRun:
 
     def ask(self, user: str, system: str | None = None) -> Prompt:
         """Return the prompt for a request in the run's format: native tools travel as schemas."""
-        native = self.tools_format == NATIVE_TOOLS
-        # Key order kept (name before description), as a template renders the schemas it is given.
-        tools = json.dumps(self.suite.function_schemas(), ensure_ascii=False) if native else ""
         return Prompt(
-            system=self.suite.system_prompt_for(self.tools_format) if system is None else system, user=user, tools=tools
+            system=self.suite.system_prompt_for(self.tools_format) if system is None else system,
+            user=user,
+            tools=self._tools_json,
         )
+
+    @functools.cached_property
+    def _tools_json(self) -> str:
+        """The suite's function schemas as sent with every prompt of the native-tools format, else ""."""
+        if self.tools_format != NATIVE_TOOLS:
+            return ""
+        # Key order kept (name before description), as a template renders the schemas it is given.
+        return json.dumps(self.suite.function_schemas(), ensure_ascii=False)
 
     def ensure_answers(self) -> None:
         """Answer every selected case with every arm, once: from the cache, else in one backend pass."""

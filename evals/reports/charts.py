@@ -211,7 +211,7 @@ def build_leaderboard_figure(results: RunResults) -> Figure:
     if board is None:
         raise ValueError("build_leaderboard_figure needs a run with several adapters")
     rows = list(board.rows)
-    fig = Figure(figsize=(10.0, 1.6 + 0.6 * len(rows)), dpi=DPI // 2, layout="constrained")
+    fig = Figure(figsize=(10.0, 1.6 + 0.6 * len(rows)), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.subplots()
     base = results.statistics.overall.avg_relevance_base
