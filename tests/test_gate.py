@@ -517,3 +517,14 @@ def test_a_baseline_is_re_scored_from_its_answers() -> None:
     assert fresh.metric_version == "2"
     assert fresh.cases["route_volume_up"].relevance_finetuned == 1.0
     assert fresh.statistics.overall.avg_relevance_finetuned == 1.0
+
+
+def test_a_baseline_with_an_older_kind_of_fingerprint_says_so_and_how_to_rebless() -> None:
+    cases = [scored("c1", "routing", base=0.0, tuned=1.0)]
+    baseline = replace(Baseline.from_results(make_results(cases, model_fingerprint="dir:abc")), path=PATH)
+    current = make_results(cases, model_fingerprint="gguf:model.gguf@sha256:0+conversion-1")
+    outcome = evaluate_gate(current, baseline, GateConfig(baseline_path=PATH), executed=1)
+    assert outcome.failed and [v.rule for v in outcome.violations] == ["identity"]
+    line = outcome.reasons[0]
+    assert "model fingerprint dir:abc (baseline, an older fingerprint that hashed library metadata) vs gguf:" in line
+    assert "re-bless it with --jarvis-save-baseline" in line and len(line.splitlines()) == 1

@@ -84,11 +84,8 @@ class RunIdentity:
         for name in ("model", "model_fingerprint", "quantization", "prompt_format", "suite_name", "suite_version"):
             mine, theirs = getattr(self, name), getattr(run, name)
             if mine != theirs:
-                old = (
-                    " (baseline, an older fingerprint that hashed library metadata)"
-                    if _scheme1(mine)
-                    else " (baseline)"
-                )
+                older = name == "model_fingerprint" and _scheme1(mine) and not _scheme1(theirs)
+                old = " (baseline, an older fingerprint that hashed library metadata)" if older else " (baseline)"
                 out.append(f"{name.replace('_', ' ')} {mine or '?'}{old} vs {theirs or '?'} (this run)")
         if self.suite_hash != run.suite_hash and self.suite_version == run.suite_version:
             out.append("suite content changed without a version bump")
