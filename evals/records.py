@@ -93,9 +93,14 @@ class Case:
     expected_tools: tuple[str, ...]
     keywords: tuple[str, ...]
     intended: str | None = None
+    # A generated speech-recognition variant (evals/perturb): the clean case's id, the noise
+    # level (0 = the clean prompt) and the variant's index. None on hand-written cases.
+    source: str | None = None
+    level: int | None = None
+    variant: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "id": self.id,
             "category": self.category,
             "prompt": self.prompt,
@@ -103,6 +108,10 @@ class Case:
             "keywords": list(self.keywords),
             "intended": self.intended,
         }
+        if self.level is not None:
+            # Only variants carry these keys, so a run without them writes what it always wrote.
+            data.update(source=self.source, level=self.level, variant=self.variant)
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Case:
@@ -113,6 +122,9 @@ class Case:
             expected_tools=_tuple(data.get("expected_tools")),
             keywords=_tuple(data.get("keywords")),
             intended=data.get("intended"),
+            source=data.get("source"),
+            level=data.get("level"),
+            variant=data.get("variant"),
         )
 
 
