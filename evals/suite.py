@@ -84,6 +84,25 @@ def _parameters(path: Path, tool_id: str, value: Any) -> str:
         raise _fail(path, f"tool '{tool_id}': ", f"'parameters' is not JSON ({exc})") from None
 
 
+NOISE_LEVELS = range(4)  # evals/perturb's levels: 0 (clean) to 3 edits per request
+
+
+def _noise(path: Path, where: str, raw: dict[str, Any]) -> tuple[int | None, int | None]:
+    """Read a generated variant's ``level`` (0-3) and ``variant`` index; (None, None) on hand-written cases."""
+    if raw.get("level") is None:
+        return None, None
+    level, variant = raw.get("level"), raw.get("variant", 0)
+    if not isinstance(level, int) or isinstance(level, bool) or level not in NOISE_LEVELS:
+        raise _fail(
+            path, where, f"'level' must be a noise level 0-3, not {level!r}; regenerate with jarvis-evals perturb"
+        )
+    if not isinstance(variant, int) or isinstance(variant, bool) or variant < 0:
+        raise _fail(
+            path, where, f"'variant' must be an index >= 0, not {variant!r}; regenerate with jarvis-evals perturb"
+        )
+    return level, variant
+
+
 def load_suite(path: str | Path | None = None) -> Suite:
     """Read a suite file, validating it fully; raise ``SuiteError`` naming file and case."""
     path = Path(path) if path is not None else default_suite_path()
@@ -168,6 +187,7 @@ def _parse_suite(path: Path) -> Suite:
         intended = raw.get("intended")
         if category == "corrections" and not str(intended or "").strip():
             raise _fail(path, where, "a correction needs 'intended' (the clean command)")
+        level, variant = _noise(path, where, raw)
         cases.append(
             Case(
                 id=case_id,
@@ -176,6 +196,9 @@ def _parse_suite(path: Path) -> Suite:
                 expected_tools=tuple(expected),
                 keywords=tuple(keywords),
                 intended=str(intended).strip() if intended else None,
+                source=str(raw.get("source") or case_id) if level is not None else None,
+                level=level,
+                variant=variant,
             )
         )
     prompt_format = str(data.get("prompt_format") or SYSTEM_TEXT)

@@ -45,6 +45,8 @@ ATTEMPTS = 30  # draws per variant before giving up on a distinct one
 # The consonant an elided article or pronoun leaves before the next word.
 _ELIDED = {"l'": "l", "d'": "d", "j'": "Z", "c'": "s", "n'": "n", "qu'": "k", "s'": "s", "m'": "m", "t'": "t"}
 _TOKEN_RE = re.compile(r"\w+['’]|\w+|[^\w\s]")
+# Nouns after which "un"/"une" is a count a recognizer may write as a digit.
+_UNITS = frozenset({"seconde", "minute", "heure", "jour", "semaine", "mois", "an", "fois"})
 _NO_SPACE_BEFORE = {",", ".", "?", "!", "-", ")"}
 
 
@@ -91,13 +93,26 @@ def _choose(rng: random.Random, options: Sequence[tuple[str, float]]) -> str | N
 
 
 def _common(entry: Entry) -> bool:
+    # Lexique lists elided forms ("l'", "s'") and letters ("c", "m") as words; a recognizer
+    # writes neither on its own (the realism labels' commonest "no", docs/robustness.md).
+    if "'" in entry.ortho or "." in entry.ortho or (len(entry.ortho) == 1 and entry.ortho not in _ONE_LETTER):
+        return False
     return entry.freq >= (MIN_FREQ_SHORT if len(entry.phon) == 1 else MIN_FREQ)
 
 
-def _words_for(lex: Lexicon, phon: str) -> list[tuple[str, float]]:
-    """Spellings that sound like ``phon``: exact homophones, then near ones at a discount."""
+_ONE_LETTER = frozenset("aà")  # not "y": "Paris" is never "par y"
+
+
+def _words_for(lex: Lexicon, phon: str, word_end: bool = True) -> list[tuple[str, float]]:
+    """Spellings that sound like ``phon``: exact homophones, then near ones at a discount.
+
+    An added schwa is near only at the end of what was said (``word_end``): "ferme" heard as
+    "faire me", but "chrome" never as "que rot me", which says a syllable nobody said.
+    """
     found = [(e.ortho, weight(e)) for e in lex.homophones(phon) if _common(e)]
     for near in lex.near(phon):
+        if near.endswith("°") and not phon.endswith("°") and not word_end:
+            continue
         found += [(e.ortho, weight(e) * NEAR_PENALTY) for e in lex.homophones(near) if _common(e)]
     return found
 
@@ -150,16 +165,16 @@ def _segmentations(lex: Lexicon, phon: str, max_pieces: int = 3) -> list[tuple[s
         if len(words) == max_pieces:
             return
         for cut in range(1, len(rest) + 1):
-            for text, w in _best(lex, rest[:cut]):
+            for text, w in _best(lex, rest[:cut], word_end=cut == len(rest)):
                 walk(rest[cut:], [*words, (text, w)])
 
     walk(phon, [])
     return found
 
 
-def _best(lex: Lexicon, phon: str, keep: int = 3) -> list[tuple[str, float]]:
+def _best(lex: Lexicon, phon: str, keep: int = 3, word_end: bool = True) -> list[tuple[str, float]]:
     # The few likeliest spellings of one piece: a recognizer's language model picks among few.
-    return sorted(_words_for(lex, phon), key=lambda o: -o[1])[:keep]
+    return sorted(_words_for(lex, phon, word_end), key=lambda o: -o[1])[:keep]
 
 
 def resegment(tokens: list[Token], rng: random.Random, lex: Lexicon) -> tuple[list[Token], str] | None:
@@ -212,9 +227,9 @@ def respell(tokens: list[Token], rng: random.Random, lex: Lexicon) -> tuple[list
     options: list[tuple[str, float]] = []
     for phon in heard:
         options += _segmentations(lex, phon)
-        plain = spell_phon(phon)
-        options.append((plain, max((w for _, w in options), default=1.0)))
-        if is_acronym(word) and len(word) > 2:
+        if not (is_acronym(word) and phon == heard[0]):  # letter names run together read as nothing
+            options.append((spell_phon(phon), max((w for _, w in options), default=1.0)))
+        if is_acronym(word) and len(word) > 3:
             # "MEXC" → "mex c": the pronounceable start read as a word, the rest as a letter.
             options.append((f"{spell_phon(guess_phon(word[:-1]))} {word[-1].lower()}", 1.0))
     options = [(t, w) for t, w in options if t.replace(" ", "") != word.lower()]
@@ -269,8 +284,13 @@ def number(tokens: list[Token], rng: random.Random, lex: Lexicon) -> tuple[list[
             if i + 1 < len(tokens) and tokens[i + 1].text in ("heures", "heure"):
                 options.append((i, i + 2, f"{tok.text}h"))
         # "dix-huit" is three tokens: "dix", "-", "huit".
-        for stop in (i + 3, i + 1):
+        # "huit" in "dix-huit" is not a number of its own: a hyphenated number is read whole.
+        hyphenated = (i > 0 and tokens[i - 1].text == "-") or (i + 1 < len(tokens) and tokens[i + 1].text == "-")
+        for stop in (i + 3,) if hyphenated else (i + 3, i + 1):
             text = render(tokens[i:stop])
+            counted = stop < len(tokens) and tokens[stop].text.lower().rstrip("s") in _UNITS
+            if text.lower() in ("un", "une") and not counted:
+                continue  # "un peu", "une recette": an article, not a number a recognizer writes as 1
             if stop <= len(tokens) and text.lower() in WORD_NUMBERS and all(not t.touched for t in tokens[i:stop]):
                 options.append((i, stop, str(WORD_NUMBERS[text.lower()])))
                 break

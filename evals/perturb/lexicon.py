@@ -21,8 +21,9 @@ from evals.errors import JarvisError
 # Lexique's phonemic alphabet, one character per phoneme.
 VOWELS = frozenset("aeEioOuy°2951@§")
 # Pairs a recognizer swaps freely in French: open/closed mid vowels, schwa and the
-# rounded front vowels, the two front nasals; swapping one is a *near* homophone.
-CONFUSABLE = (frozenset("eE"), frozenset("oO"), frozenset("°29"), frozenset("51"))
+# rounded front vowels, the two front nasals, and s/z (an s between vowels sounds z, so the
+# end of "luminosité" [zite] is heard as "cité" [site]); swapping one is a *near* homophone.
+CONFUSABLE = (frozenset("eE"), frozenset("oO"), frozenset("°29"), frozenset("51"), frozenset("sz"))
 
 
 class LexiconError(JarvisError):
