@@ -859,6 +859,82 @@ class CustomCheck:
 
 
 @dataclass(frozen=True)
+class CurvePoint:
+    """One arm's means at one noise level, over the clean cases (each the mean of its variants)."""
+
+    level: int
+    arm: str
+    n: int  # clean cases (clusters); each contributes the mean of its variants at this level
+    variants: int
+    relevance: float
+    relevance_low: float
+    relevance_high: float
+    valid_call: float | None
+    valid_call_low: float | None
+    valid_call_high: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CurvePoint:
+        def opt(key: str) -> float | None:
+            return None if data.get(key) is None else float(data[key])
+
+        return cls(
+            level=int(data["level"]),
+            arm=str(data["arm"]),
+            n=int(data["n"]),
+            variants=int(data["variants"]),
+            relevance=float(data["relevance"]),
+            relevance_low=float(data["relevance_low"]),
+            relevance_high=float(data["relevance_high"]),
+            valid_call=opt("valid_call"),
+            valid_call_low=opt("valid_call_low"),
+            valid_call_high=opt("valid_call_high"),
+        )
+
+
+@dataclass(frozen=True)
+class Robustness:
+    """The robustness curve of a run with speech-recognition variants (``--jarvis-perturb``).
+
+    ``score``: per arm, the area under the relevance curve over levels 0..max divided by the
+    area of a flat curve at the level-0 relevance (1.0 = no loss; None when level 0 scores 0).
+    ``slower``: per clean case, the base's relevance drop minus the fine-tune's (level 0 minus
+    the mean over the noisy levels); positive means the fine-tune degrades more slowly.
+    """
+
+    points: tuple[CurvePoint, ...]
+    score: Mapping[str, float | None]
+    slower: PairedBlock
+    resamples: int
+    confidence: float
+    seed: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "points": [p.to_dict() for p in self.points],
+            "score": dict(self.score),
+            "slower": self.slower.to_dict(),
+            "resamples": self.resamples,
+            "confidence": self.confidence,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Robustness:
+        return cls(
+            points=tuple(CurvePoint.from_dict(p) for p in data["points"]),
+            score={str(k): None if v is None else float(v) for k, v in data["score"].items()},
+            slower=PairedBlock.from_dict(data["slower"]),
+            resamples=int(data["resamples"]),
+            confidence=float(data["confidence"]),
+            seed=int(data["seed"]),
+        )
+
+
+@dataclass(frozen=True)
 class RunResults:
     """Everything a run produced; the single input of every report and of the gate.
 
@@ -882,6 +958,8 @@ class RunResults:
     leaderboard: Leaderboard | None = None
     # The team's own tests on the same models: reported, never part of the statistics or the gate.
     custom_checks: tuple[CustomCheck, ...] = ()
+    # --jarvis-perturb: relevance and valid calls per noise level and arm (evals/robustness.py).
+    robustness: Robustness | None = None
 
     @property
     def primary_adapter(self) -> str:
@@ -913,6 +991,8 @@ class RunResults:
             out["adapters"] = {name: a.to_dict() for name, a in self.adapters.items()}
         if self.custom_checks:
             out["custom_checks"] = [c.to_dict() for c in self.custom_checks]
+        if self.robustness is not None:
+            out["robustness"] = self.robustness.to_dict()
         return out
 
     @classmethod
@@ -933,4 +1013,5 @@ class RunResults:
             adapters={k: AdapterResults.from_dict(v) for k, v in (data.get("adapters") or {}).items()},
             leaderboard=section("leaderboard", Leaderboard.from_dict),
             custom_checks=tuple(CustomCheck.from_dict(c) for c in data.get("custom_checks") or ()),
+            robustness=section("robustness", Robustness.from_dict),
         )

@@ -6,12 +6,15 @@ import functools
 import json
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from evals.errors import JarvisError
 from evals.records import CATEGORIES, PROMPT_FORMATS, SYSTEM_TEXT, Case, Intent, Suite, Tool
+
+if TYPE_CHECKING:
+    from evals.config import EvalConfig
 
 DEFAULT_SUITE = "jarvis.yaml"
 
@@ -101,6 +104,17 @@ def _noise(path: Path, where: str, raw: dict[str, Any]) -> tuple[int | None, int
             path, where, f"'variant' must be an index >= 0, not {variant!r}; regenerate with jarvis-evals perturb"
         )
     return level, variant
+
+
+def load_run_suite(config: EvalConfig) -> Suite:
+    """Return the suite a run asks: the file as written, or with speech-recognition variants (``--jarvis-perturb``)."""
+    suite = load_suite(config.suite)
+    if not config.perturb:
+        return suite
+    # The generator reads the French lexicon (a second) only on this path: never on a plain run.
+    from evals.perturb.generator import perturb_suite
+
+    return perturb_suite(suite, config.perturb, config.perturb_variants, config.perturb_seed)
 
 
 def load_suite(path: str | Path | None = None) -> Suite:

@@ -188,7 +188,7 @@ def test_perturb_command_writes_a_suite_that_loads(tmp_path: Path, capsys: pytes
     out = tmp_path / "asr.yaml"
     assert main(["perturb", "--out", str(out), "--variants", "2", "--seed", "3"]) == 0
     suite = load_suite(out)
-    assert suite.version.endswith("+asr.s3.k2")
+    assert suite.version.endswith("+asr.s3.k2.L123")
     levels = [c.level for c in suite.cases]
     assert {lv: levels.count(lv) for lv in (0, 1, 2, 3)} == {0: 20, 1: 40, 2: 40, 3: 40}
     printed = capsys.readouterr().out
@@ -201,4 +201,4 @@ def test_perturb_command_writes_a_suite_that_loads(tmp_path: Path, capsys: pytes
 def test_perturb_command_refuses_bad_levels(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["perturb", "--levels", "1,5"])
-    assert "noise levels go from 0 (clean) to 3" in capsys.readouterr().err
+    assert "noise levels go from 1 to 3" in capsys.readouterr().err

@@ -15,21 +15,10 @@ from typing import Any
 import yaml
 
 from evals.atomic import atomic_write_text
-from evals.config import parse_positive_int
-from evals.perturb.generator import DEFAULT_CATEGORIES, DEFAULT_LEVELS, perturb_cases
+from evals.config import parse_noise_levels, parse_positive_int
+from evals.perturb.generator import DEFAULT_CATEGORIES, DEFAULT_LEVELS, noise_version, perturb_cases
 from evals.records import CATEGORIES, Case
 from evals.suite import SuiteError, default_suite_path, load_suite
-
-
-def parse_levels(text: str) -> tuple[int, ...]:
-    """Parse "1,2,3" into noise levels 1-3 (0 is the clean case, always written)."""
-    try:
-        levels = tuple(sorted({int(p) for p in text.split(",") if p.strip()}))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a list of levels; write e.g. 1,2,3") from None
-    if not levels or any(not 0 <= lv <= 3 for lv in levels):
-        raise argparse.ArgumentTypeError(f"'{text}': noise levels go from 0 (clean) to 3; write e.g. 1,2,3")
-    return levels
 
 
 def parse_categories(text: str) -> tuple[str, ...]:
@@ -49,7 +38,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"cases to perturb (default: {','.join(DEFAULT_CATEGORIES)})",
     )
     parser.add_argument(
-        "--levels", type=parse_levels, default=DEFAULT_LEVELS, help="noise levels, edits per request (default: 1,2,3)"
+        "--levels",
+        type=parse_noise_levels,
+        default=DEFAULT_LEVELS,
+        help="noise levels, edits per request (default: 1,2,3)",
     )
     parser.add_argument("--variants", "-k", type=parse_positive_int, default=3, help="variants per case and level")
     parser.add_argument("--seed", type=int, default=0, help="the same seed always writes the same variants")
@@ -64,7 +56,7 @@ def suite_document(source: Path, cases: list[Case], seed: int, k: int) -> dict[s
     data = yaml.safe_load(source.read_text(encoding="utf-8"))
     data["name"] = f"{data.get('name') or source.stem}-asr"
     # The version keys baselines and the cache; variants of another seed or K are another suite.
-    data["version"] = f"{data['version']}+asr.s{seed}.k{k}"
+    data["version"] = noise_version(str(load_suite(source).version), seed, k, {c.level or 0 for c in cases})
     data["cases"] = [{k: v for k, v in c.to_dict().items() if v is not None} for c in cases]
     return data
 

@@ -15,6 +15,7 @@ the variant index, so the same seed always gives the same variants, in any order
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -30,7 +31,7 @@ from evals.perturb.spelling import (
     spell_phon,
     strip_accents,
 )
-from evals.records import Case
+from evals.records import Case, Suite
 
 LEVELS = (0, 1, 2, 3)
 DEFAULT_LEVELS = (1, 2, 3)
@@ -391,3 +392,23 @@ def perturb_cases(
             if level:
                 out += [_variant(case, level, i, t) for i, t in enumerate(_texts(case, level, k, seed, lex))]
     return out
+
+
+def noise_version(version: str, seed: int, k: int, levels: Iterable[int]) -> str:
+    """Return the version of a suite with variants: baselines and the cache must not mistake it for the clean one."""
+    return f"{version}+asr.s{seed}.k{k}.L{''.join(str(lv) for lv in sorted(set(levels) - {0}))}"
+
+
+@functools.lru_cache(maxsize=4)
+def perturb_suite(
+    suite: Suite, levels: tuple[int, ...], k: int, seed: int, categories: tuple[str, ...] = DEFAULT_CATEGORIES
+) -> Suite:
+    """Return ``suite`` with each case of ``categories`` replaced by its clean (level 0) case and its variants.
+
+    Cases of other categories (the hand-written corrections) stay as written, without a level.
+    """
+    lex = load_lexicon()
+    cases: list[Case] = []
+    for case in suite.cases:
+        cases += perturb_cases([case], levels, k, seed, lex) if case.category in categories else [case]
+    return replace(suite, version=noise_version(suite.version, seed, k, levels), cases=tuple(cases))

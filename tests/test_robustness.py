@@ -1,0 +1,108 @@
+"""The robustness curve (--jarvis-perturb): pure computation, JSON round trip, text report, end to end."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from evals.config import parse_noise_levels
+from evals.records import RunResults, ScoredCase
+from evals.reports.text import render_text
+from evals.robustness import area_ratio, robustness_section
+from tests.factories import make_results, scored
+from tests.test_plugin import TEST_FILE
+
+
+def _variant(source: str, level: int, index: int, base: float, tuned: float) -> ScoredCase:
+    case = scored(f"{source}@L{level}.{index}", "commands", base, tuned)
+    return replace(case, case=replace(case.case, source=source, level=level, variant=index))
+
+
+def _curve(base_drop: float, tuned_drop: float, sources: int = 6) -> list[ScoredCase]:
+    """Clean relevance 1.0 for both arms; each level loses ``*_drop`` more (two variants per level)."""
+    out = []
+    for s in range(sources):
+        for level in range(4):
+            for index in range(2 if level else 1):
+                out.append(_variant(f"c{s}", level, index, 1 - base_drop * level, 1 - tuned_drop * level))
+    return out
+
+
+def test_area_ratio_is_one_for_a_flat_curve_and_less_for_a_falling_one() -> None:
+    assert area_ratio([(0, 0.8), (1, 0.8), (2, 0.8), (3, 0.8)]) == pytest.approx(1.0)
+    assert area_ratio([(0, 1.0), (1, 0.5), (2, 0.0), (3, 0.0)]) == pytest.approx((0.75 + 0.25) / 3)
+    assert area_ratio([(0, 0.0), (1, 0.0)]) is None
+
+
+def test_curve_per_level_and_arm_with_scores_and_paired_test() -> None:
+    rob = robustness_section(_curve(base_drop=0.3, tuned_drop=0.1), resamples=500)
+    assert rob is not None
+    points = {(p.level, p.arm): p for p in rob.points}
+    assert sorted(points) == [(lv, arm) for lv in range(4) for arm in ("base", "finetuned")]
+    assert points[(3, "base")].relevance == pytest.approx(0.1)
+    assert points[(3, "finetuned")].relevance == pytest.approx(0.7)
+    assert points[(2, "base")].n == 6 and points[(2, "base")].variants == 12
+    assert rob.score["finetuned"] > rob.score["base"]
+    # Every clean case loses 0.2 more relevance on the base arm than on the fine-tune.
+    assert rob.slower.mean_diff == pytest.approx(0.4) and rob.slower.wins == 6 and rob.slower.significant
+
+
+def test_equal_degradation_is_not_significant() -> None:
+    rob = robustness_section(_curve(base_drop=0.2, tuned_drop=0.2), resamples=500)
+    assert rob is not None and not rob.slower.significant and rob.slower.ties == 6
+
+
+def test_cases_without_levels_give_no_curve() -> None:
+    assert robustness_section([scored("a", "commands", 0.5, 1.0)]) is None
+
+
+def test_the_curve_round_trips_through_json_and_reaches_the_text_report() -> None:
+    cases = _curve(0.3, 0.1)
+    results = replace(make_results(cases), robustness=robustness_section(cases, resamples=200))
+    again = RunResults.from_dict(json.loads(json.dumps(results.to_dict())))
+    assert again == results
+    text = render_text(again)
+    assert "ROBUSTNESS" in text and "Robustness score" in text and "degrades more slowly" in text
+    assert "robustness" not in make_results(cases).to_dict()  # earlier runs' JSON is unchanged
+
+
+def test_noise_levels_option_parses_and_refuses() -> None:
+    assert parse_noise_levels("3,1,2") == (1, 2, 3)
+    assert parse_noise_levels("0,2") == (2,)
+    for bad in ("4", "a", "0", ""):
+        with pytest.raises(argparse.ArgumentTypeError):
+            parse_noise_levels(bad)
+
+
+def test_perturb_run_writes_the_curve(pytester: pytest.Pytester, tiny_model_dir: Path, tiny_adapter_dir: Path) -> None:
+    """One clean command and its variants at two levels on the tiny model: a curve in JSON and text."""
+    pytester.makepyfile(test_bench=TEST_FILE)
+    pytester.makeini("[pytest]\naddopts = --strict-markers\njarvis_perturb_variants = 2\n")
+    result = pytester.runpytest(
+        f"--jarvis-model={tiny_model_dir}",
+        f"--jarvis-adapter={tiny_adapter_dir}",
+        "--jarvis-quant=none",
+        "--jarvis-max-new-tokens=4",
+        "--jarvis-no-cache",
+        "--jarvis-assert=none",
+        "-p",
+        "no:cacheprovider",
+        "-m",
+        "commands",
+        "--jarvis-limit=1",
+        "--jarvis-perturb=1,3",
+    )
+    result.assert_outcomes(passed=1 + 2 * 2)
+    folder = pytester.path / "reports"
+    data = json.loads(next(folder.rglob("benchmark_results.json")).read_text())
+    levels = sorted({(p["level"], p["arm"]) for p in data["robustness"]["points"]})
+    assert levels == [(lv, arm) for lv in (0, 1, 3) for arm in ("base", "finetuned")]
+    assert {r["level"] for r in data["results"]} == {0, 1, 3}
+    assert "+asr.s0.k2.L13" in data["metadata"]["suite_version"]
+    text = next(folder.rglob("benchmark_report.txt")).read_text()
+    assert "ROBUSTNESS" in text
+    result.stdout.fnmatch_lines(["robustness, relevance base -> ft per noise level: L0 * L1 * L3 *"])
