@@ -178,8 +178,8 @@ def test_numbers_switch_format_but_not_articles(lex: Lexicon) -> None:
 
 
 def test_no_elision_before_a_consonant(clean: list[Case], lex: Lexicon) -> None:
-    """Lexique lists "s'" and "l'" as words; a recognizer never writes "l'son" (the labels' commonest no)."""
-    bad = re.compile(r"\b[cdjlmnst]'\s*[bcdfgjklmnpqrstvwxz]", re.IGNORECASE)
+    """Lexique lists "s'" and "l'" as words; a recognizer never writes "l'son" or "c'et" (the labels' commonest no)."""
+    bad = re.compile(r"\b[cdjlmnst]'\s*([bcdfgjklmnpqrstvwxz]|et\b|ai\b|es\b)", re.IGNORECASE)
     for case in perturb_cases(clean, (1, 2, 3), 3, seed=0, lex=lex):
         assert not bad.search(case.prompt), case.prompt
 

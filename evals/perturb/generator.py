@@ -131,7 +131,13 @@ def _replace(tokens: list[Token], start: int, stop: int, text: str) -> list[Toke
 
 
 def _untouched_words(tokens: Sequence[Token]) -> list[int]:
-    return [i for i, t in enumerate(tokens) if _is_word(t) and not t.touched]
+    # A word after an elision ("c'est", "l'écran") is edited with it, by resegment, never alone:
+    # alone it becomes "c'et" or "l'et cran", elisions French never writes.
+    return [
+        i
+        for i, t in enumerate(tokens)
+        if _is_word(t) and not t.touched and not (i and tokens[i - 1].text.endswith("'"))
+    ]
 
 
 def homophone(tokens: list[Token], rng: random.Random, lex: Lexicon) -> tuple[list[Token], str] | None:
