@@ -70,6 +70,21 @@ def test_the_curve_round_trips_through_json_and_reaches_the_text_report() -> Non
     assert "robustness" not in make_results(cases).to_dict()  # earlier runs' JSON is unchanged
 
 
+def test_a_curve_gets_its_png_and_an_html_section(tmp_path: Path) -> None:
+    from evals.reports import ROBUSTNESS_PNG_NAME, write_reports
+
+    cases = _curve(0.3, 0.1)
+    with_curve = replace(make_results(cases), robustness=robustness_section(cases, resamples=200))
+    written = {p.name for p in write_reports(with_curve, tmp_path / "a")}
+    assert ROBUSTNESS_PNG_NAME in written
+    assert (tmp_path / "a" / ROBUSTNESS_PNG_NAME).read_bytes().startswith(b"\x89PNG")
+    html = (tmp_path / "a" / "benchmark_report.html").read_text(encoding="utf-8")
+    assert 'id="robustness"' in html and "Relevance and valid calls per speech-recognition noise level" in html
+    plain = {p.name for p in write_reports(make_results(cases), tmp_path / "b")}
+    assert ROBUSTNESS_PNG_NAME not in plain
+    assert 'id="robustness"' not in (tmp_path / "b" / "benchmark_report.html").read_text(encoding="utf-8")
+
+
 def test_noise_levels_option_parses_and_refuses() -> None:
     assert parse_noise_levels("3,1,2") == (1, 2, 3)
     assert parse_noise_levels("0,2") == (2,)
