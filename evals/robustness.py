@@ -8,12 +8,16 @@ resamples clean cases (a cluster bootstrap), never single variants.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 
 from evals.records import CurvePoint, Robustness, ScoredCase
-from evals.stats import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, DEFAULT_SEED, paired_block, paired_bootstrap
 
 ARMS = ("base", "finetuned")
+# The statistics' defaults (evals.stats imports numpy; the gate imports this module, so it may not).
+DEFAULT_RESAMPLES, DEFAULT_CONFIDENCE, DEFAULT_SEED = 10_000, 0.95, 0
+# A variant's id (evals.perturb.generator.variant_id): "<clean case id>@L<level>.<index>".
+_VARIANT_ID = re.compile(r"^(?P<source>.+)@L(?P<level>[0-3])\.(?P<variant>\d+)$")
 
 
 def _mean(values: Sequence[float]) -> float:
@@ -38,6 +42,31 @@ def area_ratio(curve: Sequence[tuple[int, float]]) -> float | None:
     return area / ((points[-1][0] - points[0][0]) * points[0][1])
 
 
+def _curve_of(by_source: Mapping[str, Mapping[int, Sequence[float]]]) -> list[tuple[int, float]]:
+    """Return (level, mean over clean cases of the mean of their variants) for each level."""
+    levels = sorted({lv for by_level in by_source.values() for lv in by_level})
+    return [
+        (lv, _mean([_mean(list(by_level[lv])) for by_level in by_source.values() if lv in by_level])) for lv in levels
+    ]
+
+
+def score_of_ids(relevance: Mapping[str, float]) -> float | None:
+    """Return one arm's robustness score from case ids and relevance alone (a baseline keeps no levels).
+
+    Variants are recognized by their id; a clean case is level 0 of the variants named after it.
+    """
+    by_source: dict[str, dict[int, list[float]]] = {}
+    for case_id, value in relevance.items():
+        match = _VARIANT_ID.match(case_id)
+        if match:
+            by_source.setdefault(match["source"], {}).setdefault(int(match["level"]), []).append(value)
+    for source, by_level in by_source.items():
+        if source in relevance:
+            by_level.setdefault(0, []).append(relevance[source])
+    usable = {s: by_level for s, by_level in by_source.items() if 0 in by_level and len(by_level) > 1}
+    return area_ratio(_curve_of(usable)) if usable else None
+
+
 def robustness_section(
     cases: Sequence[ScoredCase],
     resamples: int = DEFAULT_RESAMPLES,
@@ -49,6 +78,8 @@ def robustness_section(
     Only clean cases scored at level 0 and at least one noisy level count, so every level's
     mean is over the same cases.
     """
+    from evals.stats import paired_block, paired_bootstrap
+
     grouped = {s: levels for s, levels in _by_source(cases).items() if 0 in levels and len(levels) > 1}
     if not grouped:
         return None

@@ -121,3 +121,43 @@ def test_perturb_run_writes_the_curve(pytester: pytest.Pytester, tiny_model_dir:
     text = next(folder.rglob("benchmark_report.txt")).read_text()
     assert "ROBUSTNESS" in text
     result.stdout.fnmatch_lines(["robustness, relevance base -> ft per noise level: L0 * L1 * L3 *"])
+
+
+def test_score_from_ids_matches_the_curve_and_the_stats_defaults() -> None:
+    from evals import robustness, stats
+
+    cases = _curve(0.3, 0.1)
+    rob = robustness_section(cases, resamples=200)
+    assert rob is not None
+    assert robustness.score_of_ids({c.id: c.finetuned.relevance for c in cases}) == pytest.approx(
+        rob.score["finetuned"]
+    )
+    assert (robustness.DEFAULT_RESAMPLES, robustness.DEFAULT_CONFIDENCE, robustness.DEFAULT_SEED) == (
+        stats.DEFAULT_RESAMPLES,
+        stats.DEFAULT_CONFIDENCE,
+        stats.DEFAULT_SEED,
+    )
+
+
+def _clean_ids(cases: list[ScoredCase]) -> list[ScoredCase]:
+    """Level-0 cases under their own id, as the generator writes them."""
+    return [replace(c, case=replace(c.case, id=c.case.source or c.id)) if c.case.level == 0 else c for c in cases]
+
+
+def test_the_gate_holds_robustness_to_the_baseline() -> None:
+    from evals.gate.baseline import Baseline
+    from evals.gate.rules import GateConfig, evaluate_gate
+
+    def run(tuned_drop: float) -> RunResults:
+        cases = _clean_ids(_curve(0.3, tuned_drop))
+        return replace(make_results(cases), robustness=robustness_section(cases, resamples=200))
+
+    blessed = Baseline.from_results(run(0.1))
+    held = evaluate_gate(run(0.1), blessed, GateConfig(tolerance=0.02), executed=1)
+    assert held.status == "passed" and any("robustness score" in r and "held" in r for r in held.reasons)
+    # Clean relevance unchanged, noisy relevance down: the mean relevance drops too, and so does robustness.
+    worse = evaluate_gate(run(0.2), blessed, GateConfig(tolerance=0.02), executed=1)
+    assert worse.status == "failed"
+    assert {v.rule for v in worse.violations} >= {"robustness"}
+    robust = next(v for v in worse.violations if v.rule == "robustness")
+    assert robust.current is not None and robust.baseline is not None and robust.current < robust.baseline
