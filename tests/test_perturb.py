@@ -202,3 +202,23 @@ def test_perturb_command_refuses_bad_levels(capsys: pytest.CaptureFixture[str]) 
     with pytest.raises(SystemExit):
         main(["perturb", "--levels", "1,5"])
     assert "noise levels go from 1 to 3" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("level", "variant", "message"),
+    [(7, 0, "'level' must be a noise level 0-3"), (1, -1, "'variant' must be an index >= 0"), ("1", 0, "'level'")],
+)
+def test_a_variant_with_a_bad_level_is_refused(tmp_path: Path, level: object, variant: object, message: str) -> None:
+    import yaml
+
+    from evals.suite import SuiteError
+
+    data = yaml.safe_load(Path(load_suite().path).read_text(encoding="utf-8"))
+    data["cases"] = [
+        {**data["cases"][0], "id": "x@L1.0", "source": data["cases"][0]["id"], "level": level, "variant": variant}
+    ]
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(SuiteError, match=re.escape(message)) as info:
+        load_suite(path)
+    assert str(path) in str(info.value) and "x@L1.0" in str(info.value)
