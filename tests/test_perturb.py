@@ -193,6 +193,9 @@ def test_perturb_command_writes_a_suite_that_loads(tmp_path: Path, capsys: pytes
     assert {lv: levels.count(lv) for lv in (0, 1, 2, 3)} == {0: 20, 1: 40, 2: 40, 3: 40}
     printed = capsys.readouterr().out
     assert "level 1:" in printed and "level 3:" in printed and "→" in printed
+    twice = tmp_path / "twice.yaml"
+    assert main(["perturb", "--suite", str(out), "--out", str(twice), "--variants", "2", "--seed", "3"]) == 0
+    assert [c.id for c in load_suite(twice).cases] == [c.id for c in suite.cases]  # variants are not perturbed again
     again = tmp_path / "again.yaml"
     assert main(["perturb", "--out", str(again), "--variants", "2", "--seed", "3"]) == 0
     assert again.read_text(encoding="utf-8") == out.read_text(encoding="utf-8").replace(str(out), str(again))

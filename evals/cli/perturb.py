@@ -73,7 +73,8 @@ def sample(cases: list[Case], per_level: int) -> dict[int, list[Case]]:
 def run(args: argparse.Namespace) -> int:
     source = args.suite or default_suite_path()
     suite = load_suite(source)
-    chosen = [c for c in suite.cases if c.category in args.categories]
+    # Variants already in the file (a suite this command wrote) are not perturbed again.
+    chosen = [c for c in suite.cases if c.category in args.categories and not c.level]
     if not chosen:
         raise SuiteError(f"suite file {source}: no case in {', '.join(args.categories)}; pass --categories")
     cases = perturb_cases(chosen, args.levels, args.variants, args.seed)

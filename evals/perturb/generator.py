@@ -416,5 +416,7 @@ def perturb_suite(
     lex = load_lexicon()
     cases: list[Case] = []
     for case in suite.cases:
-        cases += perturb_cases([case], levels, k, seed, lex) if case.category in categories else [case]
+        # A variant already in the file (a suite written by `jarvis-evals perturb`) is not perturbed again.
+        noisy = case.category in categories and not case.level
+        cases += perturb_cases([case], levels, k, seed, lex) if noisy else [case]
     return replace(suite, version=noise_version(suite.version, seed, k, levels), cases=tuple(cases))
