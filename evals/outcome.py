@@ -14,6 +14,7 @@ from pathlib import Path
 from evals.config import EvalConfig
 from evals.errors import JarvisError
 from evals.gate import Baseline, NoBaseline, evaluate_gate, evaluate_gate_all, load_baseline, save_baseline
+from evals.gate.baseline import environment_change, upgrade_fingerprint
 from evals.records import CustomCheck, GateOutcome, NoiseFloor, RunResults
 from evals.run import EvalRun
 
@@ -104,6 +105,15 @@ def conclude(
         elif config.quick:  # no gate line will carry the error
             notes.append(str(exc))
     if isinstance(baseline, Baseline):
+        upgraded = upgrade_fingerprint(baseline, results.metadata.model_fingerprint, lambda: _fingerprint_v1(config))
+        if upgraded is not None:
+            baseline = upgraded
+            note = (
+                f"baseline {config.baseline} holds an older kind of model fingerprint, which matches this model: "
+                "compared; re-bless it with --jarvis-save-baseline to store the new one"
+            )
+            results = replace(results, warnings=(*results.warnings, note))
+        results = replace(results, environment=environment_change(baseline, results))
         version = results.metadata.metric_version
         if baseline.metric_version != version:  # compare like with like: score its answers again
             note = (
@@ -159,3 +169,11 @@ def _as_primary(results: RunResults, name: str, baseline: Baseline | NoBaseline)
     if isinstance(baseline, Baseline):
         one = replace(one, baseline_comparison=baseline_section(cases, baseline))
     return one
+
+
+def _fingerprint_v1(config: EvalConfig) -> str:
+    """Return this run's model fingerprint as scheme 1 computed it (the converted folder for the embedded model)."""
+    from evals.cache import fingerprint_model_v1
+    from evals.models import embedded_model_dir, is_embedded
+
+    return fingerprint_model_v1(str(embedded_model_dir()) if is_embedded(config.model) else config.model)

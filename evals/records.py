@@ -935,6 +935,46 @@ class Robustness:
 
 
 @dataclass(frozen=True)
+class EnvironmentChange:
+    """Package versions that differ from the baseline's, and whether the answers moved with them.
+
+    A notice, never a failure: the gate judges the scores as always. ``changed`` lists
+    ``case_id (arm)`` for every answer that differs from the one the baseline stores.
+    """
+
+    packages: tuple[tuple[str, str, str], ...]  # (name, baseline version, this run's version)
+    compared: int  # answers compared (cases both have × 2 arms)
+    changed: tuple[str, ...] = ()
+
+    @property
+    def line(self) -> str:
+        moved = ", ".join(f"{name} {old} → {new}" for name, old, new in self.packages)
+        if not self.changed:
+            answers = f"{self.compared}/{self.compared} answers identical"
+        else:
+            shown = ", ".join(self.changed[:8]) + (
+                f" and {len(self.changed) - 8} more" if len(self.changed) > 8 else ""
+            )
+            answers = f"{len(self.changed)} of {self.compared} answers changed: {shown}"
+        return f"environment changed since the baseline: {moved}; {answers}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "packages": [{"name": n, "baseline": o, "run": r} for n, o, r in self.packages],
+            "compared": self.compared,
+            "changed": list(self.changed),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EnvironmentChange:
+        return cls(
+            packages=tuple((str(p["name"]), str(p["baseline"]), str(p["run"])) for p in data["packages"]),
+            compared=int(data["compared"]),
+            changed=tuple(str(c) for c in data.get("changed") or ()),
+        )
+
+
+@dataclass(frozen=True)
 class RunResults:
     """Everything a run produced; the single input of every report and of the gate.
 
@@ -958,6 +998,8 @@ class RunResults:
     leaderboard: Leaderboard | None = None
     # The team's own tests on the same models: reported, never part of the statistics or the gate.
     custom_checks: tuple[CustomCheck, ...] = ()
+    # Package versions changed since the baseline, and how many answers changed with them.
+    environment: EnvironmentChange | None = None
     # --jarvis-perturb: relevance and valid calls per noise level and arm (evals/robustness.py).
     robustness: Robustness | None = None
 
@@ -991,6 +1033,8 @@ class RunResults:
             out["adapters"] = {name: a.to_dict() for name, a in self.adapters.items()}
         if self.custom_checks:
             out["custom_checks"] = [c.to_dict() for c in self.custom_checks]
+        if self.environment is not None:
+            out["environment"] = self.environment.to_dict()
         if self.robustness is not None:
             out["robustness"] = self.robustness.to_dict()
         return out
@@ -1013,5 +1057,6 @@ class RunResults:
             adapters={k: AdapterResults.from_dict(v) for k, v in (data.get("adapters") or {}).items()},
             leaderboard=section("leaderboard", Leaderboard.from_dict),
             custom_checks=tuple(CustomCheck.from_dict(c) for c in data.get("custom_checks") or ()),
+            environment=section("environment", EnvironmentChange.from_dict),
             robustness=section("robustness", Robustness.from_dict),
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import shutil
 import sqlite3
@@ -25,6 +26,7 @@ from evals.cache import (
     entry_key,
     fingerprint_adapter,
     fingerprint_model,
+    fingerprint_model_v1,
 )
 from evals.errors import JarvisError
 from evals.records import GenerationSettings
@@ -124,19 +126,67 @@ def test_model_weight_bytes_change_the_fingerprint(model_copy: Path) -> None:
     before = fingerprint_model(str(model_copy))
     flip_a_byte(model_copy / "model.safetensors")
     after = fingerprint_model(str(model_copy))
-    assert before.startswith("dir:") and after != before
+    assert before.startswith("dir2:") and after != before
     assert key(make_context(after), NO_ADAPTER, "p") != key(make_context(before), NO_ADAPTER, "p")
 
 
+def _edit_json(path: Path, **changes: Any) -> None:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    path.write_text(json.dumps({**data, **changes}, indent=2), encoding="utf-8")
+
+
 @pytest.mark.parametrize(
-    "name", ["config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", "chat_template.jinja"]
+    ("name", "changes"),
+    [
+        ("config.json", {"rms_norm_eps": 1e-3}),
+        ("generation_config.json", {"eos_token_id": 7}),
+        ("tokenizer_config.json", {"model_max_length": 99}),
+    ],
 )
-def test_model_metadata_files_change_the_fingerprint(model_copy: Path, name: str) -> None:
-    assert (model_copy / name).is_file()
+def test_fields_that_change_the_computation_change_the_fingerprint(
+    model_copy: Path, name: str, changes: dict[str, Any]
+) -> None:
     before = fingerprint_model(str(model_copy))
-    with (model_copy / name).open("a", encoding="utf-8") as fh:
-        fh.write("\n")
+    _edit_json(model_copy / name, **changes)
     assert fingerprint_model(str(model_copy)) != before
+
+
+def test_tokenizer_vocabulary_and_chat_template_change_the_fingerprint(model_copy: Path) -> None:
+    before = fingerprint_model(str(model_copy))
+    tokenizer = json.loads((model_copy / "tokenizer.json").read_text(encoding="utf-8"))
+    vocab = tokenizer["model"]["vocab"]
+    first = next(iter(vocab))
+    vocab[first] = len(vocab) + 1000  # one token id moved
+    (model_copy / "tokenizer.json").write_text(json.dumps(tokenizer), encoding="utf-8")
+    after_vocab = fingerprint_model(str(model_copy))
+    with (model_copy / "chat_template.jinja").open("a", encoding="utf-8") as fh:
+        fh.write("\n")
+    assert len({before, after_vocab, fingerprint_model(str(model_copy))}) == 3
+
+
+def test_library_metadata_does_not_change_the_fingerprint(model_copy: Path) -> None:
+    """A transformers minor release re-saving the same model must keep its identity (issue 22)."""
+    before, before_v1 = fingerprint_model(str(model_copy)), fingerprint_model_v1(str(model_copy))
+    config = json.loads((model_copy / "config.json").read_text(encoding="utf-8"))
+    _edit_json(
+        model_copy / "config.json",
+        transformers_version="9.99.0",
+        _name_or_path="/somewhere/else",
+        architectures=list(reversed(config.get("architectures") or [])),
+    )
+    _edit_json(model_copy / "generation_config.json", transformers_version="9.99.0")
+    assert fingerprint_model(str(model_copy)) == before
+    assert fingerprint_model_v1(str(model_copy)) != before_v1  # what broke every baseline before
+
+
+def test_a_renamed_dtype_key_keeps_the_fingerprint(model_copy: Path) -> None:
+    config = json.loads((model_copy / "config.json").read_text(encoding="utf-8"))
+    _edit_json(model_copy / "config.json", dtype="float32")
+    config_path = model_copy / "config.json"
+    before = fingerprint_model(str(model_copy))
+    renamed = {("torch_dtype" if k == "dtype" else k): v for k, v in {**config, "dtype": "float32"}.items()}
+    config_path.write_text(json.dumps(renamed), encoding="utf-8")
+    assert fingerprint_model(str(model_copy)) == before
 
 
 def test_unrelated_files_do_not_change_the_fingerprint(model_copy: Path) -> None:

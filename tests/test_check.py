@@ -6,9 +6,11 @@ import importlib.util
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from evals.cache import fingerprint_model, fingerprint_model_v1
 from evals.cli import main
 from evals.cli.check import (
     FAIL,
@@ -25,7 +27,8 @@ from evals.cli.check import (
     render,
     run_checks,
 )
-from evals.gate.baseline import save_baseline
+from evals.environment import recorded_versions
+from evals.gate.baseline import save_baseline, suite_hash
 from evals.records import ArmScore, Case, ScoredCase
 from evals.suite import load_suite
 from tests.factories import make_results
@@ -52,7 +55,8 @@ def rows(out: str) -> dict[str, str]:
     return {line.split("  ")[0].strip(): line for line in out.splitlines() if line.strip() and not line.startswith(" ")}
 
 
-def write_baseline(path: Path, version: str) -> Path:
+def write_baseline(path: Path, version: str, model: Path | None = None, **changes: Any) -> Path:
+    """Bless a one-case run; with ``model``, made on that folder with this suite (what a real run records)."""
     case = Case(id="c1", category="routing", prompt="monte le son", expected_tools=("volume_up",), keywords=("son",))
     scored = ScoredCase(
         case=case,
@@ -60,7 +64,15 @@ def write_baseline(path: Path, version: str) -> Path:
         finetuned=ArmScore(answer="f", keyword_hits=1, keyword_total=1, relevance=0.9),
         cosine_similarity=0.5,
     )
-    return save_baseline(make_results([scored], quantization="4bit", suite_version=version), path)
+    if model is not None:
+        changes = {
+            "model": str(model),
+            "model_fingerprint": fingerprint_model(str(model)),
+            "suite_hash": suite_hash(load_suite()),
+            "packages": recorded_versions(),
+            **changes,
+        }
+    return save_baseline(make_results([scored], quantization="4bit", suite_version=version, **changes), path)
 
 
 def test_everything_present_exits_0_and_prints_every_row(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
@@ -181,10 +193,52 @@ def test_a_baseline_for_another_suite_version_fails(
     assert "-> re-bless with --jarvis-save-baseline" in out
 
 
-def test_a_baseline_for_this_suite_is_ok(args: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    write_baseline(tmp_path / "reports" / "baseline.json", version=load_suite().version)
+def test_a_baseline_of_this_setup_is_ok(
+    args: list[str], tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_baseline(tmp_path / "reports" / "baseline.json", version=load_suite().version, model=tiny_model_dir)
     assert main(args) == 0
-    assert " ok " in rows(capsys.readouterr().out)["baseline"]
+    line = rows(capsys.readouterr().out)["baseline"]
+    assert " ok " in line and "the gate will compare" in line
+
+
+def test_a_baseline_of_another_model_says_the_gate_will_refuse_it(
+    args: list[str], tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The fresh-clone bug of issue 22: check said "baseline ok" and the run then refused the baseline."""
+    write_baseline(
+        tmp_path / "reports" / "baseline.json", load_suite().version, model=tiny_model_dir, model_fingerprint="dir2:0"
+    )
+    assert main(args) == 1
+    out = capsys.readouterr().out
+    line = rows(out)["baseline"]
+    assert " FAIL " in line and "model fingerprint dir2:0 (baseline) vs dir2:" in line
+    assert "the gate will refuse it" in line and "--jarvis-accept-baseline-mismatch" in out
+
+
+def test_a_baseline_made_under_other_package_versions_is_a_notice(
+    args: list[str], tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    versions = {**recorded_versions(), "transformers": "0.0.1"}
+    write_baseline(
+        tmp_path / "reports" / "baseline.json", load_suite().version, model=tiny_model_dir, packages=versions
+    )
+    assert main(args) == 0
+    line = rows(capsys.readouterr().out)["baseline"]
+    assert " warn " in line and f"transformers 0.0.1 → {recorded_versions()['transformers']}" in line
+    assert "the gate compares the scores" in line
+
+
+def test_a_baseline_with_the_older_fingerprint_of_this_model_is_compared(
+    args: list[str], tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = fingerprint_model_v1(str(tiny_model_dir))
+    write_baseline(
+        tmp_path / "reports" / "baseline.json", load_suite().version, model=tiny_model_dir, model_fingerprint=old
+    )
+    assert main(args) == 0
+    line = rows(capsys.readouterr().out)["baseline"]
+    assert " ok " in line and "older kind of model fingerprint matches this model" in line
 
 
 def test_reports_under_a_regular_file_fail_and_nothing_is_left_behind(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -74,3 +75,74 @@ def test_no_case_executed_fails_the_gate(
     )  # fmt: skip
     assert result.ret == 1
     result.stdout.fnmatch_lines(["*gate: FAILED*", "*no JARVIS case ran*"])
+
+
+@pytest.fixture
+def copied_model(tiny_model_dir: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    return Path(shutil.copytree(tiny_model_dir, tmp_path / "model"))
+
+
+def _bless_on(pytester: pytest.Pytester, model: Path, adapter: Path) -> tuple[Any, Path]:
+    pytester.makepyfile(test_bench=TEST_FILE)
+    suite = pytester.path / "mini.yaml"
+    suite.write_text(MINI_SUITE, encoding="utf-8")
+
+    def run(*extra: str) -> pytest.RunResult:
+        return pytester.runpytest(
+            "-m", "jarvis", f"--jarvis-suite={suite}", f"--jarvis-model={model}", f"--jarvis-adapter={adapter}",
+            "--jarvis-quant=none", "--jarvis-max-new-tokens=12", "--jarvis-assert=none", "-p", "no:cacheprovider",
+            *extra,
+        )  # fmt: skip
+
+    blessed = run("--jarvis-save-baseline")
+    assert blessed.ret == 0, blessed.stdout.str()
+    return run, pytester.path / "reports" / "baseline.json"
+
+
+def test_a_new_library_release_keeps_the_baseline_and_says_what_moved(
+    pytester: pytest.Pytester, copied_model: Path, good_adapter: Path
+) -> None:
+    """Issue 22's fresh clone: only config.json's transformers_version and the package versions differ."""
+    run, baseline_path = _bless_on(pytester, copied_model, good_adapter)
+    config = json.loads((copied_model / "config.json").read_text(encoding="utf-8"))
+    config["transformers_version"] = "4.0.0-another-release"
+    (copied_model / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+    baseline = json.loads(baseline_path.read_text(encoding="utf-8"))
+    running = baseline["packages"]["transformers"]
+    baseline["packages"]["transformers"] = "4.0.0"
+    baseline_path.write_text(json.dumps(baseline), encoding="utf-8")
+
+    again = run("--jarvis-no-cache")  # regenerate: the answers, not the metadata, decide
+    assert again.ret == 0, again.stdout.str()
+    notice = f"environment changed since the baseline: transformers 4.0.0 → {running}; 6/6 answers identical"
+    again.stdout.fnmatch_lines(["*gate: PASSED*"])
+    again.stdout.fnmatch_lines([f"*notice: {notice}*"])
+    reports = pytester.path / "reports"
+    assert notice in " ".join((reports / "benchmark_report.txt").read_text(encoding="utf-8").split())
+    assert notice[1:] in (reports / "benchmark_report.html").read_text(encoding="utf-8")
+    saved = json.loads((reports / "benchmark_results.json").read_text(encoding="utf-8"))
+    assert saved["environment"]["compared"] == 6 and saved["environment"]["changed"] == []
+
+
+def test_one_changed_weight_still_refuses_the_baseline(
+    pytester: pytest.Pytester, copied_model: Path, good_adapter: Path
+) -> None:
+    from safetensors.torch import load_file, save_file
+
+    run, baseline_path = _bless_on(pytester, copied_model, good_adapter)
+    before = baseline_path.read_bytes()
+    weights = copied_model / "model.safetensors"
+    tensors = load_file(str(weights))
+    name = sorted(tensors)[0]
+    tensors[name] = tensors[name].clone()
+    tensors[name].view(-1)[0] += 1.0  # one value
+    save_file(tensors, str(weights), metadata={"format": "pt"})
+
+    changed = run()
+    assert changed.ret == 1, changed.stdout.str()
+    changed.stdout.fnmatch_lines(
+        ["*gate: FAILED*", "*made on another setup (model fingerprint dir2:* (baseline) vs dir2:*"]
+    )
+    assert baseline_path.read_bytes() == before

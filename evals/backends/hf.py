@@ -392,14 +392,15 @@ class HFBackend:
     def identity(self) -> Mapping[str, Any]:
         from evals.cache import fingerprint_model
         from evals.environment import package_versions, predict_device
-        from evals.models import is_embedded, resolve_model
+        from evals.models import embedded_fingerprint, is_embedded
 
         if self._identity is None:
-            # The embedded model is keyed by its converted folder; converting it needs no torch.
-            path = resolve_model(None) if is_embedded(self.model_path) else self.model_path
+            # The embedded model is its GGUF file and conversion recipe, not the converted folder,
+            # whose files record the transformers release that wrote them.
+            model = embedded_fingerprint() if is_embedded(self.model_path) else fingerprint_model(self.model_path)
             self._identity = {
                 "backend": self.kind,
-                "model": fingerprint_model(path),  # weights, config, tokenizer and chat template files
+                "model": model,  # weights, tokenizer, chat template, generation and model config
                 "quantization": self.quant,
                 "packages": package_versions(),
             }

@@ -203,7 +203,8 @@ class OpenAIBackend:
         if last.get("status") != "ready":
             option = "--jarvis-served-base" if arm.is_base else f"--jarvis-served-adapter ({arm.name})"
             reason = _one_line(str(last.get("message") or last or "no answer"))
-            hint = " (a bare PEFT adapter folder must be merged first)" if "processing class" in reason else ""
+            # Recognised from the folder, never from the server's wording (it changes between releases).
+            hint = " (a bare PEFT adapter folder must be merged first)" if _adapter_only_folder(name) else ""
             raise JarvisError(f"{self.base_url} cannot load {name!r} ({option}): {reason}{hint}")
         self.stats.loads += 1
         self.stats.load_seconds += time.perf_counter() - start
@@ -430,3 +431,12 @@ def _tool_call_text(call: Mapping[str, Any]) -> str:
             arguments = json.loads(arguments)
     payload = json.dumps({"name": function.get("name", ""), "arguments": arguments}, ensure_ascii=False)
     return f"<tool_call>\n{payload}\n</tool_call>"
+
+
+def _adapter_only_folder(name: str) -> bool:
+    """True when ``name`` is a local folder holding a PEFT adapter and no model of its own."""
+    folder = Path(name).expanduser()
+    try:
+        return (folder / "adapter_config.json").is_file() and not (folder / "config.json").is_file()
+    except OSError:  # a served name that is not a path at all (too long, odd characters)
+        return False

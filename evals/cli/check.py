@@ -396,8 +396,29 @@ def check_reports(path: Path) -> CheckResult:
     )
 
 
-def check_baseline(path: Path, suite: Suite | None) -> CheckResult:
-    """Check the blessed baseline: absent is a warning, corrupt or for another suite is a failure."""
+def _setup_identity(model: str | None, quant: str, suite: Suite | None) -> dict[str, str]:
+    """Return what a run on this setup would record for the identity fields ``check`` can know."""
+    from evals.cache import fingerprint_model
+    from evals.gate.baseline import suite_hash
+    from evals.models import EMBEDDED_MODEL, embedded_fingerprint
+
+    embedded = is_embedded(model)
+    out = {
+        "model": EMBEDDED_MODEL if embedded else str(model),
+        "model_fingerprint": embedded_fingerprint() if embedded else fingerprint_model(str(model)),
+        "quantization": quant,
+    }
+    if suite is not None:
+        out.update(suite_name=suite.name, suite_version=suite.version, suite_hash=suite_hash(suite))
+    return out
+
+
+def check_baseline(path: Path, suite: Suite | None, model: str | None = "embedded", quant: str = "4bit") -> CheckResult:
+    """Check the blessed baseline against this setup, saying in one line what differs and what the gate will do.
+
+    Absent is a warning; corrupt, for another suite or made on another model or quantization is a
+    failure (the gate would refuse it); other package versions are a notice (the gate compares).
+    """
     item = "baseline"
     try:
         baseline = load_baseline(path)
@@ -410,6 +431,9 @@ def check_baseline(path: Path, suite: Suite | None) -> CheckResult:
             f"{path} absent: not gated until you bless one",
             "bless a run with `pytest -m jarvis --jarvis-save-baseline` and commit it",
         )
+    from evals.environment import recorded_versions
+    from evals.gate.baseline import upgrade_fingerprint
+
     detail = f"{path}: suite {baseline.suite}, {len(baseline.cases)} cases" + (" (partial)" if baseline.partial else "")
     identity = baseline.identity
     if suite is not None and (identity.suite_name, identity.suite_version) != (suite.name, suite.version):
@@ -419,7 +443,46 @@ def check_baseline(path: Path, suite: Suite | None) -> CheckResult:
             f"{detail}, but the suite is {suite.name}@{suite.version}",
             "re-bless with --jarvis-save-baseline",
         )
-    return CheckResult(item, OK, detail)
+    try:
+        setup = _setup_identity(model, quant, suite)
+    except JarvisError as exc:  # the model row says what is wrong with the model
+        return CheckResult(item, WARN, f"{detail}; not compared with this setup ({exc})", "fix the model row first")
+    upgraded = upgrade_fingerprint(baseline, setup["model_fingerprint"], lambda: _fingerprint_v1(model))
+    identity = (upgraded or baseline).identity
+    differ = [
+        f"{name.replace('_', ' ')} {getattr(identity, name) or '?'} (baseline) vs {value} (this setup)"
+        for name, value in setup.items()
+        if name != "suite_hash" and getattr(identity, name) != value
+    ]
+    if "suite_hash" in setup and identity.suite_hash != setup["suite_hash"] and not differ:
+        differ.append("suite content changed without a version bump")
+    if differ:
+        return CheckResult(
+            item,
+            FAIL,
+            f"{detail}, made on another setup ({'; '.join(differ)}): the gate will refuse it",
+            "re-bless with `pytest -m jarvis --jarvis-save-baseline`, or compare anyway with "
+            "--jarvis-accept-baseline-mismatch",
+        )
+    versions = recorded_versions()
+    moved = [f"{n} {old} → {versions[n]}" for n, old in baseline.packages.items() if versions.get(n, old) != old]
+    if moved:
+        return CheckResult(
+            item,
+            WARN,
+            f"{detail}, same model and suite; packages changed since it was blessed ({', '.join(moved)}): "
+            "the gate compares the scores and the run reports which answers changed",
+            "nothing to do unless the gate fails; re-bless once the new answers are trusted",
+        )
+    if upgraded is not None:
+        detail += "; its older kind of model fingerprint matches this model (re-blessing stores the new one)"
+    return CheckResult(item, OK, f"{detail}, same model, quantization and suite: the gate will compare")
+
+
+def _fingerprint_v1(model: str | None) -> str:
+    from evals.cache import fingerprint_model_v1
+
+    return fingerprint_model_v1(str(embedded_model_dir()) if is_embedded(model) else str(model))
 
 
 # --- all together -------------------------------------------------------------------------
@@ -466,7 +529,7 @@ def run_checks(options: CheckOptions) -> list[CheckResult]:
         suite_row, suite = _unexpected("suite", exc), None
     results.append(suite_row)
     results += _guarded("reports", lambda: check_reports(options.reports))
-    results += _guarded("baseline", lambda: check_baseline(options.baseline, suite))
+    results += _guarded("baseline", lambda: check_baseline(options.baseline, suite, options.model, options.quant))
     return results
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -21,7 +21,7 @@ from typing import Any
 
 from evals.atomic import atomic_write_json
 from evals.errors import JarvisError
-from evals.records import SYSTEM_TEXT, RunMetadata, RunResults, ScoredCase, Suite, Summary
+from evals.records import SYSTEM_TEXT, EnvironmentChange, RunMetadata, RunResults, ScoredCase, Suite, Summary
 
 BASELINE_SCHEMA = 2
 DEFAULT_BASELINE_PATH = "reports/baseline.json"
@@ -84,7 +84,12 @@ class RunIdentity:
         for name in ("model", "model_fingerprint", "quantization", "prompt_format", "suite_name", "suite_version"):
             mine, theirs = getattr(self, name), getattr(run, name)
             if mine != theirs:
-                out.append(f"{name.replace('_', ' ')} {mine or '?'} (baseline) vs {theirs or '?'} (this run)")
+                old = (
+                    " (baseline, an older fingerprint that hashed library metadata)"
+                    if _scheme1(mine)
+                    else " (baseline)"
+                )
+                out.append(f"{name.replace('_', ' ')} {mine or '?'}{old} vs {theirs or '?'} (this run)")
         if self.suite_hash != run.suite_hash and self.suite_version == run.suite_version:
             out.append("suite content changed without a version bump")
         # A run from before native tools recorded no tools_format: its tools were in the system text.
@@ -212,11 +217,14 @@ class Baseline:
     created: str = ""
     partial: bool = False
     scope: str = ""
+    # Python's and the recorded packages' versions when blessed (absent from earlier baselines).
+    packages: Mapping[str, str] = field(default_factory=dict)
     path: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
         # Read-only views: a frozen record whose mappings can be mutated is not frozen.
         object.__setattr__(self, "cases", MappingProxyType(dict(self.cases)))
+        object.__setattr__(self, "packages", MappingProxyType(dict(self.packages)))
 
     @property
     def categories(self) -> tuple[str, ...]:
@@ -241,6 +249,7 @@ class Baseline:
             created=meta.timestamp,
             partial=meta.partial,
             scope=meta.scope,
+            packages=dict(meta.packages),
         )
 
     def rescored(self, suite: Suite, metric_version: str) -> Baseline:
@@ -267,6 +276,7 @@ class Baseline:
             "scope": self.scope,
             "statistics": self.statistics.to_dict(),
             "cases": {case_id: case.to_dict() for case_id, case in self.cases.items()},
+            **({"packages": dict(self.packages)} if self.packages else {}),
         }
 
     @classmethod
@@ -294,6 +304,9 @@ class Baseline:
         partial = data.get("partial", False)
         if not isinstance(partial, bool):
             raise ValueError(f"'partial' must be true or false, got {partial!r}")
+        packages = data.get("packages", {})
+        if not isinstance(packages, Mapping) or not all(isinstance(v, str) for v in packages.values()):
+            raise ValueError("'packages' must be an object of version strings")
         return cls(
             identity=RunIdentity.from_dict(_mapping(data, "identity")),
             adapter=_text(data, "adapter"),
@@ -303,7 +316,48 @@ class Baseline:
             created=str(data.get("created", "")),
             partial=partial,
             scope=str(data.get("scope", "")),
+            packages={str(k): v for k, v in packages.items()},
         )
+
+
+def _scheme1(fingerprint: str) -> bool:
+    """True for a model fingerprint of scheme 1, which hashed JSON files byte for byte."""
+    return fingerprint.startswith("dir:")
+
+
+def upgrade_fingerprint(baseline: Baseline, run_fingerprint: str, model_v1: Callable[[], str]) -> Baseline | None:
+    """Read a baseline blessed with a scheme-1 model fingerprint; None when there is nothing to upgrade.
+
+    Scheme 1 hashed the model's JSON files byte for byte, ``transformers_version`` included, and
+    the embedded model's converted folder rather than its GGUF. ``model_v1`` computes that old
+    fingerprint for this run's model: when it equals the baseline's, the baseline was made on this
+    very model and is returned with this run's fingerprint; otherwise the gate names the
+    difference and says the old scheme hashed library metadata.
+    """
+    old = baseline.identity.model_fingerprint
+    if not _scheme1(old) or _scheme1(run_fingerprint) or old != model_v1():
+        return None
+    return replace(baseline, identity=replace(baseline.identity, model_fingerprint=run_fingerprint))
+
+
+def environment_change(baseline: Baseline, results: RunResults) -> EnvironmentChange | None:
+    """Compare the run's package versions and answers with the baseline's; None when no version moved."""
+    ours = results.metadata.packages
+    moved = tuple(
+        (name, old, ours[name]) for name, old in baseline.packages.items() if name in ours and ours[name] != old
+    )
+    if not moved:
+        return None
+    compared, changed = 0, []
+    for case in results.results:
+        blessed = baseline.cases.get(case.id)
+        if blessed is None:
+            continue
+        for arm, answer in (("base", blessed.answer_base), ("fine-tuned", blessed.answer_finetuned)):
+            compared += 1
+            if case.arm("base" if arm == "base" else "finetuned").answer != answer:
+                changed.append(f"{case.id} ({arm})")
+    return EnvironmentChange(packages=moved, compared=compared, changed=tuple(changed))
 
 
 class OutdatedBaseline(ValueError):

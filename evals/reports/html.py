@@ -245,6 +245,8 @@ def _run_header(results: RunResults) -> str:
         warnings.append(f"Noise floor: {results.noise.warning}")
     if m.partial:
         warnings.append(f"Partial run ({m.scope or 'a subset of the suite'}): only the cases that ran are shown.")
+    if results.environment is not None:
+        notes.insert(0, results.environment.line[0].upper() + results.environment.line[1:] + ".")
     recs = "".join(f"<li>{_e(r)}</li>" for r in recommendations(verdict, results))
     return (
         '<header class="top">'

@@ -114,6 +114,8 @@ def summary_lines(
             f"{meta.n_cached_answers} answers from cache, generation {meta.generation_seconds:.1f}s"
         )
         lines.extend(f"warning: {w}" for w in results.warnings)
+        if results.environment is not None:
+            lines.append(f"notice: {results.environment.line}")
         if results.custom_checks:
             outcomes = [c.outcome for c in results.custom_checks]
             counts = ", ".join(f"{outcomes.count(o)} {o}" for o in dict.fromkeys(outcomes))

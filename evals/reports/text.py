@@ -323,6 +323,8 @@ def _leaderboard_section(results: RunResults) -> list[str]:
 
 def _later_sections(results: RunResults) -> list[list[str]]:
     out = [_warnings_section(results)]
+    if results.environment is not None:
+        out.append([*section_title("ENVIRONMENT"), *wrap_lines(results.environment.line, indent=2, first="- ")])
     if results.noise is not None:
         out.append(_noise_section(results.noise))
     if results.paired is not None:
