@@ -46,6 +46,29 @@ def parse_positive_int(value: str) -> int:
     return number
 
 
+def parse_noise_levels(value: str) -> tuple[int, ...]:
+    """Parse speech-recognition noise levels such as ``1,2,3`` (edits per request; 0, the clean case, is implied)."""
+    try:
+        levels = {int(part) for part in str(value).split(",") if part.strip()}
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{value}' is not a list of noise levels; write e.g. 1,2,3") from None
+    if not levels - {0} or any(not 0 <= lv <= 3 for lv in levels):
+        raise argparse.ArgumentTypeError(
+            f"'{value}': noise levels go from 1 to 3 (0 is the clean case); write e.g. 1,2,3"
+        )
+    return tuple(sorted(levels - {0}))
+
+
+def parse_nonnegative_int(value: str) -> int:
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{value}' is not a whole number") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"'{value}' must not be negative")
+    return number
+
+
 def parse_batch_size(value: str) -> str:
     value = str(value).strip().lower()
     if value == "auto":
@@ -325,6 +348,31 @@ OPTIONS: tuple[Option, ...] = (
         metavar="N",
     ),
     Option(
+        "--jarvis-perturb",
+        "jarvis_perturb",
+        None,
+        "also run speech-recognition variants of the commands and routing cases at these noise levels "
+        "(edits per request, 1-3) and report a robustness curve; e.g. 1,2,3",
+        parse_noise_levels,
+        metavar="LEVELS",
+    ),
+    Option(
+        "--jarvis-perturb-variants",
+        "jarvis_perturb_variants",
+        "3",
+        "variants per case and noise level with --jarvis-perturb",
+        parse_positive_int,
+        metavar="K",
+    ),
+    Option(
+        "--jarvis-perturb-seed",
+        "jarvis_perturb_seed",
+        "0",
+        "seed of the variants with --jarvis-perturb: the same seed gives the same variants",
+        parse_nonnegative_int,
+        metavar="N",
+    ),
+    Option(
         "--jarvis-baseline",
         "jarvis_baseline",
         "reports/baseline.json",
@@ -492,6 +540,9 @@ class EvalConfig:
     prompt_format: str | None = None  # None: the suite's prompt_format
     quick: bool = False
     limit: int | None = None
+    perturb: tuple[int, ...] = ()  # noise levels of speech-recognition variants; () runs the suite as written
+    perturb_variants: int = 3
+    perturb_seed: int = 0
     baseline: Path = Path("reports/baseline.json")
     save_baseline: bool = False
     save_baseline_partial: bool = False
@@ -606,6 +657,9 @@ def read_config(config: pytest.Config) -> EvalConfig:
         prompt_format=plain("jarvis_prompt_format"),
         quick=quick,
         limit=1 if quick else plain("jarvis_limit"),
+        perturb=plain("jarvis_perturb") or (),
+        perturb_variants=plain("jarvis_perturb_variants"),
+        perturb_seed=plain("jarvis_perturb_seed"),
         baseline=path("jarvis_baseline") or Path("reports/baseline.json"),
         save_baseline=values["jarvis_save_baseline"] or values["jarvis_save_baseline_partial"],
         save_baseline_partial=values["jarvis_save_baseline_partial"],

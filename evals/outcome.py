@@ -70,6 +70,7 @@ def conclude(
 ) -> RunOutcome:
     """Build the results of a run, gate them, write the reports; never lose an earlier file."""
     from evals.reports import write_reports
+    from evals.robustness import robustness_section
     from evals.stats import baseline_section, leaderboard, paired_section
 
     notes: list[str] = []
@@ -85,6 +86,7 @@ def conclude(
         paired=paired_section(results.results),
         noise=read_noise(config, results),
         custom_checks=custom_checks,
+        robustness=robustness_section(results.results),
     )
     if results.adapters:
         results = replace(results, leaderboard=leaderboard(results.adapters))

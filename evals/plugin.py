@@ -79,10 +79,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             return
         names = plugin.adapter_names
     else:  # an xdist worker collects the same ids as its controller would
-        from evals.suite import load_suite
+        from evals.suite import load_run_suite
 
         settings = read_config(metafunc.config)
-        suite, names = load_suite(settings.suite), [a.name for a in settings.adapter_specs()]
+        suite, names = load_run_suite(settings), [a.name for a in settings.adapter_specs()]
     if len(names) > 1 and ADAPTER_ARG in metafunc.fixturenames:
         # One test per (case, adapter): `-k ckpt-500` selects one adapter, `-m routing` one category.
         params = [pytest.param(c, n, id=f"{c.id}-{n}", marks=case_marks(c)) for c in suite.cases for n in names]
@@ -135,10 +135,10 @@ class JarvisPlugin:
     def suite(self) -> Suite | None:
         """The suite, or None when its file is unusable (``suite_error`` says why)."""
         if self._suite is None and self.suite_error is None:
-            from evals.suite import load_suite
+            from evals.suite import load_run_suite
 
             try:
-                self._suite = load_suite(self.config.suite)
+                self._suite = load_run_suite(self.config)
             except JarvisError as exc:
                 # Raising here, inside pytest_generate_tests, would show as a collection error
                 # with a traceback; pytest_collection_finish raises it as a usage error instead.
@@ -189,15 +189,21 @@ class JarvisPlugin:
             return
         kept: list[pytest.Item] = []
         dropped: list[pytest.Item] = []
-        per_category: dict[str, int] = {}
+        per_category: dict[str, set[object]] = {}
         for item in items:
             case = _case_of(item)
             if case is None:
                 kept.append(item)
                 continue
-            n = per_category.get(case.category, 0)
-            (kept if n < limit else dropped).append(item)
-            per_category[case.category] = n + 1
+            # A speech-recognition variant goes with its clean case: --jarvis-limit 1 keeps one
+            # case's whole curve, not a clean case without variants.
+            key: object = case.source if case.level is not None else id(item)
+            seen = per_category.setdefault(case.category, set())
+            if key in seen or len(seen) < limit:
+                seen.add(key)
+                kept.append(item)
+            else:
+                dropped.append(item)
         if dropped:
             config.hook.pytest_deselected(items=dropped)
             items[:] = kept

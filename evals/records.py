@@ -93,9 +93,14 @@ class Case:
     expected_tools: tuple[str, ...]
     keywords: tuple[str, ...]
     intended: str | None = None
+    # A generated speech-recognition variant (evals/perturb): the clean case's id, the noise
+    # level (0 = the clean prompt) and the variant's index. None on hand-written cases.
+    source: str | None = None
+    level: int | None = None
+    variant: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "id": self.id,
             "category": self.category,
             "prompt": self.prompt,
@@ -103,6 +108,10 @@ class Case:
             "keywords": list(self.keywords),
             "intended": self.intended,
         }
+        if self.level is not None:
+            # Only variants carry these keys, so a run without them writes what it always wrote.
+            data.update(source=self.source, level=self.level, variant=self.variant)
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Case:
@@ -113,6 +122,9 @@ class Case:
             expected_tools=_tuple(data.get("expected_tools")),
             keywords=_tuple(data.get("keywords")),
             intended=data.get("intended"),
+            source=data.get("source"),
+            level=data.get("level"),
+            variant=data.get("variant"),
         )
 
 
@@ -847,6 +859,82 @@ class CustomCheck:
 
 
 @dataclass(frozen=True)
+class CurvePoint:
+    """One arm's means at one noise level, over the clean cases (each the mean of its variants)."""
+
+    level: int
+    arm: str
+    n: int  # clean cases (clusters); each contributes the mean of its variants at this level
+    variants: int
+    relevance: float
+    relevance_low: float
+    relevance_high: float
+    valid_call: float | None
+    valid_call_low: float | None
+    valid_call_high: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CurvePoint:
+        def opt(key: str) -> float | None:
+            return None if data.get(key) is None else float(data[key])
+
+        return cls(
+            level=int(data["level"]),
+            arm=str(data["arm"]),
+            n=int(data["n"]),
+            variants=int(data["variants"]),
+            relevance=float(data["relevance"]),
+            relevance_low=float(data["relevance_low"]),
+            relevance_high=float(data["relevance_high"]),
+            valid_call=opt("valid_call"),
+            valid_call_low=opt("valid_call_low"),
+            valid_call_high=opt("valid_call_high"),
+        )
+
+
+@dataclass(frozen=True)
+class Robustness:
+    """The robustness curve of a run with speech-recognition variants (``--jarvis-perturb``).
+
+    ``score``: per arm, the area under the relevance curve over levels 0..max divided by the
+    area of a flat curve at the level-0 relevance (1.0 = no loss; None when level 0 scores 0).
+    ``slower``: per clean case, the base's relevance drop minus the fine-tune's (level 0 minus
+    the mean over the noisy levels); positive means the fine-tune degrades more slowly.
+    """
+
+    points: tuple[CurvePoint, ...]
+    score: Mapping[str, float | None]
+    slower: PairedBlock
+    resamples: int
+    confidence: float
+    seed: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "points": [p.to_dict() for p in self.points],
+            "score": dict(self.score),
+            "slower": self.slower.to_dict(),
+            "resamples": self.resamples,
+            "confidence": self.confidence,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Robustness:
+        return cls(
+            points=tuple(CurvePoint.from_dict(p) for p in data["points"]),
+            score={str(k): None if v is None else float(v) for k, v in data["score"].items()},
+            slower=PairedBlock.from_dict(data["slower"]),
+            resamples=int(data["resamples"]),
+            confidence=float(data["confidence"]),
+            seed=int(data["seed"]),
+        )
+
+
+@dataclass(frozen=True)
 class EnvironmentChange:
     """Package versions that differ from the baseline's, and whether the answers moved with them.
 
@@ -912,6 +1000,8 @@ class RunResults:
     custom_checks: tuple[CustomCheck, ...] = ()
     # Package versions changed since the baseline, and how many answers changed with them.
     environment: EnvironmentChange | None = None
+    # --jarvis-perturb: relevance and valid calls per noise level and arm (evals/robustness.py).
+    robustness: Robustness | None = None
 
     @property
     def primary_adapter(self) -> str:
@@ -945,6 +1035,8 @@ class RunResults:
             out["custom_checks"] = [c.to_dict() for c in self.custom_checks]
         if self.environment is not None:
             out["environment"] = self.environment.to_dict()
+        if self.robustness is not None:
+            out["robustness"] = self.robustness.to_dict()
         return out
 
     @classmethod
@@ -966,4 +1058,5 @@ class RunResults:
             leaderboard=section("leaderboard", Leaderboard.from_dict),
             custom_checks=tuple(CustomCheck.from_dict(c) for c in data.get("custom_checks") or ()),
             environment=section("environment", EnvironmentChange.from_dict),
+            robustness=section("robustness", Robustness.from_dict),
         )

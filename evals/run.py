@@ -32,7 +32,7 @@ from evals.records import (
     Suite,
 )
 from evals.scoring import score_case, summarize
-from evals.suite import load_suite
+from evals.suite import load_run_suite
 
 
 @dataclass
@@ -61,7 +61,7 @@ class EvalRun:
         The suite, the adapter, a local model folder and the folders the run will write to are
         validated here; the embedded model is converted and a hub model fetched only when answering.
         """
-        suite = load_suite(config.suite)
+        suite = load_run_suite(config)
         adapters = config.adapter_specs()
         if not adapters:
             raise JarvisError(

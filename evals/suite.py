@@ -6,12 +6,15 @@ import functools
 import json
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from evals.errors import JarvisError
 from evals.records import CATEGORIES, PROMPT_FORMATS, SYSTEM_TEXT, Case, Intent, Suite, Tool
+
+if TYPE_CHECKING:
+    from evals.config import EvalConfig
 
 DEFAULT_SUITE = "jarvis.yaml"
 
@@ -82,6 +85,36 @@ def _parameters(path: Path, tool_id: str, value: Any) -> str:
         return json.dumps(value, sort_keys=True, ensure_ascii=False)
     except (TypeError, ValueError) as exc:
         raise _fail(path, f"tool '{tool_id}': ", f"'parameters' is not JSON ({exc})") from None
+
+
+NOISE_LEVELS = range(4)  # evals/perturb's levels: 0 (clean) to 3 edits per request
+
+
+def _noise(path: Path, where: str, raw: dict[str, Any]) -> tuple[int | None, int | None]:
+    """Read a generated variant's ``level`` (0-3) and ``variant`` index; (None, None) on hand-written cases."""
+    if raw.get("level") is None:
+        return None, None
+    level, variant = raw.get("level"), raw.get("variant", 0)
+    if not isinstance(level, int) or isinstance(level, bool) or level not in NOISE_LEVELS:
+        raise _fail(
+            path, where, f"'level' must be a noise level 0-3, not {level!r}; regenerate with jarvis-evals perturb"
+        )
+    if not isinstance(variant, int) or isinstance(variant, bool) or variant < 0:
+        raise _fail(
+            path, where, f"'variant' must be an index >= 0, not {variant!r}; regenerate with jarvis-evals perturb"
+        )
+    return level, variant
+
+
+def load_run_suite(config: EvalConfig) -> Suite:
+    """Return the suite a run asks: the file as written, or with speech-recognition variants (``--jarvis-perturb``)."""
+    suite = load_suite(config.suite)
+    if not config.perturb:
+        return suite
+    # The generator reads the French lexicon (a second) only on this path: never on a plain run.
+    from evals.perturb.generator import perturb_suite
+
+    return perturb_suite(suite, config.perturb, config.perturb_variants, config.perturb_seed)
 
 
 def load_suite(path: str | Path | None = None) -> Suite:
@@ -168,6 +201,7 @@ def _parse_suite(path: Path) -> Suite:
         intended = raw.get("intended")
         if category == "corrections" and not str(intended or "").strip():
             raise _fail(path, where, "a correction needs 'intended' (the clean command)")
+        level, variant = _noise(path, where, raw)
         cases.append(
             Case(
                 id=case_id,
@@ -176,6 +210,9 @@ def _parse_suite(path: Path) -> Suite:
                 expected_tools=tuple(expected),
                 keywords=tuple(keywords),
                 intended=str(intended).strip() if intended else None,
+                source=str(raw.get("source") or case_id) if level is not None else None,
+                level=level,
+                variant=variant,
             )
         )
     prompt_format = str(data.get("prompt_format") or SYSTEM_TEXT)

@@ -27,6 +27,9 @@ register("train", "evals.cli.train", "fine-tune the demo LoRA adapter on the shi
 register("report", "evals.cli.report", "re-render the text, CSV and PNG reports from a saved results JSON")
 register("compare", "evals.cli.compare", "compare two saved runs per category and per case")
 register("noise", "evals.cli.noise", "generate each arm twice and count answers that differ (the noise floor)")
+register(
+    "perturb", "evals.cli.perturb", "write a suite of speech-recognition variants (noise levels 1-3) of a suite's cases"
+)
 register("check", "evals.cli.check", "check that everything the benchmark needs is installed and readable")
 register("validate-metric", "evals.cli.validate_metric", "check the relevance metric against answers you labelled")
 

@@ -21,6 +21,7 @@ from typing import Any
 from evals.errors import JarvisError
 from evals.gate.baseline import DEFAULT_BASELINE_PATH, Baseline, RunIdentity
 from evals.records import CATEGORIES, BaselineBlock, GateOutcome, GateViolation, RunResults
+from evals.robustness import score_of_ids
 
 GATE_MODES: tuple[str, ...] = ("tolerance", "significant")
 DEFAULT_TOLERANCE = 0.02
@@ -226,6 +227,38 @@ def _relevance_checks(
     return violations, notices, [s for s, _, _ in scopes]
 
 
+def _robustness_check(
+    results: RunResults, baseline: Baseline, config: GateConfig
+) -> tuple[list[GateViolation], list[str]]:
+    """Hold the fine-tuned robustness score (--jarvis-perturb) to the baseline's, on the cases both have."""
+    if results.robustness is None:
+        return [], []
+    path = baseline.path or config.baseline_path
+    common = [c for c in results.results if c.id in baseline.cases]
+    current = score_of_ids({c.id: c.finetuned.relevance for c in common})
+    reference = score_of_ids({c.id: baseline.cases[c.id].relevance_finetuned for c in common})
+    if current is None or reference is None:
+        return [], [
+            f"gate: baseline {path} has no noise levels in common with this run: robustness was not compared; "
+            "bless a --jarvis-perturb run to gate it"
+        ]
+    if current < reference - config.tolerance - _EPS:
+        message = (
+            f"gate: fine-tuned robustness score {current:.3f} dropped below baseline {reference:.3f} "
+            f"- tolerance {config.tolerance:g}"
+        )
+        violation = GateViolation(
+            rule="robustness",
+            scope="global",
+            baseline=reference,
+            current=current,
+            tolerance=config.tolerance,
+            message=message,
+        )
+        return [violation], []
+    return [], [f"gate: fine-tuned robustness score {current:.3f} held within tolerance of baseline {reference:.3f}"]
+
+
 @dataclass(frozen=True)
 class NoBaseline:
     """Why the gate has no baseline: the file is absent, or ``error`` says why it is unusable."""
@@ -323,6 +356,9 @@ def evaluate_gate(
     relevance, more_notices, gated = _relevance_checks(results, baseline, config)
     violations += relevance
     notices += more_notices
+    robust, robust_notices = _robustness_check(results, baseline, config)
+    violations += robust
+    notices += robust_notices
     if not violations:
         held = (
             "held within tolerance" if config.mode == "tolerance" else "held within tolerance, with no significant drop"

@@ -27,6 +27,7 @@ PNG_NAME = "benchmark_charts.png"
 HTML_NAME = "benchmark_report.html"
 LEADERBOARD_CSV_NAME = "benchmark_leaderboard.csv"
 LEADERBOARD_PNG_NAME = "benchmark_leaderboard.png"
+ROBUSTNESS_PNG_NAME = "benchmark_robustness.png"
 
 
 class ResultsFileError(JarvisError, ValueError):
@@ -42,10 +43,18 @@ def results_json(results: RunResults) -> dict[str, Any]:
 
 def _derived(results: RunResults, out_dir: Path) -> dict[Path, bytes | Callable[[Path], None]]:
     from evals.reports.charts import DPI, build_figure
-    from evals.reports.html import chart_svg, render_html
+    from evals.reports.html import CURVE_LABEL, chart_svg, render_html
 
     figure = build_figure(results)
-    page = render_html(results, chart=chart_svg(figure))  # the same figure, drawn once more as SVG
+    curve = None
+    if results.robustness is not None:  # a --jarvis-perturb run
+        from evals.reports.charts import build_robustness_figure
+
+        curve = build_robustness_figure(results)
+    # The same figures, drawn once more as SVG.
+    page = render_html(
+        results, chart=chart_svg(figure), curve=chart_svg(curve, CURVE_LABEL) if curve is not None else None
+    )
     files: dict[Path, bytes | Callable[[Path], None]] = {
         out_dir / TEXT_NAME: render_text(results).encode("utf-8"),
         out_dir / CSV_NAME: results_csv(results).encode("utf-8"),
@@ -62,6 +71,8 @@ def _derived(results: RunResults, out_dir: Path) -> dict[Path, bytes | Callable[
         files[out_dir / LEADERBOARD_PNG_NAME] = lambda tmp: board.savefig(
             tmp, format="png", metadata={"Software": None}
         )
+    if curve is not None:
+        files[out_dir / ROBUSTNESS_PNG_NAME] = lambda tmp: curve.savefig(tmp, format="png", metadata={"Software": None})
     return files
 
 

@@ -230,3 +230,63 @@ def build_leaderboard_figure(results: RunResults) -> Figure:
     ax.legend(loc="lower right", fontsize=9, frameon=False)
     ax.grid(axis="x", alpha=0.3)
     return fig
+
+
+def build_robustness_figure(results: RunResults) -> Figure:
+    """Return the robustness curve of a ``--jarvis-perturb`` run: relevance and valid calls per noise level, with bands."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    rob = results.robustness
+    if rob is None:
+        raise ValueError("build_robustness_figure needs a run with noise levels (--jarvis-perturb)")
+    fig = Figure(figsize=(12.0, 4.8), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax_rel, ax_call = fig.subplots(1, 2)
+    colors = {"base": BASE_COLOR, "finetuned": FINETUNED_COLOR}
+    labels = {"base": "base", "finetuned": "fine-tuned"}
+    pct = f"{100 * rob.confidence:g} %"
+    for arm in colors:
+        points = sorted((p for p in rob.points if p.arm == arm), key=lambda p: p.level)
+        levels = [p.level for p in points]
+        score = rob.score.get(arm)
+        label = f"{labels[arm]} (robustness {'n/a' if score is None else f'{score:.2f}'})"
+        ax_rel.plot(levels, [p.relevance for p in points], marker="o", color=colors[arm], label=label)
+        ax_rel.fill_between(
+            levels, [p.relevance_low for p in points], [p.relevance_high for p in points], color=colors[arm], alpha=0.2
+        )
+        calls = [p for p in points if p.valid_call is not None]
+        if calls:
+            ax_call.plot([p.level for p in calls], [p.valid_call for p in calls], marker="o", color=colors[arm])
+            ax_call.fill_between(
+                [p.level for p in calls],
+                [cast(float, p.valid_call_low) for p in calls],
+                [cast(float, p.valid_call_high) for p in calls],
+                color=colors[arm],
+                alpha=0.2,
+                label=labels[arm],
+            )
+    s = rob.slower
+    verdict = "degrades more slowly" if s.significant and s.mean_diff > 0 else "no significant difference"
+    ax_rel.set_title(
+        f"Relevance per noise level ({pct} bands)\nbase's drop minus fine-tune's: {s.mean_diff:+.3f} "
+        f"[{s.ci_low:+.3f}, {s.ci_high:+.3f}], {verdict}",
+        fontsize=10,
+    )
+    ax_call.set_title(f"Valid call per noise level ({pct} bands)", fontsize=10)
+    if all(p.valid_call is None for p in rob.points):
+        ax_call.text(
+            0.5,
+            0.5,
+            "no valid-call scores (answers scored by metric version 1)",
+            ha="center",
+            transform=ax_call.transAxes,
+        )
+    for ax in (ax_rel, ax_call):
+        ax.set_xlabel("noise level (speech-recognition edits per request)")
+        ax.set_xticks(sorted({p.level for p in rob.points}))
+        ax.set_ylim(0, 1.05)
+        ax.grid(alpha=0.3)
+    ax_rel.set_ylabel("mean relevance")
+    ax_rel.legend(loc="lower left", fontsize=9, frameon=False)
+    return fig

@@ -76,12 +76,16 @@ class Row:
 # -- the two pages ----------------------------------------------------------------------------
 
 
-def render_html(results: RunResults, *, chart: str | None = None) -> str:
-    """Return the HTML report of a run; ``chart`` is its inline SVG (drawn here when not given)."""
+def render_html(results: RunResults, *, chart: str | None = None, curve: str | None = None) -> str:
+    """Return the HTML report of a run; ``chart`` and ``curve`` are its inline SVGs (drawn here when not given)."""
     if chart is None:
         from evals.reports.charts import build_figure
 
         chart = chart_svg(build_figure(results))
+    if curve is None and results.robustness is not None:
+        from evals.reports.charts import build_robustness_figure
+
+        curve = chart_svg(build_robustness_figure(results), CURVE_LABEL)
     m = results.metadata
     columns = answer_columns(results)
     rows = [
@@ -94,6 +98,7 @@ def render_html(results: RunResults, *, chart: str | None = None) -> str:
         _identity_section(results),
         _section("Charts", f'<div class="chart">{chart}</div>', open_=True, id_="charts"),
         _category_section(results),
+        *([_robustness_section(results, curve)] if curve is not None else []),
         _cases_section(rows, [label for label, _, _ in columns], "Cases", _case_legend(results)),
     ]
     title = f"JARVIS benchmark: {m.model} + {m.adapter}"
@@ -165,7 +170,11 @@ def flipped(change: CaseChange) -> bool:
     return (a.finetuned.relevance >= FLIP_AT) != (b.finetuned.relevance >= FLIP_AT) or a.regression != b.regression
 
 
-def chart_svg(figure: Figure) -> str:
+CHART_LABEL = "Relevance and keyword match per category, distribution of per-case relevance, statistical summary"
+CURVE_LABEL = "Relevance and valid calls per speech-recognition noise level, base and fine-tuned, with confidence bands"
+
+
+def chart_svg(figure: Figure, label: str = CHART_LABEL) -> str:
     """Return a figure as an inline ``<svg>`` element: text drawn as paths, no prolog, no URL."""
     import io
 
@@ -183,8 +192,7 @@ def chart_svg(figure: Figure) -> str:
     svg = re.sub(r'\s+xmlns(:xlink)?="[^"]*"', "", svg)
     return re.sub(
         r'<svg\s+width="[^"]*"\s+height="[^"]*"',
-        '<svg role="img" aria-label="Relevance and keyword match per category, distribution of per-case '
-        'relevance, statistical summary"',
+        f'<svg role="img" aria-label="{label}"',
         svg,
         count=1,
     ).strip()
@@ -380,6 +388,38 @@ def _leaderboard_section(results: RunResults) -> str:
     return _section(
         f"Leaderboard ({len(board.rows)} adapters, same base and cases)", table, open_=True, id_="leaderboard"
     )
+
+
+def _robustness_section(results: RunResults, curve: str) -> str:
+    rob = results.robustness
+    assert rob is not None  # the caller adds this section only to --jarvis-perturb runs
+    pct = f"{100 * rob.confidence:g} %"
+
+    def ci(mean: float | None, low: float | None, high: float | None) -> str:
+        return "n/a" if mean is None else f"{mean:.3f} [{low:.3f}, {high:.3f}]"
+
+    headers = ["level", "arm", "cases", "variants", f"relevance [{pct} CI]", f"valid call [{pct} CI]"]
+    body = "".join(
+        f'<tr><td class="num">{p.level}</td><th scope="row">{_e(p.arm)}</th>{_num(str(p.n))}{_num(str(p.variants))}'
+        f"{_num(ci(p.relevance, p.relevance_low, p.relevance_high))}"
+        f"{_num(ci(p.valid_call, p.valid_call_low, p.valid_call_high))}</tr>"
+        for p in rob.points
+    )
+    s = rob.slower
+    scores = ", ".join(f"{arm} {'n/a' if v is None else f'{v:.3f}'}" for arm, v in rob.score.items())
+    note = (
+        f"Robustness score (area under the relevance curve / level 0's): {scores}. Paired test, base's drop minus "
+        f"the fine-tune's per clean case: {s.mean_diff:+.3f} [{s.ci_low:+.3f}, {s.ci_high:+.3f}], sign test "
+        f"p={s.sign_test_p:.3g} ({'significant' if s.significant else 'not significant'}; > 0: the fine-tune "
+        "degrades more slowly)."
+    )
+    table = (
+        f'<div class="chart">{curve}</div><p class="note">{_e(note)}</p>'
+        '<div class="table-wrap"><table class="stats"><thead><tr>'
+        + "".join(f'<th scope="col">{_e(h)}</th>' for h in headers)
+        + f"</tr></thead><tbody>{body}</tbody></table></div>"
+    )
+    return _section("Robustness to speech-recognition noise", table, open_=True, id_="robustness")
 
 
 def _case_legend(results: RunResults) -> str:

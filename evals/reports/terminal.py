@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evals.records import GateOutcome, Leaderboard, RunResults, Stats
+from evals.records import GateOutcome, Leaderboard, Robustness, RunResults, Stats
 from evals.verdict import category_stats, format_pct, verdict_of, weakest_category
 
 
@@ -39,6 +39,25 @@ def terminal_summary_lines(results: RunResults) -> list[str]:
         f"{overall.regressions} regression(s); weakest category: {weakest or 'none'})"
     )
     return lines
+
+
+def robustness_lines(rob: Robustness) -> list[str]:
+    """Return relevance per noise level and arm, the robustness scores and the paired test, one line each."""
+    by_level: dict[int, dict[str, float]] = {}
+    for p in rob.points:
+        by_level.setdefault(p.level, {})[p.arm] = p.relevance
+    levels = ", ".join(
+        f"L{lv} {arms.get('base', 0.0):.3f} -> {arms.get('finetuned', 0.0):.3f}"
+        for lv, arms in sorted(by_level.items())
+    )
+    scores = ", ".join(f"{arm} {'n/a' if v is None else f'{v:.3f}'}" for arm, v in rob.score.items())
+    s = rob.slower
+    return [
+        f"robustness, relevance base -> ft per noise level: {levels}",
+        f"robustness score (area under the curve / level 0): {scores}; fine-tune degrades more slowly by "
+        f"{s.mean_diff:+.3f} 95% CI [{s.ci_low:+.3f}, {s.ci_high:+.3f}], sign test p={s.sign_test_p:.3g} "
+        f"({'significant' if s.significant else 'not significant'} at 5%)",
+    ]
 
 
 def leaderboard_lines(board: Leaderboard, primary: str = "") -> list[str]:
@@ -87,6 +106,8 @@ def summary_lines(
                 f"95% CI [{paired.ci_low:+.3f}, {paired.ci_high:+.3f}], sign test p={paired.sign_test_p:.3g} "
                 f"({'significant' if paired.significant else 'not significant'} at 5%)"
             )
+        if results.robustness is not None:
+            lines.extend(robustness_lines(results.robustness))
         meta = results.metadata
         lines.append(
             f"{len(results.results)} cases, {meta.n_generate_calls} generate calls, "

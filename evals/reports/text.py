@@ -19,6 +19,7 @@ from evals.records import (
     NoiseFloor,
     PairedBlock,
     PairedStats,
+    Robustness,
     RunResults,
     ScoredCase,
     Stats,
@@ -328,6 +329,8 @@ def _later_sections(results: RunResults) -> list[list[str]]:
         out.append(_noise_section(results.noise))
     if results.paired is not None:
         out.append(_paired_section(results.paired))
+    if results.robustness is not None:
+        out.append(_robustness_section(results.robustness))
     if results.baseline_comparison is not None:
         out.append(_baseline_section(results.baseline_comparison))
     if results.gate is not None:
@@ -358,6 +361,39 @@ def _noise_section(noise: NoiseFloor) -> list[str]:
         lines += wrap_lines(f"WARNING: {noise.warning}", indent=2)
     else:
         lines.append("  Generation is deterministic: differences between the arms are not decoding noise.")
+    return lines
+
+
+def _robustness_section(rob: Robustness) -> list[str]:
+    pct = f"{100 * rob.confidence:g} %"
+    lines = section_title(
+        f"ROBUSTNESS (speech-recognition noise, levels = edits per request; means over clean cases, "
+        f"{pct} cluster-bootstrap CIs, {rob.resamples} resamples, seed {rob.seed})"
+    )
+
+    def ci(mean: float | None, low: float | None, high: float | None) -> str:
+        return "n/a" if mean is None else f"{mean:.3f} [{low:.3f}, {high:.3f}]"
+
+    rows = [
+        [str(p.level), p.arm, str(p.n), str(p.variants), ci(p.relevance, p.relevance_low, p.relevance_high)]
+        + [ci(p.valid_call, p.valid_call_low, p.valid_call_high)]
+        for p in rob.points
+    ]
+    lines += table_lines(["level", "arm", "cases", "variants", "relevance", "valid call"], rows, align="llrrrr")
+    scores = ", ".join(f"{arm} {'n/a' if v is None else f'{v:.3f}'}" for arm, v in rob.score.items())
+    lines += wrap_lines(f"Robustness score (area under the relevance curve / level 0's): {scores}.", indent=2)
+    s = rob.slower
+    verdict = (
+        ("the fine-tune degrades more slowly than the base" if s.mean_diff > 0 else "the fine-tune degrades faster")
+        if s.significant
+        else "no significant difference in how fast the arms degrade"
+    )
+    lines += wrap_lines(
+        f"Paired test (base's drop minus fine-tune's, per clean case; > 0: the fine-tune degrades more slowly): "
+        f"mean {s.mean_diff:+.3f}, {pct} CI [{s.ci_low:+.3f}, {s.ci_high:+.3f}], sign test p={s.sign_test_p:.3g} "
+        f"({s.wins}/{s.losses}/{s.ties} wins/losses/ties, n={s.n}): {verdict}.",
+        indent=2,
+    )
     return lines
 
 
