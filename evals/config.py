@@ -309,6 +309,14 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("--jarvis-reports", "jarvis_reports", "reports", "folder for results and reports", metavar="DIR"),
     Option(
+        "--jarvis-history",
+        "jarvis_history",
+        None,
+        "file every full run appends one line to, for `jarvis-evals history` (default: <reports>/history.jsonl; "
+        "'none' turns it off)",
+        metavar="FILE",
+    ),
+    Option(
         "--jarvis-cache-dir",
         "jarvis_cache_dir",
         None,
@@ -534,6 +542,7 @@ class EvalConfig:
     batch_size: str = "auto"
     assert_policy: AssertPolicy = AssertPolicy()
     reports_dir: Path = Path("reports")
+    history: Path | None = None  # None: no history is kept
     cache_dir: Path | None = None
     use_cache: bool = True
     shared_prefix: bool = True
@@ -651,6 +660,9 @@ def read_config(config: pytest.Config) -> EvalConfig:
         batch_size=plain("jarvis_batch_size"),
         assert_policy=plain("jarvis_assert"),
         reports_dir=reports / "quick" if quick else reports,
+        history=None
+        if str(plain("jarvis_history") or "").lower() == "none"
+        else (path("jarvis_history") or reports / "history.jsonl"),
         cache_dir=path("jarvis_cache_dir"),
         use_cache=not values["jarvis_no_cache"],
         shared_prefix=not values["jarvis_no_shared_prefix"],
@@ -715,6 +727,10 @@ def default_adapter_name(path: Path) -> str:
     return _NAME_CHARS.sub("-", folder.name).strip("-") or "adapter"
 
 
+def _natural_key(path: Path) -> list[tuple[int, int | str]]:
+    return [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", str(path)) if part]
+
+
 def parse_adapter_entry(entry: str, base: Path) -> list[AdapterSpec]:
     """Read one ``--jarvis-adapter`` value: ``PATH``, ``NAME=PATH`` or a glob of adapter folders."""
     name, sep, raw = entry.partition("=")
@@ -727,7 +743,10 @@ def parse_adapter_entry(entry: str, base: Path) -> list[AdapterSpec]:
         )
     if any(ch in raw for ch in "*?["):
         pattern = str(base / Path(raw).expanduser())
-        matches = sorted(Path(p) for p in glob.glob(pattern) if (Path(p) / "adapter_config.json").is_file())
+        # Numbers compare as numbers: checkpoint-500 after checkpoint-90 (training order), not before it.
+        matches = sorted(
+            (Path(p) for p in glob.glob(pattern) if (Path(p) / "adapter_config.json").is_file()), key=_natural_key
+        )
         if not matches:
             raise argparse.ArgumentTypeError(f"no adapter folder (with adapter_config.json) matches {raw!r}")
         if name and len(matches) > 1:

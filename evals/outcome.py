@@ -155,6 +155,15 @@ def conclude(
             notes.append("this run fails the gate against the baseline it replaces")
         written.append(save_baseline(results, config.baseline, overwrite=True))
         notes.append(f"baseline blessed: {config.baseline}")
+    if config.history is not None and not run.scope and not config.quick and not problems:
+        from evals.history import append_history, record_of
+
+        blessed = any(str(p) == str(config.baseline) for p in written)
+        try:  # a trend point is a convenience: never fail the run for it
+            append_history(config.history, record_of(results, blessed=blessed))
+            notes.append(f"history: one line appended to {config.history} (`jarvis-evals history` draws the trend)")
+        except JarvisError as exc:
+            notes.append(str(exc))
     return RunOutcome(results=results, written=written, gate=gate, notes=notes, failed=bool(problems))
 
 

@@ -44,6 +44,13 @@ def test_adapter_entries_accept_name_equals_path_and_globs(tmp_path: Path, tiny_
     ]
 
 
+def test_checkpoints_are_ordered_by_step_not_by_name(tmp_path: Path, tiny_adapter_dir: Path) -> None:
+    for step in (300, 5, 40, 1000):
+        shutil.copytree(tiny_adapter_dir, tmp_path / "run" / f"checkpoint-{step}")
+    specs = parse_adapter_entry("run/checkpoint-*", tmp_path)
+    assert [s.name for s in specs] == ["checkpoint-5", "checkpoint-40", "checkpoint-300", "checkpoint-1000"]
+
+
 @pytest.mark.parametrize(
     ("entry", "words"),
     [

@@ -350,6 +350,22 @@ def test_training_is_deterministic(tiny_run):
     assert all((first[k] == second[k]).all() for k in first)
 
 
+def test_the_suite_is_scored_after_each_epoch_without_changing_the_adapter(tiny_run):
+    """Scoring between epochs is greedy generation in eval mode: the trained weights are the same bytes."""
+    final, _, config = tiny_run
+    summary = json.loads((final / SUMMARY_FILE).read_text(encoding="utf-8"))
+    assert [e["epoch"] for e in summary["jarvis_eval"]] == list(range(1, 16))
+    assert [e["step"] for e in summary["jarvis_eval"]] == list(range(2, 31, 2))
+    best = summary["jarvis_best"]
+    assert best["relevance"] == max(e["relevance"] for e in summary["jarvis_eval"]) and best["subset"] == "full"
+    assert 0 < summary["jarvis_eval_seconds"] < summary["seconds"]
+    from evals.training.trainer import train_adapter
+
+    silent = train_adapter(TrainConfig(**{**config.to_dict(), "jarvis_eval": "none"}))
+    assert "jarvis_eval" not in json.loads((silent / SUMMARY_FILE).read_text(encoding="utf-8"))
+    assert (silent / "adapter_model.safetensors").read_bytes() == (final / "adapter_model.safetensors").read_bytes()
+
+
 def test_run_prints_where_the_adapter_went(tiny_run, capsys):
     from evals.cli import main
 
@@ -374,5 +390,8 @@ def test_run_prints_where_the_adapter_went(tiny_run, capsys):
         ]
     )
     assert rc == 0
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
     assert "adapter saved to" in out and "/final" in out
+    assert "JARVIS relevance per epoch (full subset): " in out and "best: epoch 1 (step 1)" in out
+    assert "[jarvis] epoch 1/1 (step 1): JARVIS relevance " in captured.err

@@ -30,6 +30,7 @@ register("noise", "evals.cli.noise", "generate each arm twice and count answers 
 register(
     "perturb", "evals.cli.perturb", "write a suite of speech-recognition variants (noise levels 1-3) of a suite's cases"
 )
+register("history", "evals.cli.history", "print the run history and draw relevance per category over runs")
 register("check", "evals.cli.check", "check that everything the benchmark needs is installed and readable")
 register("validate-metric", "evals.cli.validate_metric", "check the relevance metric against answers you labelled")
 

@@ -85,6 +85,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--trust-remote-code", action="store_true", help="allow models that ship their own code")
     parser.add_argument(
+        "--jarvis-eval",
+        choices=("quick", "full", "none"),
+        default=d.jarvis_eval,
+        help="score the JARVIS suite after each epoch: quick (one case per category), full or none "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
         "--if-missing",
         action="store_true",
         help="do nothing when OUTPUT_DIR already holds a complete */final adapter (the benchmark's auto-detection)",
@@ -111,6 +118,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         prompt_format=args.prompt_format,
         share_prefix=args.share_prefix,
         trust_remote_code=args.trust_remote_code,
+        jarvis_eval=args.jarvis_eval,
     )
 
 
@@ -130,4 +138,11 @@ def run(args: argparse.Namespace) -> int:
         f"loss {summary['loss_first']:.3f} -> {summary['loss_last']:.3f} over {summary['epochs']} epochs "
         f"on {summary['examples']} examples in {summary['seconds']:.0f}s"
     )
+    best = summary.get("jarvis_best")
+    if best:
+        per_epoch = ", ".join(f"{e['relevance']:.3f}" for e in summary["jarvis_eval"])
+        print(
+            f"JARVIS relevance per epoch ({best['subset']} subset): {per_epoch}; best: epoch {best['epoch']:g} "
+            f"(step {best['step']}), {best['relevance']:.3f}; scoring took {summary['jarvis_eval_seconds']:.0f}s"
+        )
     return 0

@@ -17,202 +17,21 @@ Usage (TRL's callbacks take the trainer the same way)::
 
 from __future__ import annotations
 
-import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from transformers import TrainerCallback
 
-from evals.backends import Answer, BackendStats, Prompt
-from evals.backends.batching import initial_batch_size, run_batched
-from evals.backends.hf import BatchGenerator
-from evals.backends.prompting import build_prompt, prompt_format
-from evals.records import (
-    NATIVE_TOOLS,
-    SYSTEM_TEXT,
-    Case,
-    GenerationSettings,
-    RunMetadata,
-    RunResults,
-    ScoredCase,
-    Suite,
-    Summary,
+from evals.records import Suite
+from evals.training.in_training import (
+    DEFAULT_MAX_NEW_TOKENS,
+    SUBSETS,
+    CheckpointScore,
+    InTrainingEval,
+    select_cases,
 )
-from evals.scoring import score_case, summarize
-from evals.suite import load_suite
 
-Subset = Literal["quick", "full"]
-SUBSETS: tuple[str, ...] = ("quick", "full")
-# Short answers keep an in-training score cheap; a routing answer says its tool in a few tokens.
-DEFAULT_MAX_NEW_TOKENS = 48
-
-
-def select_cases(suite: Suite, subset: str) -> tuple[Case, ...]:
-    """Return the cases to score: ``quick`` is the first case of each category (as --jarvis-quick), ``full`` all."""
-    if subset not in SUBSETS:
-        raise ValueError(f"subset must be one of {', '.join(SUBSETS)}, got {subset!r}")
-    if subset == "full":
-        return suite.cases
-    seen: set[str] = set()
-    quick = []
-    for case in suite.cases:
-        if case.category not in seen:
-            seen.add(case.category)
-            quick.append(case)
-    return tuple(quick)
-
-
-@dataclass(frozen=True)
-class CheckpointScore:
-    """The suite scored at one training step: the fine-tuned arm against the base, per category."""
-
-    step: int
-    epoch: float | None
-    subset: str
-    summary: Summary
-    cases: tuple[ScoredCase, ...] = field(repr=False)
-    seconds: float = 0.0
-
-    @property
-    def relevance(self) -> float:
-        return self.summary.overall.avg_relevance_finetuned
-
-    def logs(self) -> dict[str, float]:
-        """The values logged at this step: ``jarvis/relevance``, ``jarvis/valid_call``, per category."""
-        overall = self.summary.overall
-        out = {
-            "jarvis/relevance": overall.avg_relevance_finetuned,
-            "jarvis/relevance_base": overall.avg_relevance_base,
-        }
-        if overall.avg_valid_call_finetuned is not None:
-            out["jarvis/valid_call"] = overall.avg_valid_call_finetuned
-        for category, stats in self.summary.by_category.items():
-            out[f"jarvis/relevance/{category}"] = stats.avg_relevance_finetuned
-        return out
-
-    def eval_metrics(self) -> dict[str, float]:
-        """The same values as evaluation metrics (``eval_jarvis_relevance``...), what ``metric_for_best_model`` reads."""
-        return {"eval_" + key.replace("/", "_"): value for key, value in self.logs().items()}
-
-
-class InTrainingEval:
-    """Answer a suite's cases with a model in memory and score them; the base arm's answers are kept.
-
-    Used by ``JarvisEvalCallback`` and by the project's own trainer, which has its own loop.
-    """
-
-    def __init__(
-        self,
-        tokenizer: Any,
-        suite: Suite | str | Path | None = None,
-        *,
-        subset: str = "quick",
-        max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
-        tools_format: str | None = None,
-        batch_size: int | str = "auto",
-    ) -> None:
-        self.tokenizer = tokenizer
-        self.suite = suite if isinstance(suite, Suite) else load_suite(suite)
-        self.tools_format = tools_format or self.suite.prompt_format
-        if self.tools_format not in (SYSTEM_TEXT, NATIVE_TOOLS):
-            raise ValueError(f"tools_format must be {SYSTEM_TEXT} or {NATIVE_TOOLS}, got {self.tools_format!r}")
-        self.max_new_tokens = max_new_tokens
-        self.batch_size = batch_size
-        self._base: dict[str, str] = {}  # case id -> the base arm's answer, for the whole training
-
-    def settings(self) -> GenerationSettings:
-        return GenerationSettings(
-            max_new_tokens=self.max_new_tokens,
-            batch_size=str(self.batch_size),
-            prompt_format=prompt_format(self.tokenizer),
-            tools_format=self.tools_format,
-        )
-
-    def _texts(self, cases: Sequence[Case]) -> list[str]:
-        import json
-
-        tools = (
-            json.dumps(self.suite.function_schemas(), ensure_ascii=False) if self.tools_format == NATIVE_TOOLS else ""
-        )
-        system = self.suite.system_prompt_for(self.tools_format)
-        prompts = [Prompt(system=system, user=c.prompt, tools=tools) for c in cases]
-        return [build_prompt(self.tokenizer, p.system, p.user, p.tool_schemas()) for p in prompts]
-
-    def _answer(self, model: Any, cases: Sequence[Case], stats: BackendStats) -> list[str]:
-        generator = BatchGenerator(model, self.tokenizer, self.settings(), stats)
-        texts = self._texts(cases)
-        device = next(model.parameters()).device.type
-        size = initial_batch_size(device, len(texts), self.batch_size)
-        answers: list[Answer] = run_batched(texts, generator, size, sort_key=len)
-        return [a.text for a in answers]
-
-    def score(self, model: Any, cases: Sequence[Case], step: int = 0, epoch: float | None = None) -> CheckpointScore:
-        """Score ``cases`` on ``model`` as it is now (eval mode, no gradients), then restore its mode."""
-        start = time.perf_counter()
-        stats = BackendStats()
-        was_training = bool(getattr(model, "training", False))
-        model.eval()
-        try:
-            missing = [c for c in cases if c.id not in self._base]
-            if missing:
-                if not hasattr(model, "disable_adapter"):
-                    raise TypeError("JarvisEvalCallback needs a peft model (the base arm is its adapter switched off)")
-                with model.disable_adapter():
-                    self._base.update(zip([c.id for c in missing], self._answer(model, missing, stats), strict=True))
-            tuned = self._answer(model, cases, stats)
-        finally:
-            if was_training:
-                model.train()
-        scored = tuple(score_case(c, self._base[c.id], t, self.suite) for c, t in zip(cases, tuned, strict=True))
-        subset = "full" if len(cases) == len(self.suite.cases) else "quick"
-        return CheckpointScore(
-            step=step,
-            epoch=epoch,
-            subset=subset,
-            summary=summarize(scored),
-            cases=scored,
-            seconds=time.perf_counter() - start,
-        )
-
-    def results(self, score: CheckpointScore, model: Any, adapter: str) -> RunResults:
-        """Return a checkpoint's score as a run's results, for the same reports as ``pytest -m jarvis``."""
-        from evals.environment import recorded_versions
-        from evals.gate.baseline import suite_hash
-        from evals.run import metric_version
-        from evals.stats import paired_section
-
-        base_name = _base_model_name(model)
-        meta = RunMetadata(
-            model=base_name,
-            adapter=adapter,
-            quantization="4bit" if getattr(model, "is_loaded_in_4bit", False) else "none",
-            device=next(model.parameters()).device.type,
-            generation=self.settings(),
-            suite_name=self.suite.name,
-            suite_version=self.suite.version,
-            suite_path=self.suite.path,
-            timestamp=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            packages=recorded_versions(),
-            categories=tuple(dict.fromkeys(c.category for c in score.cases)),
-            partial=score.subset != "full",
-            suite_hash=suite_hash(self.suite),
-            metric_version=metric_version(),
-            scope="" if score.subset == "full" else "quick",
-        )
-        results = RunResults(metadata=meta, statistics=score.summary, results=score.cases)
-        return replace(results, paired=paired_section(score.cases))
-
-
-def _base_model_name(model: Any) -> str:
-    configs = getattr(model, "peft_config", None)
-    if isinstance(configs, Mapping) and configs:
-        name = getattr(next(iter(configs.values())), "base_model_name_or_path", None)
-        if name:
-            return str(name)
-    return str(getattr(getattr(model, "config", None), "_name_or_path", "") or "unknown")
+__all__ = ["CheckpointScore", "InTrainingEval", "JarvisEvalCallback", "select_cases"]
 
 
 class JarvisEvalCallback(TrainerCallback):

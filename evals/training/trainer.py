@@ -16,9 +16,10 @@ import json
 import math
 import random
 import shutil
+import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -33,6 +34,7 @@ from evals.backends.prompting import (  # one rendering for training and benchma
 from evals.errors import JarvisError
 from evals.models import QUANT_CHOICES as BENCHMARK_QUANT_CHOICES
 from evals.records import NATIVE_TOOLS, PROMPT_FORMATS, SYSTEM_TEXT
+from evals.training.in_training import CheckpointScore, InTrainingEval, select_cases
 from evals.training.trainset import TrainExample, default_train_path, load_examples
 
 SUMMARY_FILE = "training_summary.json"
@@ -64,6 +66,9 @@ class TrainConfig:
     share_prefix: bool = True
     trust_remote_code: bool = False
     prompt_format: str = SYSTEM_TEXT  # the format the benchmark will ask in (--jarvis-prompt-format)
+    # Score the suite after every epoch (evals.training.callback): "quick" (one case per category),
+    # "full", or "none". Greedy generation draws no random numbers: the adapter is the same either way.
+    jarvis_eval: str = "quick"
 
     def __post_init__(self) -> None:
         if self.prompt_format not in PROMPT_FORMATS:
@@ -98,6 +103,8 @@ class TrainConfig:
             raise JarvisError(f"batch size must be at least 1, got {self.batch_size}")
         if self.quant not in QUANT_CHOICES:
             raise JarvisError(f"unknown base quantization '{self.quant}': use one of {', '.join(QUANT_CHOICES)}")
+        if self.jarvis_eval not in ("quick", "full", "none"):
+            raise JarvisError(f"jarvis eval must be quick, full or none, got {self.jarvis_eval!r}")
         if self.max_examples is not None and self.max_examples < 1:
             raise JarvisError(f"max examples must be at least 1 (or left out for all), got {self.max_examples}")
 
@@ -130,6 +137,7 @@ class TrainResult:
     epoch_losses: list[float] = field(default_factory=list)
     seconds: float = 0.0
     shared_prefix: int = 0
+    eval_seconds: float = 0.0  # of ``seconds``, spent scoring the suite after epochs
 
 
 # ---------------------------------------------------------------------------------------
@@ -337,8 +345,18 @@ def batch_order(lengths: Sequence[int], batch_size: int, rng: random.Random, win
     return batches
 
 
-def fit(model: Any, encoded: Sequence[Encoded], pad_id: int, config: TrainConfig) -> TrainResult:
-    """Train the LoRA weights of ``model`` in place; deterministic for a given seed."""
+def fit(
+    model: Any,
+    encoded: Sequence[Encoded],
+    pad_id: int,
+    config: TrainConfig,
+    on_epoch_end: Callable[[int, int], float] | None = None,
+) -> TrainResult:
+    """Train the LoRA weights of ``model`` in place; deterministic for a given seed.
+
+    ``on_epoch_end(epoch, step)`` runs after each epoch (e.g. scoring the suite) and returns the
+    seconds it took, which are counted apart from training.
+    """
     import torch
 
     from evals.progress import progress
@@ -361,7 +379,7 @@ def fit(model: Any, encoded: Sequence[Encoded], pad_id: int, config: TrainConfig
     model.train()
     running: float | None = None
     with progress(total=total, desc="training LoRA", unit="step") as bar:
-        for _ in range(config.epochs):
+        for epoch_index in range(config.epochs):
             epoch: list[float] = []
             for rows in batch_order(lengths, config.batch_size, order_rng):
                 batch = [encoded[i] for i in rows]
@@ -382,9 +400,24 @@ def fit(model: Any, encoded: Sequence[Encoded], pad_id: int, config: TrainConfig
                 bar.update(1)
                 bar.set_postfix_str(f"loss {running:.3f}")
             result.epoch_losses.append(sum(epoch) / len(epoch))
+            if on_epoch_end is not None:
+                result.eval_seconds += on_epoch_end(epoch_index + 1, len(result.losses))
+                model.train()
     model.eval()
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _jarvis_summary(scores: Sequence[CheckpointScore], seconds: float) -> dict[str, Any]:
+    """The suite's scores after each epoch, and the best epoch (the first with the highest relevance)."""
+    if not scores:
+        return {}
+    best = max(scores, key=lambda s: s.relevance)  # max keeps the first of equals
+    return {
+        "jarvis_eval": [{"epoch": s.epoch, "step": s.step, "relevance": s.relevance, **s.logs()} for s in scores],
+        "jarvis_best": {"epoch": best.epoch, "step": best.step, "relevance": best.relevance, "subset": best.subset},
+        "jarvis_eval_seconds": round(seconds, 1),
+    }
 
 
 def _run_folder(output_dir: Path) -> Path:
@@ -425,9 +458,26 @@ def train_adapter(config: TrainConfig) -> Path:
     model = _lora(model, config)
     # Some CPU steps ran 10x slower on subnormal floats (measured: 40 s -> 4 s per step);
     # flushing them to zero costs no accuracy that matters here. Restored to torch's default after.
+    scores: list[CheckpointScore] = []
+    on_epoch_end = None
+    if config.jarvis_eval != "none":
+        evaluator = InTrainingEval(tokenizer, suite, tools_format=config.prompt_format)
+        cases = select_cases(suite, config.jarvis_eval)
+
+        def on_epoch_end(epoch: int, step: int) -> float:
+            score = evaluator.score(model, cases, step=step, epoch=float(epoch))
+            scores.append(score)
+            print(
+                f"[jarvis] epoch {epoch}/{config.epochs} (step {step}): JARVIS relevance {score.relevance:.3f} "
+                f"(base {score.summary.overall.avg_relevance_base:.3f}; {len(cases)} cases, {config.jarvis_eval})",
+                file=sys.stderr,
+                flush=True,
+            )
+            return score.seconds
+
     torch.set_flush_denormal(True)
     try:
-        result = fit(model, encoded, tokenizer.pad_token_id, config)
+        result = fit(model, encoded, tokenizer.pad_token_id, config, on_epoch_end)
     finally:
         torch.set_flush_denormal(False)
 
@@ -461,6 +511,7 @@ def train_adapter(config: TrainConfig) -> Path:
                 "parameters": total,
                 "nf4_rounded_layers": rounded,
                 "shared_prefix_tokens": result.shared_prefix,
+                **_jarvis_summary(scores, result.eval_seconds),
                 "settings": config.to_dict(),
             },
         )
