@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evals.gate.rules import GATE_MODES, GateConfig, tolerance_problem
+from evals.loggers import parse_trackers
 from evals.models import QUANT_CHOICES
 from evals.records import CATEGORIES
 
@@ -309,6 +310,15 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("--jarvis-reports", "jarvis_reports", "reports", "folder for results and reports", metavar="DIR"),
     Option(
+        "--jarvis-log-to",
+        "jarvis_log_to",
+        None,
+        "also log the run's scores and reports to an experiment tracker you have: mlflow | wandb | mlflow,wandb "
+        "(configured as usual: MLFLOW_TRACKING_URI, WANDB_PROJECT...)",
+        parse_trackers,
+        metavar="TRACKER",
+    ),
+    Option(
         "--jarvis-history",
         "jarvis_history",
         None,
@@ -543,6 +553,7 @@ class EvalConfig:
     assert_policy: AssertPolicy = AssertPolicy()
     reports_dir: Path = Path("reports")
     history: Path | None = None  # None: no history is kept
+    log_to: tuple[str, ...] = ()  # experiment trackers (evals.loggers.TRACKERS)
     cache_dir: Path | None = None
     use_cache: bool = True
     shared_prefix: bool = True
@@ -663,6 +674,7 @@ def read_config(config: pytest.Config) -> EvalConfig:
         history=None
         if str(plain("jarvis_history") or "").lower() == "none"
         else (path("jarvis_history") or reports / "history.jsonl"),
+        log_to=plain("jarvis_log_to") or (),
         cache_dir=path("jarvis_cache_dir"),
         use_cache=not values["jarvis_no_cache"],
         shared_prefix=not values["jarvis_no_shared_prefix"],

@@ -155,6 +155,13 @@ def conclude(
             notes.append("this run fails the gate against the baseline it replaces")
         written.append(save_baseline(results, config.baseline, overwrite=True))
         notes.append(f"baseline blessed: {config.baseline}")
+    for tracker in config.log_to:  # the user's own tracker: a failure is a note, the reports stand
+        from evals.loggers import log_run
+
+        try:
+            notes.append(log_run(results, written, tracker))
+        except JarvisError as exc:
+            notes.append(f"error: {exc}")
     if config.history is not None and not run.scope and not config.quick and not problems:
         from evals.history import append_history, record_of
 

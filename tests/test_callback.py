@@ -125,7 +125,7 @@ def test_scoring_in_place_restores_train_mode_and_scores_the_base_once(tiny_mode
     base_answers = dict(evaluator._base)
     evaluator.score(model, cases)
     assert evaluator._base == base_answers and len(base_answers) == 3
-    assert first.summary.overall.n_cases == 3 and "jarvis/relevance/routing" in first.logs()
+    assert first.summary.overall.n_cases == 3 and "jarvis/routing/relevance" in first.logs()
 
 
 def test_quick_is_one_case_per_category_of_the_shipped_suite() -> None:
@@ -136,3 +136,48 @@ def test_quick_is_one_case_per_category_of_the_shipped_suite() -> None:
     assert len(quick) == len({c.category for c in suite.cases}) == 3
     with pytest.raises(ValueError, match="subset must be one of"):
         select_cases(suite, "some")
+
+
+def test_trl_sft_trainer_logs_jarvis_relevance_and_keeps_the_best_checkpoint(
+    tiny_model_dir: Path, mini_suite: Path, tmp_path: Path
+) -> None:
+    pytest.importorskip("trl", reason="TRL is a dev extra; make setup installs it")
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    from evals.backends.prompting import build_prompt
+    from evals.training.callback import JarvisEvalCallback
+
+    model, tokenizer = _peft_model(tiny_model_dir)
+    data = Dataset.from_list(
+        [
+            {"prompt": build_prompt(tokenizer, SYSTEM, p, None), "completion": ANSWER + tokenizer.eos_token}
+            for p in PROMPTS
+        ]
+    )
+    args = SFTConfig(
+        output_dir=str(tmp_path / "sft"),
+        per_device_train_batch_size=3,
+        max_steps=40,
+        learning_rate=1e-2,
+        lr_scheduler_type="constant",
+        eval_strategy="steps",
+        eval_steps=10,
+        save_steps=10,
+        logging_steps=10,
+        metric_for_best_model="jarvis_relevance",
+        load_best_model_at_end=True,
+        report_to=[],
+        use_cpu=True,
+        seed=0,
+    )
+    trainer = SFTTrainer(model=model, args=args, train_dataset=data, eval_dataset=data, processing_class=tokenizer)
+    trainer.add_callback(JarvisEvalCallback(trainer, suite=mini_suite, subset="quick"))
+    trainer.train()
+
+    jarvis = [e for e in trainer.state.log_history if "jarvis/relevance" in e]
+    assert [e["step"] for e in jarvis] == [10, 20, 30, 40]
+    relevance = [e["jarvis/relevance"] for e in jarvis]
+    best_step = jarvis[relevance.index(max(relevance))]["step"]
+    assert trainer.state.best_metric == pytest.approx(max(relevance))
+    assert trainer.state.best_model_checkpoint.endswith(f"checkpoint-{best_step}")

@@ -78,7 +78,7 @@ class CheckpointScore:
         if overall.avg_valid_call_finetuned is not None:
             out["jarvis/valid_call"] = overall.avg_valid_call_finetuned
         for category, stats in self.summary.by_category.items():
-            out[f"jarvis/relevance/{category}"] = stats.avg_relevance_finetuned
+            out[f"jarvis/{category}/relevance"] = stats.avg_relevance_finetuned
         return out
 
     def eval_metrics(self) -> dict[str, float]:

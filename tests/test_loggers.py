@@ -1,0 +1,75 @@
+"""--jarvis-log-to: a run's scores and reports in the user's experiment tracker (MLflow's local file store here)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+
+from evals.loggers import parse_trackers
+from tests.test_gate_e2e import MINI_SUITE
+from tests.test_plugin import TEST_FILE
+
+
+def test_tracker_names_are_checked() -> None:
+    assert parse_trackers("MLflow, wandb,mlflow") == ("mlflow", "wandb")
+    with pytest.raises(argparse.ArgumentTypeError, match="use mlflow or wandb"):
+        parse_trackers("tensorboard")
+
+
+def test_a_run_logs_its_scores_and_reports_to_an_mlflow_file_store(
+    pytester: pytest.Pytester, tiny_model_dir: Path, tiny_adapter_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mlflow = pytest.importorskip("mlflow", reason="mlflow-skinny is a dev extra; make setup installs it")
+    store = pytester.path / "mlruns"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store.as_uri())
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3's own opt-in to its file store
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "jarvis-test")
+    pytester.makepyfile(test_bench=TEST_FILE)
+    suite = pytester.path / "mini.yaml"
+    suite.write_text(MINI_SUITE, encoding="utf-8")
+    result = pytester.runpytest_subprocess(
+        "-m", "jarvis", f"--jarvis-suite={suite}", f"--jarvis-model={tiny_model_dir}",
+        f"--jarvis-adapter={tiny_adapter_dir}", "--jarvis-quant=none", "--jarvis-max-new-tokens=8",
+        "--jarvis-assert=none", "--jarvis-log-to=mlflow", "-p", "no:cacheprovider",
+    )  # fmt: skip
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines(["*note: logged to MLflow (*experiment jarvis-test, run *)*"])
+    saved = json.loads((pytester.path / "reports" / "benchmark_results.json").read_text(encoding="utf-8"))
+
+    client = mlflow.tracking.MlflowClient(tracking_uri=store.as_uri())
+    experiment = client.get_experiment_by_name("jarvis-test")
+    (run,) = client.search_runs([experiment.experiment_id])
+    metrics = run.data.metrics
+    assert metrics["jarvis/relevance"] == pytest.approx(saved["statistics"]["avg_relevance_finetuned"])
+    assert set(saved["statistics"]["by_category"]) == {
+        k.split("/")[1] for k in metrics if k.endswith("/relevance") and k.count("/") == 2
+    }
+    assert run.data.params["suite"] == "mini@1" and run.data.tags["jarvis.gate"] == "no_baseline"
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "reports")}
+    assert {"reports/benchmark_report.html", "reports/benchmark_results.json"} <= artifacts
+
+
+def test_a_tracker_that_is_not_installed_is_one_note_and_the_run_stands(
+    pytester: pytest.Pytester, tiny_model_dir: Path, tiny_adapter_dir: Path
+) -> None:
+    pytest.importorskip("mlflow")
+    try:
+        import wandb  # noqa: F401
+
+        pytest.skip("wandb is installed here")
+    except ImportError:
+        pass
+    pytester.makepyfile(test_bench=TEST_FILE)
+    suite = pytester.path / "mini.yaml"
+    suite.write_text(MINI_SUITE, encoding="utf-8")
+    result = pytester.runpytest_subprocess(
+        "-m", "jarvis", f"--jarvis-suite={suite}", f"--jarvis-model={tiny_model_dir}",
+        f"--jarvis-adapter={tiny_adapter_dir}", "--jarvis-quant=none", "--jarvis-max-new-tokens=8",
+        "--jarvis-assert=none", "--jarvis-log-to=wandb", "-p", "no:cacheprovider",
+    )  # fmt: skip
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*note: error: --jarvis-log-to=wandb: wandb is not installed: `pip install wandb`*"])
+    assert (pytester.path / "reports" / "benchmark_report.html").is_file()
