@@ -216,7 +216,7 @@ def results() -> RunResults:
 
 @pytest.fixture(scope="module")
 def written(results: RunResults, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """One full write (chart included: ~1 s at 150 DPI), shared by the module."""
+    """One full write (chart included: ~2 s at 300 DPI), shared by the module."""
     out = tmp_path_factory.mktemp("run")
     paths = write_reports(results, out)
     return {p.name: p for p in paths}
@@ -479,13 +479,13 @@ def test_json_round_trip_keeps_every_section(tmp_path: Path) -> None:
     assert render_text(loaded) == render_text(original)
 
 
-def test_chart_is_14_by_10_inches_at_150_dpi_with_four_panels(results: RunResults, written: dict[str, Path]) -> None:
+def test_chart_is_14_by_10_inches_at_300_dpi_with_four_panels(results: RunResults, written: dict[str, Path]) -> None:
     import matplotlib.image
 
     from evals.reports.charts import build_figure
 
     pixels = matplotlib.image.imread(written[PNG_NAME])
-    assert pixels.shape[:2] == (1500, 2100)
+    assert pixels.shape[:2] == (3000, 4200)
     assert len(build_figure(results).axes) == 4
 
 
