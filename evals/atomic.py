@@ -9,6 +9,28 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from evals.errors import JarvisError
+
+
+def check_file_target(path: Path, option: str) -> None:
+    """Refuse, in one line, an output file path that names a folder (or whose parent is a file)."""
+    if path.is_dir():
+        raise JarvisError(f"{option} {path} is a folder: pass a file path, e.g. {path / 'out'}")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise JarvisError(f"{option} {path}: {parent} is a file, not a folder; pass another path")
+            break
+
+
+def check_folder_target(path: Path, option: str) -> None:
+    """Refuse, in one line, an output folder path that names an existing file."""
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            if not candidate.is_dir():
+                raise JarvisError(f"{option} {path}: {candidate} is a file, not a folder; pass a folder path")
+            break
+
 
 def _umask() -> int:
     mask = os.umask(0)

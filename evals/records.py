@@ -21,6 +21,31 @@ def _tuple(value: Any) -> tuple[str, ...]:
     return tuple(str(v) for v in (value or ()))
 
 
+def _str(data: Mapping[str, Any], key: str) -> str:
+    """Read a text field of a saved run: a ``null`` or a number there is damage, not an empty answer."""
+    value = data[key]
+    if not isinstance(value, str):
+        raise ValueError(f"'{key}' must be text, got {type(value).__name__}")
+    return value
+
+
+def _score(data: Mapping[str, Any], key: str, low: float = 0.0, high: float = 1.0) -> float:
+    """Read a score of a saved run: a finite number in [low, high], so no report renders NaN or -0.5."""
+    value = data[key]
+    if (
+        isinstance(value, bool) or not isinstance(value, (int, float)) or not low - 1e-9 <= float(value) <= high + 1e-9
+    ):  # float rounding
+        raise ValueError(f"'{key}' must be a number from {low:g} to {high:g}, got {value!r}")
+    return float(value)
+
+
+def _count(data: Mapping[str, Any], key: str) -> int:
+    value = data[key]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"'{key}' must be a whole number >= 0, got {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Intent:
     """Words that name a tool together: an action and, when objects are listed, an object in the same sentence."""
@@ -107,9 +132,9 @@ class Case:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Case:
         return cls(
-            id=data["id"],
-            category=data["category"],
-            prompt=data["prompt"],
+            id=_str(data, "id"),
+            category=_str(data, "category"),
+            prompt=_str(data, "prompt"),
             expected_tools=_tuple(data.get("expected_tools")),
             keywords=_tuple(data.get("keywords")),
             intended=data.get("intended"),
@@ -272,16 +297,16 @@ class ArmScore:
     def from_dict(cls, data: Mapping[str, Any]) -> ArmScore:
         valid_call = data.get("valid_call")
         return cls(
-            answer=data["answer"],
-            keyword_hits=int(data["keyword_hits"]),
-            keyword_total=int(data["keyword_total"]),
-            relevance=float(data["relevance"]),
+            answer=_str(data, "answer"),
+            keyword_hits=_count(data, "keyword_hits"),
+            keyword_total=_count(data, "keyword_total"),
+            relevance=_score(data, "relevance"),
             tools_named=_tuple(data.get("tools_named")),
             tools_missing=_tuple(data.get("tools_missing")),
             tools_extra=_tuple(data.get("tools_extra")),
             echoed_tools=_tuple(data.get("echoed_tools")),
             echo=bool(data.get("echo", False)),
-            valid_call=None if valid_call is None else float(valid_call),
+            valid_call=None if valid_call is None else _score(data, "valid_call"),
             calls=tuple(Call.from_dict(c) for c in data.get("calls") or ()),
             refusal=bool(data.get("refusal", False)),
             recited=bool(data.get("recited", False)),
@@ -334,7 +359,7 @@ class ScoredCase:
             case=Case.from_dict(data),
             base=ArmScore.from_dict(data["base"]),
             finetuned=ArmScore.from_dict(data["finetuned"]),
-            cosine_similarity=float(data["cosine_similarity"]),
+            cosine_similarity=_score(data, "cosine_similarity", -1.0, 1.0),
         )
 
 

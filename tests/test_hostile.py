@@ -1,0 +1,131 @@
+"""Hostile input and hard faults (issue 27): each reproduction of the review, as a test.
+
+A careless user or a hostile pull request must get one ``JarvisError`` line (or a warning and a
+run that goes on), never a traceback, and never a report set half old and half new.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from evals.cli import main
+from evals.reports import JSON_NAME, results_json
+from tests import test_bad_input
+from tests.factories import make_results, scored
+
+bench = test_bad_input.bench  # the mini suite on the tiny Llama, shared with the bad-input tests
+
+
+def saved_run(folder: Path) -> Path:
+    """Write a small valid results JSON under ``folder`` and return its path."""
+    results = make_results([scored("a", "commands", 0.0, 1.0), scored("b", "routing", 0.5, 0.5)])
+    path = folder / JSON_NAME
+    folder.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results_json(results)), encoding="utf-8")
+    return path
+
+
+def one_cli_error(capsys: pytest.CaptureFixture[str], argv: list[str], *parts: str) -> str:
+    """Run the CLI; assert exit 2 and one ``error:`` line holding ``parts``; return it."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    for part in parts:
+        assert part in lines[0], lines[0]
+    return lines[0]
+
+
+# -- 3. pathological JSON ------------------------------------------------------------------------
+
+
+def _big_int(text: str) -> str:
+    data = json.loads(text)
+    data["results"][0]["base"]["keyword_hits"] = 0
+    return json.dumps(data).replace('"keyword_hits": 0', '"keyword_hits": ' + "9" * 5000, 1)
+
+
+def _null_answer(text: str) -> str:
+    data = json.loads(text)
+    data["results"][0]["finetuned"]["answer"] = None
+    return json.dumps(data)
+
+
+@pytest.mark.parametrize(
+    ("damage", "says"),
+    [
+        (lambda t: "[" * 100_000 + "]" * 100_000, "nested more than 64 levels"),
+        (_big_int, "an integer of 5000 digits"),
+        (_null_answer, "'answer' must be text"),
+        (lambda t: t.replace('"relevance": 1.0', '"relevance": NaN', 1), "NaN is not a number JSON allows"),
+        (lambda t: t.replace('"relevance": 1.0', '"relevance": 1e999', 1), "out of range"),
+    ],
+    ids=["deep", "5000-digits", "null-answer", "nan", "inf"],
+)
+def test_pathological_results_file_is_one_line_in_report_and_compare(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], damage, says: str
+) -> None:
+    good = saved_run(tmp_path / "good")
+    bad = tmp_path / "bad" / JSON_NAME
+    bad.parent.mkdir()
+    bad.write_text(damage(good.read_text(encoding="utf-8")), encoding="utf-8")
+    one_cli_error(capsys, ["report", str(bad), "--out", str(tmp_path / "out")], f"results file {bad}", says)
+    one_cli_error(capsys, ["compare", str(good), str(bad), "--out", str(tmp_path / "c.txt")], str(bad), says)
+    assert not (tmp_path / "out").exists()
+
+
+# -- 10. NaN, inf and negative relevance ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["-0.5", "1.5", "-1e308"])
+def test_report_refuses_scores_out_of_range(tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str) -> None:
+    path = saved_run(tmp_path)
+    path.write_text(path.read_text().replace('"relevance": 1.0', f'"relevance": {value}', 1), encoding="utf-8")
+    one_cli_error(capsys, ["report", str(path)], f"results file {path}", "'relevance' must be a number from 0 to 1")
+
+
+# -- 9. CLI tracebacks -----------------------------------------------------------------------------
+
+
+def test_report_out_an_existing_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = saved_run(tmp_path / "run")
+    occupied = tmp_path / "occupied"
+    occupied.write_text("mine", encoding="utf-8")
+    one_cli_error(capsys, ["report", str(path), "--out", str(occupied)], f"--out {occupied}", "is a file")
+    assert occupied.read_text() == "mine"
+
+
+def test_compare_html_an_existing_folder_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = saved_run(tmp_path / "run")
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    argv = ["compare", str(path), str(path), "--out", str(tmp_path / "c.txt"), "--html", str(folder)]
+    one_cli_error(capsys, argv, f"--html {folder}", "is a folder")
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "nested more than 64 levels"),
+        ('{"schema_version": 2' + "0" * 5000 + "}", "digits"),
+    ],
+    ids=["deep", "5000-digits"],
+)
+def test_pathological_baseline_fails_the_gate_in_one_line_and_re_blessing_replaces_it(
+    bench, pytester: pytest.Pytester, text: str, says: str
+) -> None:
+    baseline = pytester.path / "reports" / "baseline.json"
+    baseline.parent.mkdir()
+    baseline.write_text(text, encoding="utf-8")
+    result = bench()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
+    result.stdout.fnmatch_lines([f"gate: baseline {baseline} is corrupt (*{says}*): re-bless it *"])
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+    assert (pytester.path / "reports" / JSON_NAME).is_file(), "the reports are still written"
+    blessed = bench("--jarvis-save-baseline")
+    assert blessed.ret == 0, blessed.stdout.str()
+    assert json.loads(baseline.read_text(encoding="utf-8"))["schema_version"] == 2
