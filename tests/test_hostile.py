@@ -15,6 +15,7 @@ from evals.cli import main
 from evals.reports import JSON_NAME, results_json
 from tests import test_bad_input
 from tests.factories import make_results, scored
+from tests.test_gate_e2e import MINI_SUITE
 
 bench = test_bad_input.bench  # the mini suite on the tiny Llama, shared with the bad-input tests
 
@@ -129,3 +130,59 @@ def test_pathological_baseline_fails_the_gate_in_one_line_and_re_blessing_replac
     blessed = bench("--jarvis-save-baseline")
     assert blessed.ret == 0, blessed.stdout.str()
     assert json.loads(baseline.read_text(encoding="utf-8"))["schema_version"] == 2
+
+
+# -- 4. a YAML alias bomb, and 6. a scalar where the suite expects a list -------------------------
+
+ALIAS_BOMB = "\n".join(
+    ['a0: &a0 ["' + "x" * 1000 + '"]']
+    + [f"a{n}: &a{n} [" + ", ".join([f"*a{n - 1}"] * 10) + "]" for n in range(1, 9)]
+    + ["version: 1", "system_prompt: s", "tools: [{id: t}]", "cases: [{id: c, category: commands, prompt: *a8}]"]
+)
+SUITE_EDITS = {
+    "alias-bomb": (lambda s: ALIAS_BOMB, "line 2, column 10: malformed YAML (alias *a0 is not allowed in a suite*"),
+    "keywords-5": (
+        lambda s: s.replace("keywords: [open_app, firefox]", "keywords: 5"),
+        "case 'cmd_firefox': 'keywords' must be a list of text, got the int '5'",
+    ),
+    "tools-5": (lambda s: s.split("tools:")[0] + "tools: 5\ncases: [{id: c}]\n", "'tools' must be a list of mappings*"),
+    "actions-5": (
+        lambda s: s.replace("aliases: [monte le son]}", "aliases: [monte le son], intents: [{actions: 5}]}"),
+        "tool 'volume_up': intent #1: 'actions' must be a list of text, got the int '5'",
+    ),
+    "prompt-list": (
+        lambda s: s.replace('prompt: "ouvre firefox"', "prompt: [ouvre, firefox]"),
+        "case 'cmd_firefox': 'prompt' must be text, got a list",
+    ),
+    "deep": (
+        lambda s: s.replace('prompt: "ouvre firefox"', "prompt: " + "[" * 5000 + "]" * 5000),
+        "*malformed YAML (nested more than 32 levels deep)*",
+    ),
+}
+
+
+@pytest.mark.parametrize(("edit", "message"), SUITE_EDITS.values(), ids=SUITE_EDITS.keys())
+def test_hostile_suite_is_one_line_in_load_and_validate_metric(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], edit, message: str
+) -> None:
+    from fnmatch import fnmatch
+
+    from evals.suite import SuiteError, load_suite
+
+    suite = tmp_path / "bad.yaml"
+    suite.write_text(edit(MINI_SUITE), encoding="utf-8")
+    with pytest.raises(SuiteError) as exc:
+        load_suite(suite)
+    assert fnmatch(str(exc.value), f"suite file {suite}: {message}"), str(exc.value)
+    labels = tmp_path / "labels.tsv"
+    labels.write_text("prompt\texpected_tools\tanswer\tlabel\nouvre\topen_app\topen_app\t1\n", encoding="utf-8")
+    line = one_cli_error(capsys, ["validate-metric", str(labels), "--suite", str(suite)], f"suite file {suite}")
+    assert fnmatch(line, f"*{message}"), line
+
+
+@pytest.mark.parametrize("name", ["alias-bomb", "keywords-5", "deep"])
+def test_hostile_suite_is_a_usage_error_at_collection(bench, pytester: pytest.Pytester, name: str) -> None:
+    edit, message = SUITE_EDITS[name]
+    suite = pytester.path / "bad.yaml"
+    suite.write_text(edit(MINI_SUITE), encoding="utf-8")
+    test_bad_input.assert_usage_error(bench(suite="bad.yaml"), pytester.path, f"suite file {suite}: {message}")
