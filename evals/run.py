@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -173,6 +174,11 @@ class EvalRun:
                 warning = f"case {case.id}: prompt longer than the model's context, truncated from the left"
                 if answer.truncated_prompt and warning not in self.warnings:  # once per case, not per arm
                     self.warnings.append(warning)
+                for notice in answer.notices:  # stored with the answer: a cached run says what the first said
+                    if notice not in self.warnings and notice not in self.backend.stats.notices:
+                        self.warnings.append(notice)
+                        if answer.cached:  # the backend printed it when it generated; say it now instead
+                            print(f"[jarvis] warning: {notice}", file=sys.stderr, flush=True)
 
     def answer_prompts(self, work: dict[Arm, list[Prompt]]) -> dict[Arm, list[Answer]]:
         """Answer each arm's prompts: cached answers first, the rest in one call to the backend.
@@ -193,7 +199,9 @@ class EvalRun:
                     todo.setdefault(arm, []).append(prompt)
                     out[arm].append(None)
                 else:
-                    out[arm].append(Answer(hit.text, hit.new_tokens, hit.truncated_prompt, cached=True))
+                    out[arm].append(
+                        Answer(hit.text, hit.new_tokens, hit.truncated_prompt, cached=True, notices=hit.notices)
+                    )
         if not todo:
             return {arm: [a for a in answers if a is not None] for arm, answers in out.items()}
 
@@ -278,7 +286,7 @@ class EvalRun:
             metadata=meta,
             statistics=summarize(cases),
             results=cases,
-            warnings=(*self.warnings, *self.backend.stats.notices),
+            warnings=tuple(dict.fromkeys((*self.warnings, *self.backend.stats.notices))),
             adapters=adapters,
         )
 

@@ -205,3 +205,128 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_made_inert(start: str) -> No
     row = next(csv.DictReader(io.StringIO(results_csv(make_results([case])))))
     assert row["finetuned_answer"] == "'" + answer and row["prompt"] == "'" + answer
     assert row["relevance_base"] == "0.0", "numbers stay numbers"
+
+
+# -- 14. a warning that depends on the cache -----------------------------------------------------
+
+
+def test_the_ignored_tools_warning_is_the_same_when_answers_come_from_the_cache(
+    pytester: pytest.Pytester, tiny_model_dir: Path, tiny_adapter_dir: Path
+) -> None:
+    from tests.test_plugin import TEST_FILE
+
+    pytester.makepyfile(test_bench=TEST_FILE)
+    (pytester.path / "mini.yaml").write_text(MINI_SUITE, encoding="utf-8")
+    warning = f"the chat template of {tiny_model_dir} ignores `tools`"
+    reports = pytester.path / "reports"
+    written = reports / "partial"  # "jarvis and routing" is a partial run
+
+    def said() -> list[object]:
+        data = json.loads((written / JSON_NAME).read_text(encoding="utf-8"))
+        text = (written / "benchmark_report.txt").read_text(encoding="utf-8")
+        page = (written / "benchmark_report.html").read_text(encoding="utf-8")
+        return [
+            [w for w in data["warnings"] if w.startswith(warning)],
+            warning in text,
+            "ignores <code>tools</code>" in page or "ignores `tools`" in page,
+        ]
+
+    said_by: list[list[object]] = []
+    for run in ("fresh", "cached"):
+        result = pytester.runpytest(
+            "-m", "jarvis and routing", "--jarvis-suite=mini.yaml", f"--jarvis-model={tiny_model_dir}",
+            f"--jarvis-adapter={tiny_adapter_dir}", "--jarvis-quant=none", "--jarvis-max-new-tokens=4",
+            f"--jarvis-cache-dir={pytester.path / 'cache'}", "--jarvis-assert=none", "-p", "no:cacheprovider",
+            "--jarvis-prompt-format=native-tools", f"--jarvis-reports={reports}",
+        )  # fmt: skip
+        assert result.ret == 0, result.stdout.str()
+        assert sum(warning in line for line in result.stderr.lines) == 1, f"{run}: said once on stderr"
+        result.stdout.fnmatch_lines([f"warning: {warning}*"])
+        said_by.append(said())
+    assert said_by[0] == said_by[1] and said_by[0][0] and all(said_by[0][1:]), said_by
+    assert json.loads((written / JSON_NAME).read_text())["metadata"]["n_cached_answers"] > 0
+
+
+# -- 1. a cache row that SQLite reads but whose values are invalid ---------------------------------
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "update generations set meta='{x'",
+        "update generations set meta='[1]'",
+        'update generations set meta=\'{"truncated_prompt": "yes"}\'',
+        "update generations set text=x'00ff'",
+        "update generations set new_tokens='many'",
+        "update generations set new_tokens=-3",
+        "update generations set created=x'00'",
+    ],
+)
+def test_an_unusable_cache_row_is_dropped_with_one_warning_and_answered_again(tmp_path: Path, damage: str) -> None:
+    import sqlite3
+    import warnings
+
+    from evals.cache import CachedAnswer, CacheWarning, GenerationCache
+
+    path = tmp_path / "generations.sqlite"
+    with GenerationCache(path) as cache:
+        cache.put_many({"good": CachedAnswer("ok", 1), "bad": CachedAnswer("ko", 2)})
+    with sqlite3.connect(path) as conn:
+        conn.execute(damage + " where key = 'bad'")
+    with GenerationCache(path) as cache, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        found = cache.get_many(["good", "bad"])
+        assert list(found) == ["good"] and found["good"].text == "ok"
+        said = [str(w.message) for w in caught if issubclass(w.category, CacheWarning)]
+        assert len(said) == 1 and "\n" not in said[0], said
+        assert said[0].startswith(f"generation cache {path}: dropped 1 unusable row(s) (")
+        assert said[0].endswith("): their answers are generated again")
+        cache.put_many({"bad": CachedAnswer("again", 3)})  # the next run answers it again and stores it
+    with GenerationCache(path) as cache, warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing left to warn about
+        assert cache.get_many(["good", "bad"])["bad"].text == "again"
+    assert not list(tmp_path.glob("*.corrupt-*")), "the file is kept: only the row was bad"
+
+
+def _killed_at(marker: str, script: str, *args: str, cwd: Path) -> None:
+    """Run ``script`` in a child Python, SIGKILL it as soon as it prints ``marker`` (a chosen point)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    child = subprocess.Popen([sys.executable, "-c", script, *args], cwd=cwd, env=env, stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    for line in child.stdout:
+        if line.strip() == marker:
+            child.send_signal(signal.SIGKILL)
+            break
+    child.wait(timeout=120)
+    assert child.returncode == -signal.SIGKILL, f"the child never reached {marker!r}"
+
+
+WRITER = """
+import sys
+from evals.cache import CachedAnswer, GenerationCache
+cache = GenerationCache(sys.argv[1])
+for n in range(10_000):
+    cache.put_many({f"k{n}-{i}": CachedAnswer("x" * 200, i) for i in range(50)})
+    if n == 20:
+        print("writing", flush=True)
+"""
+
+
+def test_a_writer_killed_mid_transaction_leaves_a_cache_every_later_run_reads(tmp_path: Path) -> None:
+    import warnings
+
+    from evals.cache import GenerationCache
+
+    path = tmp_path / "generations.sqlite"
+    _killed_at("writing", WRITER, str(path), cwd=tmp_path)
+    with GenerationCache(path) as cache, warnings.catch_warnings():
+        warnings.simplefilter("error")  # no corrupt file, no bad row: nothing to warn about
+        found = cache.get_many([f"k{n}-{i}" for n in range(40) for i in range(50)])
+    assert len(found) >= 21 * 50 and len(found) % 50 == 0, "whole transactions only"
+    assert all(a.text == "x" * 200 for a in found.values())

@@ -71,6 +71,7 @@ class Answer:
     new_tokens: int
     truncated_prompt: bool = False
     cached: bool = False
+    notices: tuple[str, ...] = ()  # findings about how it was asked (stored with it in the cache)
 
 
 @dataclass
