@@ -131,11 +131,19 @@ def conclude(
         notes.append(f"partial run ({run.scope}): reports in {out_dir}; the full run's reports are untouched")
     try:
         written = write_reports(results, out_dir)
-    except OSError as exc:
-        raise JarvisError(
-            f"reports folder {out_dir} is not writable ({exc.strerror or exc}): "
-            "pass --jarvis-reports DIR with a writable folder"
-        ) from None
+    except (OSError, JarvisError) as exc:
+        # The gate's reasons are still printed: a report that cannot be written must not hide why
+        # the run failed. Nothing is blessed from a run whose reports are not on disk.
+        problem = (
+            str(exc)
+            if isinstance(exc, JarvisError)
+            else f"reports folder {out_dir} cannot be written ({exc.strerror or exc}): "
+            "free space, fix its permissions or pass --jarvis-reports DIR"
+        )
+        notes.append(f"error: {problem}; the previous reports are unchanged")
+        if config.save_baseline:
+            notes.append(f"baseline not blessed: {config.baseline} is unchanged, because the reports were not written")
+        return RunOutcome(results=results, gate=gate, notes=notes, failed=True)
     if config.save_baseline and problems:  # a baseline of empty answers would let anything pass later
         notes.append(f"baseline not blessed: {config.baseline} is unchanged, because the answers were empty")
     elif config.save_baseline:  # explicit request: bless even a worse run, but say so

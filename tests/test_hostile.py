@@ -330,3 +330,140 @@ def test_a_writer_killed_mid_transaction_leaves_a_cache_every_later_run_reads(tm
         found = cache.get_many([f"k{n}-{i}" for n in range(40) for i in range(50)])
     assert len(found) >= 21 * 50 and len(found) % 50 == 0, "whole transactions only"
     assert all(a.text == "x" * 200 for a in found.values())
+
+
+# -- 2. the reports are written all or nothing; 11. orphan temporaries after a kill ---------------
+
+SET_WRITER = """
+import sys, time
+from pathlib import Path
+from evals import atomic
+from evals.reports import write_reports
+from tests.factories import make_results, scored
+
+point = sys.argv[2]
+def stop():
+    print(point, flush=True)
+    time.sleep(120)  # SIGKILLed here
+if point == "renamed":  # after the first report is renamed into place, before the others
+    replace = atomic.os.replace
+    def replace_then_stop(src, dst):
+        replace(src, dst)
+        stop()
+    atomic.os.replace = replace_then_stop
+else:  # while the staged files are written, before the commit
+    atomic.os.fsync = lambda fd: stop()
+write_reports(make_results([scored("new", "routing", 0.0, 1.0)]), Path(sys.argv[1]))
+"""
+
+
+def _report_set(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file() and not p.name.startswith(".")}
+
+
+@pytest.fixture
+def two_sets(tmp_path: Path) -> tuple[Path, dict[str, bytes], dict[str, bytes]]:
+    """A reports folder holding the old set, and the bytes of the old and the new set."""
+    from evals.reports import write_reports
+
+    old, new = tmp_path / "old", tmp_path / "new"
+    write_reports(make_results([scored("old", "commands", 1.0, 0.0)]), old)
+    write_reports(make_results([scored("new", "routing", 0.0, 1.0)]), new)
+    reports = tmp_path / "reports"
+    write_reports(make_results([scored("old", "commands", 1.0, 0.0)]), reports)
+    return reports, _report_set(old), _report_set(new)
+
+
+def test_a_kill_before_the_commit_leaves_the_old_set_and_the_next_write_removes_the_orphans(
+    two_sets, tmp_path: Path
+) -> None:
+    import os
+    import time
+
+    from evals.reports import write_reports
+
+    reports, old, new = two_sets
+    _killed_at("staging", SET_WRITER, str(reports), "staging", cwd=Path(__file__).resolve().parent.parent)
+    assert _report_set(reports) == old, "no file of the old set was replaced"
+    orphans = [p for p in reports.iterdir() if p.name.startswith(".")]
+    assert orphans, "the killed writer left its staging folder"
+    write_reports(make_results([scored("x", "routing", 0.0, 1.0)]), reports)
+    assert all(p.exists() for p in orphans), "a fresh temporary may be a live writer's on another machine"
+    an_hour_ago = time.time() - 3600
+    for p in orphans:
+        os.utime(p, (an_hour_ago, an_hour_ago))
+    write_reports(make_results([scored("new", "routing", 0.0, 1.0)]), reports)
+    assert [p.name for p in reports.iterdir() if p.name.startswith(".")] == []
+    assert _report_set(reports) == new
+
+
+def test_a_kill_between_the_renames_is_finished_by_the_next_reader(two_sets, tmp_path: Path) -> None:
+    from evals.reports import load_results
+
+    reports, old, new = two_sets
+    _killed_at("renamed", SET_WRITER, str(reports), "renamed", cwd=Path(__file__).resolve().parent.parent)
+    assert load_results(reports / JSON_NAME).results[0].id == "new", "the reader finishes the committed set"
+    assert _report_set(reports) == new
+    assert [p.name for p in reports.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_folder_where_a_report_goes_is_one_line_replaces_nothing_and_the_gate_still_speaks(
+    bench, pytester: pytest.Pytester
+) -> None:
+    assert bench().ret == 0
+    reports = pytester.path / "reports"
+    blocker = reports / "benchmark_results.csv"
+    blocker.unlink()
+    blocker.mkdir()
+    before = test_bad_input.snapshot(reports)
+    result = bench("--jarvis-min-gain=1000")  # a gate that must fail, to see its reasons
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
+    result.stdout.fnmatch_lines(
+        [
+            "gate: FAILED*",
+            f"note: error: {blocker} is a folder where a report goes: move it away *; the previous reports are unchanged",
+        ]
+    )
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+    assert test_bad_input.snapshot(reports) == before
+
+
+BLESSING = """
+import sys, time
+from pathlib import Path
+from evals import atomic
+from evals.gate.baseline import save_baseline
+from tests.factories import make_results, scored
+
+def stop(fd):
+    print("writing", flush=True)
+    time.sleep(120)  # SIGKILLed here, the temporary written, not yet renamed
+atomic.os.fsync = stop
+save_baseline(make_results([scored("c1", "routing", 0.0, 1.0)]), Path(sys.argv[1]), overwrite=True)
+"""
+
+
+def test_temporaries_of_a_killed_blessing_are_removed_by_the_next_one(tmp_path: Path) -> None:
+    import os
+    import time
+
+    from evals.gate.baseline import save_baseline
+
+    baseline = tmp_path / "reports" / "baseline.json"
+    results = make_results([scored("c1", "routing", 0.0, 1.0)])
+    save_baseline(results, baseline)
+    legacy = baseline.parent / ".baseline.json.k2j3l4m5.tmp"  # named before temporaries carried a pid
+    legacy.write_text("{", encoding="utf-8")
+    mine = baseline.parent / ".notes.tmp"  # not ours: never touched
+    mine.write_text("x", encoding="utf-8")
+    for _ in range(2):
+        _killed_at("writing", BLESSING, str(baseline), cwd=Path(__file__).resolve().parent.parent)
+    orphans = sorted(p for p in baseline.parent.glob(".baseline.json.*.tmp") if p != legacy)
+    assert len(orphans) == 2 and all(p.stat().st_mode & 0o777 == 0o600 for p in orphans)
+    save_baseline(results, baseline, overwrite=True)
+    assert all(p.exists() for p in orphans), "fresh: it may be a live writer's on another machine"
+    long_ago = time.time() - 2 * 24 * 3600
+    for p in [*orphans, legacy, mine]:
+        os.utime(p, (long_ago, long_ago))
+    save_baseline(results, baseline, overwrite=True)
+    assert sorted(p.name for p in baseline.parent.iterdir()) == [".notes.tmp", "baseline.json"]

@@ -19,7 +19,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from evals.atomic import atomic_write_json
+from evals.atomic import atomic_write_json, clean_stale
 from evals.errors import JarvisError
 from evals.jsonio import MAX_JSON_BYTES, MalformedJson, UnsafeJson, loads_guarded
 from evals.records import SYSTEM_TEXT, RunMetadata, RunResults, ScoredCase, Suite, Summary
@@ -371,6 +371,7 @@ def save_baseline(results: RunResults, path: str | Path, overwrite: bool = False
         raise BaselineError(
             f"baseline {path} already exists and was not replaced: pass --jarvis-save-baseline to re-bless it"
         )
+    clean_stale(path.parent)  # temporaries of a blessing that was killed
     try:
         return atomic_write_json(path, Baseline.from_results(results).to_dict())
     except OSError as exc:

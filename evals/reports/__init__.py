@@ -8,12 +8,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from evals.atomic import atomic_write_all
+from evals.atomic import atomic_write_all, recover_reports
 from evals.errors import JarvisError
 from evals.jsonio import MAX_JSON_BYTES, MalformedJson, UnsafeJson, loads_guarded
 from evals.records import RunResults
@@ -82,6 +83,8 @@ def load_results(path: str | Path) -> RunResults:
     """Read a results JSON written by a run; raise ``ResultsFileError`` naming the file and the fix."""
     path = Path(path)
     rerun = "re-run the benchmark to write it again"
+    with contextlib.suppress(OSError):  # a set whose writer was killed mid-swap: finish it before reading
+        recover_reports(path.parent)
     try:
         if path.is_file() and path.stat().st_size > MAX_JSON_BYTES:  # never read gigabytes into memory
             raise ResultsFileError(f"results file {path} is larger than {MAX_JSON_BYTES >> 20} MiB: {rerun}")
