@@ -467,3 +467,40 @@ def test_temporaries_of_a_killed_blessing_are_removed_by_the_next_one(tmp_path: 
         os.utime(p, (long_ago, long_ago))
     save_baseline(results, baseline, overwrite=True)
     assert sorted(p.name for p in baseline.parent.iterdir()) == [".notes.tmp", "baseline.json"]
+
+
+# -- 13. misleading messages -------------------------------------------------------------------------
+
+
+def test_a_labels_file_with_a_byte_order_mark_reads_like_one_without(tmp_path: Path) -> None:
+    from evals.cli.validate_metric import read_labels
+
+    labels = tmp_path / "labels.tsv"
+    labels.write_bytes("\ufeffprompt\texpected_tools\tanswer\tlabel\nouvre\topen_app\topen_app()\t1\n".encode())
+    assert [r.prompt for r in read_labels(labels, frozenset({"open_app"}))] == ["ouvre"]
+
+
+silent_adapter = test_bad_input.silent_adapter
+
+
+@pytest.mark.parametrize("damage", ["corrupt", "empty-answers"])
+def test_blessing_never_claims_a_run_is_blessed_when_it_is_not(
+    bench, pytester: pytest.Pytester, silent_adapter: Path, damage: str
+) -> None:
+    baseline = pytester.path / "reports" / "baseline.json"
+    kwargs = {}
+    if damage == "corrupt":
+        baseline.parent.mkdir()
+        baseline.write_text("{", encoding="utf-8")
+    else:
+        kwargs["adapter"] = silent_adapter
+    result = bench("--jarvis-save-baseline", **kwargs)
+    out = result.stdout.str()
+    assert "this run is blessed" not in out
+    if damage == "corrupt":
+        result.stdout.fnmatch_lines([f"gate: baseline {baseline} is unreadable: relevance was not compared"])
+        result.stdout.fnmatch_lines([f"note: baseline blessed: {baseline}"])
+    else:
+        result.stdout.fnmatch_lines([f"gate: no baseline at {baseline} yet: relevance was not compared"])
+        result.stdout.fnmatch_lines([f"note: baseline not blessed: {baseline} is unchanged, because the answers*"])
+        assert not baseline.exists()
