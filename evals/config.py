@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
 from evals.gate.rules import GATE_MODES, GateConfig, tolerance_problem
 from evals.models import QUANT_CHOICES
@@ -102,12 +103,36 @@ def parse_backend(value: str) -> str:
     return value
 
 
+def redact_url(url: str) -> str:
+    """Return ``url`` without userinfo, query or fragment: the form of a server's URL that may be recorded.
+
+    ``http://user:SECRET@host/v1?token=T`` becomes ``http://host/v1``: results, reports and logs
+    are uploaded as CI artifacts, and a credential in them is a leaked credential.
+    """
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def parse_env_name(value: str) -> str:
+    """Parse the *name* of an environment variable; the message never repeats a value that is not one."""
+    if not _ENV_NAME.match(str(value)):
+        raise argparse.ArgumentTypeError(
+            "the value given is not a variable name (it must not be the key itself): pass the NAME of the "
+            "environment variable that holds the key, e.g. OPENAI_API_KEY"
+        )
+    return str(value)
+
+
 def parse_base_url(value: str) -> str:
     """Parse a server's API root such as ``http://127.0.0.1:8000/v1`` (a trailing slash is dropped)."""
     url = str(value).strip().rstrip("/")
     scheme, sep, rest = url.partition("://")
     if not sep or scheme not in ("http", "https") or not rest:
-        raise argparse.ArgumentTypeError(f"'{value}' is not an http(s) URL; e.g. http://127.0.0.1:8000/v1")
+        raise argparse.ArgumentTypeError(f"'{redact_url(value)}' is not an http(s) URL; e.g. http://127.0.0.1:8000/v1")
     return url
 
 
@@ -429,6 +454,7 @@ OPTIONS: tuple[Option, ...] = (
         "jarvis_api_key_env",
         None,
         "openai backend: the environment variable holding the API key (sent when set, never written anywhere)",
+        parse_env_name,
         metavar="VAR",
     ),
 )

@@ -504,3 +504,95 @@ def test_blessing_never_claims_a_run_is_blessed_when_it_is_not(
         result.stdout.fnmatch_lines([f"gate: no baseline at {baseline} yet: relevance was not compared"])
         result.stdout.fnmatch_lines([f"note: baseline not blessed: {baseline} is unchanged, because the answers*"])
         assert not baseline.exists()
+
+
+# -- 8. credentials in --jarvis-base-url and --jarvis-api-key-env ------------------------------------
+
+
+@pytest.fixture
+def stub_server():
+    """A minimal OpenAI-compatible server in a thread: it lists base and tuned and answers open_app."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[tuple[str, str]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def _send(self, data: object) -> None:
+            seen.append((self.path, self.headers.get("Authorization", "")))
+            body = json.dumps(data).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            self._send({"object": "list", "data": [{"id": "base"}, {"id": "tuned"}]})
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self._send({"choices": [{"message": {"content": "open_app firefox"}}], "usage": {"completion_tokens": 2}})
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1], seen
+    server.shutdown()
+    server.server_close()
+
+
+def test_credentials_in_the_server_url_are_used_but_never_recorded(
+    pytester: pytest.Pytester, stub_server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.test_plugin import TEST_FILE
+
+    port, seen = stub_server
+    pytester.makepyfile(test_bench=TEST_FILE)
+    (pytester.path / "mini.yaml").write_text(MINI_SUITE, encoding="utf-8")
+    monkeypatch.setenv("STUB_KEY", "KEYSECRET")
+    result = pytester.runpytest(
+        "-m", "jarvis", "--jarvis-suite=mini.yaml", "--jarvis-backend=openai",
+        f"--jarvis-base-url=http://user:PASSSECRET@127.0.0.1:{port}/v1?token=TOKENSECRET",
+        "--jarvis-served-base=base", "--jarvis-served-adapter=tuned", "--jarvis-api-key-env=STUB_KEY",
+        "--jarvis-assert=none", f"--jarvis-cache-dir={pytester.path / 'cache'}", "-p", "no:cacheprovider",
+    )  # fmt: skip
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
+    assert seen and all("token=TOKENSECRET" in path for path, _ in seen), "the query reaches the server"
+    assert all(auth for _, auth in seen), "the credentials reach the server (httpx sends user:password as Basic)"
+    shown = result.stdout.str() + result.stderr.str()
+    files = {p: p.read_bytes() for p in (pytester.path / "reports").rglob("*") if p.is_file()}
+    assert len(files) >= 5
+    for secret in ("PASSSECRET", "TOKENSECRET", "KEYSECRET"):
+        assert secret not in shown
+        assert not [p.name for p, data in files.items() if secret.encode() in data], secret
+    assert f"127.0.0.1:{port}/v1" in json.dumps(json.loads(files[pytester.path / "reports" / JSON_NAME]))
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("sk-KEYSECRET-123", "*--jarvis-api-key-env*the value given is not a variable name*"),
+        ("UNSET_STUB_KEY", "*--jarvis-api-key-env UNSET_STUB_KEY: that variable is not set or is empty*"),
+    ],
+)
+def test_a_key_where_the_variable_name_goes_is_not_echoed_and_an_unset_variable_is_one_line(
+    pytester: pytest.Pytester, stub_server, value: str, message: str
+) -> None:
+    from tests.test_plugin import TEST_FILE
+
+    port, _ = stub_server
+    pytester.makepyfile(test_bench=TEST_FILE)
+    (pytester.path / "mini.yaml").write_text(MINI_SUITE, encoding="utf-8")
+    result = pytester.runpytest(
+        "-m", "jarvis", "--jarvis-suite=mini.yaml", "--jarvis-backend=openai",
+        f"--jarvis-base-url=http://127.0.0.1:{port}/v1", "--jarvis-served-base=base",
+        "--jarvis-served-adapter=tuned", f"--jarvis-api-key-env={value}", "-p", "no:cacheprovider",
+    )  # fmt: skip
+    assert result.ret in (pytest.ExitCode.USAGE_ERROR, 4), result.stdout.str()
+    shown = result.stdout.str() + result.stderr.str()
+    assert "KEYSECRET" not in shown and "Traceback" not in shown
+    result.stderr.fnmatch_lines([message])
