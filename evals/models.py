@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import os
 import shutil
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -190,6 +192,9 @@ def inspect_adapter(path: str | Path) -> AdapterInfo:
         raise JarvisError(
             f"adapter config {config_file} is unreadable ({exc}): re-save or retrain the adapter"
         ) from None
+    problem = _lora_config_problem(config)
+    if problem:
+        raise JarvisError(f"adapter config {config_file}: {problem}; re-save or retrain the adapter")
     weights = next((path / w for w in ADAPTER_WEIGHTS if (path / w).is_file()), None)
     if weights is None:
         raise JarvisError(
@@ -197,7 +202,109 @@ def inspect_adapter(path: str | Path) -> AdapterInfo:
         )
     if weights.suffix == ".safetensors":
         _check_safetensors(weights)
+    else:
+        _check_torch_zip(weights)
     return AdapterInfo(path=path, weights=weights, config=config)
+
+
+def _lora_config_problem(config: dict[str, Any]) -> str | None:
+    """Say what in a LoRA ``adapter_config.json`` peft would choke on (with a traceback), or None.
+
+    Only what is present is checked: peft fills in defaults for the rest.
+    """
+    peft_type = config.get("peft_type", "LORA")
+    if peft_type != "LORA":
+        return f"peft_type is {str(peft_type)[:40]!r}, and only LoRA adapters ('LORA') are supported"
+    rank = config.get("r", 8)
+    if isinstance(rank, bool) or not isinstance(rank, int) or rank <= 0:
+        return f"'r' must be a whole number > 0, got {str(rank)[:40]!r}"
+    alpha = config.get("lora_alpha", 8)
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not math.isfinite(alpha):
+        return f"'lora_alpha' must be a number, got {str(alpha)[:40]!r}"
+    targets = config.get("target_modules")
+    is_names = isinstance(targets, list) and all(isinstance(t, str) for t in targets)
+    if targets is not None and not isinstance(targets, str) and not is_names:
+        return f"'target_modules' must be a module name pattern or a list of names, got {str(targets)[:40]!r}"
+    base = config.get("base_model_name_or_path")
+    if base is not None and not isinstance(base, str):
+        return f"'base_model_name_or_path' must be text, got {str(base)[:40]!r}"
+    return None
+
+
+def _check_torch_zip(path: Path) -> None:
+    """Check that a ``.bin`` is a whole PyTorch zip archive (torch.save's format since 1.6).
+
+    A truncated file would otherwise fail deep inside ``torch.load`` with a long traceback. Its
+    contents are never unpickled here: the loader does that with ``weights_only=True``.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+            if bad is not None:
+                raise ValueError(f"{bad} fails its checksum")
+            pickles = [name for name in archive.namelist() if name.endswith("data.pkl")]
+            if not pickles:
+                raise ValueError("no data.pkl: not written by torch.save")
+            foreign = sorted({g for name in pickles for g in _pickle_globals(archive.read(name))} - _TENSOR_GLOBALS)
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise JarvisError(
+            f"adapter weights {path} are corrupt or not a PyTorch archive ({str(exc)[:120]}): re-save the adapter, "
+            "preferably as adapter_model.safetensors"
+        ) from None
+    if foreign:
+        raise JarvisError(
+            f"adapter weights {path} hold more than tensors (they call {', '.join(foreign[:3])}): never load them; "
+            "re-save the adapter as adapter_model.safetensors from a trusted copy"
+        )
+
+
+# What torch.save writes for a dict of tensors; anything else a pickle names would be called on load.
+_TENSOR_GLOBALS = frozenset(
+    {
+        "collections.OrderedDict",
+        "torch._utils._rebuild_tensor_v2",
+        "torch._utils._rebuild_parameter",
+        "torch._utils._rebuild_tensor",
+        *(
+            f"torch.{kind}Storage"
+            for kind in ("Float", "Half", "BFloat16", "Double", "Long", "Int", "Short", "Char", "Byte", "Bool")
+        ),
+        "torch.storage.UntypedStorage",
+        "torch.UntypedStorage",
+        *(
+            f"torch.{dtype}"
+            for dtype in ("float32", "float16", "bfloat16", "float64", "int64", "int32", "int8", "uint8", "bool")
+        ),
+    }
+)
+
+
+def _pickle_globals(data: bytes) -> set[str]:
+    """Return the ``module.name`` of every global a pickle would import, read without unpickling it."""
+    import pickletools
+
+    found: set[str] = set()
+    strings: list[str] = []
+    try:
+        for opcode, arg, _ in pickletools.genops(data):
+            if opcode.name in ("GLOBAL", "INST") and isinstance(arg, str):
+                found.add(arg.replace(" ", "."))
+            elif opcode.name == "STACK_GLOBAL":
+                found.add(".".join(strings[-2:]) if len(strings) >= 2 else "?")
+            elif isinstance(arg, str):
+                strings.append(arg)
+    except Exception as exc:  # pickletools raises ValueError and others on damaged input
+        raise ValueError(f"its pickle is damaged ({type(exc).__name__})") from None
+    return found
+
+
+# Bytes per element of each dtype the safetensors format defines.
+_SAFETENSORS_BYTES = {
+    "BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1,
+    "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
+    "I32": 4, "U32": 4, "F32": 4,
+    "I64": 8, "U64": 8, "F64": 8,
+}  # fmt: skip
 
 
 def _check_safetensors(path: Path) -> None:
@@ -209,10 +316,25 @@ def _check_safetensors(path: Path) -> None:
             if size < 8 or header_len <= 0 or 8 + header_len > size:
                 raise ValueError("truncated header")
             header = json.loads(fh.read(header_len))
-        end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
+        if not isinstance(header, dict):
+            raise ValueError("the header is not a JSON object")
+        end = 0
+        for name, tensor in header.items():
+            if name == "__metadata__":
+                continue
+            dtype, shape, (begin, stop) = tensor["dtype"], tensor["shape"], tensor["data_offsets"]
+            if dtype not in _SAFETENSORS_BYTES:
+                raise ValueError(f"tensor {name[:60]} has unknown dtype {str(dtype)[:20]!r}")
+            if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
+                raise ValueError(f"tensor {name[:60]} has a bad shape")
+            if not (isinstance(begin, int) and isinstance(stop, int)) or stop - begin != (
+                math.prod(shape) * _SAFETENSORS_BYTES[dtype]
+            ):
+                raise ValueError(f"tensor {name[:60]}: {dtype} {shape} does not fill bytes {begin}..{stop}")
+            end = max(end, stop)
         if 8 + header_len + end > size:
             raise ValueError("truncated tensor data")
-    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError, RecursionError) as exc:
         raise JarvisError(f"adapter weights {path} are corrupt ({exc}): re-save or retrain the adapter") from None
 
 

@@ -596,3 +596,89 @@ def test_a_key_where_the_variable_name_goes_is_not_echoed_and_an_unset_variable_
     shown = result.stdout.str() + result.stderr.str()
     assert "KEYSECRET" not in shown and "Traceback" not in shown
     result.stderr.fnmatch_lines([message])
+
+
+# -- 7. broken adapters --------------------------------------------------------------------------------
+
+
+def _as_bin(adapter: Path) -> Path:
+    """Re-save the adapter's weights as a torch.save archive (adapter_model.bin); return its path."""
+    import torch
+    from safetensors.torch import load_file
+
+    weights = adapter / "adapter_model.safetensors"
+    torch.save(load_file(str(weights)), adapter / "adapter_model.bin")
+    weights.unlink()
+    return adapter / "adapter_model.bin"
+
+
+class _Planted:
+    """Unpickling this would create the marker file: a stand-in for code a hostile .bin runs."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (Path.touch, (self.marker,))
+
+
+def _config(key: str, value: object):
+    def damage(adapter: Path) -> None:
+        path = adapter / "adapter_config.json"
+        config = json.loads(path.read_text(encoding="utf-8"))
+        config[key] = value
+        path.write_text(json.dumps(config), encoding="utf-8")
+
+    return damage
+
+
+def _truncated_bin(adapter: Path) -> None:
+    weights = _as_bin(adapter)
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size * 2 // 3])
+
+
+def _pickle_bin(adapter: Path) -> None:
+    import torch
+
+    weights = _as_bin(adapter)
+    torch.save({"x": _Planted(adapter.parent / "PWNED")}, weights)
+
+
+def _wrong_dtype(adapter: Path) -> None:
+    weights = adapter / "adapter_model.safetensors"
+    data = weights.read_bytes()
+    size = int.from_bytes(data[:8], "little")
+    header = data[8 : 8 + size].replace(b'"F32"', b'"F64"', 1)
+    weights.write_bytes(data[:8] + header + data[8 + size :])
+
+
+BROKEN_ADAPTERS = {
+    "target_modules-5": (_config("target_modules", 5), "adapter config *: 'target_modules' must be *"),
+    "r-four": (_config("r", "four"), "adapter config *: 'r' must be a whole number > 0, got 'four'*"),
+    "prefix-tuning": (_config("peft_type", "PREFIX_TUNING"), "adapter config *: peft_type is 'PREFIX_TUNING'*"),
+    "truncated-bin": (_truncated_bin, "adapter weights * are corrupt or not a PyTorch archive *"),
+    "pickle-bin": (_pickle_bin, "adapter weights * hold more than tensors (they call *pathlib.Path*"),
+    "wrong-dtype": (_wrong_dtype, "adapter weights * are corrupt (tensor * F64 * does not fill bytes *"),
+}
+
+
+@pytest.mark.parametrize(("damage", "message"), BROKEN_ADAPTERS.values(), ids=BROKEN_ADAPTERS.keys())
+def test_a_broken_adapter_is_one_line_in_check_and_at_collection(
+    bench, pytester: pytest.Pytester, tiny_adapter_dir: Path, damage, message: str
+) -> None:
+    import shutil
+    from fnmatch import fnmatch
+
+    from evals.cli.check import check_adapter
+
+    adapter = pytester.path / "broken" / "adapter"
+    shutil.copytree(tiny_adapter_dir, adapter)
+    damage(adapter)
+    row = check_adapter(adapter, pytester.path, model=None)
+    assert row.status == "FAIL" and fnmatch(f"{row.detail}: {row.fix}", message), row
+    result = bench(adapter=adapter)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str() + result.stderr.str()
+    shown = result.stdout.str() + result.stderr.str()
+    assert "Traceback" not in shown and "weights_only" not in shown
+    result.stderr.fnmatch_lines([f"ERROR: {message}"])
+    assert not (adapter.parent / "PWNED").exists(), "nothing in the pickle ran"

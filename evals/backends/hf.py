@@ -222,13 +222,29 @@ def attach_adapters(model: Any, adapters: Sequence[tuple[str, AdapterInfo]], mod
                 else:
                     model.load_adapter(str(info.path), adapter_name=name, is_trainable=False)
         except (RuntimeError, ValueError, KeyError) as exc:
-            raise JarvisError(
-                f"adapter {info.path} (trained for {info.base_model}) does not fit model {model_name}: "
-                f"{_misfit_detail(exc)}; pass the adapter trained for this model"
-            ) from None
+            if "weights_only" not in str(exc):
+                raise JarvisError(
+                    f"adapter {info.path} (trained for {info.base_model}) does not fit model {model_name}: "
+                    f"{_misfit_detail(exc)}; pass the adapter trained for this model"
+                ) from None
+            raise _unloadable(info, exc) from None
+        except Exception as exc:  # an unpickling refusal, a damaged archive: never the loader's own advice
+            raise _unloadable(info, exc) from None
         check_adapter_fits(model, name, info, model_name)
     model.eval()
     return model
+
+
+def _unloadable(info: AdapterInfo, exc: BaseException) -> JarvisError:
+    """One line for weights the loader refused; its message is left out on purpose.
+
+    torch's refusal of a pickle that holds more than tensors suggests re-running with
+    ``weights_only=False``, which would run the code it holds: advice no error of ours repeats.
+    """
+    return JarvisError(
+        f"adapter weights {info.weights} cannot be loaded safely ({type(exc).__name__}): they hold more than "
+        "tensors or are damaged; re-save the adapter as adapter_model.safetensors from a trusted copy"
+    )
 
 
 _SIZE_MISMATCH = re.compile(
