@@ -156,6 +156,31 @@ class AdapterInfo:
         return str(self.config.get("base_model_name_or_path") or "unknown")
 
 
+# Keys under which model configs state their context window, most specific first.
+_CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_seq_len", "seq_length", "n_ctx")
+
+
+def context_window(model_path: str | None) -> tuple[int, Path] | None:
+    """Return a local model folder's context window in tokens and the config.json saying so, or None.
+
+    Read from config.json without loading anything; None for a hub id not downloaded yet or a
+    config that does not say (the check is then left to generation).
+    """
+    folder = embedded_model_dir() if is_embedded(model_path) else Path(str(model_path)).expanduser()
+    config_file = folder / "config.json"
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    configs = [config, config.get("text_config")] if isinstance(config, dict) else []
+    for part in configs:
+        for key in _CONTEXT_KEYS:
+            value = part.get(key) if isinstance(part, dict) else None
+            if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                return value, config_file
+    return None
+
+
 def find_latest_adapter(output_dir: str | Path) -> Path | None:
     """Return the newest complete ``*/final/`` folder under ``output_dir`` (by modification time), if any.
 

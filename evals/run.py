@@ -21,7 +21,14 @@ from evals.config import AdapterSpec, EvalConfig
 from evals.environment import recorded_versions
 from evals.errors import JarvisError
 from evals.gate.baseline import suite_hash
-from evals.models import EMBEDDED_MODEL, adapter_base_mismatch, inspect_adapter, is_embedded, resolve_model
+from evals.models import (
+    EMBEDDED_MODEL,
+    adapter_base_mismatch,
+    context_window,
+    inspect_adapter,
+    is_embedded,
+    resolve_model,
+)
 from evals.records import (
     NATIVE_TOOLS,
     AdapterResults,
@@ -82,6 +89,13 @@ class EvalRun:
                 f"--jarvis-primary {primary}: no adapter has that name; use one of {', '.join(a.name for a in adapters)}"
             )
         model_path = config.model if served is not None or is_embedded(config.model) else resolve_model(config.model)
+        window = context_window(model_path) if served is None else None
+        if window is not None and config.max_new_tokens >= window[0]:
+            # Generation would run past what the model was trained on (and the prompt needs room too).
+            raise JarvisError(
+                f"--jarvis-max-new-tokens {config.max_new_tokens} is not below the model's context window "
+                f"({window[0]} tokens, {window[1]}): pass a smaller value; a JARVIS answer needs under 100"
+            )
         problem = unwritable(config.reports_dir)
         if problem:
             raise JarvisError(

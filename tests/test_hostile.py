@@ -682,3 +682,19 @@ def test_a_broken_adapter_is_one_line_in_check_and_at_collection(
     assert "Traceback" not in shown and "weights_only" not in shown
     result.stderr.fnmatch_lines([f"ERROR: {message}"])
     assert not (adapter.parent / "PWNED").exists(), "nothing in the pickle ran"
+
+
+# -- 12. an unbounded --jarvis-max-new-tokens ------------------------------------------------------------
+
+
+def test_max_new_tokens_past_the_context_window_is_a_usage_error(
+    bench, pytester: pytest.Pytester, tiny_model_dir: Path
+) -> None:
+    window = json.loads((tiny_model_dir / "config.json").read_text())["max_position_embeddings"]
+    result = bench("--jarvis-max-new-tokens=100000000")
+    test_bad_input.assert_usage_error(
+        result,
+        pytester.path,
+        f"--jarvis-max-new-tokens 100000000 is not below the model's context window ({window} tokens, "
+        f"{tiny_model_dir / 'config.json'}): pass a smaller value*",
+    )
