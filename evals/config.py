@@ -33,7 +33,7 @@ QUICK_MAX_NEW_TOKENS = 24
 def parse_quant(value: str) -> str:
     value = str(value).strip().lower()
     if value not in QUANT_CHOICES:
-        raise argparse.ArgumentTypeError(f"'{value}' is not a quantization; use one of {', '.join(QUANT_CHOICES)}")
+        raise argparse.ArgumentTypeError(f"{value!r} is not a quantization; use one of {', '.join(QUANT_CHOICES)}")
     return value
 
 
@@ -41,9 +41,9 @@ def parse_positive_int(value: str) -> int:
     try:
         number = int(str(value).strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"'{value}' is not a whole number") from None
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
     if number < 1:
-        raise argparse.ArgumentTypeError(f"'{value}' must be at least 1")
+        raise argparse.ArgumentTypeError(f"{value!r} must be at least 1")
     return number
 
 
@@ -59,7 +59,7 @@ def parse_prompt_format(value: str) -> str:
 
     text = str(value).strip().lower()
     if text not in PROMPT_FORMATS:
-        raise argparse.ArgumentTypeError(f"'{value}' is not a prompt format; use {' or '.join(PROMPT_FORMATS)}")
+        raise argparse.ArgumentTypeError(f"{value!r} is not a prompt format; use {' or '.join(PROMPT_FORMATS)}")
     return text
 
 
@@ -67,9 +67,9 @@ def parse_positive_float(value: str) -> float:
     try:
         number = float(str(value).strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"'{value}' is not a number") from None
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
     if not (math.isfinite(number) and number > 0):
-        raise argparse.ArgumentTypeError(f"'{value}' must be a positive number")
+        raise argparse.ArgumentTypeError(f"{value!r} must be a positive number")
     return number
 
 
@@ -77,9 +77,9 @@ def parse_fraction(value: str) -> float:
     try:
         number = float(str(value).strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"'{value}' is not a number") from None
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
     if not 0.0 <= number <= 1.0:
-        raise argparse.ArgumentTypeError(f"'{value}' must be between 0 and 1")
+        raise argparse.ArgumentTypeError(f"{value!r} must be between 0 and 1")
     return number
 
 
@@ -87,9 +87,9 @@ def parse_nonnegative(value: str) -> float:
     try:
         number = float(str(value).strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"'{value}' is not a number") from None
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
     if number < 0:
-        raise argparse.ArgumentTypeError(f"'{value}' must not be negative")
+        raise argparse.ArgumentTypeError(f"{value!r} must not be negative")
     return number
 
 
@@ -99,7 +99,7 @@ BACKENDS = ("hf", "openai")
 def parse_backend(value: str) -> str:
     value = str(value).strip().lower()
     if value not in BACKENDS:
-        raise argparse.ArgumentTypeError(f"'{value}' is not a backend; use hf (in process) or openai (a server)")
+        raise argparse.ArgumentTypeError(f"{value!r} is not a backend; use hf (in process) or openai (a server)")
     return value
 
 
@@ -132,7 +132,7 @@ def parse_base_url(value: str) -> str:
     url = str(value).strip().rstrip("/")
     scheme, sep, rest = url.partition("://")
     if not sep or scheme not in ("http", "https") or not rest:
-        raise argparse.ArgumentTypeError(f"'{redact_url(value)}' is not an http(s) URL; e.g. http://127.0.0.1:8000/v1")
+        raise argparse.ArgumentTypeError(f"{redact_url(value)!r} is not an http(s) URL; e.g. http://127.0.0.1:8000/v1")
     return url
 
 
@@ -153,7 +153,7 @@ def parse_assert(value: str) -> AssertPolicy:
         return AssertPolicy(value)
     if value.startswith("min-relevance:"):
         return AssertPolicy("min-relevance", parse_fraction(value.split(":", 1)[1]))
-    raise argparse.ArgumentTypeError(f"'{value}' is not an assertion; use {ASSERT_HELP}")
+    raise argparse.ArgumentTypeError(f"{value!r} is not an assertion; use {ASSERT_HELP}")
 
 
 def _number(text: str) -> float | None:

@@ -947,3 +947,75 @@ class RunResults:
             leaderboard=section("leaderboard", Leaderboard.from_dict),
             custom_checks=tuple(CustomCheck.from_dict(c) for c in data.get("custom_checks") or ()),
         )
+
+
+# ---------------------------------------------------------------------------------------
+# Checking a record read from a file
+
+
+def check_types(record: Any, where: str = "") -> None:
+    """Raise ``ValueError`` naming the first field of ``record`` (a tree of records) whose value is not its type.
+
+    ``from_dict`` passes most values through as JSON gave them: a ``null`` model name or a text
+    where a count goes would build a record that fails later, deep in a renderer. Checking the
+    whole tree against the annotations once, on read, keeps that failure at the file.
+    """
+    import dataclasses
+    import typing
+
+    hints = typing.get_type_hints(type(record))
+    for f in dataclasses.fields(record):
+        _check_value(getattr(record, f.name), hints[f.name], f"{where}{f.name}")
+
+
+def _check_value(value: Any, hint: Any, where: str) -> None:
+    import dataclasses
+    import types
+    import typing
+
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return
+    if origin in (typing.Union, types.UnionType):
+        errors = []
+        for option in args:
+            try:
+                _check_value(value, option, where)
+                return
+            except ValueError as exc:
+                errors.append(exc)
+        raise errors[0]
+    if hint is type(None):
+        ok = value is None
+    elif hint is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif hint is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif origin in (tuple, list):
+        ok = isinstance(value, origin)
+        if ok:
+            items = args[:1] if len(args) == 2 and args[1] is Ellipsis or origin is list else args
+            if items and len(items) == 1:
+                for n, item in enumerate(value):
+                    _check_value(item, items[0], f"{where}[{n}]")
+            elif items:
+                ok = len(items) == len(value)
+                for n, (item, item_hint) in enumerate(zip(value, items, strict=False)):
+                    _check_value(item, item_hint, f"{where}[{n}]")
+    elif origin in (dict, Mapping) or hint in (dict, Mapping):
+        ok = isinstance(value, Mapping)
+        if ok and args:
+            for key, item in value.items():
+                _check_value(key, args[0], f"{where} key")
+                _check_value(item, args[1], f"{where}[{key!r}]")
+    elif isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        ok = isinstance(value, hint)
+        if ok:
+            check_types(value, f"{where}.")
+    elif isinstance(hint, type):
+        ok = isinstance(value, hint)
+    else:  # a hint this checker does not know (a Literal, a TypeVar): trust from_dict
+        return
+    if not ok:
+        shown = "null" if value is None else type(value).__name__
+        raise ValueError(f"'{where}' is {shown}, not {getattr(hint, '__name__', str(hint))}")
