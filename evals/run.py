@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from evals.backends import BASE_ARM, Answer, Arm, Backend, Prompt, make_backend
-from evals.cache import CACHE_FILE, AnswerCache, CacheContext, GenerationCache
+from evals.cache import CACHE_FILE, AnswerCache, CacheContext, CachedAnswer, GenerationCache
 from evals.config import AdapterSpec, EvalConfig
 from evals.environment import recorded_versions
 from evals.errors import JarvisError
@@ -41,6 +41,9 @@ from evals.records import (
 )
 from evals.scoring import score_case, summarize
 from evals.suite import load_suite
+
+# Cached prompts a served run asks again before trusting the rest of an arm's cached answers.
+PROBE_SIZE = 2
 
 
 @dataclass
@@ -206,6 +209,8 @@ class EvalRun:
         for arm, prompts in work.items():
             keys = cache.keys(self.backend.arm_identity(arm), prompts) if cache else [""] * len(prompts)
             found = cache.get(keys) if cache else {}
+            if found and self.config.backend == "openai":
+                found = self._probe(arm, prompts, keys, found)
             out[arm] = []
             for key, prompt in zip(keys, prompts, strict=True):
                 hit = found.get(key)
@@ -233,6 +238,29 @@ class EvalRun:
             new = iter(fresh.get(arm, ()))
             done[arm] = [a if a is not None else next(new) for a in answers]
         return done
+
+    def _probe(
+        self, arm: Arm, prompts: list[Prompt], keys: list[str], found: dict[str, CachedAnswer]
+    ) -> dict[str, CachedAnswer]:
+        """Ask a served model ``PROBE_SIZE`` of its cached prompts again; trust its cache only if it answers the same.
+
+        A server's weights cannot be fingerprinted: a worse model served under the same name and
+        ``/v1/models`` entry would otherwise be scored from the old model's cached answers, and
+        pass the gate. Greedy answers of one model repeat (docs/serving.md measured 20 of 20), so
+        a difference means another model (or a nondeterministic server): either way no cached
+        answer of this arm is used, and every prompt is asked again.
+        """
+        probes = [(key, prompt) for key, prompt in zip(keys, prompts, strict=True) if key in found][:PROBE_SIZE]
+        fresh = self.backend.generate({arm: [p for _, p in probes]}, self.settings)[arm]
+        changed = sum(answer.text != found[key].text for (key, _), answer in zip(probes, fresh, strict=True))
+        if not changed:
+            return found
+        self.warnings.append(
+            f"served model of arm {arm.name} answered {changed} of {len(probes)} cached prompts differently: "
+            "the model behind its name changed, so its cached answers were not used (re-bless the baseline "
+            "if the change is meant)"
+        )
+        return {}
 
     def _cache(self) -> AnswerCache | None:
         if not self.config.use_cache:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+import numpy  # noqa: F401  (pytester's in-process runs unload what they import; numpy can't load twice)
 import pytest
 
 from evals.cli import main
@@ -516,6 +518,7 @@ def stub_server():
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     seen: list[tuple[str, str]] = []
+    state = {"answer": "open_app firefox"}
 
     class Handler(BaseHTTPRequestHandler):
         def _send(self, data: object) -> None:
@@ -532,7 +535,7 @@ def stub_server():
 
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            self._send({"choices": [{"message": {"content": "open_app firefox"}}], "usage": {"completion_tokens": 2}})
+            self._send({"choices": [{"message": {"content": state["answer"]}}], "usage": {"completion_tokens": 2}})
 
         def log_message(self, *args: object) -> None:
             pass
@@ -540,7 +543,7 @@ def stub_server():
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield server.server_address[1], seen
+    yield server.server_address[1], seen, state
     server.shutdown()
     server.server_close()
 
@@ -550,7 +553,7 @@ def test_credentials_in_the_server_url_are_used_but_never_recorded(
 ) -> None:
     from tests.test_plugin import TEST_FILE
 
-    port, seen = stub_server
+    port, seen, _ = stub_server
     pytester.makepyfile(test_bench=TEST_FILE)
     (pytester.path / "mini.yaml").write_text(MINI_SUITE, encoding="utf-8")
     monkeypatch.setenv("STUB_KEY", "KEYSECRET")
@@ -584,7 +587,7 @@ def test_a_key_where_the_variable_name_goes_is_not_echoed_and_an_unset_variable_
 ) -> None:
     from tests.test_plugin import TEST_FILE
 
-    port, _ = stub_server
+    port, _, _ = stub_server
     pytester.makepyfile(test_bench=TEST_FILE)
     (pytester.path / "mini.yaml").write_text(MINI_SUITE, encoding="utf-8")
     result = pytester.runpytest(
@@ -698,3 +701,39 @@ def test_max_new_tokens_past_the_context_window_is_a_usage_error(
         f"--jarvis-max-new-tokens 100000000 is not below the model's context window ({window} tokens, "
         f"{tiny_model_dir / 'config.json'}): pass a smaller value*",
     )
+
+
+# -- decided: a served model swapped behind the same name --------------------------------------------
+
+
+def test_a_served_model_swapped_behind_its_name_is_not_scored_from_the_cache(
+    pytester: pytest.Pytester, stub_server
+) -> None:
+    from tests.test_plugin import TEST_FILE
+
+    port, seen, state = stub_server
+    pytester.makepyfile(test_bench=TEST_FILE)
+    (pytester.path / "mini.yaml").write_text(MINI_SUITE, encoding="utf-8")
+
+    def run() -> dict[str, Any]:
+        seen.clear()
+        result = pytester.runpytest(
+            "-m", "jarvis", "--jarvis-suite=mini.yaml", "--jarvis-backend=openai",
+            f"--jarvis-base-url=http://127.0.0.1:{port}/v1", "--jarvis-served-base=base",
+            "--jarvis-served-adapter=tuned", "--jarvis-assert=none", f"--jarvis-cache-dir={pytester.path / 'c'}",
+            "-p", "no:cacheprovider",
+        )  # fmt: skip
+        assert result.ret == 0, result.stdout.str()
+        return json.loads((pytester.path / "reports" / JSON_NAME).read_text(encoding="utf-8"))
+
+    run()
+    chats = len([p for p, _ in seen if p.endswith("/chat/completions")])
+    assert chats == 6
+    same = run()  # the same model: 2 probes per arm, then the cache
+    assert len([p for p, _ in seen if p.endswith("/chat/completions")]) == 4
+    assert same["metadata"]["n_cached_answers"] == 6 and not same.get("warnings")
+    state["answer"] = "volume_up"  # another model behind the same name and /v1/models entry
+    swapped = run()
+    assert {c["finetuned"]["answer"] for c in swapped["results"]} == {"volume_up"}
+    assert swapped["metadata"]["n_cached_answers"] == 0
+    assert [w for w in swapped["warnings"] if "answered 2 of 2 cached prompts differently" in w]
