@@ -375,6 +375,8 @@ def adapter_base_mismatch(info: AdapterInfo, model: str | None) -> tuple[str, bo
     recorded = str(info.config.get("base_model_name_or_path") or "")
     if not recorded:
         return None
+    if is_embedded(model) and _is_embedded_folder(recorded):
+        return None  # trained on the embedded model converted under another cache root (JARVIS_EVALS_CACHE)
     target = str(embedded_model_dir()) if is_embedded(model) else str(model)
     mine, theirs = _model_key(recorded), _model_key(target)
     if mine == theirs:
@@ -384,6 +386,16 @@ def adapter_base_mismatch(info: AdapterInfo, model: str | None) -> tuple[str, bo
         return None
     shown = "the embedded SmolLM2-135M-Instruct" if is_embedded(model) else target
     return f"adapter {info.path} was trained for {recorded}, not {shown}", certain
+
+
+def _is_embedded_folder(recorded: str) -> bool:
+    """True when ``recorded`` is the embedded model's converted folder under any cache root.
+
+    peft records the absolute folder the adapter was trained from; the cache root differs between
+    machines and with ``JARVIS_EVALS_CACHE``, but the converted folder always ends the same way.
+    """
+    tail = embedded_model_dir().relative_to(cache_root()).parts  # ("models", "SmolLM2-135M-Instruct")
+    return Path(recorded).parts[-len(tail) :] == tail
 
 
 def _short_name(key: tuple[str, str]) -> str:

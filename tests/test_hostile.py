@@ -737,3 +737,25 @@ def test_a_served_model_swapped_behind_its_name_is_not_scored_from_the_cache(
     assert {c["finetuned"]["answer"] for c in swapped["results"]} == {"volume_up"}
     assert swapped["metadata"]["n_cached_answers"] == 0
     assert [w for w in swapped["warnings"] if "answered 2 of 2 cached prompts differently" in w]
+
+
+# -- decided: the adapter-vs-base warning and another cache root -------------------------------------------
+
+
+def test_an_adapter_trained_on_the_embedded_model_under_another_cache_root_matches(
+    tmp_path: Path, tiny_adapter_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from evals.models import adapter_base_mismatch, inspect_adapter
+
+    adapter = tmp_path / "adapter"
+    shutil.copytree(tiny_adapter_dir, adapter)
+    config = json.loads((adapter / "adapter_config.json").read_text())
+    config["base_model_name_or_path"] = "/home/trainer/.cache/jarvis-evals/models/SmolLM2-135M-Instruct"
+    (adapter / "adapter_config.json").write_text(json.dumps(config))
+    monkeypatch.setenv("JARVIS_EVALS_CACHE", str(tmp_path / "elsewhere"))
+    assert adapter_base_mismatch(inspect_adapter(adapter), "embedded") is None
+    config["base_model_name_or_path"] = "/home/trainer/models/Qwen3-0.6B"  # another model still warns
+    (adapter / "adapter_config.json").write_text(json.dumps(config))
+    assert adapter_base_mismatch(inspect_adapter(adapter), "embedded") is not None
