@@ -42,6 +42,21 @@ def _umask() -> int:
     return mask
 
 
+def follow_umask(folder: Path) -> None:
+    """Give a folder built under ``tempfile.mkdtemp`` (0700) and its files the modes the umask allows.
+
+    mkdtemp and mkstemp make private folders and files on purpose (nothing is read half-written),
+    but an adapter or a converted model renamed into place from there stays 0700/0600: a team that
+    shares ``output/`` or the cache could not read it. Published, it follows the umask, as a plain
+    ``mkdir`` or ``open`` would.
+    """
+    mask = _umask()
+    for path in (folder, *folder.rglob("*")):
+        if path.is_symlink():
+            continue
+        os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~mask)
+
+
 def _publish(tmp: str | Path, path: Path) -> None:
     """Give the temporary file normal permissions (mkstemp makes it 0600), then rename it."""
     os.chmod(tmp, 0o666 & ~_umask())

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from evals.atomic import follow_umask
 from evals.errors import JarvisError
 
 EMBEDDED_MODEL = "embedded:SmolLM2-135M-Instruct"
@@ -97,6 +98,7 @@ def ensure_embedded_model() -> Path:
             bar.update(1)
             tokenizer.save_pretrained(tmp)
             bar.update(1)
+        follow_umask(tmp)  # mkdtemp made it 0700: a shared cache must be readable by the team
         if target.exists():  # another process won the race; keep theirs
             shutil.rmtree(tmp, ignore_errors=True)
         else:

@@ -759,3 +759,27 @@ def test_an_adapter_trained_on_the_embedded_model_under_another_cache_root_match
     config["base_model_name_or_path"] = "/home/trainer/models/Qwen3-0.6B"  # another model still warns
     (adapter / "adapter_config.json").write_text(json.dumps(config))
     assert adapter_base_mismatch(inspect_adapter(adapter), "embedded") is not None
+
+
+# -- decided: permissions follow the umask ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
+def test_a_published_folder_follows_the_umask(tmp_path: Path, umask: int) -> None:
+    import os
+    import tempfile
+
+    from evals.atomic import follow_umask
+
+    staged = Path(tempfile.mkdtemp(dir=tmp_path))
+    fd, name = tempfile.mkstemp(dir=staged)
+    os.close(fd)
+    (staged / "sub").mkdir(mode=0o700)
+    previous = os.umask(umask)
+    try:
+        follow_umask(staged)
+    finally:
+        os.umask(previous)
+    assert staged.stat().st_mode & 0o777 == 0o777 & ~umask
+    assert (staged / "sub").stat().st_mode & 0o777 == 0o777 & ~umask
+    assert Path(name).stat().st_mode & 0o777 == 0o666 & ~umask
