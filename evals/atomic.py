@@ -169,7 +169,8 @@ def clean_stale(folder: Path) -> list[Path]:
 def recover_reports(folder: Path) -> None:
     """Finish moving a report set whose writer was killed after its commit point; drop stale temporaries."""
     try:
-        commits = sorted(p for p in folder.glob(COMMIT_PREFIX + "*") if p.is_dir())
+        # Oldest first: of two sets killed after their commits, the newer one must end up in place.
+        commits = sorted((p for p in folder.glob(COMMIT_PREFIX + "*") if p.is_dir()), key=_mtime_then_name)
     except OSError:
         return
     for commit in commits:
@@ -179,6 +180,13 @@ def recover_reports(folder: Path) -> None:
         with contextlib.suppress(OSError):
             commit.rmdir()
     clean_stale(folder)
+
+
+def _mtime_then_name(path: Path) -> tuple[float, str]:
+    try:
+        return path.stat().st_mtime, path.name
+    except OSError:
+        return 0.0, path.name
 
 
 def _tmp_prefix(path: Path) -> str:
