@@ -658,11 +658,15 @@ def _parse_ini(opt: Option, raw: Any, config: pytest.Config) -> Any:
     except argparse.ArgumentTypeError as exc:
         import pytest
 
+        # A value refused where a variable's name goes may be the secret itself: never repeat it.
+        secret = opt.parse is parse_env_name
         given = [o for o in (config.option.override_ini or []) if o.split("=", 1)[0].strip() == opt.ini]
         if given:  # -o jarvis_x=... : the value came from the command line, not from the ini file
-            raise pytest.UsageError(f"option -o {given[-1]}: {exc}; fix the value given with -o") from None
+            shown = f"{opt.ini}=…" if secret else given[-1]
+            raise pytest.UsageError(f"option -o {shown}: {exc}; fix the value given with -o") from None
         raise pytest.UsageError(
-            f"ini option {opt.ini} = {raw!r} in {config.inipath or 'the ini file'}: {exc}; fix it there or pass {opt.flag}"
+            f"ini option {opt.ini} = {'…' if secret else repr(raw)} in {config.inipath or 'the ini file'}: {exc}; "
+            f"fix it there or pass {opt.flag}"
         ) from None
 
 

@@ -580,6 +580,7 @@ def test_credentials_in_the_server_url_are_used_but_never_recorded(
     [
         ("sk-KEYSECRET-123", "*--jarvis-api-key-env*the value given is not a variable name*"),
         ("UNSET_STUB_KEY", "*--jarvis-api-key-env UNSET_STUB_KEY: that variable is not set or is empty*"),
+        ("-o=sk-KEYSECRET-123", "*option -o jarvis_api_key_env=…: the value given is not a variable name*"),
     ],
 )
 def test_a_key_where_the_variable_name_goes_is_not_echoed_and_an_unset_variable_is_one_line(
@@ -593,7 +594,8 @@ def test_a_key_where_the_variable_name_goes_is_not_echoed_and_an_unset_variable_
     result = pytester.runpytest(
         "-m", "jarvis", "--jarvis-suite=mini.yaml", "--jarvis-backend=openai",
         f"--jarvis-base-url=http://127.0.0.1:{port}/v1", "--jarvis-served-base=base",
-        "--jarvis-served-adapter=tuned", f"--jarvis-api-key-env={value}", "-p", "no:cacheprovider",
+        "--jarvis-served-adapter=tuned", "-p", "no:cacheprovider",
+        *(["-o", f"jarvis_api_key_env={value[3:]}"] if value.startswith("-o=") else [f"--jarvis-api-key-env={value}"]),
     )  # fmt: skip
     assert result.ret in (pytest.ExitCode.USAGE_ERROR, 4), result.stdout.str()
     shown = result.stdout.str() + result.stderr.str()
