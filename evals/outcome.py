@@ -7,13 +7,13 @@ section is computed here once and travels typed in ``RunResults``; the gate deci
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from evals.config import EvalConfig
 from evals.errors import JarvisError
 from evals.gate import Baseline, NoBaseline, evaluate_gate, evaluate_gate_all, load_baseline, save_baseline
+from evals.jsonio import loads_guarded
 from evals.records import CustomCheck, GateOutcome, NoiseFloor, RunResults
 from evals.run import EvalRun
 
@@ -56,8 +56,8 @@ def read_noise(config: EvalConfig, results: RunResults) -> NoiseFloor | None:
     """Return the last ``jarvis-evals noise`` measurement when it was made on this model, adapter and quantization."""
     path = config.reports_dir / NOISE_FILE
     try:
-        noise = NoiseFloor.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, KeyError, TypeError):
+        noise = NoiseFloor.from_dict(loads_guarded(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError):  # damaged: no noise floor
         return None
     meta = results.metadata
     same_adapter = Path(noise.adapter).resolve() == Path(meta.adapter).resolve()

@@ -785,3 +785,19 @@ def test_a_published_folder_follows_the_umask(tmp_path: Path, umask: int) -> Non
     assert staged.stat().st_mode & 0o777 == 0o777 & ~umask
     assert (staged / "sub").stat().st_mode & 0o777 == 0o777 & ~umask
     assert Path(name).stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000 + "]" * 100_000, '{"r": ' + "9" * 5000 + "}", '{"r": NaN}'])
+def test_a_pathological_adapter_config_is_one_line(tmp_path: Path, tiny_adapter_dir: Path, text: str) -> None:
+    import shutil
+
+    from evals.errors import JarvisError
+    from evals.models import inspect_adapter
+
+    adapter = tmp_path / "adapter"
+    shutil.copytree(tiny_adapter_dir, adapter)
+    (adapter / "adapter_config.json").write_text(text, encoding="utf-8")
+    with pytest.raises(JarvisError) as exc:
+        inspect_adapter(adapter)
+    assert str(exc.value).startswith(f"adapter config {adapter / 'adapter_config.json'}")
+    assert "\n" not in str(exc.value)
