@@ -24,7 +24,6 @@ from evals.gate.baseline import suite_hash
 from evals.models import (
     EMBEDDED_MODEL,
     adapter_base_mismatch,
-    context_window,
     inspect_adapter,
     is_embedded,
     resolve_model,
@@ -92,13 +91,6 @@ class EvalRun:
                 f"--jarvis-primary {primary}: no adapter has that name; use one of {', '.join(a.name for a in adapters)}"
             )
         model_path = config.model if served is not None or is_embedded(config.model) else resolve_model(config.model)
-        window = context_window(model_path) if served is None else None
-        if window is not None and config.max_new_tokens >= window[0]:
-            # Generation would run past what the model was trained on (and the prompt needs room too).
-            raise JarvisError(
-                f"--jarvis-max-new-tokens {config.max_new_tokens} is not below the model's context window "
-                f"({window[0]} tokens, {window[1]}): pass a smaller value; a JARVIS answer needs under 100"
-            )
         problem = unwritable(config.reports_dir)
         if problem:
             raise JarvisError(
@@ -113,6 +105,13 @@ class EvalRun:
         arms = (Arm(BASE_ARM), *(Arm(a.name, str(a.path) if served is None else served[a.name]) for a in adapters))
         backend = make_backend(config, arms, model_path)
         backend.validate()
+        window = backend.context_window()
+        if window is not None and config.max_new_tokens >= window[0]:
+            # Generation would run past what the model was trained on (and the prompt needs room too).
+            raise JarvisError(
+                f"--jarvis-max-new-tokens {config.max_new_tokens} is not below the model's context window "
+                f"({window[0]} tokens, {window[1]}): pass a smaller value; a JARVIS answer needs under 100"
+            )
         return cls(
             config=config,
             suite=suite,

@@ -518,7 +518,7 @@ def stub_server():
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     seen: list[tuple[str, str]] = []
-    state = {"answer": "open_app firefox"}
+    state: dict[str, Any] = {"answer": "open_app firefox", "max_model_len": None}
 
     class Handler(BaseHTTPRequestHandler):
         def _send(self, data: object) -> None:
@@ -531,7 +531,8 @@ def stub_server():
             self.wfile.write(body)
 
         def do_GET(self) -> None:
-            self._send({"object": "list", "data": [{"id": "base"}, {"id": "tuned"}]})
+            length = state["max_model_len"]
+            self._send({"object": "list", "data": [{"id": n, "max_model_len": length} for n in ("base", "tuned")]})
 
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -801,3 +802,25 @@ def test_a_pathological_adapter_config_is_one_line(tmp_path: Path, tiny_adapter_
         inspect_adapter(adapter)
     assert str(exc.value).startswith(f"adapter config {adapter / 'adapter_config.json'}")
     assert "\n" not in str(exc.value)
+
+
+def test_max_new_tokens_past_a_served_model_s_max_model_len_is_a_usage_error(
+    pytester: pytest.Pytester, stub_server
+) -> None:
+    from tests.test_plugin import TEST_FILE
+
+    port, _, state = stub_server
+    state["max_model_len"] = 512
+    pytester.makepyfile(test_bench=TEST_FILE)
+    (pytester.path / "mini.yaml").write_text(MINI_SUITE, encoding="utf-8")
+    result = pytester.runpytest(
+        "-m", "jarvis", "--jarvis-suite=mini.yaml", "--jarvis-backend=openai",
+        f"--jarvis-base-url=http://127.0.0.1:{port}/v1", "--jarvis-served-base=base",
+        "--jarvis-served-adapter=tuned", "--jarvis-max-new-tokens=600", "-p", "no:cacheprovider",
+    )  # fmt: skip
+    test_bad_input.assert_usage_error(
+        result,
+        pytester.path,
+        "--jarvis-max-new-tokens 600 is not below the model's context window (512 tokens, max_model_len in "
+        f"http://127.0.0.1:{port}/v1/models): pass a smaller value*",
+    )

@@ -126,6 +126,10 @@ class Backend(Protocol):
         """Return how prompts are rendered ("chat_template" or "plain"), without loading a model."""
         ...
 
+    def context_window(self) -> tuple[int, str] | None:
+        """Return the model's context window in tokens and where that is stated, without loading it; None if unknown."""
+        ...
+
     def device(self) -> str:
         """Return where answers were generated ("cpu", "cuda", ...), or "not loaded"."""
         ...

@@ -427,6 +427,12 @@ class HFBackend:
 
         return NO_ADAPTER if arm.source is None else fingerprint_adapter(arm.source)
 
+    def context_window(self) -> tuple[int, str] | None:
+        from evals.models import context_window
+
+        found = context_window(self.model_path)  # config.json of a local folder (or the converted embedded one)
+        return (found[0], str(found[1])) if found else None
+
     def prompt_format(self) -> str:
         if self.tokenizer is not None:
             from evals.backends.prompting import prompt_format

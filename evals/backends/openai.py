@@ -135,6 +135,17 @@ class OpenAIBackend:
     def arm_identity(self, arm: Arm) -> str:
         return "server:" + _canonical(self._entry(self.served_name(arm)))
 
+    def context_window(self) -> tuple[int, str] | None:
+        """The smallest ``max_model_len`` the served models' /v1/models entries state (vLLM, SGLang do)."""
+        self.validate()
+        assert self._entries is not None
+        lengths = [
+            n
+            for e in self._entries.values()
+            if isinstance(n := e.get("max_model_len"), int) and not isinstance(n, bool)
+        ]
+        return (min(lengths), f"max_model_len in {self.base_url}/models") if lengths else None
+
     def prompt_format(self) -> str:
         return PROMPT_FORMAT
 
