@@ -298,6 +298,9 @@ class CachedAnswer:
     new_tokens: int
     created: str = field(default_factory=_now)
     truncated_prompt: bool = False
+    # What the backend found while answering (e.g. "the chat template ignores `tools`"), kept with
+    # the answer so that a run served from the cache reports exactly what the first run did.
+    notices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -496,6 +499,8 @@ class GenerationCache:
         if not wanted:
             return {}
 
+        bad: dict[str, str] = {}
+
         def op(conn: sqlite3.Connection) -> dict[str, CachedAnswer]:
             found: dict[str, CachedAnswer] = {}
             for chunk in _chunks(wanted, _SQL_BATCH):
@@ -503,27 +508,50 @@ class GenerationCache:
                 rows = conn.execute(
                     f"SELECT key, text, new_tokens, created, meta FROM generations WHERE key IN ({marks})", chunk
                 )
-                for key, text, new_tokens, created, meta in rows:
-                    extra = json.loads(meta or "{}")
-                    found[key] = CachedAnswer(
-                        text=text,
-                        new_tokens=int(new_tokens),
-                        created=created,
-                        truncated_prompt=bool(extra.get("truncated_prompt", False)),
-                    )
+                for key, *values in rows:
+                    try:
+                        found[key] = _answer_of_row(*values)
+                    except ValueError as exc:
+                        bad[key] = str(exc)
             return found
 
         found = self._run("read", op, {})
+        if bad:
+            self._drop(bad)
         self._hits += len(found)
         self._misses += len(wanted) - len(found)
         return found
 
+    def _drop(self, bad: Mapping[str, str]) -> None:
+        """Delete rows whose values are unusable (edited by hand, written by a broken tool), with one warning.
+
+        SQLite checks neither types nor JSON, so a file it reads fine can hold a row no answer can
+        be built from. Such a row is a miss: it is answered again and replaced, and the run goes on.
+        """
+        keys = list(bad)
+
+        def op(conn: sqlite3.Connection) -> int:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for chunk in _chunks(keys, _SQL_BATCH):
+                    conn.execute(f"DELETE FROM generations WHERE key IN ({','.join('?' * len(chunk))})", chunk)
+                conn.execute("COMMIT")
+            except BaseException:
+                _rollback(conn)
+                raise
+            return len(keys)
+
+        self._run("drop unusable rows", op, 0)
+        warnings.warn(
+            f"generation cache {self.path}: dropped {len(keys)} unusable row(s) ({next(iter(bad.values()))}): "
+            "their answers are generated again",
+            CacheWarning,
+            stacklevel=3,
+        )
+
     def put_many(self, items: Mapping[str, CachedAnswer]) -> None:
         """Store ``items`` in one transaction (all or nothing); an existing key is replaced."""
-        rows = [
-            (key, a.text, int(a.new_tokens), a.created, _canonical({"truncated_prompt": a.truncated_prompt}))
-            for key, a in items.items()
-        ]
+        rows = [(key, a.text, int(a.new_tokens), a.created, _meta(a)) for key, a in items.items()]
         if not rows:
             return
 
@@ -565,6 +593,39 @@ class GenerationCache:
             return removed
 
         return int(self._run("clear", op, 0))
+
+
+def _meta(answer: CachedAnswer) -> str:
+    meta: dict[str, Any] = {"truncated_prompt": answer.truncated_prompt}
+    if answer.notices:  # absent when empty: rows written before notices existed read back the same
+        meta["notices"] = list(answer.notices)
+    return _canonical(meta)
+
+
+def _answer_of_row(text: Any, new_tokens: Any, created: Any, meta: Any) -> CachedAnswer:
+    """Build an answer from a row's values, or raise ``ValueError`` saying which value is unusable."""
+    if not isinstance(text, str):
+        raise ValueError(f"text is {type(text).__name__}, not text")
+    if isinstance(new_tokens, bool) or not isinstance(new_tokens, int) or new_tokens < 0:
+        raise ValueError(f"new_tokens is {new_tokens!r}, not a count")
+    if not isinstance(created, str):
+        raise ValueError(f"created is {type(created).__name__}, not a date")
+    try:
+        extra = json.loads(meta or "{}") if isinstance(meta, str) else None
+    except (ValueError, RecursionError):
+        extra = None
+    if not isinstance(extra, dict) or not isinstance(extra.get("truncated_prompt", False), bool):
+        raise ValueError("meta is not the JSON object this jarvis-evals writes")
+    notices = extra.get("notices", [])
+    if not isinstance(notices, list) or not all(isinstance(n, str) for n in notices):
+        raise ValueError("meta notices are not a list of text")
+    return CachedAnswer(
+        text=text,
+        new_tokens=new_tokens,
+        created=created,
+        truncated_prompt=extra.get("truncated_prompt", False),
+        notices=tuple(notices),
+    )
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
@@ -612,7 +673,9 @@ class AnswerCache:
     def put(self, answers: Mapping[str, Answer]) -> None:
         self.store.put_many(
             {
-                k: CachedAnswer(text=a.text, new_tokens=a.new_tokens, truncated_prompt=a.truncated_prompt)
+                k: CachedAnswer(
+                    text=a.text, new_tokens=a.new_tokens, truncated_prompt=a.truncated_prompt, notices=a.notices
+                )
                 for k, a in answers.items()
             }
         )

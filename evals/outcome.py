@@ -7,7 +7,6 @@ section is computed here once and travels typed in ``RunResults``; the gate deci
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from evals.config import EvalConfig
 from evals.errors import JarvisError
 from evals.gate import Baseline, NoBaseline, evaluate_gate, evaluate_gate_all, load_baseline, save_baseline
 from evals.gate.baseline import environment_change, upgrade_fingerprint
+from evals.jsonio import loads_guarded
 from evals.records import CustomCheck, GateOutcome, NoiseFloor, RunResults
 from evals.run import EvalRun
 
@@ -57,8 +57,8 @@ def read_noise(config: EvalConfig, results: RunResults) -> NoiseFloor | None:
     """Return the last ``jarvis-evals noise`` measurement when it was made on this model, adapter and quantization."""
     path = config.reports_dir / NOISE_FILE
     try:
-        noise = NoiseFloor.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, KeyError, TypeError):
+        noise = NoiseFloor.from_dict(loads_guarded(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError):  # damaged: no noise floor
         return None
     meta = results.metadata
     same_adapter = Path(noise.adapter).resolve() == Path(meta.adapter).resolve()
@@ -143,11 +143,19 @@ def conclude(
         notes.append(f"partial run ({run.scope}): reports in {out_dir}; the full run's reports are untouched")
     try:
         written = write_reports(results, out_dir)
-    except OSError as exc:
-        raise JarvisError(
-            f"reports folder {out_dir} is not writable ({exc.strerror or exc}): "
-            "pass --jarvis-reports DIR with a writable folder"
-        ) from None
+    except (OSError, JarvisError) as exc:
+        # The gate's reasons are still printed: a report that cannot be written must not hide why
+        # the run failed. Nothing is blessed from a run whose reports are not on disk.
+        problem = (
+            str(exc)
+            if isinstance(exc, JarvisError)
+            else f"reports folder {out_dir} cannot be written ({exc.strerror or exc}): "
+            "free space, fix its permissions or pass --jarvis-reports DIR"
+        )
+        notes.append(f"error: {problem}; the previous reports are unchanged")
+        if config.save_baseline:
+            notes.append(f"baseline not blessed: {config.baseline} is unchanged, because the reports were not written")
+        return RunOutcome(results=results, gate=gate, notes=notes, failed=True)
     if config.save_baseline and problems:  # a baseline of empty answers would let anything pass later
         notes.append(f"baseline not blessed: {config.baseline} is unchanged, because the answers were empty")
     elif config.save_baseline:  # explicit request: bless even a worse run, but say so

@@ -21,6 +21,31 @@ def _tuple(value: Any) -> tuple[str, ...]:
     return tuple(str(v) for v in (value or ()))
 
 
+def _str(data: Mapping[str, Any], key: str) -> str:
+    """Read a text field of a saved run: a ``null`` or a number there is damage, not an empty answer."""
+    value = data[key]
+    if not isinstance(value, str):
+        raise ValueError(f"'{key}' must be text, got {type(value).__name__}")
+    return value
+
+
+def _score(data: Mapping[str, Any], key: str, low: float = 0.0, high: float = 1.0) -> float:
+    """Read a score of a saved run: a finite number in [low, high], so no report renders NaN or -0.5."""
+    value = data[key]
+    if (
+        isinstance(value, bool) or not isinstance(value, (int, float)) or not low - 1e-9 <= float(value) <= high + 1e-9
+    ):  # float rounding
+        raise ValueError(f"'{key}' must be a number from {low:g} to {high:g}, got {value!r}")
+    return float(value)
+
+
+def _count(data: Mapping[str, Any], key: str) -> int:
+    value = data[key]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"'{key}' must be a whole number >= 0, got {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Intent:
     """Words that name a tool together: an action and, when objects are listed, an object in the same sentence."""
@@ -116,9 +141,9 @@ class Case:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Case:
         return cls(
-            id=data["id"],
-            category=data["category"],
-            prompt=data["prompt"],
+            id=_str(data, "id"),
+            category=_str(data, "category"),
+            prompt=_str(data, "prompt"),
             expected_tools=_tuple(data.get("expected_tools")),
             keywords=_tuple(data.get("keywords")),
             intended=data.get("intended"),
@@ -284,16 +309,16 @@ class ArmScore:
     def from_dict(cls, data: Mapping[str, Any]) -> ArmScore:
         valid_call = data.get("valid_call")
         return cls(
-            answer=data["answer"],
-            keyword_hits=int(data["keyword_hits"]),
-            keyword_total=int(data["keyword_total"]),
-            relevance=float(data["relevance"]),
+            answer=_str(data, "answer"),
+            keyword_hits=_count(data, "keyword_hits"),
+            keyword_total=_count(data, "keyword_total"),
+            relevance=_score(data, "relevance"),
             tools_named=_tuple(data.get("tools_named")),
             tools_missing=_tuple(data.get("tools_missing")),
             tools_extra=_tuple(data.get("tools_extra")),
             echoed_tools=_tuple(data.get("echoed_tools")),
             echo=bool(data.get("echo", False)),
-            valid_call=None if valid_call is None else float(valid_call),
+            valid_call=None if valid_call is None else _score(data, "valid_call"),
             calls=tuple(Call.from_dict(c) for c in data.get("calls") or ()),
             refusal=bool(data.get("refusal", False)),
             recited=bool(data.get("recited", False)),
@@ -346,7 +371,7 @@ class ScoredCase:
             case=Case.from_dict(data),
             base=ArmScore.from_dict(data["base"]),
             finetuned=ArmScore.from_dict(data["finetuned"]),
-            cosine_similarity=float(data["cosine_similarity"]),
+            cosine_similarity=_score(data, "cosine_similarity", -1.0, 1.0),
         )
 
 
@@ -1060,3 +1085,75 @@ class RunResults:
             environment=section("environment", EnvironmentChange.from_dict),
             robustness=section("robustness", Robustness.from_dict),
         )
+
+
+# ---------------------------------------------------------------------------------------
+# Checking a record read from a file
+
+
+def check_types(record: Any, where: str = "") -> None:
+    """Raise ``ValueError`` naming the first field of ``record`` (a tree of records) whose value is not its type.
+
+    ``from_dict`` passes most values through as JSON gave them: a ``null`` model name or a text
+    where a count goes would build a record that fails later, deep in a renderer. Checking the
+    whole tree against the annotations once, on read, keeps that failure at the file.
+    """
+    import dataclasses
+    import typing
+
+    hints = typing.get_type_hints(type(record))
+    for f in dataclasses.fields(record):
+        _check_value(getattr(record, f.name), hints[f.name], f"{where}{f.name}")
+
+
+def _check_value(value: Any, hint: Any, where: str) -> None:
+    import dataclasses
+    import types
+    import typing
+
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return
+    if origin in (typing.Union, types.UnionType):
+        errors = []
+        for option in args:
+            try:
+                _check_value(value, option, where)
+                return
+            except ValueError as exc:
+                errors.append(exc)
+        raise errors[0]
+    if hint is type(None):
+        ok = value is None
+    elif hint is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif hint is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif origin in (tuple, list):
+        ok = isinstance(value, origin)
+        if ok:
+            items = args[:1] if len(args) == 2 and args[1] is Ellipsis or origin is list else args
+            if items and len(items) == 1:
+                for n, item in enumerate(value):
+                    _check_value(item, items[0], f"{where}[{n}]")
+            elif items:
+                ok = len(items) == len(value)
+                for n, (item, item_hint) in enumerate(zip(value, items, strict=False)):
+                    _check_value(item, item_hint, f"{where}[{n}]")
+    elif origin in (dict, Mapping) or hint in (dict, Mapping):
+        ok = isinstance(value, Mapping)
+        if ok and args:
+            for key, item in value.items():
+                _check_value(key, args[0], f"{where} key")
+                _check_value(item, args[1], f"{where}[{key!r}]")
+    elif isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        ok = isinstance(value, hint)
+        if ok:
+            check_types(value, f"{where}.")
+    elif isinstance(hint, type):
+        ok = isinstance(value, hint)
+    else:  # a hint this checker does not know (a Literal, a TypeVar): trust from_dict
+        return
+    if not ok:
+        shown = "null" if value is None else type(value).__name__
+        raise ValueError(f"'{where}' is {shown}, not {getattr(hint, '__name__', str(hint))}")

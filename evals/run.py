@@ -10,17 +10,24 @@ from __future__ import annotations
 import functools
 import json
 import os
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 from evals.backends import BASE_ARM, Answer, Arm, Backend, Prompt, make_backend
-from evals.cache import CACHE_FILE, AnswerCache, CacheContext, GenerationCache
+from evals.cache import CACHE_FILE, AnswerCache, CacheContext, CachedAnswer, GenerationCache
 from evals.config import AdapterSpec, EvalConfig
 from evals.environment import recorded_versions
 from evals.errors import JarvisError
 from evals.gate.baseline import suite_hash
-from evals.models import EMBEDDED_MODEL, adapter_base_mismatch, inspect_adapter, is_embedded, resolve_model
+from evals.models import (
+    EMBEDDED_MODEL,
+    adapter_base_mismatch,
+    inspect_adapter,
+    is_embedded,
+    resolve_model,
+)
 from evals.records import (
     NATIVE_TOOLS,
     AdapterResults,
@@ -33,6 +40,9 @@ from evals.records import (
 )
 from evals.scoring import score_case, summarize
 from evals.suite import load_run_suite
+
+# Cached prompts a served run asks again before trusting the rest of an arm's cached answers.
+PROBE_SIZE = 2
 
 
 @dataclass
@@ -95,6 +105,13 @@ class EvalRun:
         arms = (Arm(BASE_ARM), *(Arm(a.name, str(a.path) if served is None else served[a.name]) for a in adapters))
         backend = make_backend(config, arms, model_path)
         backend.validate()
+        window = backend.context_window()
+        if window is not None and config.max_new_tokens >= window[0]:
+            # Generation would run past what the model was trained on (and the prompt needs room too).
+            raise JarvisError(
+                f"--jarvis-max-new-tokens {config.max_new_tokens} is not below the model's context window "
+                f"({window[0]} tokens, {window[1]}): pass a smaller value; a JARVIS answer needs under 100"
+            )
         return cls(
             config=config,
             suite=suite,
@@ -173,6 +190,11 @@ class EvalRun:
                 warning = f"case {case.id}: prompt longer than the model's context, truncated from the left"
                 if answer.truncated_prompt and warning not in self.warnings:  # once per case, not per arm
                     self.warnings.append(warning)
+                for notice in answer.notices:  # stored with the answer: a cached run says what the first said
+                    if notice not in self.warnings and notice not in self.backend.stats.notices:
+                        self.warnings.append(notice)
+                        if answer.cached:  # the backend printed it when it generated; say it now instead
+                            print(f"[jarvis] warning: {notice}", file=sys.stderr, flush=True)
 
     def answer_prompts(self, work: dict[Arm, list[Prompt]]) -> dict[Arm, list[Answer]]:
         """Answer each arm's prompts: cached answers first, the rest in one call to the backend.
@@ -186,6 +208,8 @@ class EvalRun:
         for arm, prompts in work.items():
             keys = cache.keys(self.backend.arm_identity(arm), prompts) if cache else [""] * len(prompts)
             found = cache.get(keys) if cache else {}
+            if found and self.config.backend == "openai":
+                found = self._probe(arm, prompts, keys, found)
             out[arm] = []
             for key, prompt in zip(keys, prompts, strict=True):
                 hit = found.get(key)
@@ -193,7 +217,9 @@ class EvalRun:
                     todo.setdefault(arm, []).append(prompt)
                     out[arm].append(None)
                 else:
-                    out[arm].append(Answer(hit.text, hit.new_tokens, hit.truncated_prompt, cached=True))
+                    out[arm].append(
+                        Answer(hit.text, hit.new_tokens, hit.truncated_prompt, cached=True, notices=hit.notices)
+                    )
         if not todo:
             return {arm: [a for a in answers if a is not None] for arm, answers in out.items()}
 
@@ -211,6 +237,29 @@ class EvalRun:
             new = iter(fresh.get(arm, ()))
             done[arm] = [a if a is not None else next(new) for a in answers]
         return done
+
+    def _probe(
+        self, arm: Arm, prompts: list[Prompt], keys: list[str], found: dict[str, CachedAnswer]
+    ) -> dict[str, CachedAnswer]:
+        """Ask a served model ``PROBE_SIZE`` of its cached prompts again; trust its cache only if it answers the same.
+
+        A server's weights cannot be fingerprinted: a worse model served under the same name and
+        ``/v1/models`` entry would otherwise be scored from the old model's cached answers, and
+        pass the gate. Greedy answers of one model repeat (docs/serving.md measured 20 of 20), so
+        a difference means another model (or a nondeterministic server): either way no cached
+        answer of this arm is used, and every prompt is asked again.
+        """
+        probes = [(key, prompt) for key, prompt in zip(keys, prompts, strict=True) if key in found][:PROBE_SIZE]
+        fresh = self.backend.generate({arm: [p for _, p in probes]}, self.settings)[arm]
+        changed = sum(answer.text != found[key].text for (key, _), answer in zip(probes, fresh, strict=True))
+        if not changed:
+            return found
+        self.warnings.append(
+            f"served model of arm {arm.name} answered {changed} of {len(probes)} cached prompts differently: "
+            "the model behind its name changed, so its cached answers were not used (re-bless the baseline "
+            "if the change is meant)"
+        )
+        return {}
 
     def _cache(self) -> AnswerCache | None:
         if not self.config.use_cache:
@@ -278,7 +327,7 @@ class EvalRun:
             metadata=meta,
             statistics=summarize(cases),
             results=cases,
-            warnings=(*self.warnings, *self.backend.stats.notices),
+            warnings=tuple(dict.fromkeys((*self.warnings, *self.backend.stats.notices))),
             adapters=adapters,
         )
 

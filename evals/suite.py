@@ -28,16 +28,80 @@ def default_suite_path() -> Path:
     return Path(str(resources.files("evals") / "suites" / DEFAULT_SUITE))
 
 
+# A suite nests 4 levels (cases > case > keywords > word); deeper is damage or an attack on the parser.
+MAX_YAML_DEPTH = 32
+
+
+class _SuiteLoader(yaml.SafeLoader):
+    """SafeLoader without aliases and with a depth limit.
+
+    An alias makes a suite a graph: nine nested anchors expand a 1 KB file into gigabytes of
+    prompt (the "billion laughs"), so a pull request editing the suite could exhaust a CI
+    runner's memory. A suite never needs one, so any alias is refused where it is written.
+    """
+
+    _depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, f"alias *{event.anchor} is not allowed in a suite; write the value out", event.start_mark
+            )
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise yaml.composer.ComposerError(
+                    None, None, f"nested more than {MAX_YAML_DEPTH} levels deep", self.peek_event().start_mark
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
 def _fail(path: Path, where: str, what: str) -> SuiteError:
     return SuiteError(f"suite file {path}: {where}{what}")
 
 
+class _NotText(ValueError):
+    """A field that must be text (or a list of text) holds something else."""
+
+
 def _strings(value: Any) -> list[str]:
+    """Read a list of words: a string is a list of one; a number or a mapping is refused, never ``str()``-ed."""
     if value is None:
         return []
     if isinstance(value, str):
         return [value]
+    if not isinstance(value, list):
+        raise _NotText(f"must be a list of text, got {_kind(value)}")
+    for item in value:
+        if not isinstance(item, (str, int, float)) or isinstance(item, bool):
+            raise _NotText(f"must be a list of text, got an item that is {_kind(item)}")
     return [str(v) for v in value]
+
+
+def _text(value: Any, default: str = "") -> str:
+    """Read one text field; a number is its spelling, a list or a mapping is refused."""
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise _NotText(f"must be text, got {_kind(value)}")
+    return str(value)
+
+
+def _field(path: Path, where: str, raw: dict[Any, Any], key: str, read: Any = _text) -> Any:
+    """Read ``raw[key]`` with ``read`` (``_text`` or ``_strings``); a value of the wrong kind is one line."""
+    try:
+        return read(raw.get(key))
+    except _NotText as exc:
+        raise _fail(path, where, f"'{key}' {exc}") from None
+
+
+def _kind(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", bool: "true/false", type(None): "nothing"}.get(
+        type(value), f"the {type(value).__name__} {str(value)[:20]!r}"
+    )
 
 
 def _version_as_written(text: str, value: Any) -> str:
@@ -46,7 +110,7 @@ def _version_as_written(text: str, value: Any) -> str:
         return value
     # Baselines and the generation cache are keyed on the version, so a lossy float would
     # silently share them between 1.1 and 1.10; the scalar's source text is what was meant.
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    root = yaml.compose(text, Loader=_SuiteLoader)
     for key, node in root.value if root is not None else ():
         if isinstance(node, yaml.ScalarNode) and key.value == "version":
             return node.value
@@ -64,10 +128,11 @@ def _intents(path: Path, tool_id: str, value: Any) -> tuple[Intent, ...]:
     for n, raw in enumerate(value, 1):
         if not isinstance(raw, dict) or set(raw) - {"actions", "objects"}:
             raise _fail(path, where, f"intent #{n} must be a mapping with 'actions' and optional 'objects' only")
-        actions = tuple(a for a in _strings(raw.get("actions")) if a.strip())
+        actions = tuple(a for a in _field(path, f"{where}intent #{n}: ", raw, "actions", _strings) if a.strip())
         if not actions:
             raise _fail(path, where, f"intent #{n} has no actions; list the verbs or nouns that name the action")
-        intents.append(Intent(actions=actions, objects=tuple(o for o in _strings(raw.get("objects")) if o.strip())))
+        objects = _field(path, f"{where}intent #{n}: ", raw, "objects", _strings)
+        intents.append(Intent(actions=actions, objects=tuple(o for o in objects if o.strip())))
     return tuple(intents)
 
 
@@ -141,7 +206,7 @@ def _parse_suite(path: Path) -> Suite:
     except (OSError, UnicodeDecodeError) as exc:
         raise SuiteError(f"suite file {path} cannot be read ({exc}): check the path and that it is UTF-8") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_SuiteLoader)  # noqa: S506 (a SafeLoader without aliases)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -153,16 +218,20 @@ def _parse_suite(path: Path) -> Suite:
         if not data.get(key):
             raise _fail(path, "", f"missing or empty '{key}'")
 
+    for key in ("tools", "cases"):
+        if not isinstance(data[key], list):
+            raise _fail(path, "", f"'{key}' must be a list of mappings, got {_kind(data[key])}")
     tools: list[Tool] = []
     for i, raw in enumerate(data["tools"]):
-        if not isinstance(raw, dict) or not str(raw.get("id", "")).strip():
+        if not isinstance(raw, dict) or not _field(path, f"tool #{i + 1}: ", raw, "id").strip():
             raise _fail(path, f"tool #{i + 1}: ", "needs an 'id'")
         tool_id = str(raw["id"]).strip()
+        where = f"tool '{tool_id}': "
         tool = Tool(
             id=tool_id,
-            description=str(raw.get("description", "")),
-            aliases=tuple(_strings(raw.get("aliases"))),
-            phrases=tuple(p for p in _strings(raw.get("phrases")) if p.strip()),
+            description=_field(path, where, raw, "description"),
+            aliases=tuple(_field(path, where, raw, "aliases", _strings)),
+            phrases=tuple(p for p in _field(path, where, raw, "phrases", _strings) if p.strip()),
             intents=_intents(path, tool_id, raw.get("intents")),
             parameters=_parameters(path, tool_id, raw.get("parameters")),
         )
@@ -176,30 +245,30 @@ def _parse_suite(path: Path) -> Suite:
     for i, raw in enumerate(data["cases"]):
         if not isinstance(raw, dict):
             raise _fail(path, f"case #{i + 1}: ", "must be a mapping")
-        case_id = str(raw.get("id", "")).strip()
+        case_id = _field(path, f"case #{i + 1}: ", raw, "id").strip()
         if not case_id:
             raise _fail(path, f"case #{i + 1}: ", "needs an 'id'")
         where = f"case '{case_id}': "
         if case_id in seen:
             raise _fail(path, where, "duplicate case id; give each case a unique id")
         seen.add(case_id)
-        category = str(raw.get("category", ""))
+        category = _field(path, where, raw, "category")
         if category not in CATEGORIES:
             raise _fail(path, where, f"unknown category '{category}'; use one of {', '.join(CATEGORIES)}")
-        prompt = str(raw.get("prompt") or "").strip()
+        prompt = _field(path, where, raw, "prompt").strip()
         if not prompt:
             raise _fail(path, where, "empty prompt")
-        expected = _strings(raw.get("expected_tools"))
+        expected = _field(path, where, raw, "expected_tools", _strings)
         if not expected:
             raise _fail(path, where, "no expected_tools; list at least one tool id")
         unknown = [t for t in expected if t not in tool_ids]
         if unknown:
             raise _fail(path, where, f"unknown tool id {', '.join(unknown)}; add it to 'tools' or fix the spelling")
-        keywords = [k for k in _strings(raw.get("keywords")) if k.strip()]
+        keywords = [k for k in _field(path, where, raw, "keywords", _strings) if k.strip()]
         if not keywords:
             raise _fail(path, where, "no keywords; list the 2-4 words a good answer contains")
-        intended = raw.get("intended")
-        if category == "corrections" and not str(intended or "").strip():
+        intended = _field(path, where, raw, "intended")
+        if category == "corrections" and not intended.strip():
             raise _fail(path, where, "a correction needs 'intended' (the clean command)")
         level, variant = _noise(path, where, raw)
         cases.append(
@@ -209,22 +278,24 @@ def _parse_suite(path: Path) -> Suite:
                 prompt=prompt,
                 expected_tools=tuple(expected),
                 keywords=tuple(keywords),
-                intended=str(intended).strip() if intended else None,
-                source=str(raw.get("source") or case_id) if level is not None else None,
+                intended=intended.strip() or None,
+                source=(_field(path, where, raw, "source") or case_id) if level is not None else None,
                 level=level,
                 variant=variant,
             )
         )
-    prompt_format = str(data.get("prompt_format") or SYSTEM_TEXT)
+    if isinstance(data["version"], (list, dict)):  # any scalar, read below as the file spells it
+        raise _fail(path, "", f"'version' must be text, got {_kind(data['version'])}")
+    prompt_format = _field(path, "", data, "prompt_format") or SYSTEM_TEXT
     if prompt_format not in PROMPT_FORMATS:
         raise _fail(path, "", f"unknown prompt_format '{prompt_format}'; use one of {', '.join(PROMPT_FORMATS)}")
     return Suite(
-        name=str(data.get("name") or path.stem),
+        name=_field(path, "", data, "name") or path.stem,
         version=_version_as_written(text, data["version"]),
-        system_prompt=str(data["system_prompt"]).strip(),
+        system_prompt=_field(path, "", data, "system_prompt").strip(),
         tools=tuple(tools),
         cases=tuple(cases),
         path=str(path),
         prompt_format=prompt_format,
-        native_system_prompt=str(data.get("native_system_prompt") or "").strip(),
+        native_system_prompt=_field(path, "", data, "native_system_prompt").strip(),
     )

@@ -273,7 +273,7 @@ def test_a_full_reports_folder_is_one_line_and_loses_nothing(bench, pytester: py
     result = bench("-m", "jarvis")
     assert result.ret == 1
     result.stdout.fnmatch_lines(
-        [f"note: error: reports folder {reports} is not writable (No space left on device): pass --jarvis-reports*"]
+        [f"note: error: reports folder {reports} cannot be written (No space left on device): free space, *"]
     )
     assert "Traceback" not in result.stdout.str()
     assert snapshot(reports) == before, "every earlier report untouched: all are replaced or none"

@@ -314,14 +314,16 @@ def test_a_request_that_keeps_failing_stops_the_run_and_what_was_answered_stays_
     proxy.fail_prompt, proxy.chats = None, []
     again = bench(cache, "--jarvis-api-key-env=JARVIS_TEST_KEY", url=proxy.url)
     assert again.ret == 0, again.stdout.str()
-    # The base arm's two answers received before the failure came from the cache.
-    assert sorted(c["messages"][-1]["content"] for c in proxy.chats) == sorted([PROMPTS[2], *PROMPTS])
+    # The base arm's two answers received before the failure came from the cache, once asked again
+    # as the probe that the served model did not change (docs/serving.md).
+    assert sorted(c["messages"][-1]["content"] for c in proxy.chats) == sorted([*PROMPTS[:2], PROMPTS[2], *PROMPTS])
     assert answers(results(pytester)) == direct
 
     proxy.chats = []
     cached = bench(cache, "--jarvis-api-key-env=JARVIS_TEST_KEY", url=proxy.url)
-    assert cached.ret == 0 and proxy.chats == []
-    assert results(pytester)["metadata"]["device"] == "cache"
+    # Served answers come from the cache once 2 of each arm's are asked again and match (docs/serving.md).
+    assert cached.ret == 0 and len(proxy.chats) == 2 * 2
+    assert results(pytester)["metadata"]["n_cached_answers"] == 6
     written = [p for p in pytester.path.rglob("*") if p.is_file()]
     assert written and not [p for p in written if secret.encode() in p.read_bytes()], "the key is written nowhere"
 

@@ -395,3 +395,16 @@ def test_run_prints_where_the_adapter_went(tiny_run, capsys):
     assert "adapter saved to" in out and "/final" in out
     assert "JARVIS relevance per epoch (full subset): " in out and "best: epoch 1 (step 1)" in out
     assert "[jarvis] epoch 1/1 (step 1): JARVIS relevance " in captured.err
+
+
+def test_the_adapter_folder_follows_the_umask(tiny_run):
+    """mkdtemp stages it 0700; published, a team sharing output/ can read it (issue 27)."""
+    import os
+
+    final, _, _ = tiny_run
+    mask = os.umask(0)
+    os.umask(mask)
+    assert final.stat().st_mode & 0o777 == 0o777 & ~mask
+    assert {p.name: p.stat().st_mode & 0o777 for p in final.iterdir()} == {
+        p.name: 0o666 & ~mask for p in final.iterdir()
+    }

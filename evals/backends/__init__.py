@@ -71,6 +71,7 @@ class Answer:
     new_tokens: int
     truncated_prompt: bool = False
     cached: bool = False
+    notices: tuple[str, ...] = ()  # findings about how it was asked (stored with it in the cache)
 
 
 @dataclass
@@ -123,6 +124,10 @@ class Backend(Protocol):
 
     def prompt_format(self) -> str:
         """Return how prompts are rendered ("chat_template" or "plain"), without loading a model."""
+        ...
+
+    def context_window(self) -> tuple[int, str] | None:
+        """Return the model's context window in tokens and where that is stated, without loading it; None if unknown."""
         ...
 
     def device(self) -> str:

@@ -19,7 +19,7 @@ import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -222,13 +222,29 @@ def attach_adapters(model: Any, adapters: Sequence[tuple[str, AdapterInfo]], mod
                 else:
                     model.load_adapter(str(info.path), adapter_name=name, is_trainable=False)
         except (RuntimeError, ValueError, KeyError) as exc:
-            raise JarvisError(
-                f"adapter {info.path} (trained for {info.base_model}) does not fit model {model_name}: "
-                f"{_misfit_detail(exc)}; pass the adapter trained for this model"
-            ) from None
+            if "weights_only" not in str(exc):
+                raise JarvisError(
+                    f"adapter {info.path} (trained for {info.base_model}) does not fit model {model_name}: "
+                    f"{_misfit_detail(exc)}; pass the adapter trained for this model"
+                ) from None
+            raise _unloadable(info, exc) from None
+        except Exception as exc:  # an unpickling refusal, a damaged archive: never the loader's own advice
+            raise _unloadable(info, exc) from None
         check_adapter_fits(model, name, info, model_name)
     model.eval()
     return model
+
+
+def _unloadable(info: AdapterInfo, exc: BaseException) -> JarvisError:
+    """One line for weights the loader refused; its message is left out on purpose.
+
+    torch's refusal of a pickle that holds more than tensors suggests re-running with
+    ``weights_only=False``, which would run the code it holds: advice no error of ours repeats.
+    """
+    return JarvisError(
+        f"adapter weights {info.weights} cannot be loaded safely ({type(exc).__name__}): they hold more than "
+        "tensors or are damaged; re-save the adapter as adapter_model.safetensors from a trusted copy"
+    )
 
 
 _SIZE_MISMATCH = re.compile(
@@ -381,7 +397,7 @@ class HFBackend:
         # be refused, so each arm gets a plain internal name.
         self._peft_names = {name: f"jarvis_arm_{i}" for i, name in enumerate(self._adapters)}
         self._loaded: set[str] = set()
-        self._tools_checked = False
+        self._tools_checked: tuple[str, ...] | None = None  # the notices, once checked
         self._identity: dict[str, Any] | None = None
 
     # -- identity (cheap, no model) ----------------------------------------------------------
@@ -411,6 +427,12 @@ class HFBackend:
         from evals.cache import NO_ADAPTER, fingerprint_adapter
 
         return NO_ADAPTER if arm.source is None else fingerprint_adapter(arm.source)
+
+    def context_window(self) -> tuple[int, str] | None:
+        from evals.models import context_window
+
+        found = context_window(self.model_path)  # config.json of a local folder (or the converted embedded one)
+        return (found[0], str(found[1])) if found else None
 
     def prompt_format(self) -> str:
         if self.tokenizer is not None:
@@ -454,19 +476,24 @@ class HFBackend:
         self.stats.load_seconds += time.perf_counter() - start
         return self.model
 
-    def _check_tools_reach_the_model(self, prompts: Sequence[Prompt]) -> None:
-        """Say once when the native-tools format is asked of a template that ignores ``tools``."""
+    def _check_tools_reach_the_model(self, prompts: Sequence[Prompt]) -> tuple[str, ...]:
+        """Say once when the native-tools format is asked of a template that ignores ``tools``; return the notice.
+
+        The notice travels with each answer into the cache, so a run served from it says the same.
+        """
         schemas = prompts[0].tool_schemas() if prompts else None
-        if not schemas or self._tools_checked:
-            return
-        self._tools_checked = True
+        if not schemas or self._tools_checked is not None:
+            return self._tools_checked or ()
+        self._tools_checked = ()
         if template_ignores_tools(self.tokenizer, schemas):
             notice = (
                 f"the chat template of {self.model_path} ignores `tools`: with the native-tools prompt format "
                 "the model sees no tool list (use a tools-aware model such as Qwen3, or --jarvis-prompt-format=system-text)"
             )
+            self._tools_checked = (notice,)
             self.stats.notices.append(notice)
             print(f"[jarvis] warning: {notice}", file=sys.stderr, flush=True)
+        return self._tools_checked
 
     @contextmanager
     def _as_arm(self, arm: Arm) -> Iterator[Any]:
@@ -499,7 +526,7 @@ class HFBackend:
 
         with self._as_arm(arm) as model:
             texts = [build_prompt(self.tokenizer, p.system, p.user, p.tool_schemas()) for p in prompts]
-            self._check_tools_reach_the_model(prompts)
+            notices = self._check_tools_reach_the_model(prompts)
             generator = BatchGenerator(model, self.tokenizer, settings, self.stats)
             size = initial_batch_size(self.device(), len(texts), settings.batch_size)
             label = (
@@ -512,6 +539,8 @@ class HFBackend:
                 def counted(batch: Sequence[int]) -> list[Answer]:
                     nonlocal tokens
                     answers = generator([texts[i] for i in batch])
+                    if notices:
+                        answers = [replace(a, notices=notices) for a in answers]
                     tokens += sum(a.new_tokens for a in answers)
                     if on_answers is not None:  # e.g. into the cache now: Ctrl-C later loses nothing done
                         on_answers(arm, list(batch), answers)

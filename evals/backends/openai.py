@@ -29,8 +29,10 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
 from evals.backends import BASE_ARM, Answer, Arm, BackendStats, OnAnswers, Prompt
+from evals.config import redact_url
 from evals.errors import JarvisError
 from evals.metrics import strip_think
 from evals.records import GenerationSettings
@@ -68,7 +70,10 @@ class OpenAIBackend:
         request_timeout: float = 300.0,
         api_key_env: str | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        # Requests go to the URL as given (user:password@ and ?token= included); everything that is
+        # recorded or printed says ``base_url``, the same URL without them (results are CI artifacts).
+        self._api = base_url.rstrip("/")
+        self.base_url = redact_url(self._api)
         self.served_base = served_base
         self.arms = tuple(arms)
         self.concurrency = concurrency
@@ -90,6 +95,11 @@ class OpenAIBackend:
         """Check that the server answers and serves every arm's model; read their /v1/models entries."""
         if self._entries is not None:
             return
+        if self.api_key_env and not os.environ.get(self.api_key_env):
+            raise JarvisError(
+                f"--jarvis-api-key-env {self.api_key_env}: that variable is not set or is empty; export the "
+                "server's API key in it, or leave the option out for a server that needs no key"
+            )
         import httpx
 
         with httpx.Client(headers=self._headers(), timeout=self._timeout()) as client:
@@ -125,6 +135,17 @@ class OpenAIBackend:
     def arm_identity(self, arm: Arm) -> str:
         return "server:" + _canonical(self._entry(self.served_name(arm)))
 
+    def context_window(self) -> tuple[int, str] | None:
+        """The smallest ``max_model_len`` the served models' /v1/models entries state (vLLM, SGLang do)."""
+        self.validate()
+        assert self._entries is not None
+        lengths = [
+            n
+            for e in self._entries.values()
+            if isinstance(n := e.get("max_model_len"), int) and not isinstance(n, bool)
+        ]
+        return (min(lengths), f"max_model_len in {self.base_url}/models") if lengths else None
+
     def prompt_format(self) -> str:
         return PROMPT_FORMAT
 
@@ -137,6 +158,11 @@ class OpenAIBackend:
         return self._entries[name]
 
     # -- talking to the server ---------------------------------------------------------------
+
+    def _endpoint(self, path: str) -> str:
+        """Return the real URL of ``path`` under the API root (before any query string it carries)."""
+        parts = urlsplit(self._api)
+        return urlunsplit(parts._replace(path=parts.path.rstrip("/") + path))
 
     def _headers(self) -> dict[str, str]:
         key = os.environ.get(self.api_key_env, "") if self.api_key_env else ""
@@ -154,7 +180,7 @@ class OpenAIBackend:
         url = f"{self.base_url}/models"
         for attempt in range(ATTEMPTS):
             try:
-                response = client.get(url)
+                response = client.get(self._endpoint("/models"))
             except httpx.TransportError as exc:  # refused, reset, timed out: nothing usable answers there
                 raise JarvisError(
                     f"no OpenAI-compatible server answers at {self.base_url}: start it or fix --jarvis-base-url "
@@ -187,10 +213,11 @@ class OpenAIBackend:
         """
         import httpx
 
-        root = self.base_url.removesuffix("/v1")
+        parts = urlsplit(self._api)
+        root = urlunsplit(parts._replace(path=parts.path.rstrip("/").removesuffix("/v1") + "/load_model"))
         start = time.perf_counter()
         try:
-            response = client.post(f"{root}/load_model", json={"model": name})
+            response = client.post(root, json={"model": name})
         except httpx.TransportError:
             return None
         if response.status_code != 200 or not response.headers.get("content-type", "").startswith("text/event-stream"):
@@ -317,7 +344,10 @@ class OpenAIBackend:
             template_kwargs = self._template_kwargs is not False
             try:
                 response = await asyncio.wait_for(
-                    client.post(url, json=self._body(model, prompt, settings, template_kwargs)), self.request_timeout
+                    client.post(
+                        self._endpoint("/chat/completions"), json=self._body(model, prompt, settings, template_kwargs)
+                    ),
+                    self.request_timeout,
                 )
                 if response.status_code in (400, 422) and template_kwargs and self._template_kwargs is None:
                     # Maybe a server that refuses chat_template_kwargs: ask once without it.

@@ -63,7 +63,7 @@ def prompt_format_of_folder(folder: Path) -> str:
         return "chat_template"
     try:
         config = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return "plain"
     return "chat_template" if isinstance(config, dict) and config.get("chat_template") else "plain"
 

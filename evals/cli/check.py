@@ -294,9 +294,12 @@ def check_model(spec: str | None) -> CheckResult:
         try:
             config = json.loads((path / "config.json").read_text(encoding="utf-8"))
             kind = config.get("model_type", "unknown type") if isinstance(config, dict) else "unknown type"
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
             return CheckResult(
-                item, FAIL, f"{path / 'config.json'} is unreadable ({exc})", "re-save the model with save_pretrained"
+                item,
+                FAIL,
+                f"{path / 'config.json'} is unreadable ({type(exc).__name__ if isinstance(exc, RecursionError) else exc})",
+                "re-save the model with save_pretrained",
             )
         return CheckResult(item, OK, f"{path} ({kind})")
     return _check_hub_model(resolved)

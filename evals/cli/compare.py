@@ -6,7 +6,7 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
-from evals.atomic import atomic_write_text
+from evals.atomic import atomic_write_text, check_file_target
 
 DEFAULT_OUT = Path("reports") / "comparison.txt"
 
@@ -36,6 +36,9 @@ def run(args: argparse.Namespace) -> int:
     from evals.reports.compare import compare_runs, render_comparison
     from evals.reports.html import render_comparison_html
 
+    check_file_target(args.out, "--out")  # before any work: one line, not an OSError traceback
+    if args.html is not None:
+        check_file_target(args.html, "--html")
     a, b = load_results(args.run_a), load_results(args.run_b)
     comparison = compare_runs(a, b, label_a="A", label_b="B")
     comparison = replace(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from evals.atomic import check_folder_target
 from evals.reports import CSV_NAME, HTML_NAME, JSON_NAME, PNG_NAME, TEXT_NAME, load_results, write_derived
 
 DEFAULT_RESULTS = Path("reports") / JSON_NAME
@@ -32,8 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    results = load_results(args.results)
     out_dir = args.out if args.out is not None else args.results.parent
+    check_folder_target(out_dir, "--out")  # before any work: one line, not an OSError traceback
+    results = load_results(args.results)
     for path in write_derived(results, out_dir):
         print(f"wrote {path}")
     return 0

@@ -64,7 +64,7 @@ def read_labels(path: str | Path, tool_ids: frozenset[str]) -> list[LabelledAnsw
     """Read a labels file; raise ``LabelsError`` naming the file and the line of the first bad row."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a spreadsheet's BOM is not part of the first column's name
     except FileNotFoundError:
         raise LabelsError(f"labels file {path} not found: pass the path of a TSV with {', '.join(REQUIRED)}") from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -19,8 +19,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from evals.atomic import atomic_write_json
+from evals.atomic import atomic_write_json, clean_stale
 from evals.errors import JarvisError
+from evals.jsonio import MAX_JSON_BYTES, MalformedJson, UnsafeJson, loads_guarded
 from evals.records import SYSTEM_TEXT, EnvironmentChange, RunMetadata, RunResults, ScoredCase, Suite, Summary
 
 BASELINE_SCHEMA = 2
@@ -375,6 +376,8 @@ def load_baseline(path: str | Path) -> Baseline | None:
     """Read a baseline; None when the file does not exist, ``BaselineError`` when it is unusable."""
     path = Path(path)
     try:
+        if path.is_file() and path.stat().st_size > MAX_JSON_BYTES:  # never read gigabytes into memory
+            raise _corrupt(path, f"larger than {MAX_JSON_BYTES >> 20} MiB")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
@@ -387,9 +390,11 @@ def load_baseline(path: str | Path) -> Baseline | None:
             f"baseline {path} cannot be read ({exc.strerror or exc}): point --jarvis-baseline at a readable file"
         ) from None
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise _corrupt(path, f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+        data = loads_guarded(text)
+    except MalformedJson as exc:
+        raise _corrupt(path, f"invalid JSON at {exc}") from None
+    except UnsafeJson as exc:
+        raise _corrupt(path, str(exc)) from None
     try:
         baseline = Baseline.from_dict(data)
     except OutdatedBaseline as old:
@@ -397,8 +402,9 @@ def load_baseline(path: str | Path) -> Baseline | None:
             f"baseline {path} was written by an earlier jarvis-evals (schema {old.schema}: no answers to re-score and "
             "no run identity to compare): re-bless it with `pytest -m jarvis --jarvis-save-baseline`"
         ) from None
-    except ValueError as exc:
-        raise _corrupt(path, str(exc)) from None
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as exc:
+        detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc).splitlines()[0] if str(exc) else ""
+        raise _corrupt(path, detail or type(exc).__name__) from None
     return replace(baseline, path=str(path))
 
 
@@ -416,6 +422,7 @@ def save_baseline(results: RunResults, path: str | Path, overwrite: bool = False
         raise BaselineError(
             f"baseline {path} already exists and was not replaced: pass --jarvis-save-baseline to re-bless it"
         )
+    clean_stale(path.parent)  # temporaries of a blessing that was killed
     try:
         return atomic_write_json(path, Baseline.from_results(results).to_dict())
     except OSError as exc:

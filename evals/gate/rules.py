@@ -316,7 +316,12 @@ def evaluate_gate(
     if isinstance(baseline, NoBaseline):
         message = f"gate: no baseline at {path}"
         if config.blessing:
-            notices.append(f"{message} yet: this run is blessed as the baseline")
+            # Only the fact: whether this run is then blessed (it is not when its answers are
+            # empty, or its reports could not be written) is said by the note that does it.
+            if baseline.error is not None:
+                notices.append(f"gate: baseline {path} is unreadable: relevance was not compared")
+            else:
+                notices.append(f"{message} yet: relevance was not compared")
         elif config.require_baseline:
             violations.append(
                 GateViolation(

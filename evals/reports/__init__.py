@@ -8,14 +8,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from evals.atomic import atomic_write_all
+from evals.atomic import atomic_write_all, recover_reports
 from evals.errors import JarvisError
-from evals.records import RunResults
+from evals.jsonio import MAX_JSON_BYTES, MalformedJson, UnsafeJson, loads_guarded
+from evals.records import RunResults, check_types
 from evals.reports.tables import results_csv
 from evals.reports.text import render_text
 from evals.verdict import gains_section
@@ -92,7 +94,11 @@ def load_results(path: str | Path) -> RunResults:
     """Read a results JSON written by a run; raise ``ResultsFileError`` naming the file and the fix."""
     path = Path(path)
     rerun = "re-run the benchmark to write it again"
+    with contextlib.suppress(OSError):  # a set whose writer was killed mid-swap: finish it before reading
+        recover_reports(path.parent)
     try:
+        if path.is_file() and path.stat().st_size > MAX_JSON_BYTES:  # never read gigabytes into memory
+            raise ResultsFileError(f"results file {path} is larger than {MAX_JSON_BYTES >> 20} MiB: {rerun}")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ResultsFileError(
@@ -106,12 +112,11 @@ def load_results(path: str | Path) -> RunResults:
             f"results file {path} cannot be read ({reason}): check the path and permissions"
         ) from None
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ResultsFileError(
-            f"results file {path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
-            f"it may be truncated: {rerun}"
-        ) from None
+        data = loads_guarded(text)
+    except MalformedJson as exc:
+        raise ResultsFileError(f"results file {path} is not valid JSON ({exc}); it may be truncated: {rerun}") from None
+    except UnsafeJson as exc:  # valid JSON outside the limits: damage or a hostile file, never a run's output
+        raise ResultsFileError(f"results file {path} is not a results JSON ({exc}): {rerun}") from None
     if not isinstance(data, dict):
         raise ResultsFileError(
             f"results file {path} is not a benchmark results object: pass the {JSON_NAME} a run wrote"
@@ -123,8 +128,10 @@ def load_results(path: str | Path) -> RunResults:
             f"pass the {JSON_NAME} a run wrote"
         )
     try:
-        return RunResults.from_dict(data)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        results = RunResults.from_dict(data)
+        check_types(results)
+        return results
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError) as exc:
         if isinstance(exc, KeyError):
             detail = f"missing field {exc}"
         else:

@@ -86,12 +86,23 @@ def results_frame(results: RunResults) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK(...) opens a
+# URL, =cmd|... ran programs in old Excel). Answers, prompts and ids come from a model or a
+# suite, so such a text cell gets a leading apostrophe, as OWASP advises: shown, never run.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(value: object) -> object:
+    """Return a text cell a spreadsheet will not evaluate; numbers and booleans stay as they are."""
+    return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_STARTS) else value
+
+
 def _csv(columns: list[str], rows: list[dict[str, object]]) -> str:
     """Write rows as CSV: pandas' dialect (minimal quoting, '\n', repr of floats, empty for None)."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({key: _inert(value) for key, value in row.items()} for row in rows)
     return buffer.getvalue()
 
 

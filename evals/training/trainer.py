@@ -438,7 +438,7 @@ def train_adapter(config: TrainConfig) -> Path:
     """Train a LoRA adapter as ``config`` says and return its ``final/`` folder."""
     import torch
 
-    from evals.atomic import atomic_write_json
+    from evals.atomic import atomic_write_json, follow_umask
     from evals.models import resolve_model
     from evals.suite import load_suite
 
@@ -516,6 +516,7 @@ def train_adapter(config: TrainConfig) -> Path:
             },
         )
         final = run / "final"
+        follow_umask(tmp)  # mkdtemp made it 0700: a shared output/ must be readable by the team
         tmp.rename(final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
