@@ -7,8 +7,10 @@ Tuples (not lists) keep the records hashable and immutable; JSON turns them into
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 CATEGORIES: tuple[str, ...] = ("commands", "corrections", "routing")
@@ -817,6 +819,10 @@ class LeaderboardRow:
         )
 
 
+# A training checkpoint's folder, as transformers' Trainer names them.
+_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+
+
 @dataclass(frozen=True)
 class Leaderboard:
     """Adapters ranked by mean relevance, and whether the best really beats the runner-up.
@@ -835,6 +841,16 @@ class Leaderboard:
     @property
     def runner_up(self) -> LeaderboardRow | None:
         return self.rows[1] if len(self.rows) > 1 else None
+
+    def training_steps(self) -> list[tuple[int, LeaderboardRow]] | None:
+        """Return (step, row) in step order when every adapter is a ``checkpoint-<step>`` folder, else None."""
+        steps = []
+        for row in self.rows:
+            match = _CHECKPOINT.search(Path(row.adapter).name) or _CHECKPOINT.search(row.name)
+            if match is None:
+                return None
+            steps.append((int(match.group(1)), row))
+        return sorted(steps, key=lambda pair: pair[0]) if len(steps) > 1 else None
 
     def verdict(self) -> str:
         """Say in one sentence whether the best adapter is significantly better than the runner-up."""

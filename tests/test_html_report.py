@@ -464,3 +464,45 @@ def test_several_adapters_get_a_leaderboard_and_one_answer_column_each() -> None
         "regression" if c.regression else "improvement" if c.relevance_delta > 0 else "unchanged"
         for c in results.results  # the primary adapter's status
     ]
+
+
+def checkpoints() -> RunResults:
+    """Three checkpoints of one training, named as the Trainer names them, step 90 given last."""
+    from dataclasses import replace
+
+    from evals.records import AdapterResults
+    from evals.scoring import summarize
+    from evals.stats import leaderboard
+
+    primary = make_results()
+    adapters = {}
+    for step, keep in ((500, 1.0), (1000, 0.5), (90, 0.0)):
+        cases = tuple(
+            make_case(
+                c.id, c.category, c.base.relevance, c.finetuned.relevance if i < keep * len(primary.results) else 0.0
+            )
+            for i, c in enumerate(primary.results)
+        )
+        name = f"checkpoint-{step}"
+        adapters[name] = AdapterResults(name, f"output/run/{name}", summarize(cases), cases)
+    return replace(primary, adapters=adapters, leaderboard=leaderboard(adapters, resamples=200))
+
+
+def test_checkpoints_get_relevance_against_the_training_step_in_the_png_and_the_page() -> None:
+    from evals.reports.charts import build_leaderboard_figure
+
+    results = checkpoints()
+    assert results.leaderboard is not None
+    steps = results.leaderboard.training_steps()
+    assert steps is not None and [s for s, _ in steps] == [90, 500, 1000]
+    relevance = {step: row.avg_relevance for step, row in steps}
+    assert relevance[90] < relevance[1000] < relevance[500]  # the curve keeps the step order, not the rank
+    figure = build_leaderboard_figure(results)
+    assert len(figure.axes) == 2 and figure.axes[0].get_xlabel() == "training step"
+    assert list(figure.axes[0].lines[0].get_xdata()) == [90, 500, 1000]
+    assert 'aria-label="Relevance by training step"' in render_html(results, chart="")
+    # Adapters that are not checkpoints of one training keep the plain leaderboard.
+    plain = several_adapters()
+    assert plain.leaderboard is not None and plain.leaderboard.training_steps() is None
+    assert len(build_leaderboard_figure(plain).axes) == 1
+    assert "Relevance by training step" not in render_html(plain, chart="")

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from evals.atomic import atomic_write_with
-from evals.records import RunResults
+from evals.records import LeaderboardRow, RunResults
 from evals.verdict import (
     THRESHOLDS_TEXT,
     category_stats,
@@ -212,9 +212,15 @@ def build_leaderboard_figure(results: RunResults) -> Figure:
     if board is None:
         raise ValueError("build_leaderboard_figure needs a run with several adapters")
     rows = list(board.rows)
-    fig = Figure(figsize=(10.0, 1.6 + 0.6 * len(rows)), dpi=DPI, layout="constrained")
+    steps = board.training_steps()
+    height = 1.6 + 0.6 * len(rows)
+    fig = Figure(figsize=(10.0, height + (4.0 if steps else 0.0)), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
-    ax = fig.subplots()
+    if steps:  # checkpoints of one training: relevance against the step comes first
+        ax_steps, ax = fig.subplots(2, 1, height_ratios=[4.0, height])
+        _relevance_by_step(ax_steps, steps, results.statistics.overall.avg_relevance_base)
+    else:
+        ax = fig.subplots()
     base = results.statistics.overall.avg_relevance_base
     names = [r.name + (" *" if r.name == results.primary_adapter else "") for r in rows][::-1]
     values = [r.avg_relevance for r in rows][::-1]
@@ -231,6 +237,26 @@ def build_leaderboard_figure(results: RunResults) -> Figure:
     ax.legend(loc="lower right", fontsize=9, frameon=False)
     ax.grid(axis="x", alpha=0.3)
     return fig
+
+
+def _relevance_by_step(ax: Axes, steps: list[tuple[int, LeaderboardRow]], base: float) -> None:
+    """Draw each checkpoint's mean relevance against its training step, with the paired 95 % CI as a band."""
+    x = [step for step, _ in steps]
+    y = [row.avg_relevance for _, row in steps]
+    low = [base + row.vs_base.ci_low for _, row in steps]
+    high = [base + row.vs_base.ci_high for _, row in steps]
+    ax.fill_between(x, low, high, color=FINETUNED_COLOR, alpha=0.18, label="95 % CI of the gain over base")
+    ax.plot(x, y, marker="o", color=FINETUNED_COLOR, label="fine-tuned relevance")
+    ax.axhline(base, color=BASE_COLOR, linestyle="--", label=f"base arm {base:.3f}")
+    best_step, best = max(steps, key=lambda pair: pair[1].avg_relevance)
+    ax.annotate(f"best: step {best_step}", (best_step, best.avg_relevance), textcoords="offset points",
+                xytext=(0, 8), ha="center", fontsize=9)  # fmt: skip
+    ax.set_ylim(-0.03, 1.08)
+    ax.set_xlabel("training step")
+    ax.set_ylabel("relevance")
+    ax.set_title("Relevance against the training step", fontsize=10)
+    ax.legend(loc="lower right", fontsize=8, frameon=False)
+    ax.grid(alpha=0.3)
 
 
 def build_robustness_figure(results: RunResults) -> Figure:

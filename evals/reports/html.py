@@ -385,6 +385,13 @@ def _leaderboard_section(results: RunResults) -> str:
         + "".join(f'<th scope="col">{_e(h)}</th>' for h in headers)
         + f"</tr></thead><tbody>{body}</tbody></table></div>"
     )
+    steps = board.training_steps()
+    if steps:  # checkpoints of one training: the curve of relevance against the step, as in the PNG
+        from evals.reports.charts import build_leaderboard_figure
+
+        table += (
+            f'<div class="chart">{chart_svg(build_leaderboard_figure(results), "Relevance by training step")}</div>'
+        )
     return _section(
         f"Leaderboard ({len(board.rows)} adapters, same base and cases)", table, open_=True, id_="leaderboard"
     )
