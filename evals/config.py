@@ -53,10 +53,10 @@ def parse_noise_levels(value: str) -> tuple[int, ...]:
     try:
         levels = {int(part) for part in str(value).split(",") if part.strip()}
     except ValueError:
-        raise argparse.ArgumentTypeError(f"'{value}' is not a list of noise levels; write e.g. 1,2,3") from None
+        raise argparse.ArgumentTypeError(f"{value!r} is not a list of noise levels; write e.g. 1,2,3") from None
     if not levels - {0} or any(not 0 <= lv <= 3 for lv in levels):
         raise argparse.ArgumentTypeError(
-            f"'{value}': noise levels go from 1 to 3 (0 is the clean case); write e.g. 1,2,3"
+            f"{value!r}: noise levels go from 1 to 3 (0 is the clean case); write e.g. 1,2,3"
         )
     return tuple(sorted(levels - {0}))
 
@@ -65,9 +65,9 @@ def parse_nonnegative_int(value: str) -> int:
     try:
         number = int(str(value).strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"'{value}' is not a whole number") from None
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
     if number < 0:
-        raise argparse.ArgumentTypeError(f"'{value}' must not be negative")
+        raise argparse.ArgumentTypeError(f"{value!r} must not be negative")
     return number
 
 

@@ -28,7 +28,7 @@ def parse_trackers(text: str) -> tuple[str, ...]:
     names = tuple(dict.fromkeys(p.strip().lower() for p in str(text).split(",") if p.strip()))
     unknown = [n for n in names if n not in TRACKERS]
     if not names or unknown:
-        raise argparse.ArgumentTypeError(f"'{text}': use {' or '.join(TRACKERS)} (or both, comma-separated)")
+        raise argparse.ArgumentTypeError(f"{text!r}: use {' or '.join(TRACKERS)} (or both, comma-separated)")
     return names
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -22,7 +25,9 @@ def test_tracker_names_are_checked() -> None:
 def test_a_run_logs_its_scores_and_reports_to_an_mlflow_file_store(
     pytester: pytest.Pytester, tiny_model_dir: Path, tiny_adapter_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    mlflow = pytest.importorskip("mlflow", reason="mlflow-skinny is a dev extra; make setup installs it")
+    # Never import mlflow in this process: it changes what later in-process pytester runs load.
+    if importlib.util.find_spec("mlflow") is None:
+        pytest.skip("mlflow-skinny is a dev extra; make setup installs it")
     store = pytester.path / "mlruns"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store.as_uri())
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3's own opt-in to its file store
@@ -39,29 +44,34 @@ def test_a_run_logs_its_scores_and_reports_to_an_mlflow_file_store(
     result.stdout.fnmatch_lines(["*note: logged to MLflow (*experiment jarvis-test, run *)*"])
     saved = json.loads((pytester.path / "reports" / "benchmark_results.json").read_text(encoding="utf-8"))
 
-    client = mlflow.tracking.MlflowClient(tracking_uri=store.as_uri())
-    experiment = client.get_experiment_by_name("jarvis-test")
-    (run,) = client.search_runs([experiment.experiment_id])
-    metrics = run.data.metrics
+    read = subprocess.run(
+        [sys.executable, "-c", READ_RUN, store.as_uri(), "jarvis-test"], capture_output=True, text=True, check=True
+    )
+    run = json.loads(read.stdout)
+    metrics = run["metrics"]
     assert metrics["jarvis/relevance"] == pytest.approx(saved["statistics"]["avg_relevance_finetuned"])
     assert set(saved["statistics"]["by_category"]) == {
         k.split("/")[1] for k in metrics if k.endswith("/relevance") and k.count("/") == 2
     }
-    assert run.data.params["suite"] == "mini@1" and run.data.tags["jarvis.gate"] == "no_baseline"
-    artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "reports")}
-    assert {"reports/benchmark_report.html", "reports/benchmark_results.json"} <= artifacts
+    assert run["params"]["suite"] == "mini@1" and run["tags"]["jarvis.gate"] == "no_baseline"
+    assert {"reports/benchmark_report.html", "reports/benchmark_results.json"} <= set(run["artifacts"])
+
+
+READ_RUN = """
+import json, sys
+import mlflow
+client = mlflow.tracking.MlflowClient(tracking_uri=sys.argv[1])
+(run,) = client.search_runs([client.get_experiment_by_name(sys.argv[2]).experiment_id])
+print(json.dumps({"metrics": run.data.metrics, "params": run.data.params, "tags": run.data.tags,
+                  "artifacts": [a.path for a in client.list_artifacts(run.info.run_id, "reports")]}))
+"""
 
 
 def test_a_tracker_that_is_not_installed_is_one_note_and_the_run_stands(
     pytester: pytest.Pytester, tiny_model_dir: Path, tiny_adapter_dir: Path
 ) -> None:
-    pytest.importorskip("mlflow")
-    try:
-        import wandb  # noqa: F401
-
+    if importlib.util.find_spec("wandb") is not None:
         pytest.skip("wandb is installed here")
-    except ImportError:
-        pass
     pytester.makepyfile(test_bench=TEST_FILE)
     suite = pytester.path / "mini.yaml"
     suite.write_text(MINI_SUITE, encoding="utf-8")

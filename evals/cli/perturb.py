@@ -25,7 +25,7 @@ def parse_categories(text: str) -> tuple[str, ...]:
     names = tuple(p.strip() for p in text.split(",") if p.strip())
     unknown = [n for n in names if n not in CATEGORIES]
     if not names or unknown:
-        raise argparse.ArgumentTypeError(f"'{text}': use categories among {', '.join(CATEGORIES)}")
+        raise argparse.ArgumentTypeError(f"{text!r}: use categories among {', '.join(CATEGORIES)}")
     return names
 
 
