@@ -953,6 +953,19 @@ class Robustness:
     confidence: float
     seed: int
 
+    def verdict(self) -> str:
+        """Say which arm degrades faster, in words that keep the sign's meaning, and when the base has nothing to lose."""
+        s = self.slower
+        if not s.significant:
+            said = "no significant difference in how fast the arms degrade"
+        elif s.mean_diff > 0:
+            said = "the fine-tune degrades more slowly than the base"
+        else:
+            said = "the fine-tune degrades faster than the base"
+        if self.score.get("base") is None:  # level 0 at 0: a floor cannot drop, so this is no robustness contest
+            said += " (the base scores 0 at level 0: it has nothing to lose)"
+        return said
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "points": [p.to_dict() for p in self.points],

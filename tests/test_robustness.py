@@ -11,6 +11,7 @@ import pytest
 
 from evals.config import parse_noise_levels
 from evals.records import RunResults, ScoredCase
+from evals.reports.terminal import robustness_lines
 from evals.reports.text import render_text
 from evals.robustness import area_ratio, robustness_section
 from tests.factories import make_results, scored
@@ -161,3 +162,21 @@ def test_the_gate_holds_robustness_to_the_baseline() -> None:
     assert {v.rule for v in worse.violations} >= {"robustness"}
     robust = next(v for v in worse.violations if v.rule == "robustness")
     assert robust.current is not None and robust.baseline is not None and robust.current < robust.baseline
+
+
+def test_the_verdict_keeps_the_sign_and_says_when_the_base_has_nothing_to_lose() -> None:
+    """The demo run: a fine-tune that degrades against a base at 0 was once called "degrades more slowly by -0.172"."""
+    slower = robustness_section(_curve(base_drop=0.3, tuned_drop=0.1), resamples=300)
+    faster = robustness_section(_curve(base_drop=0.1, tuned_drop=0.3), resamples=300)
+    assert slower is not None and faster is not None
+    assert slower.verdict() == "the fine-tune degrades more slowly than the base"
+    assert faster.verdict() == "the fine-tune degrades faster than the base"
+    floor = [_variant(f"c{s}", lv, 0, 0.0, 1 - 0.3 * lv) for s in range(6) for lv in range(4)]
+    at_floor = robustness_section(floor, resamples=300)
+    assert at_floor is not None and at_floor.score["base"] is None
+    assert (
+        at_floor.verdict()
+        == "the fine-tune degrades faster than the base (the base scores 0 at level 0: it has nothing to lose)"
+    )
+    line = robustness_lines(at_floor)[1]
+    assert "base's drop minus fine-tune's -0.600" in line and line.endswith("it has nothing to lose)")

@@ -294,12 +294,13 @@ def build_robustness_figure(results: RunResults) -> Figure:
                 label=labels[arm],
             )
     s = rob.slower
-    verdict = "degrades more slowly" if s.significant and s.mean_diff > 0 else "no significant difference"
-    ax_rel.set_title(
-        f"Relevance per noise level ({pct} bands)\nbase's drop minus fine-tune's: {s.mean_diff:+.3f} "
-        f"[{s.ci_low:+.3f}, {s.ci_high:+.3f}], {verdict}",
+    # The verdict spans both panels: as one panel's title it ran into the other's.
+    fig.suptitle(
+        f"Base's drop minus the fine-tune's, per clean case: {s.mean_diff:+.3f} [{s.ci_low:+.3f}, {s.ci_high:+.3f}]: "
+        f"{rob.verdict()}",
         fontsize=10,
     )
+    ax_rel.set_title(f"Relevance per noise level ({pct} bands)", fontsize=10)
     ax_call.set_title(f"Valid call per noise level ({pct} bands)", fontsize=10)
     if all(p.valid_call is None for p in rob.points):
         ax_call.text(

@@ -418,7 +418,7 @@ def _robustness_section(results: RunResults, curve: str) -> str:
         f"Robustness score (area under the relevance curve / level 0's): {scores}. Paired test, base's drop minus "
         f"the fine-tune's per clean case: {s.mean_diff:+.3f} [{s.ci_low:+.3f}, {s.ci_high:+.3f}], sign test "
         f"p={s.sign_test_p:.3g} ({'significant' if s.significant else 'not significant'}; > 0: the fine-tune "
-        "degrades more slowly)."
+        f"degrades more slowly): {rob.verdict()}."
     )
     table = (
         f'<div class="chart">{curve}</div><p class="note">{_e(note)}</p>'

@@ -54,9 +54,9 @@ def robustness_lines(rob: Robustness) -> list[str]:
     s = rob.slower
     return [
         f"robustness, relevance base -> ft per noise level: {levels}",
-        f"robustness score (area under the curve / level 0): {scores}; fine-tune degrades more slowly by "
-        f"{s.mean_diff:+.3f} 95% CI [{s.ci_low:+.3f}, {s.ci_high:+.3f}], sign test p={s.sign_test_p:.3g} "
-        f"({'significant' if s.significant else 'not significant'} at 5%)",
+        f"robustness score (area under the curve / level 0): {scores}; base's drop minus fine-tune's "
+        f"{s.mean_diff:+.3f} 95% CI [{s.ci_low:+.3f}, {s.ci_high:+.3f}], sign test p={s.sign_test_p:.3g}: "
+        f"{rob.verdict()}",
     ]
 
 

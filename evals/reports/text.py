@@ -383,11 +383,7 @@ def _robustness_section(rob: Robustness) -> list[str]:
     scores = ", ".join(f"{arm} {'n/a' if v is None else f'{v:.3f}'}" for arm, v in rob.score.items())
     lines += wrap_lines(f"Robustness score (area under the relevance curve / level 0's): {scores}.", indent=2)
     s = rob.slower
-    verdict = (
-        ("the fine-tune degrades more slowly than the base" if s.mean_diff > 0 else "the fine-tune degrades faster")
-        if s.significant
-        else "no significant difference in how fast the arms degrade"
-    )
+    verdict = rob.verdict()
     lines += wrap_lines(
         f"Paired test (base's drop minus fine-tune's, per clean case; > 0: the fine-tune degrades more slowly): "
         f"mean {s.mean_diff:+.3f}, {pct} CI [{s.ci_low:+.3f}, {s.ci_high:+.3f}], sign test p={s.sign_test_p:.3g} "
