@@ -50,6 +50,26 @@ class Rows:
         return self.items[i]
 
 
+# 40 steps at a constant 1e-2, an evaluation and a checkpoint every 10: the tiny LoRA learns to route
+# the mini suite within them, and the best checkpoint is chosen by JARVIS relevance.
+TRAINING: dict[str, Any] = {
+    "per_device_train_batch_size": 3,
+    "max_steps": 40,
+    "learning_rate": 1e-2,
+    "lr_scheduler_type": "constant",
+    "eval_strategy": "steps",
+    "eval_steps": 10,
+    "save_strategy": "steps",
+    "save_steps": 10,
+    "logging_steps": 10,
+    "metric_for_best_model": "jarvis_relevance",
+    "load_best_model_at_end": True,
+    "report_to": [],
+    "use_cpu": True,
+    "seed": 0,
+}
+
+
 def _peft_model(model_dir: Path) -> tuple[Any, Any]:
     import torch
     from peft import LoraConfig, get_peft_model
@@ -71,23 +91,7 @@ def test_trainer_logs_jarvis_relevance_at_each_evaluation_and_keeps_the_best_rou
 
     model, tokenizer = _peft_model(tiny_model_dir)
     rows = Rows(tokenizer)
-    args = TrainingArguments(
-        output_dir=str(tmp_path / "run"),
-        per_device_train_batch_size=3,
-        max_steps=40,
-        learning_rate=1e-2,
-        lr_scheduler_type="constant",
-        eval_strategy="steps",
-        eval_steps=10,
-        save_strategy="steps",
-        save_steps=10,
-        logging_steps=10,
-        metric_for_best_model="jarvis_relevance",
-        load_best_model_at_end=True,
-        report_to=[],
-        use_cpu=True,
-        seed=0,
-    )
+    args = TrainingArguments(output_dir=str(tmp_path / "run"), **TRAINING)
     trainer = Trainer(model=model, args=args, train_dataset=rows, eval_dataset=rows, processing_class=tokenizer)
     callback = JarvisEvalCallback(trainer, suite=mini_suite, subset="full", reports_dir=tmp_path / "reports")
     trainer.add_callback(callback)
@@ -155,22 +159,7 @@ def test_trl_sft_trainer_logs_jarvis_relevance_and_keeps_the_best_checkpoint(
             for p in PROMPTS
         ]
     )
-    args = SFTConfig(
-        output_dir=str(tmp_path / "sft"),
-        per_device_train_batch_size=3,
-        max_steps=40,
-        learning_rate=1e-2,
-        lr_scheduler_type="constant",
-        eval_strategy="steps",
-        eval_steps=10,
-        save_steps=10,
-        logging_steps=10,
-        metric_for_best_model="jarvis_relevance",
-        load_best_model_at_end=True,
-        report_to=[],
-        use_cpu=True,
-        seed=0,
-    )
+    args = SFTConfig(output_dir=str(tmp_path / "sft"), **TRAINING)
     trainer = SFTTrainer(model=model, args=args, train_dataset=data, eval_dataset=data, processing_class=tokenizer)
     trainer.add_callback(JarvisEvalCallback(trainer, suite=mini_suite, subset="quick"))
     trainer.train()

@@ -16,6 +16,18 @@ from tests.test_gate_e2e import MINI_SUITE
 from tests.test_plugin import TEST_FILE
 
 
+def run_logged(pytester: pytest.Pytester, model: Path, adapter: Path, tracker: str) -> pytest.RunResult:
+    """Run the mini suite on the tiny model with --jarvis-log-to, in a subprocess like a user's run."""
+    pytester.makepyfile(test_bench=TEST_FILE)
+    suite = pytester.path / "mini.yaml"
+    suite.write_text(MINI_SUITE, encoding="utf-8")
+    return pytester.runpytest_subprocess(
+        "-m", "jarvis", f"--jarvis-suite={suite}", f"--jarvis-model={model}", f"--jarvis-adapter={adapter}",
+        "--jarvis-quant=none", "--jarvis-max-new-tokens=8", "--jarvis-assert=none", f"--jarvis-log-to={tracker}",
+        "-p", "no:cacheprovider",
+    )  # fmt: skip
+
+
 def test_tracker_names_are_checked() -> None:
     assert parse_trackers("MLflow, wandb,mlflow") == ("mlflow", "wandb")
     with pytest.raises(argparse.ArgumentTypeError, match="use mlflow or wandb"):
@@ -32,14 +44,7 @@ def test_a_run_logs_its_scores_and_reports_to_an_mlflow_file_store(
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store.as_uri())
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3's own opt-in to its file store
     monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "jarvis-test")
-    pytester.makepyfile(test_bench=TEST_FILE)
-    suite = pytester.path / "mini.yaml"
-    suite.write_text(MINI_SUITE, encoding="utf-8")
-    result = pytester.runpytest_subprocess(
-        "-m", "jarvis", f"--jarvis-suite={suite}", f"--jarvis-model={tiny_model_dir}",
-        f"--jarvis-adapter={tiny_adapter_dir}", "--jarvis-quant=none", "--jarvis-max-new-tokens=8",
-        "--jarvis-assert=none", "--jarvis-log-to=mlflow", "-p", "no:cacheprovider",
-    )  # fmt: skip
+    result = run_logged(pytester, tiny_model_dir, tiny_adapter_dir, "mlflow")
     assert result.ret == 0, result.stdout.str()
     result.stdout.fnmatch_lines(["*note: logged to MLflow (*experiment jarvis-test, run *)*"])
     saved = json.loads((pytester.path / "reports" / "benchmark_results.json").read_text(encoding="utf-8"))
@@ -72,14 +77,7 @@ def test_a_tracker_that_is_not_installed_is_one_note_and_the_run_stands(
 ) -> None:
     if importlib.util.find_spec("wandb") is not None:
         pytest.skip("wandb is installed here")
-    pytester.makepyfile(test_bench=TEST_FILE)
-    suite = pytester.path / "mini.yaml"
-    suite.write_text(MINI_SUITE, encoding="utf-8")
-    result = pytester.runpytest_subprocess(
-        "-m", "jarvis", f"--jarvis-suite={suite}", f"--jarvis-model={tiny_model_dir}",
-        f"--jarvis-adapter={tiny_adapter_dir}", "--jarvis-quant=none", "--jarvis-max-new-tokens=8",
-        "--jarvis-assert=none", "--jarvis-log-to=wandb", "-p", "no:cacheprovider",
-    )  # fmt: skip
+    result = run_logged(pytester, tiny_model_dir, tiny_adapter_dir, "wandb")
     assert result.ret == 0
     result.stdout.fnmatch_lines(["*note: error: --jarvis-log-to=wandb: wandb is not installed: `pip install wandb`*"])
     assert (pytester.path / "reports" / "benchmark_report.html").is_file()
