@@ -25,12 +25,21 @@ def main(lock: str) -> int:
     moved = {
         name: (pins.get(name, "not locked"), installed[name]) for name in installed if pins.get(name) != installed[name]
     }
-    moved.pop("jarvis-evals", None)
+    for name in (
+        "jarvis-evals",
+        "pip",
+        "setuptools",
+        "wheel",
+        "torch",
+    ):  # the project, installers, torch (its own line)
+        moved.pop(name, None)
     order = sorted(moved, key=lambda n: (n not in WATCHED, n))
     print(f"newest allowed versions vs {lock}: {len(moved)} differ")
     for name in order:
         locked, newest = moved[name]
         print(f"  {name:24} locked {locked:14} newest {newest}")
+    if "torch" in installed:
+        print(f"  torch is outside the lock (make's TORCH picks the CPU or CUDA build): {installed['torch']}")
     watched = {n: installed.get(n, "absent") for n in WATCHED if n in installed}
     print("answer-shaping packages here: " + ", ".join(f"{n} {v}" for n, v in watched.items()))
     return 0
