@@ -38,14 +38,18 @@ def parse_quant(value: str) -> str:
     return value
 
 
-def parse_positive_int(value: str) -> int:
+def _whole_number(value: str, minimum: int, too_small: str) -> int:
     try:
         number = int(str(value).strip())
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{value!r} must be at least 1")
+    if number < minimum:
+        raise argparse.ArgumentTypeError(f"{value!r} {too_small}")
     return number
+
+
+def parse_positive_int(value: str) -> int:
+    return _whole_number(value, 1, "must be at least 1")
 
 
 def parse_noise_levels(value: str) -> tuple[int, ...]:
@@ -62,13 +66,7 @@ def parse_noise_levels(value: str) -> tuple[int, ...]:
 
 
 def parse_nonnegative_int(value: str) -> int:
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-    if number < 0:
-        raise argparse.ArgumentTypeError(f"{value!r} must not be negative")
-    return number
+    return _whole_number(value, 0, "must not be negative")
 
 
 def parse_batch_size(value: str) -> str:
