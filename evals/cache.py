@@ -32,7 +32,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, cast
 
 from evals.errors import JarvisError
-from evals.models import cache_root, inspect_adapter
+from evals.models import cache_root, embedded_model_dir, inspect_adapter, is_embedded
 from evals.records import GenerationSettings
 
 if TYPE_CHECKING:
@@ -161,9 +161,12 @@ def fingerprint_model(model: str) -> str:
     return _fingerprint(model, scheme=FINGERPRINT_SCHEME)
 
 
-def fingerprint_model_v1(model: str) -> str:
-    """Return the scheme-1 fingerprint (JSON files by their bytes), to read baselines blessed with it."""
-    return _fingerprint(model, scheme=1)
+def fingerprint_model_v1(model: str | None) -> str:
+    """Return the scheme-1 fingerprint (JSON files by their bytes), to read baselines blessed with it.
+
+    Scheme 1 fingerprinted the embedded model by its converted folder, so ``embedded`` means that folder.
+    """
+    return _fingerprint(str(embedded_model_dir()) if is_embedded(model) else str(model), scheme=1)
 
 
 def _fingerprint(model: str, scheme: int) -> str:

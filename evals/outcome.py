@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from evals.cache import fingerprint_model_v1
 from evals.config import EvalConfig
 from evals.errors import JarvisError
 from evals.gate import Baseline, NoBaseline, evaluate_gate, evaluate_gate_all, load_baseline, save_baseline
@@ -105,7 +106,9 @@ def conclude(
         elif config.quick:  # no gate line will carry the error
             notes.append(str(exc))
     if isinstance(baseline, Baseline):
-        upgraded = upgrade_fingerprint(baseline, results.metadata.model_fingerprint, lambda: _fingerprint_v1(config))
+        upgraded = upgrade_fingerprint(
+            baseline, results.metadata.model_fingerprint, lambda: fingerprint_model_v1(config.model)
+        )
         if upgraded is not None:
             baseline = upgraded
             note = (
@@ -141,6 +144,7 @@ def conclude(
     out_dir = config.reports_dir / PARTIAL_DIR if run.scope and not config.quick else config.reports_dir
     if out_dir != config.reports_dir:
         notes.append(f"partial run ({run.scope}): reports in {out_dir}; the full run's reports are untouched")
+    blessed = False
     try:
         written = write_reports(results, out_dir)
     except (OSError, JarvisError) as exc:
@@ -162,6 +166,7 @@ def conclude(
         if gate is not None and gate.failed and isinstance(baseline, Baseline):
             notes.append("this run fails the gate against the baseline it replaces")
         written.append(save_baseline(results, config.baseline, overwrite=True))
+        blessed = True
         notes.append(f"baseline blessed: {config.baseline}")
     for tracker in config.log_to:  # the user's own tracker: a failure is a note, the reports stand
         from evals.loggers import log_run
@@ -173,7 +178,6 @@ def conclude(
     if config.history is not None and not run.scope and not config.quick and not problems:
         from evals.history import append_history, record_of
 
-        blessed = any(str(p) == str(config.baseline) for p in written)
         try:  # a trend point is a convenience: never fail the run for it
             append_history(config.history, record_of(results, blessed=blessed))
             notes.append(f"history: one line appended to {config.history} (`jarvis-evals history` draws the trend)")
@@ -193,11 +197,3 @@ def _as_primary(results: RunResults, name: str, baseline: Baseline | NoBaseline)
     if isinstance(baseline, Baseline):
         one = replace(one, baseline_comparison=baseline_section(cases, baseline))
     return one
-
-
-def _fingerprint_v1(config: EvalConfig) -> str:
-    """Return this run's model fingerprint as scheme 1 computed it (the converted folder for the embedded model)."""
-    from evals.cache import fingerprint_model_v1
-    from evals.models import embedded_model_dir, is_embedded
-
-    return fingerprint_model_v1(str(embedded_model_dir()) if is_embedded(config.model) else config.model)

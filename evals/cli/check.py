@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from evals.cache import fingerprint_model_v1
 from evals.environment import PACKAGES
 from evals.errors import JarvisError
 from evals.gate import DEFAULT_BASELINE_PATH, load_baseline
@@ -450,7 +451,7 @@ def check_baseline(path: Path, suite: Suite | None, model: str | None = "embedde
         setup = _setup_identity(model, quant, suite)
     except JarvisError as exc:  # the model row says what is wrong with the model
         return CheckResult(item, WARN, f"{detail}; not compared with this setup ({exc})", "fix the model row first")
-    upgraded = upgrade_fingerprint(baseline, setup["model_fingerprint"], lambda: _fingerprint_v1(model))
+    upgraded = upgrade_fingerprint(baseline, setup["model_fingerprint"], lambda: fingerprint_model_v1(model))
     identity = (upgraded or baseline).identity
     differ = [
         f"{name.replace('_', ' ')} {getattr(identity, name) or '?'} (baseline) vs {value} (this setup)"
@@ -480,12 +481,6 @@ def check_baseline(path: Path, suite: Suite | None, model: str | None = "embedde
     if upgraded is not None:
         detail += "; its older kind of model fingerprint matches this model (re-blessing stores the new one)"
     return CheckResult(item, OK, f"{detail}, same model, quantization and suite: the gate will compare")
-
-
-def _fingerprint_v1(model: str | None) -> str:
-    from evals.cache import fingerprint_model_v1
-
-    return fingerprint_model_v1(str(embedded_model_dir()) if is_embedded(model) else str(model))
 
 
 # --- all together -------------------------------------------------------------------------
