@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from evals.errors import JarvisError
 from evals.models import cache_root, embedded_model_dir, inspect_adapter, is_embedded
-from evals.records import GenerationSettings
+from evals.records import GenerationSettings, encode
 
 if TYPE_CHECKING:
     from evals.backends import Answer, Prompt
@@ -53,10 +53,10 @@ FULL_HASH_LIMIT = 1 << 30
 # base and LoRA arm) that batches of 1, 4 and 6 give identical token ids. On CUDA in bf16 a kernel
 # may reduce in another order for another batch shape and flip a near-tie; that answer is still
 # one the model gives under these settings, like GPU run-to-run noise, so the batch size stays out
-# and a re-run with another batch size still hits. ``prompt_format`` (chat template or plain)
+# and a re-run with another batch size still hits. ``template`` (chat template or plain)
 # follows from the tokenizer files, which the model fingerprint covers. Every other setting is
 # part of the key, so a setting added later is keyed by default.
-ANSWER_NEUTRAL_SETTINGS = frozenset({"batch_size", "prompt_format"})
+ANSWER_NEUTRAL_SETTINGS = frozenset({"batch_size", "template"})
 
 # Files that shape what a model folder answers besides its weights: config, decoding defaults,
 # tokenizer, chat templates and remote code (trust_remote_code runs the *.py files).
@@ -237,7 +237,7 @@ class CacheContext:
     it: the base arm runs the same model with the adapter disabled, so its entries stay valid
     when an adapter is retrained. Pass the arm's identity to ``entry_key`` instead.
 
-    ``generation`` is the decoding settings mapping (``GenerationSettings.to_dict()`` is fine):
+    ``generation`` is the decoding settings mapping (a ``GenerationSettings`` is fine):
     every key but those in ``ANSWER_NEUTRAL_SETTINGS`` is part of the key.
     """
 
@@ -250,7 +250,7 @@ class CacheContext:
             raise ValueError("CacheContext needs the backend's identity with a model fingerprint")
         if "device" in backend:  # "cuda:1" and "cuda" compute the same answers; only the type matters
             backend["device"] = str(backend["device"]).split(":")[0]
-        given = self.generation.to_dict() if isinstance(self.generation, GenerationSettings) else dict(self.generation)
+        given = encode(self.generation) if isinstance(self.generation, GenerationSettings) else dict(self.generation)
         settings = {k: v for k, v in given.items() if k not in ANSWER_NEUTRAL_SETTINGS}
         try:
             _canonical({"backend": backend, "generation": settings})

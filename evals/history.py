@@ -91,14 +91,14 @@ def git_revision(cwd: Path | None = None) -> tuple[str, str]:
 
 def record_of(results: RunResults, blessed: bool = False, cwd: Path | None = None) -> HistoryRecord:
     """Summarize a full run as one history record."""
-    meta, overall = results.metadata, results.statistics.overall
+    meta, overall = results.metadata, results.summary().overall
     commit, branch = git_revision(cwd)
     return HistoryRecord(
         time=meta.timestamp,
-        relevance=overall.avg_relevance_finetuned,
-        relevance_base=overall.avg_relevance_base,
-        valid_call=overall.avg_valid_call_finetuned,
-        by_category={k: v.avg_relevance_finetuned for k, v in results.statistics.by_category.items()},
+        relevance=overall.finetuned.relevance,
+        relevance_base=overall.base.relevance,
+        valid_call=overall.finetuned.valid_call,
+        by_category={k: v.finetuned.relevance for k, v in results.summary().by_category.items()},
         suite=f"{meta.suite_name}@{meta.suite_version}",
         metric_version=meta.metric_version,
         model=meta.model,

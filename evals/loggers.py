@@ -34,17 +34,17 @@ def parse_trackers(text: str) -> tuple[str, ...]:
 
 def run_metrics(results: RunResults) -> dict[str, float]:
     """The scores of a run as flat metric names (what the Trainer callback logs, plus the base arm)."""
-    overall = results.statistics.overall
+    overall = results.summary().overall
     out = {
-        "jarvis/relevance": overall.avg_relevance_finetuned,
-        "jarvis/relevance_base": overall.avg_relevance_base,
-        "jarvis/keyword_match": overall.avg_keyword_match_finetuned,
+        "jarvis/relevance": overall.finetuned.relevance,
+        "jarvis/relevance_base": overall.base.relevance,
+        "jarvis/keyword_match": overall.finetuned.keyword_match,
         "jarvis/regressions": float(overall.regressions),
     }
-    if overall.avg_valid_call_finetuned is not None:
-        out["jarvis/valid_call"] = overall.avg_valid_call_finetuned
-    for category, stats in results.statistics.by_category.items():
-        out[f"jarvis/{category}/relevance"] = stats.avg_relevance_finetuned
+    if overall.finetuned.valid_call is not None:
+        out["jarvis/valid_call"] = overall.finetuned.valid_call
+    for category, stats in results.summary().by_category.items():
+        out[f"jarvis/{category}/relevance"] = stats.finetuned.relevance
     return out
 
 
@@ -58,7 +58,7 @@ def run_params(results: RunResults) -> dict[str, str]:
         "suite": f"{meta.suite_name}@{meta.suite_version}",
         "metric_version": meta.metric_version,
         "max_new_tokens": str(meta.generation.max_new_tokens),
-        "tools_format": str(meta.generation.tools_format or ""),
+        "prompt_format": str(meta.generation.prompt_format or ""),
     }
 
 

@@ -16,7 +16,7 @@ from evals.errors import JarvisError
 from evals.gate import Baseline, NoBaseline, evaluate_gate, evaluate_gate_all, load_baseline, save_baseline
 from evals.gate.baseline import environment_change, upgrade_fingerprint
 from evals.jsonio import loads_guarded
-from evals.records import CustomCheck, GateOutcome, NoiseFloor, RunResults
+from evals.records import CustomCheck, GateOutcome, NoiseFloor, RunResults, decode
 from evals.run import EvalRun
 
 NOISE_FILE = "noise.json"
@@ -42,9 +42,10 @@ EMPTY_SHARE_LIMIT = 0.5
 def empty_answers(results: RunResults, config: EvalConfig) -> list[str]:
     """Return one line per arm whose answers are mostly empty, saying what to do."""
     problems = []
-    n = len(results.results)
+    cases = results.pairs()
+    n = len(cases)
     for arm, label in (("base", "base"), ("finetuned", "fine-tuned")):
-        empty = sum(1 for c in results.results if not c.arm(arm).answer.strip())
+        empty = sum(1 for c in cases if not c.arm(arm).answer.strip())
         if n and empty / n >= EMPTY_SHARE_LIMIT:
             problems.append(
                 f"{empty} of {n} {label} answers are empty: nothing was compared; raise --jarvis-max-new-tokens "
@@ -58,7 +59,7 @@ def read_noise(config: EvalConfig, results: RunResults) -> NoiseFloor | None:
     """Return the last ``jarvis-evals noise`` measurement when it was made on this model, adapter and quantization."""
     path = config.reports_dir / NOISE_FILE
     try:
-        noise = NoiseFloor.from_dict(loads_guarded(path.read_text(encoding="utf-8")))
+        noise = decode(NoiseFloor, loads_guarded(path.read_text(encoding="utf-8")))
     except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError):  # damaged: no noise floor
         return None
     meta = results.metadata
@@ -84,13 +85,13 @@ def conclude(
     results = run.results()
     results = replace(
         results,
-        paired=paired_section(results.results),
+        paired={name: paired_section(results.pairs(name)) for name in results.adapters},
         noise=read_noise(config, results),
         custom_checks=custom_checks,
-        robustness=robustness_section(results.results),
+        robustness=robustness_section(results.pairs()),
     )
-    if results.adapters:
-        results = replace(results, leaderboard=leaderboard(results.adapters))
+    if len(results.adapters) > 1:
+        results = replace(results, leaderboard=leaderboard(results))
     problems = empty_answers(results, config)
     if problems:
         results = replace(results, warnings=(*results.warnings, *problems))
@@ -125,16 +126,18 @@ def conclude(
             )
             baseline = baseline.rescored(run.suite, version)
             results = replace(results, warnings=(*results.warnings, note))
-        results = replace(results, baseline_comparison=baseline_section(results.results, baseline))
+        elif baseline.rescore:  # a schema-2 file kept only answers and relevance: complete it from its answers
+            baseline = baseline.rescored(run.suite, version)
+        compared = results.adapters if config.gate_all else (results.primary,)
+        results = replace(
+            results, baseline_comparison={name: baseline_section(results.pairs(name), baseline) for name in compared}
+        )
 
     gate: GateOutcome | None = None
     if config.quick:
         notes.append("quick mode: a smoke check of 1 case per category with short answers; the gate is not applied")
     elif config.gate_all and len(results.adapters) > 1:
-        runs = {
-            name: results if name == run.primary else _as_primary(results, name, baseline) for name in results.adapters
-        }
-        gate = evaluate_gate_all(runs, run.primary, baseline, gate_config, executed=executed)
+        gate = evaluate_gate_all(results, baseline, gate_config, executed=executed)
         results = replace(results, gate=gate)
     else:
         gate = evaluate_gate(results, baseline, gate_config, executed=executed)
@@ -184,16 +187,3 @@ def conclude(
         except JarvisError as exc:
             notes.append(str(exc))
     return RunOutcome(results=results, written=written, gate=gate, notes=notes, failed=bool(problems))
-
-
-def _as_primary(results: RunResults, name: str, baseline: Baseline | NoBaseline) -> RunResults:
-    """Return the run as if adapter ``name`` were the primary one, for gating it like the primary."""
-    from evals.scoring import summarize
-    from evals.stats import baseline_section
-
-    cases = results.adapters[name].results
-    meta = replace(results.metadata, adapter=results.adapters[name].adapter)
-    one = replace(results, metadata=meta, results=cases, statistics=summarize(cases))
-    if isinstance(baseline, Baseline):
-        one = replace(one, baseline_comparison=baseline_section(cases, baseline))
-    return one

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from evals.backends import BASE_ARM, Answer, Arm, Backend, Prompt, make_backend
+from evals.backends import Answer, Arm, Backend, Prompt, make_backend
 from evals.cache import CACHE_FILE, AnswerCache, CacheContext, CachedAnswer, GenerationCache
 from evals.config import AdapterSpec, EvalConfig
 from evals.environment import recorded_versions
@@ -29,16 +29,18 @@ from evals.models import (
     resolve_model,
 )
 from evals.records import (
+    BASE_ARM,
     NATIVE_TOOLS,
-    AdapterResults,
     Case,
+    CaseResult,
     GenerationSettings,
     RunMetadata,
     RunResults,
     ScoredCase,
     Suite,
+    encode,
 )
-from evals.scoring import score_case, summarize
+from evals.scoring import score_pair, summarize
 from evals.suite import load_run_suite
 
 # Cached prompts a served run asks again before trusting the rest of an arm's cached answers.
@@ -148,9 +150,9 @@ class EvalRun:
         return GenerationSettings(
             max_new_tokens=self.config.max_new_tokens,
             batch_size=self.config.batch_size,
-            prompt_format=self.backend.prompt_format(),
+            template=self.backend.prompt_format(),
             shared_prefix=self.config.shared_prefix if self.backend.kind == "hf" else None,
-            tools_format=self.tools_format,
+            prompt_format=self.tools_format,
         )
 
     @property
@@ -266,7 +268,7 @@ class EvalRun:
             return None
         if self._store is None:
             self._store = GenerationCache(Path(self.config.cache_dir) / CACHE_FILE if self.config.cache_dir else None)
-        context = CacheContext(backend=self.backend.identity(), generation=self.settings.to_dict())
+        context = CacheContext(backend=self.backend.identity(), generation=encode(self.settings))
         return AnswerCache(store=self._store, context=context)
 
     # -- scores ----------------------------------------------------------------------------
@@ -277,25 +279,41 @@ class EvalRun:
         name = adapter or self.primary
         base = self.answers[(BASE_ARM, case.id)]
         tuned = self.answers[(name, case.id)]
-        scored = score_case(case, base.text, tuned.text, self.suite)
+        scored = score_pair(case, base.text, tuned.text, self.suite)
         self.scored[(name, case.id)] = scored
         return scored
 
-    def scored_for(self, adapter: str) -> tuple[ScoredCase, ...]:
-        """Return one adapter's scored cases, in suite order."""
-        order = {c.id: i for i, c in enumerate(self.suite.cases)}
-        cases = [s for (name, _), s in self.scored.items() if name == adapter]
-        return tuple(sorted(cases, key=lambda s: order.get(s.id, len(order))))
+    def case_results(self) -> tuple[CaseResult, ...]:
+        """Every scored case with the arms it was scored for (the base, then each adapter), in suite order."""
+        by_case: dict[str, dict[str, ScoredCase]] = {}
+        for (name, case_id), scored in self.scored.items():
+            by_case.setdefault(case_id, {})[name] = scored
+        out = []
+        for case in self.suite.cases:
+            views = by_case.get(case.id)
+            if not views:
+                continue
+            names = [a.name for a in self.adapters if a.name in views]
+            first = views[names[0]]
+            out.append(
+                CaseResult(
+                    case=case,
+                    arms={BASE_ARM: first.base, **{n: views[n].finetuned for n in names}},
+                    similarity={n: views[n].cosine_similarity for n in names},
+                )
+            )
+        return tuple(out)
 
     def results(self) -> RunResults:
-        """Return the results of the cases scored so far, in suite order; the primary adapter's first."""
-        cases = self.scored_for(self.primary)
+        """Return the results of the cases scored so far, in suite order, every arm keyed by name."""
+        cases = self.case_results()
         categories = tuple(dict.fromkeys(c.category for c in cases))
         all_categories = tuple(dict.fromkeys(c.category for c in self.suite.cases))
         scored_ids = {cid for _, cid in self.scored}
         n_cached = sum(1 for (_, cid), a in self.answers.items() if a.cached and cid in scored_ids)
         stats = self.backend.stats
         loaded = self.backend.device() != "not loaded"
+        primary_cases = sum(1 for c in cases if self.primary in c.arms)
         meta = RunMetadata(
             model=EMBEDDED_MODEL if is_embedded(self.config.model) else self.config.model,
             adapter=str(self.adapter().path),
@@ -306,9 +324,11 @@ class EvalRun:
             suite_version=self.suite.version,
             suite_path=self.suite.path,
             timestamp=self.started,
+            primary=self.primary,
+            adapters={a.name: str(a.path) for a in self.adapters},
             packages=recorded_versions(),
             categories=categories,
-            partial=bool(self.scope) or len(cases) < len(self.suite.cases) or categories != all_categories,
+            partial=bool(self.scope) or primary_cases < len(self.suite.cases) or categories != all_categories,
             n_generate_calls=stats.generate_calls,
             n_cached_answers=n_cached,
             generation_seconds=round(stats.generation_seconds, 3),
@@ -318,17 +338,11 @@ class EvalRun:
             metric_version=metric_version(),
             scope=self.scope,
         )
-        adapters = {}
-        if len(self.adapters) > 1:
-            for spec in self.adapters:
-                scored = self.scored_for(spec.name)
-                adapters[spec.name] = AdapterResults(spec.name, str(spec.path), summarize(scored), scored)
         return RunResults(
             metadata=meta,
             statistics=summarize(cases),
             results=cases,
             warnings=tuple(dict.fromkeys((*self.warnings, *self.backend.stats.notices))),
-            adapters=adapters,
         )
 
 

@@ -1,22 +1,39 @@
-"""Turn generations into scored cases, and scored cases into per-category statistics."""
+"""Turn answers into scored cases (every arm at once), and scored cases into per-category statistics."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from statistics import fmean
 
 from evals.metrics import cosine_similarity, score_answer
-from evals.records import CATEGORIES, Case, ScoredCase, Stats, Suite, Summary
+from evals.records import (
+    BASE_ARM,
+    CATEGORIES,
+    ArmScore,
+    ArmStats,
+    Case,
+    CaseResult,
+    GroupStats,
+    PairStats,
+    ScoredCase,
+    Statistics,
+    Suite,
+)
 
 
-def score_case(case: Case, base_answer: str, finetuned_answer: str, suite: Suite) -> ScoredCase:
-    """Score both arms' answers to one case."""
-    return ScoredCase(
+def score_case(case: Case, answers: Mapping[str, str], suite: Suite) -> CaseResult:
+    """Score every arm's answer to one case (``answers``: the base's first, then each adapter's by name)."""
+    base = answers[BASE_ARM]
+    return CaseResult(
         case=case,
-        base=score_answer(base_answer, case, suite.tools),
-        finetuned=score_answer(finetuned_answer, case, suite.tools),
-        cosine_similarity=cosine_similarity(base_answer, finetuned_answer),
+        arms={name: score_answer(text, case, suite.tools) for name, text in answers.items()},
+        similarity={name: cosine_similarity(base, text) for name, text in answers.items() if name != BASE_ARM},
     )
+
+
+def score_pair(case: Case, base_answer: str, finetuned_answer: str, suite: Suite) -> ScoredCase:
+    """Score one adapter's answer against the base's (the view a single comparison reads)."""
+    return score_case(case, {BASE_ARM: base_answer, "finetuned": finetuned_answer}, suite).versus("finetuned")
 
 
 def _mean(values: Iterable[float]) -> float:
@@ -24,50 +41,50 @@ def _mean(values: Iterable[float]) -> float:
     return fmean(values) if values else 0.0
 
 
-def _valid_call_mean(cases: Sequence[ScoredCase], arm: str) -> float | None:
-    """Mean valid_call of one arm; None without cases or when one was scored by metric version 1."""
-    values = [c.arm(arm).valid_call for c in cases]
-    if not values or any(v is None for v in values):
-        return None
-    return _mean(v for v in values if v is not None)
+def arm_stats(scores: Sequence[ArmScore]) -> ArmStats:
+    """One arm's means and counts; the version-2 flags are None when an answer was scored by version 1."""
+    v2 = bool(scores) and all(s.valid_call is not None for s in scores)
 
+    def flagged(flag: str) -> int | None:
+        return sum(1 for s in scores if getattr(s, flag)) if v2 else None
 
-def _count(cases: Sequence[ScoredCase], arm: str, flag: str) -> int | None:
-    """Cases whose answer raised a version-2 flag; None without cases or when one was scored by version 1."""
-    if not cases or any(c.arm(arm).valid_call is None for c in cases):
-        return None
-    return sum(1 for c in cases if getattr(c.arm(arm), flag))
-
-
-def stats(cases: Sequence[ScoredCase]) -> Stats:
-    """Return the means of every metric over a group of scored cases."""
-    return Stats(
-        n_cases=len(cases),
-        avg_cosine_similarity=_mean(c.cosine_similarity for c in cases),
-        avg_keyword_match_base=_mean(c.base.keyword_match for c in cases),
-        avg_keyword_match_finetuned=_mean(c.finetuned.keyword_match for c in cases),
-        avg_relevance_base=_mean(c.base.relevance for c in cases),
-        avg_relevance_finetuned=_mean(c.finetuned.relevance for c in cases),
-        regressions=sum(1 for c in cases if c.regression),
-        improvements=sum(1 for c in cases if c.relevance_delta > 0),
-        echo_base=sum(1 for c in cases if c.base.echo),
-        echo_finetuned=sum(1 for c in cases if c.finetuned.echo),
-        avg_valid_call_base=_valid_call_mean(cases, "base"),
-        avg_valid_call_finetuned=_valid_call_mean(cases, "finetuned"),
-        refusal_base=_count(cases, "base", "refusal"),
-        refusal_finetuned=_count(cases, "finetuned", "refusal"),
-        recited_base=_count(cases, "base", "recited"),
-        recited_finetuned=_count(cases, "finetuned", "recited"),
-        loop_base=_count(cases, "base", "loop"),
-        loop_finetuned=_count(cases, "finetuned", "loop"),
+    return ArmStats(
+        relevance=_mean(s.relevance for s in scores),
+        keyword_match=_mean(s.keyword_match for s in scores),
+        echo=sum(1 for s in scores if s.echo),
+        valid_call=_mean(s.valid_call or 0.0 for s in scores) if v2 else None,
+        refusal=flagged("refusal"),
+        recited=flagged("recited"),
+        loop=flagged("loop"),
     )
 
 
-def summarize(cases: Sequence[ScoredCase]) -> Summary:
+def group_stats(results: Sequence[CaseResult]) -> GroupStats:
+    """Every arm's statistics over a group of cases, and every adapter's against the base."""
+    names = list(dict.fromkeys(name for r in results for name in r.arms))
+    pairs = {}
+    for name in names:
+        if name == BASE_ARM:
+            continue
+        both = [r.versus(name) for r in results if name in r.arms]
+        pairs[name] = PairStats(
+            n_cases=len(both),
+            cosine_similarity=_mean(c.cosine_similarity for c in both),
+            regressions=sum(1 for c in both if c.regression),
+            improvements=sum(1 for c in both if c.relevance_delta > 0),
+        )
+    return GroupStats(
+        n_cases=len(results),
+        arms={name: arm_stats([r.arms[name] for r in results if name in r.arms]) for name in names},
+        pairs=pairs,
+    )
+
+
+def summarize(results: Sequence[CaseResult]) -> Statistics:
     """Return global statistics and one entry per category that has cases, in suite order."""
-    categories = [c for c in CATEGORIES if any(s.category == c for s in cases)]
-    extra = sorted({s.category for s in cases} - set(CATEGORIES))
-    return Summary(
-        overall=stats(cases),
-        by_category={cat: stats([s for s in cases if s.category == cat]) for cat in [*categories, *extra]},
+    categories = [c for c in CATEGORIES if any(r.category == c for r in results)]
+    extra = sorted({r.category for r in results} - set(CATEGORIES))
+    return Statistics(
+        overall=group_stats(results),
+        by_category={cat: group_stats([r for r in results if r.category == cat]) for cat in [*categories, *extra]},
     )

@@ -15,7 +15,7 @@ ties (4 wins, 0 losses, 26 ties: the interval excludes 0 but the exact p is 0.12
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -23,13 +23,13 @@ import numpy as np
 
 from evals.records import (
     CATEGORIES,
-    AdapterResults,
     BaselineBlock,
     BaselineComparison,
     Leaderboard,
     LeaderboardRow,
     PairedBlock,
     PairedStats,
+    RunResults,
     ScoredCase,
 )
 
@@ -193,7 +193,7 @@ def paired_section(
 def baseline_diffs(current: Sequence[ScoredCase], baseline: Baseline) -> list[tuple[str, float]]:
     """Return (category, current − baseline fine-tuned relevance) for the cases both have, in run order."""
     return [
-        (c.category, c.finetuned.relevance - baseline.cases[c.id].relevance_finetuned)
+        (c.category, c.finetuned.relevance - baseline.cases[c.id].finetuned.relevance)
         for c in current
         if c.id in baseline.cases
     ]
@@ -225,38 +225,37 @@ def baseline_section(
     return BaselineComparison(baseline=baseline.path, overall=overall, by_category=by_category)
 
 
-def leaderboard(
-    adapters: Mapping[str, AdapterResults], resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED
-) -> Leaderboard:
-    """Rank adapters by mean fine-tuned relevance; test the best against the runner-up on the same cases.
+def leaderboard(results: RunResults, resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> Leaderboard:
+    """Rank a run's adapters by mean relevance; test the best against the runner-up on the same cases.
 
     Ties rank by valid-call rate, then keyword match, then name (so the order is stable).
     """
 
-    def key(a: AdapterResults) -> tuple[float, float, float, str]:
-        s = a.statistics.overall
-        valid = s.avg_valid_call_finetuned if s.avg_valid_call_finetuned is not None else 0.0
-        return (-s.avg_relevance_finetuned, -valid, -s.avg_keyword_match_finetuned, a.name)
+    def key(name: str) -> tuple[float, float, float, str]:
+        s = results.summary(name).overall.finetuned
+        return (-s.relevance, -(s.valid_call or 0.0), -s.keyword_match, name)
 
-    ranked = sorted(adapters.values(), key=key)
-    rows = tuple(
-        LeaderboardRow(
-            rank=i,
-            name=a.name,
-            adapter=a.adapter,
-            n_cases=a.statistics.overall.n_cases,
-            avg_relevance=a.statistics.overall.avg_relevance_finetuned,
-            avg_keyword_match=a.statistics.overall.avg_keyword_match_finetuned,
-            avg_valid_call=a.statistics.overall.avg_valid_call_finetuned,
-            vs_base=paired_block(
-                [c.finetuned.relevance - c.base.relevance for c in a.results], resamples, DEFAULT_CONFIDENCE, seed
-            ),
+    ranked = sorted(results.adapters, key=key)
+    rows = []
+    for i, name in enumerate(ranked, 1):
+        overall = results.summary(name).overall
+        rows.append(
+            LeaderboardRow(
+                rank=i,
+                name=name,
+                adapter=results.metadata.adapters[name],
+                n_cases=overall.n_cases,
+                avg_relevance=overall.finetuned.relevance,
+                avg_keyword_match=overall.finetuned.keyword_match,
+                avg_valid_call=overall.finetuned.valid_call,
+                vs_base=paired_block(
+                    [c.relevance_delta for c in results.pairs(name)], resamples, DEFAULT_CONFIDENCE, seed
+                ),
+            )
         )
-        for i, a in enumerate(ranked, 1)
-    )
     duel = None
     if len(ranked) > 1:
-        best, second = ({c.id: c.finetuned.relevance for c in a.results} for a in ranked[:2])
+        best, second = ({c.id: c.finetuned.relevance for c in results.pairs(name)} for name in ranked[:2])
         diffs = [best[i] - second[i] for i in best if i in second]
         duel = paired_block(diffs, resamples, DEFAULT_CONFIDENCE, seed)
-    return Leaderboard(rows=rows, best_vs_runner_up=duel)
+    return Leaderboard(rows=tuple(rows), best_vs_runner_up=duel)

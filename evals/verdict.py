@@ -54,7 +54,7 @@ def classify_gain(gain_pct: float | None, *, finetuned_mean: float = 0.0, n_case
 
 def verdict_of(stats: Stats) -> str:
     """Return the verdict for a group's statistics."""
-    return classify_gain(stats.relevance_gain_pct, finetuned_mean=stats.avg_relevance_finetuned, n_cases=stats.n_cases)
+    return classify_gain(stats.relevance_gain_pct, finetuned_mean=stats.finetuned.relevance, n_cases=stats.n_cases)
 
 
 def category_stats(results: RunResults) -> dict[str, Stats]:
@@ -64,7 +64,7 @@ def category_stats(results: RunResults) -> dict[str, Stats]:
     order the summary lists them.
     """
     selected = set(results.metadata.categories)
-    return {name: stats for name, stats in results.statistics.by_category.items() if not selected or name in selected}
+    return {name: stats for name, stats in results.summary().by_category.items() if not selected or name in selected}
 
 
 def weakest_category(results: RunResults) -> str | None:
@@ -72,12 +72,12 @@ def weakest_category(results: RunResults) -> str | None:
     groups = {k: v for k, v in category_stats(results).items() if v.n_cases > 0}
     if not groups:
         return None
-    return min(groups, key=lambda k: (groups[k].avg_relevance_finetuned, groups[k].relevance_gain))
+    return min(groups, key=lambda k: (groups[k].finetuned.relevance, groups[k].relevance_gain))
 
 
 def regressions(results: RunResults) -> list[ScoredCase]:
     """Return the cases where the fine-tuned relevance is below the base relevance, in run order."""
-    return [c for c in results.results if c.regression]
+    return [c for c in results.pairs() if c.regression]
 
 
 def format_pct(gain_pct: float | None, finetuned_mean: float = 0.0) -> str:
@@ -94,8 +94,7 @@ def recommendations(verdict: str, results: RunResults) -> list[str]:
     if weakest is not None:
         w = groups[weakest]
         where = (
-            f"'{weakest}' (fine-tuned relevance {w.avg_relevance_finetuned:.3f}, "
-            f"gain {w.relevance_gain:+.3f} over base)"
+            f"'{weakest}' (fine-tuned relevance {w.finetuned.relevance:.3f}, gain {w.relevance_gain:+.3f} over base)"
         )
     else:
         where = "none (no case ran)"
@@ -122,7 +121,8 @@ def recommendations(verdict: str, results: RunResults) -> list[str]:
         ]
     if n_reg:
         recs.append(f"Inspect the {n_reg} per-case regression(s) listed in the report before any deployment.")
-    if verdict != INSUFFICIENT and results.paired is not None and not results.paired.overall.significant:
+    paired = results.paired_for()
+    if verdict != INSUFFICIENT and paired is not None and not paired.overall.significant:
         recs.append("The gain is not statistically significant: add cases or confirm it on a second run first.")
     if results.gate is not None and results.gate.failed:
         recs.append("The quality gate failed: fix what it reports before deploying this adapter.")
@@ -131,7 +131,7 @@ def recommendations(verdict: str, results: RunResults) -> list[str]:
 
 def gains_section(results: RunResults) -> dict[str, Any]:
     """Return the JSON ``gains`` section: gains, verdict, recommendations and regressions."""
-    overall = results.statistics.overall
+    overall = results.summary().overall
     verdict = verdict_of(overall)
     return {
         "relevance_gain_abs": overall.relevance_gain,

@@ -5,8 +5,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from evals.records import ArmScore, Case, GenerationSettings, RunMetadata, RunResults, ScoredCase
-from evals.scoring import summarize
+from evals.records import (
+    BASE_ARM,
+    ArmScore,
+    Case,
+    CaseResult,
+    GenerationSettings,
+    RunMetadata,
+    RunResults,
+    ScoredCase,
+    Stats,
+    Summary,
+)
+from evals.scoring import group_stats, summarize
 
 
 def scored(case_id: str, category: str, base: float, tuned: float) -> ScoredCase:
@@ -32,23 +43,72 @@ def make_metadata(cases: Sequence[ScoredCase] = (), **changes: Any) -> RunMetada
         "suite_version": "1.0",
         "suite_path": "jarvis.yaml",
         "timestamp": "2026-01-01T00:00:00+00:00",
+        "primary": "lora",
+        "adapters": {"lora": "lora"},
         "categories": tuple(dict.fromkeys(c.category for c in cases)),
     }
     return RunMetadata(**{**fields, **changes})
 
 
+def keyed(cases: Sequence[ScoredCase | CaseResult], name: str = "lora") -> tuple[CaseResult, ...]:
+    """The cases keyed by arm; a ``ScoredCase`` (one adapter against the base) becomes adapter ``name``."""
+    return tuple(
+        c
+        if isinstance(c, CaseResult)
+        else CaseResult(c.case, {BASE_ARM: c.base, name: c.finetuned}, {name: c.cosine_similarity})
+        for c in cases
+    )
+
+
 def make_results(
-    cases: Sequence[ScoredCase],
+    cases: Sequence[ScoredCase | CaseResult],
     metadata: RunMetadata | None = None,
     sections: Mapping[str, Any] | None = None,
     **metadata_changes: Any,
 ) -> RunResults:
-    """A run of ``cases``; ``sections`` are later sections as JSON (``paired``, ``gate``...), read as a file would be."""
-    results = RunResults(
-        metadata=metadata or make_metadata(cases, **metadata_changes),
-        statistics=summarize(cases),
-        results=tuple(cases),
-    )
+    """A run of ``cases`` (adapter ``lora``); ``sections`` are later sections as JSON (``paired``, ``gate``...),
+    read as a file would be."""
+    meta = metadata or make_metadata(cases, **metadata_changes)
+    results_ = keyed(cases, meta.primary)
+    results = RunResults(metadata=meta, statistics=summarize(results_), results=results_)
     if not sections:
         return results
     return RunResults.from_dict({**results.to_dict(), **sections})
+
+
+def pair_stats(cases: Sequence[ScoredCase]) -> Stats:
+    """The statistics of ``cases`` (adapter ``lora`` against the base) over the whole group."""
+    return group_stats(keyed(cases)).versus("lora")
+
+
+def pair_summary(cases: Sequence[ScoredCase]) -> Summary:
+    """The summary of ``cases`` (adapter ``lora`` against the base), overall and per category."""
+    return summarize(keyed(cases)).versus("lora")
+
+
+def make_adapters_run(
+    adapters: Mapping[str, tuple[str, Sequence[ScoredCase]]], primary: str, **metadata_changes: Any
+) -> RunResults:
+    """A run of several adapters on one base: ``name -> (source, its cases against the base)``.
+
+    The base's answers are the primary's cases' ``base`` sides; each case gets every adapter's arm.
+    """
+    by_id = {name: {c.id: c for c in cases} for name, (_, cases) in adapters.items()}
+    results = tuple(
+        CaseResult(
+            c.case,
+            {BASE_ARM: c.base, **{name: by_id[name][c.id].finetuned for name in adapters if c.id in by_id[name]}},
+            {name: by_id[name][c.id].cosine_similarity for name in adapters if c.id in by_id[name]},
+        )
+        for c in adapters[primary][1]
+    )
+    meta = make_metadata(
+        adapters[primary][1],
+        **{
+            "adapter": adapters[primary][0],
+            "primary": primary,
+            "adapters": {name: source for name, (source, _) in adapters.items()},
+            **metadata_changes,
+        },
+    )
+    return RunResults(metadata=meta, statistics=summarize(results), results=results)

@@ -39,7 +39,7 @@ def renders(results: RunResults) -> dict[str, Callable[[], str]]:
         "report.html": lambda: render_html(results),
         "summary.md": lambda: markdown_summary(results),
         "terminal.txt": lambda: "\n".join(summary_lines(results, results.gate, [], [])) + "\n",
-        "junit.txt": lambda: "\n".join(f"{n}={v}" for c in results.results for n, v in case_properties(c)) + "\n",
+        "junit.txt": lambda: "\n".join(f"{n}={v}" for c in results.pairs() for n, v in case_properties(c)) + "\n",
         "history.json": lambda: json.dumps(_history(record_of(results)), indent=1, ensure_ascii=False) + "\n",
     }
     if results.leaderboard is not None:

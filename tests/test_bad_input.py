@@ -247,7 +247,7 @@ def test_corrupt_baseline_fails_the_gate_and_stays_untouched(bench, pytester: py
     blessed.stdout.fnmatch_lines(
         [f"note: baseline {baseline} was unreadable; this run replaces it", f"note: baseline blessed: {baseline}"]
     )
-    assert json.loads(baseline.read_text())["schema_version"] == 2
+    assert json.loads(baseline.read_text())["format_version"] == 2
 
 
 # -- 8. an empty answer ----------------------------------------------------------------------------------------
@@ -265,12 +265,13 @@ def test_empty_answer_scores_zero(bench, pytester: pytest.Pytester, silent_adapt
     assert result.ret == 1, result.stdout.str()
     result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(["note: error: 3 of 3 fine-tuned answers are empty: nothing was compared*"])
-    data = json.loads((pytester.path / "reports" / "benchmark_results.json").read_text())
-    for case in data["results"]:
-        ft = case["finetuned"]
-        assert ft["answer"] == "", ft
-        assert ft["relevance"] == 0.0 and ft["keyword_match"] == 0.0
-        assert case["base"]["answer"] != "" and case["cosine_similarity"] == 0.0
+    from evals.reports import load_results
+
+    for case in load_results(pytester.path / "reports" / "benchmark_results.json").pairs():
+        ft = case.finetuned
+        assert ft.answer == "", ft
+        assert ft.relevance == 0.0 and ft.keyword_match == 0.0
+        assert case.base.answer != "" and case.cosine_similarity == 0.0
 
 
 # -- 9. a prompt longer than the context ------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from evals.cache import (
     fingerprint_model_v1,
 )
 from evals.errors import JarvisError
-from evals.records import GenerationSettings
+from evals.records import GenerationSettings, encode
 from tests.tiny import make_lora
 
 PACKAGES = {"torch": "2.13.0+cpu", "transformers": "5.24.0", "peft": "0.21.2", "bitsandbytes": "0.50.2"}
@@ -54,7 +54,7 @@ def make_context(model: str = "dir:abc", generation: Any = None, **changes: Any)
         "device": "cpu",
     }
     backend.update(changes)
-    return CacheContext(backend=backend, generation=generation or GenerationSettings(max_new_tokens=64).to_dict())
+    return CacheContext(backend=backend, generation=generation or encode(GenerationSettings(max_new_tokens=64)))
 
 
 def key(context: CacheContext, arm: str, user: str, system: str = SYSTEM) -> str:
@@ -86,9 +86,9 @@ def test_same_inputs_give_the_same_key(model_copy: Path, tiny_adapter_dir: Path)
     [
         {"quantization": "none"},
         {"backend": "openai"},
-        {"generation": GenerationSettings(max_new_tokens=65).to_dict()},
-        {"generation": GenerationSettings(enable_thinking=True).to_dict()},
-        {"generation": GenerationSettings(num_beams=2).to_dict()},
+        {"generation": encode(GenerationSettings(max_new_tokens=65))},
+        {"generation": encode(GenerationSettings(enable_thinking=True))},
+        {"generation": encode(GenerationSettings(num_beams=2))},
         {"packages": {**PACKAGES, "transformers": "5.25.0"}},
         {"packages": {**PACKAGES, "torch": "2.13.0+cu128"}},
         {"packages": {**PACKAGES, "bitsandbytes": "absent"}},
@@ -109,13 +109,16 @@ def test_changing_the_prompt_the_system_prompt_or_the_arm_changes_the_key(tiny_a
     assert key(context, fingerprint_adapter(tiny_adapter_dir), "Allume la lumière") != base
 
 
-def test_batch_size_and_derived_prompt_format_are_not_part_of_the_key() -> None:
+def test_batch_size_and_derived_template_are_not_part_of_the_key() -> None:
     """Left padding keeps greedy answers batch-independent (tests/test_batching.py checks it); the
-    prompt format follows from the tokenizer files, which the model fingerprint covers."""
-    one = make_context(generation=GenerationSettings(batch_size="1", prompt_format="plain").to_dict())
+    template follows from the tokenizer files, which the model fingerprint covers. How the tools
+    travel (the prompt format) changes answers: it is keyed."""
+    one = make_context(generation=encode(GenerationSettings(batch_size="1", template="plain")))
     auto = make_context(generation=GenerationSettings(batch_size="auto"))  # a settings object works too
     assert key(one, NO_ADAPTER, "p") == key(auto, NO_ADAPTER, "p")
-    assert "batch_size" not in one.generation and "prompt_format" not in one.generation
+    assert "batch_size" not in one.generation and "template" not in one.generation
+    native = make_context(generation=GenerationSettings(prompt_format="native-tools"))
+    assert key(native, NO_ADAPTER, "p") != key(auto, NO_ADAPTER, "p")
 
 
 def test_cuda_index_does_not_matter_only_the_device_type() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -104,15 +103,17 @@ def test_trainer_logs_jarvis_relevance_at_each_evaluation_and_keeps_the_best_rou
     relevance = [e["jarvis/relevance"] for e in jarvis]
     assert relevance == [s.relevance for s in callback.history]
     assert max(relevance) == pytest.approx(1.0), relevance  # the LoRA learns to route the mini suite
-    assert {e["jarvis/relevance_base"] for e in jarvis} == {callback.history[0].summary.overall.avg_relevance_base}
+    assert {e["jarvis/relevance_base"] for e in jarvis} == {callback.history[0].summary.overall.base.relevance}
     # The best checkpoint is the first with the best relevance (the trainer keeps a strictly better one).
     best_step = jarvis[relevance.index(max(relevance))]["step"]
     assert trainer.state.best_metric == pytest.approx(max(relevance))
     assert trainer.state.best_model_checkpoint.endswith(f"checkpoint-{best_step}")
     # Reports of the model loaded at the end (the best checkpoint), scored on the whole suite.
-    saved = json.loads((tmp_path / "reports" / "benchmark_results.json").read_text(encoding="utf-8"))
-    assert saved["statistics"]["avg_relevance_finetuned"] == pytest.approx(max(relevance))
-    assert saved["metadata"]["adapter"].endswith(f"checkpoint-{best_step}")
+    from evals.reports import load_results
+
+    saved = load_results(tmp_path / "reports" / "benchmark_results.json")
+    assert saved.summary().overall.finetuned.relevance == pytest.approx(max(relevance))
+    assert saved.metadata.adapter.endswith(f"checkpoint-{best_step}")
     assert (tmp_path / "reports" / "benchmark_report.html").is_file()
 
 

@@ -17,7 +17,7 @@ from tests.test_reports import make_case, make_results, sample_cases
 
 def with_case(results: RunResults, case_id: str, base_rel: float, ft_rel: float) -> RunResults:
     """Return a copy of a run where one case's relevances are replaced (statistics recomputed)."""
-    cases = [make_case(c.id, c.category, base_rel, ft_rel) if c.id == case_id else c for c in results.results]
+    cases = [make_case(c.id, c.category, base_rel, ft_rel) if c.id == case_id else c for c in results.pairs()]
     return make_results(cases)
 
 

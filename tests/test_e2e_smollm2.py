@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from evals.reports import load_results
 from tests.test_plugin import TEST_FILE
 
 
@@ -59,9 +60,10 @@ def test_embedded_model_in_4bit_end_to_end(pytester: pytest.Pytester, smollm2_di
         2,
         0,
     )
-    answers = [r["base"]["answer"] for r in data["results"]]
+    cases = load_results(pytester.path / "reports" / "benchmark_results.json").pairs()
+    answers = [c.base.answer for c in cases]
     assert sum(1 for a in answers if a.strip()) >= 25, answers  # a real instruct model answers
-    assert any(r["base"]["answer"] != r["finetuned"]["answer"] for r in data["results"])
+    assert any(c.base.answer != c.finetuned.answer for c in cases)
     assert (pytester.path / "reports" / "benchmark_charts.png").stat().st_size > 10_000
 
     # A re-run scores cached answers without loading the model at all.
@@ -70,7 +72,8 @@ def test_embedded_model_in_4bit_end_to_end(pytester: pytest.Pytester, smollm2_di
     again = json.loads((pytester.path / "reports" / "benchmark_results.json").read_text())
     assert (again["metadata"]["n_generate_calls"], again["metadata"]["n_cached_answers"]) == (0, 60)
     assert again["metadata"]["load_seconds"] == 0
-    assert [r["finetuned"]["answer"] for r in again["results"]] == [r["finetuned"]["answer"] for r in data["results"]]
+    again_cases = load_results(pytester.path / "reports" / "benchmark_results.json").pairs()
+    assert [c.finetuned.answer for c in again_cases] == [c.finetuned.answer for c in cases]
 
 
 def test_embedded_model_one_category_generates_ten(

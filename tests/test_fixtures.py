@@ -51,7 +51,7 @@ def test_own_tests_share_the_models_and_are_reported_apart(bench, pytester: pyte
     checks = {c["name"].split("::")[-1]: c for c in data["custom_checks"]}
     assert checks["test_answers_come_from_the_same_models"]["outcome"] == "passed"
     assert checks["test_that_fails"]["outcome"] == "failed" and "volume_mute" in checks["test_that_fails"]["message"]
-    assert data["statistics"]["n_cases"] == 30, "own tests are not suite cases"
+    assert data["statistics"]["overall"]["n_cases"] == 30, "own tests are not suite cases"
     text = (pytester.path / "reports" / "benchmark_report.txt").read_text()
     assert (
         "CUSTOM CHECKS (2: your own tests on the same models" in text and "FAILED  test_own.py::test_that_fails" in text

@@ -232,15 +232,16 @@ ANSWER_TEXT = st.lists(
 
 @given(ANSWER_TEXT | st.text(max_size=80))
 def test_answer_parser_scores_any_answer(answer: str) -> None:
-    from evals.scoring import score_case
+    from evals.records import encode
+    from evals.scoring import score_pair
     from evals.suite import load_suite
 
     suite = _mini_suite()
     case = suite.cases[0]
-    scored_case = score_case(case, answer, answer, load_suite(suite.path))
+    scored_case = score_pair(case, answer, answer, load_suite(suite.path))
     for arm in (scored_case.base, scored_case.finetuned):
         assert 0.0 <= arm.relevance <= 1.0
-    assert json.dumps(scored_case.to_dict(), allow_nan=False)
+    assert json.dumps(encode(scored_case), allow_nan=False)
 
 
 _SUITE: list[Any] = []

@@ -15,7 +15,7 @@ from evals.config import parse_category_tolerances, parse_gate_mode, parse_min_g
 from evals.errors import JarvisError
 from evals.gate import GateConfig, GateConfigError, NoBaseline, evaluate_gate
 from evals.gate.baseline import Baseline, BaselineError, load_baseline, save_baseline
-from evals.records import GateOutcome, GenerationSettings, RunResults, ScoredCase
+from evals.records import BASELINE_SECTIONS, GateOutcome, GenerationSettings, RunResults, ScoredCase, decode, encode
 from evals.stats import baseline_section
 from tests.factories import make_results, scored
 
@@ -38,7 +38,7 @@ def blessed(cases: Sequence[ScoredCase], **kwargs: str) -> Baseline:
 def gate(cases: Sequence[ScoredCase], baseline: Baseline | None, **config: object) -> GateOutcome:
     results = run(cases)
     if baseline is not None:  # the run computes this section once, before the gate reads it
-        results = replace(results, baseline_comparison=baseline_section(results.results, baseline))
+        results = replace(results, baseline_comparison={"lora": baseline_section(results.pairs(), baseline)})
     return evaluate_gate(
         results, baseline or NoBaseline(PATH), GateConfig(baseline_path=PATH, **config), executed=len(cases)
     )
@@ -160,7 +160,8 @@ def test_cases_not_in_the_baseline_are_reported() -> None:
 
 
 def test_a_partial_baseline_says_so_in_the_reasons() -> None:
-    baseline = replace(blessed(flat("routing", 0.7)), partial=True, scope="-m 'jarvis and routing'")
+    partial = make_results(flat("routing", 0.7), partial=True, scope="-m 'jarvis and routing'")
+    baseline = replace(Baseline.from_results(partial), path=PATH)
     outcome = gate(flat("routing", 0.7), baseline)
     assert outcome.status == "passed"
     assert any(
@@ -211,7 +212,7 @@ def test_a_baseline_from_another_suite_name_fails() -> None:
         ({"model_fingerprint": "dir:other"}, "model fingerprint dir:abc (baseline) vs dir:other (this run)"),
         ({"quantization": "4bit"}, "quantization none (baseline) vs 4bit (this run)"),
         ({"generation": GenerationSettings(max_new_tokens=24)}, "max_new_tokens 64 (baseline) vs 24 (this run)"),
-        ({"generation": GenerationSettings(prompt_format="plain")}, "prompt format chat_template (baseline) vs plain"),
+        ({"generation": GenerationSettings(template="plain")}, "template chat_template (baseline) vs plain"),
         ({"suite_hash": "sha256:edited"}, "suite content changed without a version bump"),
     ],
 )
@@ -222,7 +223,7 @@ def test_a_baseline_of_another_identity_is_refused_naming_the_difference(change:
         Baseline.from_results(make_results(cases, model_fingerprint="dir:abc", suite_hash="sha256:s")), path=PATH
     )
     current = make_results(cases, **{"model_fingerprint": "dir:abc", "suite_hash": "sha256:s", **change})
-    current = replace(current, baseline_comparison=baseline_section(current.results, baseline))
+    current = replace(current, baseline_comparison={"lora": baseline_section(current.pairs(), baseline)})
     outcome = evaluate_gate(current, baseline, GateConfig(baseline_path=PATH), executed=len(cases))
     assert outcome.failed and [v.rule for v in outcome.violations] == ["identity"]
     assert named in outcome.reasons[0] and len(outcome.reasons[0].splitlines()) == 1
@@ -328,10 +329,10 @@ def test_significant_mode_fails_a_large_consistent_drop() -> None:
 
 def test_outcome_to_dict_schema_round_trips_through_json() -> None:
     outcome = gate(full({"routing": 0.5}), blessed(full({})))
-    data = json.loads(json.dumps(outcome.to_dict()))
+    data = json.loads(json.dumps(encode(outcome)))
     assert set(data) == {"status", "mode", "baseline", "reasons", "violations"}
     assert set(data["violations"][0]) == {"rule", "scope", "baseline", "current", "tolerance", "message"}
-    assert GateOutcome.from_dict(data) == outcome
+    assert decode(GateOutcome, data) == outcome
 
 
 def test_outcome_accepts_lists_and_stays_immutable() -> None:
@@ -406,19 +407,19 @@ def test_baseline_round_trips(tmp_path: Path) -> None:
     assert loaded == Baseline.from_results(results)
     assert loaded is not None and loaded.path == str(path)
     assert loaded.suite == "jarvis@1.0" and loaded.categories == ALL
-    assert loaded.cases["routing-0"].to_dict() == {
-        "category": "routing",
-        "answer_base": "b",
-        "answer_finetuned": "f",
-        "relevance_base": 0.3,
-        "relevance_finetuned": 0.5,
-        "keyword_match_base": 0.0,
-        "keyword_match_finetuned": 1.0,
-    }
-    assert loaded.statistics.by_category["routing"].avg_relevance_finetuned == pytest.approx(0.5)
-    assert loaded.identity.generation == {
-        k: v for k, v in GenerationSettings().to_dict().items() if k not in ("batch_size", "prompt_format")
-    }
+    case = loaded.cases["routing-0"]
+    assert (case.category, case.base.answer, case.finetuned.answer) == ("routing", "b", "f")
+    assert (case.base.relevance, case.finetuned.relevance, case.base.keyword_match, case.finetuned.keyword_match) == (
+        0.3,
+        0.5,
+        0.0,
+        1.0,
+    )
+    assert loaded.statistics.by_category["routing"].finetuned.relevance == pytest.approx(0.5)
+    settings = {k: v for k, v in encode(GenerationSettings()).items() if k not in ("batch_size", "template")}
+    assert loaded.identity.generation == {**settings, "prompt_format": "system-text"}
+    # The baseline file is the results' declared subset, in the same format.
+    assert set(json.loads(path.read_text(encoding="utf-8"))) == {"format_version", "kind", *BASELINE_SECTIONS}
     assert os.listdir(path.parent) == ["baseline.json"]  # no temporary left behind
 
 
@@ -434,7 +435,7 @@ def test_baseline_is_never_replaced_silently(tmp_path: Path) -> None:
     assert path.read_bytes() == before
     save_baseline(run(full({"routing": 0.1})), path, overwrite=True)
     loaded = load_baseline(path)
-    assert loaded is not None and loaded.cases["routing-0"].relevance_finetuned == 0.1
+    assert loaded is not None and loaded.cases["routing-0"].finetuned.relevance == 0.1
 
 
 def test_a_failed_write_keeps_the_old_baseline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -462,7 +463,8 @@ def test_an_empty_run_is_not_blessed(tmp_path: Path) -> None:
     [
         ("{not json", "invalid JSON at line 1, column 2"),
         ("[]", "the top level must be an object"),
-        ('{"schema_version": 2}', "'cases' must be an object"),
+        ('{"schema_version": 2}', "missing field 'identity'"),
+        ('{"format_version": 2}', "'metadata' is missing"),
         ("\udcff", "not UTF-8 text"),
     ],
 )
@@ -480,13 +482,13 @@ def test_a_corrupt_baseline_names_the_file_and_the_fix(tmp_path: Path, content: 
 def test_a_baseline_with_a_bad_case_or_a_newer_schema_is_rejected(tmp_path: Path) -> None:
     data = Baseline.from_results(run(full({}))).to_dict()
     path = tmp_path / "baseline.json"
-    data["cases"]["routing-0"]["relevance_finetuned"] = "high"
+    data["results"][20]["arms"]["lora"]["relevance"] = "high"
     path.write_text(json.dumps(data))
-    with pytest.raises(JarvisError, match="case routing-0: 'relevance_finetuned' must be a number"):
+    with pytest.raises(JarvisError, match=r"'results\[20\]\.arms\.lora\.relevance' must be a number, got str"):
         load_baseline(path)
-    data["schema_version"] = 99
+    data["format_version"] = 99
     path.write_text(json.dumps(data))
-    with pytest.raises(JarvisError, match="schema_version 99 is newer"):
+    with pytest.raises(JarvisError, match="format_version 99 is newer"):
         load_baseline(path)
 
 
@@ -508,15 +510,13 @@ def test_a_baseline_is_re_scored_from_its_answers() -> None:
 
     suite = load_suite()
     case = next(c for c in suite.cases if c.id == "route_volume_up")
-    results = make_results([replace(scored("route_volume_up", "routing", 0.0, 0.0), case=case)], metric_version="0")
-    stale = Baseline.from_results(results)
-    stale = replace(
-        stale, cases={"route_volume_up": replace(stale.cases["route_volume_up"], answer_finetuned="volume_up")}
-    )
+    planted = scored("route_volume_up", "routing", 0.0, 0.0)  # scored 0 by "version 0", though it routes
+    planted = replace(planted, case=case, finetuned=replace(planted.finetuned, answer="volume_up"))
+    stale = Baseline.from_results(make_results([planted], metric_version="0"))
     fresh = stale.rescored(suite, "2")
     assert fresh.metric_version == "2"
-    assert fresh.cases["route_volume_up"].relevance_finetuned == 1.0
-    assert fresh.statistics.overall.avg_relevance_finetuned == 1.0
+    assert fresh.cases["route_volume_up"].finetuned.relevance == 1.0
+    assert fresh.statistics.overall.finetuned.relevance == 1.0
 
 
 def test_a_baseline_with_an_older_kind_of_fingerprint_says_so_and_how_to_rebless() -> None:

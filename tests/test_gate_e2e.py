@@ -49,8 +49,11 @@ def test_bless_then_worse_adapter_fails_the_gate(
 
     blessed = run(good_adapter, "--jarvis-save-baseline")
     assert blessed.ret == 0, blessed.stdout.str()
-    baseline = json.loads((pytester.path / "reports" / "baseline.json").read_text())
-    assert baseline["statistics"]["avg_relevance_finetuned"] == pytest.approx(1.0)
+    from evals.gate.baseline import load_baseline
+
+    blessed_bytes = (pytester.path / "reports" / "baseline.json").read_bytes()
+    baseline = load_baseline(pytester.path / "reports" / "baseline.json")
+    assert baseline is not None and baseline.statistics.overall.finetuned.relevance == pytest.approx(1.0)
 
     same = run(good_adapter)
     assert same.ret == 0
@@ -62,7 +65,7 @@ def test_bless_then_worse_adapter_fails_the_gate(
     worse.stdout.fnmatch_lines(["*gate: FAILED*", "*gate: *relevance*baseline*tolerance*"])
     results = json.loads((pytester.path / "reports" / "benchmark_results.json").read_text())
     assert results["gate"]["status"] == "failed"
-    assert baseline == json.loads((pytester.path / "reports" / "baseline.json").read_text()), "baseline untouched"
+    assert (pytester.path / "reports" / "baseline.json").read_bytes() == blessed_bytes, "baseline untouched"
 
 
 def test_no_case_executed_fails_the_gate(
@@ -110,8 +113,8 @@ def test_a_new_library_release_keeps_the_baseline_and_says_what_moved(
     config["transformers_version"] = "4.0.0-another-release"
     (copied_model / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
     baseline = json.loads(baseline_path.read_text(encoding="utf-8"))
-    running = baseline["packages"]["transformers"]
-    baseline["packages"]["transformers"] = "4.0.0"
+    running = baseline["metadata"]["packages"]["transformers"]
+    baseline["metadata"]["packages"]["transformers"] = "4.0.0"
     baseline_path.write_text(json.dumps(baseline), encoding="utf-8")
 
     again = run("--jarvis-no-cache")  # regenerate: the answers, not the metadata, decide

@@ -74,7 +74,8 @@ def test_a_partial_baseline_gates_only_what_it_covers_and_says_so(bench, pyteste
     blessed = bench("-m", "jarvis", "-k", "route", "--jarvis-save-baseline-partial")
     assert blessed.ret == 0, blessed.stdout.str()
     baseline = json.loads((pytester.path / BASELINE).read_text())
-    assert baseline["partial"] is True and baseline["scope"] == "-k 'route'" and len(baseline["cases"]) == 10
+    meta = baseline["metadata"]
+    assert meta["partial"] is True and meta["scope"] == "-k 'route'" and len(baseline["results"]) == 10
 
     full = bench("-m", "jarvis")
     assert full.ret == 0, full.stdout.str()
@@ -310,4 +311,4 @@ def test_killing_the_process_while_the_baseline_is_written_keeps_the_old_one(tmp
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     assert path.read_bytes() == before, "the old baseline is intact"
-    assert json.loads(path.read_text())["cases"]["c1"]["relevance_finetuned"] == 0.5
+    assert json.loads(path.read_text())["results"][0]["arms"]["lora"]["relevance"] == 0.5

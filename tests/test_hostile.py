@@ -48,13 +48,13 @@ def one_cli_error(capsys: pytest.CaptureFixture[str], argv: list[str], *parts: s
 
 def _big_int(text: str) -> str:
     data = json.loads(text)
-    data["results"][0]["base"]["keyword_hits"] = 0
+    data["results"][0]["arms"]["base"]["keyword_hits"] = 0
     return json.dumps(data).replace('"keyword_hits": 0', '"keyword_hits": ' + "9" * 5000, 1)
 
 
 def _null_answer(text: str) -> str:
     data = json.loads(text)
-    data["results"][0]["finetuned"]["answer"] = None
+    data["results"][0]["arms"]["base"]["answer"] = None
     return json.dumps(data)
 
 
@@ -63,7 +63,7 @@ def _null_answer(text: str) -> str:
     [
         (lambda t: "[" * 100_000 + "]" * 100_000, "nested more than 64 levels"),
         (_big_int, "an integer of 5000 digits"),
-        (_null_answer, "'answer' must be text"),
+        (_null_answer, "'results[0].arms.base.answer' must be text"),
         (lambda t: t.replace('"relevance": 1.0', '"relevance": NaN', 1), "NaN is not a number JSON allows"),
         (lambda t: t.replace('"relevance": 1.0', '"relevance": 1e999', 1), "out of range"),
     ],
@@ -88,7 +88,7 @@ def test_pathological_results_file_is_one_line_in_report_and_compare(
 def test_report_refuses_scores_out_of_range(tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str) -> None:
     path = saved_run(tmp_path)
     path.write_text(path.read_text().replace('"relevance": 1.0', f'"relevance": {value}', 1), encoding="utf-8")
-    one_cli_error(capsys, ["report", str(path)], f"results file {path}", "'relevance' must be a number from 0 to 1")
+    one_cli_error(capsys, ["report", str(path)], f"results file {path}", "relevance' must be a number from 0 to 1")
 
 
 # -- 9. CLI tracebacks -----------------------------------------------------------------------------
@@ -131,7 +131,7 @@ def test_pathological_baseline_fails_the_gate_in_one_line_and_re_blessing_replac
     assert (pytester.path / "reports" / JSON_NAME).is_file(), "the reports are still written"
     blessed = bench("--jarvis-save-baseline")
     assert blessed.ret == 0, blessed.stdout.str()
-    assert json.loads(baseline.read_text(encoding="utf-8"))["schema_version"] == 2
+    assert json.loads(baseline.read_text(encoding="utf-8"))["format_version"] == 2
 
 
 # -- 4. a YAML alias bomb, and 6. a scalar where the suite expects a list -------------------------
@@ -737,7 +737,7 @@ def test_a_served_model_swapped_behind_its_name_is_not_scored_from_the_cache(
     assert same["metadata"]["n_cached_answers"] == 6 and not same.get("warnings")
     state["answer"] = "volume_up"  # another model behind the same name and /v1/models entry
     swapped = run()
-    assert {c["finetuned"]["answer"] for c in swapped["results"]} == {"volume_up"}
+    assert {c["arms"]["tuned"]["answer"] for c in swapped["results"]} == {"volume_up"}
     assert swapped["metadata"]["n_cached_answers"] == 0
     assert [w for w in swapped["warnings"] if "answered 2 of 2 cached prompts differently" in w]
 

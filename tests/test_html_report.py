@@ -122,8 +122,8 @@ def test_the_page_is_self_contained_and_small(page: str) -> None:
 
 def test_every_case_is_a_row_with_its_category_and_status(planted: RunResults, page: str) -> None:
     rows = case_rows(page)
-    assert [r["data-case-id"] for r in rows] == [c.id for c in planted.results]
-    for row, case in zip(rows, planted.results, strict=True):
+    assert [r["data-case-id"] for r in rows] == [c.id for c in planted.pairs()]
+    for row, case in zip(rows, planted.pairs(), strict=True):
         status = "regression" if case.regression else "improvement" if case.relevance_delta > 0 else "unchanged"
         assert (row["data-category"], row["data-status"]) == (case.category, status), case.id
         assert row["data-changed"] == str(int(case.base.answer != case.finetuned.answer))
@@ -131,10 +131,10 @@ def test_every_case_is_a_row_with_its_category_and_status(planted: RunResults, p
 
 
 def test_header_names_the_verdict_the_interval_the_gate_and_the_run(planted: RunResults, page: str) -> None:
-    s = planted.statistics.overall
+    s = planted.summary().overall
     for text in (
         ">EFFECTIVE<",
-        f"{s.avg_relevance_base:.3f} → {s.avg_relevance_finetuned:.3f}",
+        f"{s.base.relevance:.3f} → {s.finetuned.relevance:.3f}",
         "+0.400 [+0.200, +0.600]",  # the paired difference and its 95 % CI
         ">FAILED<",
         "global relevance dropped from 0.800 to 0.700 (tolerance 0.020)",
@@ -191,7 +191,7 @@ def test_a_round1_results_file_renders(tmp_path: Path) -> None:
     for name in ("smollm2", "mini"):
         results = load_results(ROUND1 / f"{name}_results.json")
         page = render_html(results)
-        assert len(case_rows(page)) == len(results.results)
+        assert len(case_rows(page)) == len(results.pairs())
         assert len(page.encode("utf-8")) <= MAX_BYTES, name
 
 
@@ -212,7 +212,7 @@ def comparison_runs() -> tuple[RunResults, RunResults]:
     """Run A and run B: cmd_02 drops most (1.0 -> 0.5, not flipped), cmd_08 flips (0.5 -> 0.4)."""
     a = make_results()
     changes = {"cmd_02": (0.0, 0.5), "cmd_08": (0.0, 0.4)}
-    cases = [make_case(c.id, c.category, *changes[c.id]) if c.id in changes else c for c in a.results]
+    cases = [make_case(c.id, c.category, *changes[c.id]) if c.id in changes else c for c in a.pairs()]
     return a, make_results(cases)
 
 
@@ -348,7 +348,7 @@ def test_browser_shows_every_case_without_console_errors(
     from selenium.webdriver.common.by import By
 
     open_page(driver, page_file)
-    assert visible_ids(driver) == [c.id for c in planted.results]
+    assert visible_ids(driver) == [c.id for c in planted.pairs()]
     assert driver.find_element(By.ID, "f-count").text == "31 of 31 cases"
     driver.save_screenshot(str(tmp_path / "top.png"))
     driver.execute_script("document.getElementById('case-list').scrollIntoView();")
@@ -373,10 +373,10 @@ def test_browser_category_filter_changed_only_and_search(driver: Any, page_file:
 
     open_page(driver, page_file)
     Select(driver.find_element(By.ID, "f-category")).select_by_value("routing")
-    assert visible_ids(driver) == [c.id for c in planted.results if c.category == "routing"]
+    assert visible_ids(driver) == [c.id for c in planted.pairs() if c.category == "routing"]
     driver.find_element(By.ID, "f-changed").click()
     assert visible_ids(driver) == [
-        c.id for c in planted.results if c.category == "routing" and c.base.answer != c.finetuned.answer
+        c.id for c in planted.pairs() if c.category == "routing" and c.base.answer != c.finetuned.answer
     ]
     driver.find_element(By.ID, "f-reset").click()
     driver.find_element(By.ID, "f-q").send_keys("PWNED")  # case-insensitive, over prompt, answers and ids
@@ -392,7 +392,7 @@ def test_browser_hash_restores_a_view(driver: Any, page_file: Path, planted: Run
 
     open_page(driver, page_file, "#category=corrections&changed=1&q=demande&sort=delta")
     expected = sorted(
-        (c for c in planted.results if c.category == "corrections" and c.base.answer != c.finetuned.answer),
+        (c for c in planted.pairs() if c.category == "corrections" and c.base.answer != c.finetuned.answer),
         key=lambda c: c.relevance_delta,  # stable: suite order among equal changes, as the page sorts
     )
     expected = [c for c in expected if "demande" in (c.case.prompt + c.base.answer + c.finetuned.answer)]
@@ -434,20 +434,19 @@ def several_adapters() -> RunResults:
     """A run of two adapters on one base: the primary (the sample run) and 'rival', worse on commands."""
     from dataclasses import replace
 
-    from evals.records import AdapterResults
-    from evals.scoring import summarize
     from evals.stats import leaderboard
+    from tests.factories import make_adapters_run
 
     primary = make_results()
     rival_cases = tuple(
         make_case(c.id, c.category, c.base.relevance, 0.0 if c.category == "commands" else c.finetuned.relevance)
-        for c in primary.results
+        for c in primary.pairs()
     )
-    adapters = {
-        "jarvis-lora": AdapterResults("jarvis-lora", primary.metadata.adapter, primary.statistics, primary.results),
-        "rival": AdapterResults("rival", "adapters/rival", summarize(rival_cases), rival_cases),
-    }
-    return replace(primary, adapters=adapters, leaderboard=leaderboard(adapters, resamples=200))
+    run = make_adapters_run(
+        {"jarvis-lora": (primary.metadata.adapter, primary.pairs()), "rival": ("adapters/rival", rival_cases)},
+        primary="jarvis-lora",
+    )
+    return replace(run, leaderboard=leaderboard(run, resamples=200))
 
 
 def test_several_adapters_get_a_leaderboard_and_one_answer_column_each() -> None:
@@ -462,7 +461,7 @@ def test_several_adapters_get_a_leaderboard_and_one_answer_column_each() -> None
     assert row.count("relevance 1.00") == 1 and row.count("relevance 0.00") == 2  # primary right, base and rival not
     assert [r["data-status"] for r in case_rows(page)] == [
         "regression" if c.regression else "improvement" if c.relevance_delta > 0 else "unchanged"
-        for c in results.results  # the primary adapter's status
+        for c in results.pairs()  # the primary adapter's status
     ]
 
 
@@ -470,22 +469,22 @@ def checkpoints() -> RunResults:
     """Three checkpoints of one training, named as the Trainer names them, step 90 given last."""
     from dataclasses import replace
 
-    from evals.records import AdapterResults
-    from evals.scoring import summarize
     from evals.stats import leaderboard
+    from tests.factories import make_adapters_run
 
     primary = make_results()
     adapters = {}
     for step, keep in ((500, 1.0), (1000, 0.5), (90, 0.0)):
         cases = tuple(
             make_case(
-                c.id, c.category, c.base.relevance, c.finetuned.relevance if i < keep * len(primary.results) else 0.0
+                c.id, c.category, c.base.relevance, c.finetuned.relevance if i < keep * len(primary.pairs()) else 0.0
             )
-            for i, c in enumerate(primary.results)
+            for i, c in enumerate(primary.pairs())
         )
         name = f"checkpoint-{step}"
-        adapters[name] = AdapterResults(name, f"output/run/{name}", summarize(cases), cases)
-    return replace(primary, adapters=adapters, leaderboard=leaderboard(adapters, resamples=200))
+        adapters[name] = (f"output/run/{name}", cases)
+    run = make_adapters_run(adapters, primary="checkpoint-500")
+    return replace(run, leaderboard=leaderboard(run, resamples=200))
 
 
 def test_checkpoints_get_relevance_against_the_training_step_in_the_png_and_the_page() -> None:

@@ -54,7 +54,8 @@ def test_a_run_logs_its_scores_and_reports_to_an_mlflow_file_store(
     )
     run = json.loads(read.stdout)
     metrics = run["metrics"]
-    assert metrics["jarvis/relevance"] == pytest.approx(saved["statistics"]["avg_relevance_finetuned"])
+    tuned = saved["statistics"]["overall"]["arms"][saved["metadata"]["primary"]]
+    assert metrics["jarvis/relevance"] == pytest.approx(tuned["relevance"])
     assert set(saved["statistics"]["by_category"]) == {
         k.split("/")[1] for k in metrics if k.endswith("/relevance") and k.count("/") == 2
     }

@@ -29,9 +29,10 @@ from evals.metrics import (
     tokens,
     word_keys,
 )
-from evals.records import ArmScore, Call, Case, Intent, ScoredCase, Stats, Tool
-from evals.scoring import stats, summarize
+from evals.records import ArmScore, Call, Case, Intent, ScoredCase, Tool, decode, encode
 from evals.suite import load_suite
+from tests.factories import pair_stats as stats
+from tests.factories import pair_summary as summarize
 
 # Loaded at import because the whole-suite tables below are parametrized over its cases.
 SUITE = load_suite()
@@ -748,9 +749,7 @@ def test_a_degenerate_loop_scores_zero(prompt: str, expected: str, answer: str, 
     assert (score.relevance, score.loop) == (pytest.approx(relevance), loop)
     if loop:
         assert score.valid_call == 0.0 and score.tools_named == ()
-        assert "loop" in score.to_dict() and ArmScore.from_dict(score.to_dict()) == score
-    else:
-        assert "loop" not in score.to_dict()
+    assert encode(score)["loop"] is loop and decode(ArmScore, encode(score)) == score
 
 
 # (prompt, expected tools, answer, relevance, echo)
@@ -981,14 +980,14 @@ def test_clean_wording_of_a_case_names_none_of_the_other_tools(case: Case) -> No
 def test_a_version_2_score_round_trips_through_json() -> None:
     score = _score('<tool_call>{"name": "volum_up", "arguments": {"step": 5}}</tool_call>', "monte le son", "volume_up")
     assert score.calls == (Call("volume_up", {"step": 5}, "tool_call", "volum_up", True),)
-    data = json.loads(json.dumps(score.to_dict()))
+    data = json.loads(json.dumps(encode(score)))
     assert data["calls"] == [
         {"name": "volume_up", "arguments": {"step": 5}, "form": "tool_call", "raw_name": "volum_up", "malformed": True}
     ]
-    assert ArmScore.from_dict(data) == score
+    assert decode(ArmScore, data) == score
 
 
-def test_a_version_1_score_keeps_its_json() -> None:
+def test_a_version_1_score_reads_with_no_valid_call() -> None:
     old = {
         "answer": "a",
         "keyword_hits": 0,
@@ -1001,9 +1000,8 @@ def test_a_version_1_score_keeps_its_json() -> None:
         "echoed_tools": [],
         "echo": False,
     }
-    score = ArmScore.from_dict(old)
-    assert score.valid_call is None and score.calls == ()
-    assert score.to_dict() == old
+    score = decode(ArmScore, old)
+    assert score.valid_call is None and score.calls == () and score.keyword_match == 0.0
 
 
 def _scored_pair(case_id: str, base: str, finetuned: str) -> ScoredCase:
@@ -1017,25 +1015,20 @@ def test_statistics_count_valid_calls_refusals_and_recitals() -> None:
         _scored_pair("cmd_open_chrome", "open_app, close_window, web_search", "J'ouvre Chrome."),
     ]
     s = stats(cases)
-    assert (s.avg_valid_call_base, s.avg_valid_call_finetuned) == (0.0, 0.5)
-    assert (s.refusal_base, s.refusal_finetuned, s.recited_base, s.recited_finetuned) == (1, 0, 1, 0)
-    assert Stats.from_dict(s.to_dict()) == s
+    assert (s.base.valid_call, s.finetuned.valid_call) == (0.0, 0.5)
+    assert (s.base.refusal, s.finetuned.refusal, s.base.recited, s.finetuned.recited) == (1, 0, 1, 0)
     assert summarize(cases).overall == s
 
 
-def test_statistics_count_loops_and_version_2_statistics_keep_their_json() -> None:
+def test_statistics_count_loops() -> None:
     cases = [_scored_pair("route_volume_up", "volume_up volume_up volume_up", "volume_up")]
     s = stats(cases)
-    assert (s.loop_base, s.loop_finetuned) == (1, 0)
-    assert Stats.from_dict(s.to_dict()) == s
-    version_2 = {k: v for k, v in s.to_dict().items() if k not in ("loop_base", "loop_finetuned")}
-    assert Stats.from_dict(version_2).to_dict() == version_2
+    assert (s.base.loop, s.finetuned.loop) == (1, 0)
 
 
-def test_a_version_2_score_without_a_loop_key_keeps_its_json() -> None:
-    data = _score("volume_up — ok", "monte le son", "volume_up").to_dict()
-    assert "loop" not in data
-    assert ArmScore.from_dict(data).to_dict() == data
+def test_a_version_2_score_without_a_loop_key_reads_as_no_loop() -> None:
+    data = {k: v for k, v in encode(_score("volume_up — ok", "monte le son", "volume_up")).items() if k != "loop"}
+    assert decode(ArmScore, data).loop is False
 
 
 def test_statistics_of_version_1_scores_have_no_valid_call_and_keep_their_json() -> None:
@@ -1045,8 +1038,8 @@ def test_statistics_of_version_1_scores_have_no_valid_call_and_keep_their_json()
         finetuned=ArmScore("volume_up", 1, 1, 1.0),
     )
     s = stats([old])
-    assert s.avg_valid_call_base is None and not s.has_valid_call
-    assert "avg_valid_call_base" not in s.to_dict() and "refusal_base" not in s.to_dict()
+    assert s.base.valid_call is None and not s.has_valid_call
+    assert s.base.refusal is None and s.base.recited is None
 
 
 # -- the new metric reaches the reports, only for runs scored with it ---------------------------------

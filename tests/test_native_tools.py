@@ -90,9 +90,9 @@ def test_native_tool_calls_are_scored_as_calls(
     native = bench(hermes_model, native_adapter, "--jarvis-prompt-format=native-tools")
     assert native.ret == 0, native.stdout.str()
     data = results(pytester)
-    assert data["metadata"]["generation"]["tools_format"] == "native-tools"
+    assert data["metadata"]["generation"]["prompt_format"] == "native-tools"
     for case in data["results"]:
-        tuned = case["finetuned"]
+        tuned = case["arms"][data["metadata"]["primary"]]
         assert tuned["answer"].startswith('<tool_call>{"name": "open_app"'), tuned["answer"]
         assert (tuned["relevance"], tuned["valid_call"]) == (1.0, 1.0)
         assert tuned["calls"][0]["name"] == "open_app"
@@ -101,7 +101,7 @@ def test_native_tool_calls_are_scored_as_calls(
     text = bench(hermes_model, native_adapter, "--jarvis-prompt-format=system-text")
     assert text.ret == 0
     meta = results(pytester)["metadata"]
-    assert (meta["n_cached_answers"], meta["generation"]["tools_format"]) == (0, "system-text")
+    assert (meta["n_cached_answers"], meta["generation"]["prompt_format"]) == (0, "system-text")
 
 
 def test_a_template_that_ignores_tools_is_a_warning_not_an_error(
@@ -117,14 +117,16 @@ def test_a_template_that_ignores_tools_is_a_warning_not_an_error(
 
 def test_the_prompt_format_is_part_of_the_baseline_identity() -> None:
     from evals.gate.baseline import RunIdentity
+    from evals.records import GenerationSettings
+    from tests.factories import make_metadata
 
-    def identity(**generation: object) -> RunIdentity:
-        return RunIdentity("m", "dir:x", "4bit", {"max_new_tokens": 64, **generation}, "chat_template", "s", "1", "h")
+    def identity(prompt_format: str | None) -> RunIdentity:
+        return RunIdentity.of(make_metadata(generation=GenerationSettings(prompt_format=prompt_format)))
 
-    text, native, before = identity(tools_format="system-text"), identity(tools_format="native-tools"), identity()
-    assert text.differences(native) == ["tools_format system-text (baseline) vs native-tools (this run)"]
+    text, native, before = identity("system-text"), identity("native-tools"), identity(None)
+    assert text.differences(native) == ["prompt_format system-text (baseline) vs native-tools (this run)"]
     assert before.differences(text) == [], "a baseline from before native tools asked in the system text"
-    assert before.differences(native) == ["tools_format system-text (baseline) vs native-tools (this run)"]
+    assert before.differences(native) == ["prompt_format system-text (baseline) vs native-tools (this run)"]
 
 
 def test_native_training_answers_with_one_tool_call_per_tool() -> None:

@@ -156,7 +156,8 @@ def results(pytester: pytest.Pytester, folder: str = "reports") -> dict:
 
 
 def answers(data: dict) -> list[tuple[str, str]]:
-    return [(c["base"]["answer"], c["finetuned"]["answer"]) for c in data["results"]]
+    primary = data["metadata"]["primary"]
+    return [(c["arms"]["base"]["answer"], c["arms"][primary]["answer"]) for c in data["results"]]
 
 
 @pytest.fixture(scope="session")
@@ -201,7 +202,7 @@ def test_a_served_run_writes_the_reports_and_answers_of_the_in_process_run(
     meta = srv["metadata"]
     assert (meta["model"], meta["adapter"], meta["quantization"]) == (str(tiny_model_dir), str(merged_dir), "server")
     assert meta["device"] == f"server {server.api_base}"
-    assert meta["generation"]["prompt_format"] == "chat_template (server)"
+    assert meta["generation"]["template"] == "chat_template (server)"
     assert meta["n_generate_calls"] == 6 and meta["model_fingerprint"].startswith("server:")
 
 
@@ -219,9 +220,9 @@ def test_served_adapters_from_the_ini_file_give_one_test_per_case_and_adapter_an
     label = merged_dir.name  # no LABEL=: the arm is named after the served folder
     result.stdout.fnmatch_lines([f"*test_jarvis_case?cmd_firefox-{label}? PASSED*", "*leaderboard (2 adapters*"])
     data = results(pytester)
-    assert set(data["adapters"]) == {label, "same"} and data["metadata"]["adapter"] == str(merged_dir)
-    same = data["adapters"]["same"]["results"]
-    assert all(c["finetuned"]["answer"] == c["base"]["answer"] for c in same), "the base served as an adapter"
+    assert set(data["metadata"]["adapters"]) == {label, "same"} and data["metadata"]["adapter"] == str(merged_dir)
+    same = [c["arms"] for c in data["results"]]
+    assert all(c["same"]["answer"] == c["base"]["answer"] for c in same), "the base served as an adapter"
 
 
 def test_native_tools_travel_as_the_requests_tools_and_the_answers_match_the_in_process_run(
@@ -238,7 +239,7 @@ def test_native_tools_travel_as_the_requests_tools_and_the_answers_match_the_in_
         assert chat["tools"] == schemas and chat["tools"][0]["function"]["name"] == "open_app"
         assert chat["messages"][0] == {"role": "system", "content": SYSTEM}
     srv = results(pytester, "served")
-    assert srv["metadata"]["generation"]["tools_format"] == "native-tools"
+    assert srv["metadata"]["generation"]["prompt_format"] == "native-tools"
     # The server renders the tools with the same template the in-process run used: the same answers.
     assert answers(srv) == answers(results(pytester, "hf"))
 

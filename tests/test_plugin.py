@@ -52,16 +52,13 @@ def test_full_run_one_test_per_prompt(bench, pytester: pytest.Pytester) -> None:
     assert meta["generation"]["do_sample"] is False
     assert meta["quantization"] == "none"
     assert set(data["statistics"]["by_category"]) == {"commands", "corrections", "routing"}
-    for key in (
-        "avg_cosine_similarity",
-        "avg_keyword_match_base",
-        "avg_keyword_match_finetuned",
-        "avg_relevance_base",
-        "avg_relevance_finetuned",
-    ):
-        assert 0.0 <= data["statistics"][key] <= 1.0
+    overall, name = data["statistics"]["overall"], meta["primary"]
+    assert list(overall["arms"]) == ["base", name] and list(overall["pairs"]) == [name]
+    for arm in overall["arms"].values():
+        assert 0.0 <= arm["relevance"] <= 1.0 and 0.0 <= arm["keyword_match"] <= 1.0
+    assert 0.0 <= overall["pairs"][name]["cosine_similarity"] <= 1.0
     # The adapter has non-zero weights: the two arms must not answer identically everywhere.
-    assert any(r["base"]["answer"] != r["finetuned"]["answer"] for r in data["results"])
+    assert any(r["arms"]["base"]["answer"] != r["arms"][name]["answer"] for r in data["results"])
     result.stdout.fnmatch_lines(["*jarvis-evals*", "*report: *benchmark_results.json*"])
 
 
@@ -71,7 +68,7 @@ def test_marker_selects_one_category_and_generates_only_it(bench, pytester: pyte
     data = _results(pytester, "reports/partial")  # never over the full run's reports
     assert not (pytester.path / "reports" / "benchmark_results.json").exists()
     result.stdout.fnmatch_lines(["note: partial run (-m 'jarvis and corrections'): reports in *reports/partial*"])
-    assert {r["category"] for r in data["results"]} == {"corrections"}
+    assert {r["case"]["category"] for r in data["results"]} == {"corrections"}
     assert len(data["results"]) == 10
     assert (data["metadata"]["partial"], data["metadata"]["scope"]) == (True, "-m 'jarvis and corrections'")
     assert data["metadata"]["n_generate_calls"] == 2
@@ -80,7 +77,7 @@ def test_marker_selects_one_category_and_generates_only_it(bench, pytester: pyte
 def test_k_selects_single_prompt(bench, pytester: pytest.Pytester) -> None:
     result = bench("-m", "jarvis", "-k", "route_volume_up")
     result.assert_outcomes(passed=1)
-    assert [r["id"] for r in _results(pytester, "reports/partial")["results"]] == ["route_volume_up"]
+    assert [r["case"]["id"] for r in _results(pytester, "reports/partial")["results"]] == ["route_volume_up"]
 
 
 def test_unit_tests_run_leaves_no_report(bench, pytester: pytest.Pytester) -> None:
@@ -153,7 +150,7 @@ def test_quick_mode_runs_one_case_per_category_into_its_own_folder(bench, pytest
     result = bench("-m", "jarvis", "--jarvis-quick")
     result.assert_outcomes(passed=3)
     data = _results(pytester, "reports/quick")
-    assert [r["category"] for r in data["results"]] == ["commands", "corrections", "routing"]
+    assert [r["case"]["category"] for r in data["results"]] == ["commands", "corrections", "routing"]
     assert data["metadata"]["generation"]["max_new_tokens"] == 6  # never more than asked; quick caps at 24
     assert not (pytester.path / "reports" / "benchmark_results.json").exists(), "the full run's reports stay apart"
     result.stdout.fnmatch_lines(["*quick mode*gate is not applied*"])
@@ -162,7 +159,7 @@ def test_quick_mode_runs_one_case_per_category_into_its_own_folder(bench, pytest
 def test_limit_takes_the_first_n_cases_of_each_selected_category(bench, pytester: pytest.Pytester) -> None:
     result = bench("-m", "jarvis and not routing", "--jarvis-limit=2")
     result.assert_outcomes(passed=4)
-    ids = [r["id"] for r in _results(pytester, "reports/partial")["results"]]
+    ids = [r["case"]["id"] for r in _results(pytester, "reports/partial")["results"]]
     assert ids == ["cmd_open_chrome", "cmd_cluster_status", "fix_open_chrome", "fix_cluster_status"]
 
 

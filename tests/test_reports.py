@@ -19,6 +19,7 @@ from evals.errors import JarvisError
 from evals.records import (
     CATEGORIES,
     ArmScore,
+    ArmStats,
     Case,
     GenerationSettings,
     RunResults,
@@ -143,43 +144,49 @@ def make_results(
 
 SECTIONS: dict[str, Any] = {
     "paired": {
-        "resamples": 10000,
-        "seed": 0,
-        "confidence": 0.95,
-        "global": {
-            "n": 30,
-            "mean_diff": 0.4,
-            "ci_low": 0.2,
-            "ci_high": 0.6,
-            "sign_test_p": 0.001,
-            "wins": 12,
-            "losses": 1,
-            "ties": 17,
-            "significant": True,
-        },
-        "by_category": {
-            "commands": {
-                "n": 10,
-                "mean_diff": 0.6,
-                "ci_low": 0.35,
-                "ci_high": 0.8,
-                "sign_test_p": 0.0039,
-                "wins": 8,
-                "losses": 0,
-                "ties": 2,
+        "lora": {
+            "resamples": 10000,
+            "seed": 0,
+            "confidence": 0.95,
+            "overall": {
+                "n": 30,
+                "mean_diff": 0.4,
+                "ci_low": 0.2,
+                "ci_high": 0.6,
+                "sign_test_p": 0.001,
+                "wins": 12,
+                "losses": 1,
+                "ties": 17,
                 "significant": True,
-            }
-        },
+            },
+            "by_category": {
+                "commands": {
+                    "n": 10,
+                    "mean_diff": 0.6,
+                    "ci_low": 0.35,
+                    "ci_high": 0.8,
+                    "sign_test_p": 0.0039,
+                    "wins": 8,
+                    "losses": 0,
+                    "ties": 2,
+                    "significant": True,
+                }
+            },
+        }
     },
     "baseline_comparison": {
-        "baseline": "reports/baseline.json",
-        "n_common": 30,
-        "mean_diff": -0.03,
-        "ci_low": -0.1,
-        "ci_high": 0.02,
-        "sign_test_p": 0.3,
-        "significant": False,
-        "by_category": {},
+        "lora": {
+            "baseline": "reports/baseline.json",
+            "overall": {
+                "n_common": 30,
+                "mean_diff": -0.03,
+                "ci_low": -0.1,
+                "ci_high": 0.02,
+                "sign_test_p": 0.3,
+                "significant": False,
+            },
+            "by_category": {},
+        }
     },
     "gate": {
         "status": "failed",
@@ -255,19 +262,19 @@ def test_text_report_has_every_section_and_the_numbers(results: RunResults) -> N
         "Cached answers  : 12",
     ):
         assert value in text, value
-    overall = results.statistics.overall
+    overall = results.summary().overall
     for number in (
-        overall.avg_relevance_base,
-        overall.avg_relevance_finetuned,
-        overall.avg_keyword_match_base,
-        overall.avg_keyword_match_finetuned,
-        overall.avg_cosine_similarity,
+        overall.base.relevance,
+        overall.finetuned.relevance,
+        overall.base.keyword_match,
+        overall.finetuned.keyword_match,
+        overall.cosine_similarity,
     ):
         assert f"{number:.3f}" in text
     assert f"{overall.relevance_gain_pct:+.1f} %" in text
-    for name, s in results.statistics.by_category.items():
+    for name, s in results.summary().by_category.items():
         assert f"Category '{name}' ({s.n_cases} cases)" in text
-        assert f"{s.avg_relevance_finetuned:.3f}" in text
+        assert f"{s.finetuned.relevance:.3f}" in text
 
 
 def test_text_report_lists_regressions_echoes_and_both_answers(results: RunResults) -> None:
@@ -326,7 +333,7 @@ def test_later_sections_absent_by_default(results: RunResults) -> None:
 
 def test_not_significant_gain_is_said_in_words() -> None:
     paired = json.loads(json.dumps(SECTIONS["paired"]))
-    paired["global"]["significant"] = False
+    paired["lora"]["overall"]["significant"] = False
     text = render_text(make_results(sections={"paired": paired}))
     assert "NOT significant at 5 %" in text
     assert "The gain is not statistically significant: add cases" in text  # and the advice says so
@@ -360,18 +367,16 @@ def test_verdict_thresholds(gain_pct: float | None, finetuned_mean: float, expec
 def test_verdict_boundaries_survive_float_noise(base: float, finetuned: float, expected: str) -> None:
     stats = Stats(
         n_cases=4,
-        avg_cosine_similarity=0.5,
-        avg_keyword_match_base=0.0,
-        avg_keyword_match_finetuned=0.0,
-        avg_relevance_base=base,
-        avg_relevance_finetuned=finetuned,
+        base=ArmStats(relevance=base, keyword_match=0.0),
+        finetuned=ArmStats(relevance=finetuned, keyword_match=0.0),
+        cosine_similarity=0.5,
     )
     assert verdict_of(stats) == expected
 
 
 def test_empty_run_is_insufficient() -> None:
     empty = make_results(cases=[])
-    assert verdict_of(empty.statistics.overall) == INSUFFICIENT
+    assert verdict_of(empty.summary().overall) == INSUFFICIENT
     assert gains_section(empty)["weakest_category"] is None
     assert "No category ran." in render_text(empty)
 
@@ -406,7 +411,7 @@ def test_recommendations_follow_the_verdict(routing_ft: float, verdict: str, adv
 
 def test_gains_section(results: RunResults) -> None:
     gains = gains_section(results)
-    overall = results.statistics.overall
+    overall = results.summary().overall
     assert gains["relevance_gain_abs"] == pytest.approx(overall.relevance_gain)
     assert gains["relevance_gain_pct"] == pytest.approx(overall.relevance_gain_pct)
     assert gains["keyword_gain"] == pytest.approx(overall.keyword_gain)
@@ -529,12 +534,10 @@ ROUND1 = Path(__file__).parent / "data" / "round1"
 
 @pytest.mark.parametrize("name", ["smollm2", "mini"])
 def test_a_round1_results_file_re_renders_byte_for_byte(name: str, tmp_path: Path) -> None:
-    """A file written before the restructuring loads, keeps its JSON, and re-renders the same bytes."""
-    from evals.reports import results_json
-
+    """A file written before the restructurings loads and the report command re-renders the same bytes
+    (every render of every saved file: tests/test_golden.py)."""
     source = ROUND1 / f"{name}_results.json"
     loaded = load_results(source)
-    assert results_json(loaded) == json.loads(source.read_text(encoding="utf-8"))
     assert render_text(loaded).encode("utf-8") == (ROUND1 / f"{name}_report.txt").read_bytes()
     assert main(["report", str(source), "--out", str(tmp_path)]) == 0
     assert (tmp_path / TEXT_NAME).read_bytes() == (ROUND1 / f"{name}_report.txt").read_bytes()

@@ -117,7 +117,7 @@ def test_perturb_run_writes_the_curve(pytester: pytest.Pytester, tiny_model_dir:
     data = json.loads(next(folder.rglob("benchmark_results.json")).read_text())
     levels = sorted({(p["level"], p["arm"]) for p in data["robustness"]["points"]})
     assert levels == [(lv, arm) for lv in (0, 1, 3) for arm in ("base", "finetuned")]
-    assert {r["level"] for r in data["results"]} == {0, 1, 3}
+    assert {r["case"]["level"] for r in data["results"]} == {0, 1, 3}
     assert "+asr.s0.k2.L13" in data["metadata"]["suite_version"]
     text = next(folder.rglob("benchmark_report.txt")).read_text()
     assert "ROBUSTNESS" in text

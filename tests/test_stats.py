@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from evals.gate.baseline import Baseline
-from evals.records import RunResults, ScoredCase
+from evals.records import RunResults, ScoredCase, encode
 from evals.stats import baseline_section, count_signs, paired_bootstrap, paired_section, sign_test
 from tests.factories import make_results, scored
 
@@ -120,14 +121,14 @@ def test_paired_section_schema_and_counts() -> None:
     cases = [scored(f"c{i}", "commands", 0.0, 1.0) for i in range(8)]
     cases += [scored(f"r{i}", "routing", 0.5, 0.5) for i in range(4)]
     cases += [scored("r-loss", "routing", 1.0, 0.0)]
-    section = paired_section(cases, resamples=500, seed=1).to_dict()
+    section = encode(paired_section(cases, resamples=500, seed=1))
 
-    assert set(section) == {"resamples", "seed", "confidence", "global", "by_category"}
+    assert set(section) == {"resamples", "seed", "confidence", "overall", "by_category"}
     assert (section["resamples"], section["seed"], section["confidence"]) == (500, 1, 0.95)
     assert list(section["by_category"]) == ["commands", "routing"]  # only what ran, suite order
-    for block in [section["global"], *section["by_category"].values()]:
+    for block in [section["overall"], *section["by_category"].values()]:
         assert set(block) == BLOCK_KEYS
-    overall = section["global"]
+    overall = section["overall"]
     assert (overall["n"], overall["wins"], overall["losses"], overall["ties"]) == (13, 8, 1, 4)
     assert overall["mean_diff"] == pytest.approx(7 / 13)
     assert overall["sign_test_p"] == pytest.approx(sign_test(8, 1))
@@ -142,21 +143,21 @@ def test_paired_section_needs_the_sign_test_too() -> None:
     # 4 wins among 26 ties: the bootstrap interval excludes 0, the exact sign test (p=0.125) does not.
     cases = [scored(f"c{i}", "commands", 0.0, 1.0) for i in range(4)]
     cases += [scored(f"t{i}", "commands", 1.0, 1.0) for i in range(26)]
-    block = paired_section(cases, resamples=2000).to_dict()["global"]
+    block = encode(paired_section(cases, resamples=2000))["overall"]
     assert block["ci_low"] > 0
     assert block["sign_test_p"] == pytest.approx(0.125)
     assert block["significant"] is False
 
 
 def test_paired_section_of_a_single_case_is_never_significant() -> None:
-    block = paired_section([scored("c0", "commands", 0.0, 1.0)]).to_dict()["global"]
+    block = encode(paired_section([scored("c0", "commands", 0.0, 1.0)]))["overall"]
     assert (block["n"], block["ci_low"], block["ci_high"], block["significant"]) == (1, 1.0, 1.0, False)
 
 
 def test_paired_section_of_no_case_is_defined() -> None:
-    section = paired_section([]).to_dict()
+    section = encode(paired_section([]))
     assert section["by_category"] == {}
-    assert section["global"] == {
+    assert section["overall"] == {
         "n": 0, "mean_diff": 0.0, "ci_low": 0.0, "ci_high": 0.0, "sign_test_p": 1.0,
         "wins": 0, "losses": 0, "ties": 0, "significant": False,
     }  # fmt: skip
@@ -165,16 +166,16 @@ def test_paired_section_of_no_case_is_defined() -> None:
 def test_baseline_section_compares_common_cases_only() -> None:
     old = [scored(f"r{i}", "routing", 0.2, 0.5) for i in range(10)] + [scored("gone", "routing", 0.0, 1.0)]
     baseline = Baseline.from_results(results(old))
-    baseline = Baseline(**{**baseline.__dict__, "path": "reports/baseline.json"})
+    baseline = replace(baseline, path="reports/baseline.json")
     new = [scored(f"r{i}", "routing", 0.2, 1.0) for i in range(10)] + [scored("new", "commands", 0.0, 0.0)]
-    section = baseline_section(new, baseline, resamples=500).to_dict()
+    section = encode(baseline_section(new, baseline, resamples=500))
 
-    assert set(section) == {"baseline", "by_category"} | BASELINE_BLOCK_KEYS
+    assert set(section) == {"baseline", "overall", "by_category"} and set(section["overall"]) == BASELINE_BLOCK_KEYS
     assert section["baseline"] == "reports/baseline.json"
-    assert section["n_common"] == 10
-    assert section["mean_diff"] == pytest.approx(0.5)
-    assert section["sign_test_p"] == pytest.approx(2 / 1024)
-    assert section["significant"] is True
+    assert section["overall"]["n_common"] == 10
+    assert section["overall"]["mean_diff"] == pytest.approx(0.5)
+    assert section["overall"]["sign_test_p"] == pytest.approx(2 / 1024)
+    assert section["overall"]["significant"] is True
     assert list(section["by_category"]) == ["routing"]
     assert set(section["by_category"]["routing"]) == BASELINE_BLOCK_KEYS
     assert math.isclose(section["by_category"]["routing"]["ci_low"], 0.5)

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from evals.errors import JarvisError
-from evals.records import CATEGORIES, Case, Intent
+from evals.records import CATEGORIES, Case, Intent, decode, encode
 from evals.suite import SuiteError, default_suite_path, load_suite
 
 VALID: dict[str, Any] = {
@@ -333,7 +333,7 @@ def test_shipped_suite_is_consistent(shipped) -> None:
 
 
 def test_shipped_cases_round_trip_through_dicts(shipped) -> None:
-    assert all(Case.from_dict(case.to_dict()) == case for case in shipped.cases)
+    assert all(decode(Case, encode(case)) == case for case in shipped.cases)
 
 
 def test_shipped_tools_round_trip_through_dicts(shipped) -> None:

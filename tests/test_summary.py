@@ -1,12 +1,24 @@
-"""Statistics over hand-made scored cases, and the scoring of both arms of a shipped case."""
+"""Statistics over hand-made scored cases, keyed by arm, and the scoring of every arm of a shipped case."""
 
 from __future__ import annotations
 
 import pytest
 
-from evals.records import ArmScore, Case, ScoredCase, Stats, Summary
-from evals.scoring import score_case, stats, summarize
+from evals.records import (
+    ArmScore,
+    ArmStats,
+    Case,
+    CaseResult,
+    GroupStats,
+    ScoredCase,
+    Statistics,
+    decode,
+    encode,
+)
+from evals.scoring import group_stats, score_case, score_pair, summarize
 from evals.suite import load_suite
+from tests.factories import keyed
+from tests.factories import pair_stats as stats
 
 
 def _arm(relevance: float, hits: int = 0, total: int = 2, echo: bool = False) -> ArmScore:
@@ -37,19 +49,22 @@ CASES = (
     ("field", "expected"),
     [
         pytest.param("n_cases", 4, id="n"),
-        pytest.param("avg_cosine_similarity", (0.2 + 0.6 + 1.0 + 0.0) / 4, id="cosine"),
-        pytest.param("avg_keyword_match_base", (0 + 0.5 + 1 + 0) / 4, id="keywords-base"),
-        pytest.param("avg_keyword_match_finetuned", (1 + 0.5 + 1 + 0.5) / 4, id="keywords-finetuned"),
-        pytest.param("avg_relevance_base", (0 + 1 + 0.5 + 0) / 4, id="relevance-base"),
-        pytest.param("avg_relevance_finetuned", (1 + 0.5 + 0.5 + 2 / 3) / 4, id="relevance-finetuned"),
+        pytest.param("cosine_similarity", (0.2 + 0.6 + 1.0 + 0.0) / 4, id="cosine"),
+        pytest.param("base.keyword_match", (0 + 0.5 + 1 + 0) / 4, id="keywords-base"),
+        pytest.param("finetuned.keyword_match", (1 + 0.5 + 1 + 0.5) / 4, id="keywords-finetuned"),
+        pytest.param("base.relevance", (0 + 1 + 0.5 + 0) / 4, id="relevance-base"),
+        pytest.param("finetuned.relevance", (1 + 0.5 + 0.5 + 2 / 3) / 4, id="relevance-finetuned"),
         pytest.param("regressions", 1, id="regressions"),
         pytest.param("improvements", 2, id="improvements"),
-        pytest.param("echo_base", 2, id="echo-base"),
-        pytest.param("echo_finetuned", 1, id="echo-finetuned"),
+        pytest.param("base.echo", 2, id="echo-base"),
+        pytest.param("finetuned.echo", 1, id="echo-finetuned"),
     ],
 )
 def test_stats_on_a_hand_made_set(field: str, expected: float) -> None:
-    assert getattr(stats(CASES), field) == pytest.approx(expected)
+    value: object = stats(CASES)
+    for part in field.split("."):
+        value = getattr(value, part)
+    assert value == pytest.approx(expected)
 
 
 def test_derived_gains() -> None:
@@ -63,16 +78,45 @@ def test_gain_in_percent_is_none_when_base_scores_zero() -> None:
     assert stats(CASES[3:]).relevance_gain_pct is None
 
 
-def test_stats_of_nothing_is_zero_not_a_crash() -> None:
-    assert stats(()) == Stats(0, 0.0, 0.0, 0.0, 0.0, 0.0)
+def test_stats_of_nothing_is_empty_not_a_crash() -> None:
+    assert group_stats(()) == GroupStats(0, {}, {})
+
+
+def test_every_adapter_is_a_key_and_the_base_is_counted_once() -> None:
+    """Three adapters on one base: each adapter's statistics against the same base, no primary special case."""
+    case = CASES[0].case
+    results = [
+        CaseResult(
+            case,
+            {"base": _arm(0.0), "a": _arm(1.0, 2), "b": _arm(0.5, 1), "c": _arm(0.0)},
+            {"a": 0.1, "b": 0.2, "c": 1.0},
+        )
+    ]
+    group = group_stats(results)
+    assert list(group.arms) == ["base", "a", "b", "c"] and list(group.pairs) == ["a", "b", "c"]
+    assert [group.versus(n).finetuned.relevance for n in "abc"] == [1.0, 0.5, 0.0]
+    assert {group.versus(n).base for n in "abc"} == {group.arms["base"]}
+    assert [group.versus(n).improvements for n in "abc"] == [1, 1, 0]
+
+
+def test_an_adapter_that_answered_some_cases_is_counted_over_those() -> None:
+    """``-k`` may select an adapter for a few cases only: its pair statistics cover what it answered."""
+    one, two = CASES[0].case, CASES[1].case
+    results = [
+        CaseResult(one, {"base": _arm(0.0), "a": _arm(1.0), "b": _arm(1.0)}, {"a": 0.5, "b": 0.5}),
+        CaseResult(two, {"base": _arm(1.0), "a": _arm(0.0)}, {"a": 0.5}),
+    ]
+    group = group_stats(results)
+    assert (group.n_cases, group.pairs["a"].n_cases, group.pairs["b"].n_cases) == (2, 2, 1)
+    assert group.versus("b").finetuned.relevance == 1.0 and group.versus("a").regressions == 1
 
 
 def test_summary_has_only_the_categories_that_ran_in_canonical_order() -> None:
-    summary = summarize(tuple(reversed(CASES)))
+    summary = summarize(keyed(tuple(reversed(CASES)))).versus("lora")
     assert list(summary.by_category) == ["commands", "routing"]
-    assert summary.by_category["commands"] == stats(CASES[:3])
+    assert summary.by_category["commands"] == stats(tuple(reversed(CASES[:3])))
     assert summary.by_category["routing"] == stats(CASES[3:])
-    assert summary.overall == stats(CASES)
+    assert summary.overall == stats(tuple(reversed(CASES)))
 
 
 @pytest.mark.parametrize(
@@ -86,12 +130,13 @@ def test_summary_has_only_the_categories_that_ran_in_canonical_order() -> None:
 )
 def test_category_order(categories: list[str], expected: list[str]) -> None:
     cases = [_scored(f"x{i}", cat, _arm(0.0), _arm(0.0)) for i, cat in enumerate(categories)]
-    assert list(summarize(cases).by_category) == expected
+    assert list(summarize(keyed(cases)).by_category) == expected
 
 
-def test_summary_round_trips_through_a_dict() -> None:
-    summary = summarize(CASES)
-    assert Summary.from_dict(summary.to_dict()) == summary
+def test_statistics_round_trip_through_the_codec() -> None:
+    statistics = summarize(keyed(CASES))
+    assert decode(Statistics, encode(statistics)) == statistics
+    assert decode(ArmStats, encode(statistics.overall.arms["base"])) == statistics.overall.arms["base"]
 
 
 @pytest.fixture(scope="module")
@@ -99,21 +144,26 @@ def suite():
     return load_suite()
 
 
-def test_score_case_scores_both_arms(suite) -> None:
+def test_score_case_scores_every_arm(suite) -> None:
     case = next(c for c in suite.cases if c.id == "route_volume_up")
-    scored = score_case(case, "Monte le son.", "volume_up — je monte le son", suite)
+    result = score_case(
+        case, {"base": "Monte le son.", "a": "volume_up — je monte le son", "b": "Monte le son."}, suite
+    )
+    assert list(result.arms) == ["base", "a", "b"] and list(result.similarity) == ["a", "b"]
+    assert result.similarity["b"] == pytest.approx(1.0) and result.arms["b"] == result.arms["base"]
+    scored = result.versus("a")
     assert (scored.base.relevance, scored.base.echo) == (0.0, True)
     assert (scored.finetuned.relevance, scored.finetuned.echo) == (1.0, False)
     assert scored.finetuned.keyword_match == 1.0
     assert 0.0 < scored.cosine_similarity < 1.0
     assert (scored.relevance_delta, scored.regression) == (1.0, False)
-    summary = summarize([scored])
-    assert (summary.overall.improvements, summary.overall.echo_base, summary.overall.echo_finetuned) == (1, 1, 0)
+    summary = summarize(keyed([scored])).versus("lora")
+    assert (summary.overall.improvements, summary.overall.base.echo, summary.overall.finetuned.echo) == (1, 1, 0)
     assert list(summary.by_category) == ["routing"]
 
 
 def test_identical_answers_are_neither_regression_nor_improvement(suite) -> None:
     case = suite.cases[0]
-    scored = score_case(case, "open_app chrome", "open_app chrome", suite)
+    scored = score_pair(case, "open_app chrome", "open_app chrome", suite)
     assert scored.cosine_similarity == pytest.approx(1.0)
     assert (stats([scored]).regressions, stats([scored]).improvements) == (0, 0)

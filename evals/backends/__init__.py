@@ -21,12 +21,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from evals.records import BASE_ARM as BASE_ARM  # one definition, in the records
 from evals.records import GenerationSettings
 
 if TYPE_CHECKING:
     from evals.config import EvalConfig
-
-BASE_ARM = "base"
 
 
 @dataclass(frozen=True)

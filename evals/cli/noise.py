@@ -13,7 +13,7 @@ from pathlib import Path
 
 from evals.config import AdapterSpec, EvalConfig, default_adapter_name, parse_batch_size, parse_positive_int
 from evals.models import QUANT_CHOICES
-from evals.records import NoiseExample, NoiseFloor
+from evals.records import NoiseExample, NoiseFloor, encode
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         reports_dir=Path(args.reports),
     )
     noise = measure_noise(config)
-    path = atomic_write_json(Path(args.reports) / NOISE_FILE, noise.to_dict())
+    path = atomic_write_json(Path(args.reports) / NOISE_FILE, encode(noise))
     print(f"noise floor over {noise.n_cases} cases, each arm generated twice ({noise.generate_calls} generate calls):")
     print(f"  base arm:       {noise.base_differing} answer(s) differ")
     print(f"  fine-tuned arm: {noise.finetuned_differing} answer(s) differ")

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -22,13 +22,24 @@ from typing import Any
 from evals.atomic import atomic_write_json, clean_stale
 from evals.errors import JarvisError
 from evals.jsonio import MAX_JSON_BYTES, MalformedJson, UnsafeJson, loads_guarded
-from evals.records import SYSTEM_TEXT, EnvironmentChange, RunMetadata, RunResults, ScoredCase, Suite, Summary
+from evals.records import (
+    BASE_ARM,
+    SYSTEM_TEXT,
+    EnvironmentChange,
+    RunMetadata,
+    RunResults,
+    ScoredCase,
+    Suite,
+    Summary,
+    encode,
+)
+from evals.records.migrate import LEGACY_BASELINE, OutdatedFile
+from evals.scoring import score_case, summarize
 
-BASELINE_SCHEMA = 2
 DEFAULT_BASELINE_PATH = "reports/baseline.json"
-# Settings that do not change an answer (see cache.ANSWER_NEUTRAL_SETTINGS); the prompt format
-# is compared on its own line.
-_NEUTRAL = frozenset({"batch_size", "prompt_format"})
+# Settings that do not change an answer (see cache.ANSWER_NEUTRAL_SETTINGS); the template is
+# compared on its own line.
+_NEUTRAL = frozenset({"batch_size", "template"})
 
 
 class BaselineError(JarvisError, ValueError):
@@ -60,20 +71,22 @@ class RunIdentity:
     model_fingerprint: str
     quantization: str
     generation: Mapping[str, Any]
-    prompt_format: str
+    template: str
     suite_name: str
     suite_version: str
     suite_hash: str
 
     @classmethod
     def of(cls, meta: RunMetadata) -> RunIdentity:
-        settings = meta.generation.to_dict()
+        settings = encode(meta.generation)
+        # A run from before native tools recorded no prompt format: its tools were in the system text.
+        settings["prompt_format"] = settings.get("prompt_format") or SYSTEM_TEXT
         return cls(
             model=meta.model,
             model_fingerprint=meta.model_fingerprint,
             quantization=meta.quantization,
             generation={k: v for k, v in settings.items() if k not in _NEUTRAL},
-            prompt_format=str(settings.get("prompt_format", "")),
+            template=meta.generation.template,
             suite_name=meta.suite_name,
             suite_version=meta.suite_version,
             suite_hash=meta.suite_hash,
@@ -82,7 +95,7 @@ class RunIdentity:
     def differences(self, run: RunIdentity) -> list[str]:
         """Name every field where ``run`` differs from this (the baseline's) identity."""
         out = []
-        for name in ("model", "model_fingerprint", "quantization", "prompt_format", "suite_name", "suite_version"):
+        for name in ("model", "model_fingerprint", "quantization", "template", "suite_name", "suite_version"):
             mine, theirs = getattr(self, name), getattr(run, name)
             if mine != theirs:
                 older = name == "model_fingerprint" and _scheme1(mine) and not _scheme1(theirs)
@@ -90,139 +103,67 @@ class RunIdentity:
                 out.append(f"{name.replace('_', ' ')} {mine or '?'}{old} vs {theirs or '?'} (this run)")
         if self.suite_hash != run.suite_hash and self.suite_version == run.suite_version:
             out.append("suite content changed without a version bump")
-        # A run from before native tools recorded no tools_format: its tools were in the system text.
-        ours, their = ({"tools_format": SYSTEM_TEXT, **g} for g in (self.generation, run.generation))
-        for key in sorted(set(ours) | set(their)):
-            mine, theirs = ours.get(key), their.get(key)
+        for key in sorted(set(self.generation) | set(run.generation)):
+            mine, theirs = self.generation.get(key), run.generation.get(key)
             if mine != theirs:
                 out.append(f"{key} {mine} (baseline) vs {theirs} (this run)")
         return out
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "model_fingerprint": self.model_fingerprint,
-            "quantization": self.quantization,
-            "generation": dict(self.generation),
-            "prompt_format": self.prompt_format,
-            "suite_name": self.suite_name,
-            "suite_version": self.suite_version,
-            "suite_hash": self.suite_hash,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> RunIdentity:
-        if not isinstance(data, Mapping):
-            raise ValueError(f"'identity' must be an object, got {type(data).__name__}")
-        return cls(
-            model=_text(data, "model"),
-            model_fingerprint=_text(data, "model_fingerprint"),
-            quantization=_text(data, "quantization"),
-            generation=dict(_mapping(data, "generation")),
-            prompt_format=_text(data, "prompt_format"),
-            suite_name=_text(data, "suite_name", allow_empty=False),
-            suite_version=_text(data, "suite_version", allow_empty=False),
-            suite_hash=_text(data, "suite_hash"),
-        )
-
-
-def _score(data: Mapping[str, Any], key: str) -> float:
-    value = data.get(key)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"'{key}' must be a number, got {value!r}")
-    if not (math.isfinite(value) and 0.0 <= value <= 1.0):
-        raise ValueError(f"'{key}' must be between 0 and 1, got {value!r}")
-    return float(value)
-
-
-def _text(data: Mapping[str, Any], key: str, *, allow_empty: bool = True) -> str:
-    value = data.get(key)
-    if not isinstance(value, str) or (not allow_empty and not value):
-        raise ValueError(f"'{key}' must be a {'non-empty ' if not allow_empty else ''}string, got {value!r}")
-    return value
-
-
-def _mapping(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    value = data.get(key)
-    if not isinstance(value, Mapping):
-        raise ValueError(f"'{key}' must be an object, got {type(value).__name__}")
-    return value
-
-
-@dataclass(frozen=True)
-class BaselineCase:
-    """One case as blessed: both arms' answers and scores."""
-
-    category: str
-    answer_base: str
-    answer_finetuned: str
-    relevance_base: float
-    relevance_finetuned: float
-    keyword_match_base: float
-    keyword_match_finetuned: float
-
-    @classmethod
-    def from_scored(cls, case: ScoredCase) -> BaselineCase:
-        return cls(
-            category=case.category,
-            answer_base=case.base.answer,
-            answer_finetuned=case.finetuned.answer,
-            relevance_base=case.base.relevance,
-            relevance_finetuned=case.finetuned.relevance,
-            keyword_match_base=case.base.keyword_match,
-            keyword_match_finetuned=case.finetuned.keyword_match,
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "category": self.category,
-            "answer_base": self.answer_base,
-            "answer_finetuned": self.answer_finetuned,
-            "relevance_base": self.relevance_base,
-            "relevance_finetuned": self.relevance_finetuned,
-            "keyword_match_base": self.keyword_match_base,
-            "keyword_match_finetuned": self.keyword_match_finetuned,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BaselineCase:
-        """Build from JSON, raising ``ValueError`` that says which field is wrong."""
-        if not isinstance(data, Mapping):
-            raise ValueError(f"a case must be an object, got {type(data).__name__}")
-        return cls(
-            category=_text(data, "category", allow_empty=False),
-            answer_base=_text(data, "answer_base"),
-            answer_finetuned=_text(data, "answer_finetuned"),
-            relevance_base=_score(data, "relevance_base"),
-            relevance_finetuned=_score(data, "relevance_finetuned"),
-            keyword_match_base=_score(data, "keyword_match_base"),
-            keyword_match_finetuned=_score(data, "keyword_match_finetuned"),
-        )
-
 
 @dataclass(frozen=True)
 class Baseline:
-    """A blessed run: what produced it, what it covers, its statistics and every case.
+    """A blessed run: the declared subset of its results (``records.BASELINE_SECTIONS``).
 
+    The gate reads it through the same views as a run: ``cases`` (each case as the baseline's
+    adapter against its base) and ``statistics``. ``rescore`` marks a baseline of schema 2, whose
+    cases kept only answers and relevance: it is scored again with the suite before comparing.
     ``path`` is where it was read from; it is not part of the file and not compared.
     """
 
-    identity: RunIdentity
-    adapter: str
-    metric_version: str
-    statistics: Summary
-    cases: Mapping[str, BaselineCase]
-    created: str = ""
-    partial: bool = False
-    scope: str = ""
-    # Python's and the recorded packages' versions when blessed (absent from earlier baselines).
-    packages: Mapping[str, str] = field(default_factory=dict)
+    results: RunResults
+    rescore: bool = False
     path: str = field(default="", compare=False)
 
-    def __post_init__(self) -> None:
-        # Read-only views: a frozen record whose mappings can be mutated is not frozen.
-        object.__setattr__(self, "cases", MappingProxyType(dict(self.cases)))
-        object.__setattr__(self, "packages", MappingProxyType(dict(self.packages)))
+    @property
+    def metadata(self) -> RunMetadata:
+        return self.results.metadata
+
+    @property
+    def identity(self) -> RunIdentity:
+        return RunIdentity.of(self.metadata)
+
+    @property
+    def adapter(self) -> str:
+        return self.metadata.adapter
+
+    @property
+    def metric_version(self) -> str:
+        return self.metadata.metric_version
+
+    @property
+    def partial(self) -> bool:
+        return self.metadata.partial
+
+    @property
+    def scope(self) -> str:
+        return self.metadata.scope
+
+    @property
+    def created(self) -> str:
+        return self.metadata.timestamp
+
+    @property
+    def packages(self) -> Mapping[str, str]:
+        return self.metadata.packages
+
+    @property
+    def statistics(self) -> Summary:
+        return self.results.summary()
+
+    @cached_property
+    def cases(self) -> Mapping[str, ScoredCase]:
+        """Every blessed case by id, as the baseline's adapter against its base."""
+        return MappingProxyType({c.id: c for c in self.results.pairs()})
 
     @property
     def categories(self) -> tuple[str, ...]:
@@ -232,90 +173,46 @@ class Baseline:
     @property
     def suite(self) -> str:
         """Return ``name@version``."""
-        return f"{self.identity.suite_name}@{self.identity.suite_version}"
+        return f"{self.metadata.suite_name}@{self.metadata.suite_version}"
 
     @classmethod
     def from_results(cls, results: RunResults) -> Baseline:
-        """Snapshot a run as a baseline."""
-        meta = results.metadata
-        return cls(
-            identity=RunIdentity.of(meta),
-            adapter=meta.adapter,
-            metric_version=meta.metric_version,
-            statistics=results.statistics,
-            cases={c.id: BaselineCase.from_scored(c) for c in results.results},
-            created=meta.timestamp,
-            partial=meta.partial,
-            scope=meta.scope,
-            packages=dict(meta.packages),
+        """Snapshot a run as a baseline: its primary adapter's and the base's answers and scores."""
+        keep = (BASE_ARM, results.primary)
+        cases = tuple(
+            replace(
+                r,
+                arms={k: v for k, v in r.arms.items() if k in keep},
+                similarity={results.primary: r.similarity[results.primary]},
+            )
+            for r in results.results
+            if results.primary in r.arms
         )
+        meta = replace(results.metadata, adapters={results.primary: results.metadata.adapter})
+        return cls(RunResults(metadata=meta, statistics=summarize(cases), results=cases))
 
     def rescored(self, suite: Suite, metric_version: str) -> Baseline:
         """Return this baseline scored again from its answers with the current metric and suite."""
-        from evals.scoring import score_case, summarize
-
         by_id = {c.id: c for c in suite.cases}
-        scored = [
-            score_case(by_id[cid], case.answer_base, case.answer_finetuned, suite)
-            for cid, case in self.cases.items()
-            if cid in by_id
-        ]
-        cases = {**self.cases, **{s.id: BaselineCase.from_scored(s) for s in scored}}
-        return replace(self, cases=cases, statistics=summarize(scored), metric_version=metric_version)
+        cases = tuple(
+            score_case(by_id[r.id], {name: arm.answer for name, arm in r.arms.items()}, suite) if r.id in by_id else r
+            for r in self.results.results
+        )
+        meta = replace(self.metadata, metric_version=metric_version)
+        return replace(
+            self, results=RunResults(metadata=meta, statistics=summarize(cases), results=cases), rescore=False
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "schema_version": BASELINE_SCHEMA,
-            "identity": self.identity.to_dict(),
-            "adapter": self.adapter,
-            "metric_version": self.metric_version,
-            "created": self.created,
-            "partial": self.partial,
-            "scope": self.scope,
-            "statistics": self.statistics.to_dict(),
-            "cases": {case_id: case.to_dict() for case_id, case in self.cases.items()},
-            **({"packages": dict(self.packages)} if self.packages else {}),
-        }
+        return self.results.as_baseline()
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Baseline:
-        """Build from JSON, raising ``ValueError`` that says which field is wrong."""
-        if not isinstance(data, Mapping):
-            raise ValueError(f"the top level must be an object, got {type(data).__name__}")
-        schema = data.get("schema_version")
-        if isinstance(schema, bool) or not isinstance(schema, int):
-            raise ValueError(f"'schema_version' must be a whole number, got {schema!r}")
-        if schema > BASELINE_SCHEMA:
-            raise ValueError(f"schema_version {schema} is newer than this jarvis-evals reads ({BASELINE_SCHEMA})")
-        if schema < BASELINE_SCHEMA:
-            raise OutdatedBaseline(schema)
-        cases: dict[str, BaselineCase] = {}
-        for case_id, raw in _mapping(data, "cases").items():
-            try:
-                cases[str(case_id)] = BaselineCase.from_dict(raw)
-            except ValueError as exc:
-                raise ValueError(f"case {case_id}: {exc}") from None
-        try:
-            statistics = Summary.from_dict(_mapping(data, "statistics"))
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise ValueError(f"'statistics' is not a statistics object ({exc})") from None
-        partial = data.get("partial", False)
-        if not isinstance(partial, bool):
-            raise ValueError(f"'partial' must be true or false, got {partial!r}")
-        packages = data.get("packages", {})
-        if not isinstance(packages, Mapping) or not all(isinstance(v, str) for v in packages.values()):
-            raise ValueError("'packages' must be an object of version strings")
-        return cls(
-            identity=RunIdentity.from_dict(_mapping(data, "identity")),
-            adapter=_text(data, "adapter"),
-            metric_version=_text(data, "metric_version"),
-            statistics=statistics,
-            cases=cases,
-            created=str(data.get("created", "")),
-            partial=partial,
-            scope=str(data.get("scope", "")),
-            packages={str(k): v for k, v in packages.items()},
-        )
+        """Build from JSON of any baseline format, raising ``ValueError`` that says which field is wrong."""
+        results = RunResults.from_dict(data)
+        if len(results.adapters) != 1 or results.primary not in results.adapters:
+            raise ValueError("a baseline holds exactly one adapter, its primary")
+        return cls(results, rescore=results.metadata.device == LEGACY_BASELINE)
 
 
 def _scheme1(fingerprint: str) -> bool:
@@ -335,7 +232,8 @@ def upgrade_fingerprint(baseline: Baseline, run_fingerprint: str, model_v1: Call
     old = baseline.identity.model_fingerprint
     if not _scheme1(old) or _scheme1(run_fingerprint) or old != model_v1():
         return None
-    return replace(baseline, identity=replace(baseline.identity, model_fingerprint=run_fingerprint))
+    meta = replace(baseline.metadata, model_fingerprint=run_fingerprint)
+    return replace(baseline, results=replace(baseline.results, metadata=meta))
 
 
 def environment_change(baseline: Baseline, results: RunResults) -> EnvironmentChange | None:
@@ -347,23 +245,15 @@ def environment_change(baseline: Baseline, results: RunResults) -> EnvironmentCh
     if not moved:
         return None
     compared, changed = 0, []
-    for case in results.results:
+    for case in results.pairs():
         blessed = baseline.cases.get(case.id)
         if blessed is None:
             continue
-        for arm, answer in (("base", blessed.answer_base), ("fine-tuned", blessed.answer_finetuned)):
+        for arm, answer in (("base", blessed.base.answer), ("fine-tuned", blessed.finetuned.answer)):
             compared += 1
             if case.arm("base" if arm == "base" else "finetuned").answer != answer:
                 changed.append(f"{case.id} ({arm})")
     return EnvironmentChange(packages=moved, compared=compared, changed=tuple(changed))
-
-
-class OutdatedBaseline(ValueError):
-    """A baseline of an earlier schema: no answers to re-score, no identity to compare."""
-
-    def __init__(self, schema: int) -> None:
-        super().__init__(f"schema_version {schema}")
-        self.schema = schema
 
 
 def _corrupt(path: Path, detail: str) -> BaselineError:
@@ -397,7 +287,7 @@ def load_baseline(path: str | Path) -> Baseline | None:
         raise _corrupt(path, str(exc)) from None
     try:
         baseline = Baseline.from_dict(data)
-    except OutdatedBaseline as old:
+    except OutdatedFile as old:
         raise BaselineError(
             f"baseline {path} was written by an earlier jarvis-evals (schema {old.schema}: no answers to re-score and "
             "no run identity to compare): re-bless it with `pytest -m jarvis --jarvis-save-baseline`"

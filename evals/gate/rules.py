@@ -20,7 +20,16 @@ from typing import Any
 
 from evals.errors import JarvisError
 from evals.gate.baseline import DEFAULT_BASELINE_PATH, Baseline, RunIdentity
-from evals.records import CATEGORIES, BaselineBlock, GateOutcome, GateViolation, RunResults
+from evals.records import (
+    CATEGORIES,
+    BaselineBlock,
+    BaselineComparison,
+    GateOutcome,
+    GateStatus,
+    GateViolation,
+    RunResults,
+    ScoredCase,
+)
 from evals.robustness import score_of_ids
 
 GATE_MODES: tuple[str, ...] = ("tolerance", "significant")
@@ -117,9 +126,9 @@ def _evidence(block: BaselineBlock) -> str:
     )
 
 
-def _gain_violation(results: RunResults, min_gain: float) -> GateViolation | None:
-    base = fmean(c.base.relevance for c in results.results)
-    tuned = fmean(c.finetuned.relevance for c in results.results)
+def _gain_violation(cases: Sequence[ScoredCase], min_gain: float) -> GateViolation | None:
+    base = fmean(c.base.relevance for c in cases)
+    tuned = fmean(c.finetuned.relevance for c in cases)
     if base > 0:
         gain = (tuned - base) / base
         if gain + _EPS >= min_gain:
@@ -142,15 +151,15 @@ def _gain_violation(results: RunResults, min_gain: float) -> GateViolation | Non
 
 
 def _relevance_checks(
-    results: RunResults, baseline: Baseline, config: GateConfig
+    cases: Sequence[ScoredCase], comparison: BaselineComparison | None, baseline: Baseline, config: GateConfig
 ) -> tuple[list[GateViolation], list[str], list[str]]:
-    """Return (violations, notices, gated scopes) for relevance against the baseline."""
+    """Return (violations, notices, gated scopes) for one adapter's relevance against the baseline."""
     violations: list[GateViolation] = []
     notices: list[str] = []
     path = baseline.path or config.baseline_path
-    by_id = {c.id: c for c in results.results}
-    common = [c.id for c in results.results if c.id in baseline.cases]
-    missing = [c.id for c in results.results if c.id not in baseline.cases]
+    by_id = {c.id: c for c in cases}
+    common = [c.id for c in cases if c.id in baseline.cases]
+    missing = [c.id for c in cases if c.id not in baseline.cases]
     if not common:
         violations.append(
             GateViolation(
@@ -191,14 +200,13 @@ def _relevance_checks(
     # tolerance (set on purpose) must not be overruled by the global one.
     scopes: list[tuple[str, list[str], float]] = [("global", common, config.tolerance)] if len(covered) > 1 else []
     scopes += [(cat, [i for i in common if by_id[i].category == cat], config.tolerance_for(cat)) for cat in covered]
-    comparison = results.baseline_comparison
     if config.mode == "significant" and comparison is None:
         raise ValueError(
             "the significant gate mode needs the run's baseline_comparison section (stats.baseline_section)"
         )
     for scope, ids, tolerance in scopes:
         current = fmean(by_id[i].finetuned.relevance for i in ids)
-        reference = fmean(baseline.cases[i].relevance_finetuned for i in ids)
+        reference = fmean(baseline.cases[i].finetuned.relevance for i in ids)
         beyond = current < reference - tolerance - _EPS
         message = _drop_message(scope, current, reference, tolerance) if beyond else ""
         if comparison is not None and config.mode == "significant":
@@ -228,15 +236,13 @@ def _relevance_checks(
 
 
 def _robustness_check(
-    results: RunResults, baseline: Baseline, config: GateConfig
+    cases: Sequence[ScoredCase], baseline: Baseline, config: GateConfig
 ) -> tuple[list[GateViolation], list[str]]:
     """Hold the fine-tuned robustness score (--jarvis-perturb) to the baseline's, on the cases both have."""
-    if results.robustness is None:
-        return [], []
     path = baseline.path or config.baseline_path
-    common = [c for c in results.results if c.id in baseline.cases]
+    common = [c for c in cases if c.id in baseline.cases]
     current = score_of_ids({c.id: c.finetuned.relevance for c in common})
-    reference = score_of_ids({c.id: baseline.cases[c.id].relevance_finetuned for c in common})
+    reference = score_of_ids({c.id: baseline.cases[c.id].finetuned.relevance for c in common})
     if current is None or reference is None:
         return [], [
             f"gate: baseline {path} has no noise levels in common with this run: robustness was not compared; "
@@ -268,9 +274,13 @@ class NoBaseline:
 
 
 def evaluate_gate(
-    results: RunResults | None, baseline: Baseline | NoBaseline, config: GateConfig, executed: int
+    results: RunResults | None,
+    baseline: Baseline | NoBaseline,
+    config: GateConfig,
+    executed: int,
+    adapter: str | None = None,
 ) -> GateOutcome:
-    """Apply every gate rule to a run and return the outcome; the only place an outcome is made.
+    """Apply every gate rule to one adapter of a run (the primary by default); the only place an outcome is made.
 
     ``executed`` is the number of JARVIS cases that ran; ``results`` may be None when nothing
     ran (a failure for lack of evidence). The significant mode reads the run's
@@ -278,7 +288,7 @@ def evaluate_gate(
     """
     path = baseline.path or config.baseline_path
 
-    def outcome(violations: Sequence[GateViolation], notices: Sequence[str], status: str) -> GateOutcome:
+    def outcome(violations: Sequence[GateViolation], notices: Sequence[str], status: GateStatus) -> GateOutcome:
         return GateOutcome(
             status="failed" if violations else status,
             mode=config.mode,
@@ -287,7 +297,8 @@ def evaluate_gate(
             violations=tuple(violations),
         )
 
-    if executed <= 0 or results is None or not results.results:
+    cases = results.pairs(adapter) if results is not None else ()
+    if executed <= 0 or results is None or not cases:
         return outcome(
             [
                 GateViolation(
@@ -309,7 +320,7 @@ def evaluate_gate(
     violations: list[GateViolation] = []
     notices: list[str] = []
     if config.min_gain is not None:
-        gain = _gain_violation(results, config.min_gain)
+        gain = _gain_violation(cases, config.min_gain)
         if gain is not None:
             violations.append(gain)
 
@@ -358,12 +369,13 @@ def evaluate_gate(
             "because --jarvis-accept-baseline-mismatch was given"
         )
 
-    relevance, more_notices, gated = _relevance_checks(results, baseline, config)
+    relevance, more_notices, gated = _relevance_checks(cases, results.comparison_for(adapter), baseline, config)
     violations += relevance
     notices += more_notices
-    robust, robust_notices = _robustness_check(results, baseline, config)
-    violations += robust
-    notices += robust_notices
+    if results.robustness is not None and adapter in (None, results.primary):  # the primary's curve
+        robust, robust_notices = _robustness_check(cases, baseline, config)
+        violations += robust
+        notices += robust_notices
     if not violations:
         held = (
             "held within tolerance" if config.mode == "tolerance" else "held within tolerance, with no significant drop"
@@ -373,14 +385,15 @@ def evaluate_gate(
 
 
 def evaluate_gate_all(
-    runs: Mapping[str, RunResults], primary: str, baseline: Baseline | NoBaseline, config: GateConfig, executed: int
+    results: RunResults, baseline: Baseline | NoBaseline, config: GateConfig, executed: int
 ) -> GateOutcome:
     """Gate every adapter of a run (``--jarvis-gate-all``): failed when any one fails.
 
     Each adapter is compared with the baseline exactly as the primary one is; reasons of the
     other adapters start with their name in brackets.
     """
-    outcomes = {name: evaluate_gate(run, baseline, config, executed) for name, run in runs.items()}
+    primary = results.primary
+    outcomes = {name: evaluate_gate(results, baseline, config, executed, name) for name in results.adapters}
     ordered = [primary, *(name for name in outcomes if name != primary)]
     reasons: list[str] = []
     violations: list[GateViolation] = []
@@ -390,7 +403,7 @@ def evaluate_gate_all(
         reasons += [r.replace("gate: ", f"gate: {label}", 1) if label else r for r in outcome.reasons]
         violations += [replace(v, scope=f"{name}:{v.scope}") if label else v for v in outcome.violations]
     statuses = {o.status for o in outcomes.values()}
-    status = "failed" if "failed" in statuses else ("passed" if "passed" in statuses else "no_baseline")
+    status: GateStatus = "failed" if "failed" in statuses else ("passed" if "passed" in statuses else "no_baseline")
     return GateOutcome(
         status=status,
         mode=config.mode,

@@ -17,7 +17,7 @@ from typing import Any
 from evals.atomic import atomic_write_all, recover_reports
 from evals.errors import JarvisError
 from evals.jsonio import MAX_JSON_BYTES, MalformedJson, UnsafeJson, loads_guarded
-from evals.records import RunResults, check_types
+from evals.records import RunResults
 from evals.reports.tables import results_csv
 from evals.reports.text import render_text
 from evals.verdict import gains_section
@@ -128,9 +128,7 @@ def load_results(path: str | Path) -> RunResults:
             f"pass the {JSON_NAME} a run wrote"
         )
     try:
-        results = RunResults.from_dict(data)
-        check_types(results)
-        return results
+        return RunResults.from_dict(data)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError) as exc:
         if isinstance(exc, KeyError):
             detail = f"missing field {exc}"

@@ -54,16 +54,16 @@ def build_figure(results: RunResults) -> Figure:
     _paired_bars(
         ax_rel,
         labels,
-        [groups[n].avg_relevance_base for n in names],
-        [groups[n].avg_relevance_finetuned for n in names],
+        [groups[n].base.relevance for n in names],
+        [groups[n].finetuned.relevance for n in names],
         "Relevance per category (F1 of tools named)",
         "mean relevance",
     )
     _paired_bars(
         ax_kw,
         labels,
-        [groups[n].avg_keyword_match_base for n in names],
-        [groups[n].avg_keyword_match_finetuned for n in names],
+        [groups[n].base.keyword_match for n in names],
+        [groups[n].finetuned.keyword_match for n in names],
         "Keyword match per category (share of keywords found)",
         "mean keyword match",
     )
@@ -106,8 +106,8 @@ def _paired_bars(
 def _distribution(ax: Axes, results: RunResults) -> None:
     import numpy as np
 
-    base = [c.base.relevance for c in results.results]
-    finetuned = [c.finetuned.relevance for c in results.results]
+    base = [c.base.relevance for c in results.pairs()]
+    finetuned = [c.finetuned.relevance for c in results.pairs()]
     # Bins centred on tenths: F1 values (0, 0.5, 2/3, 1) land on the tick that names them.
     bins = np.linspace(-0.05, 1.05, 12)
     if base:
@@ -138,7 +138,7 @@ def _summary_panel(ax: Axes, results: RunResults) -> None:
 
     ax.set_axis_off()
     ax.set_title("Statistical summary", fontsize=13, fontweight="bold")
-    s = results.statistics.overall
+    s = results.summary().overall
     verdict = verdict_of(s)
     color = VERDICT_COLORS.get(verdict, "black")
     label = ax.text(0.02, 0.98, "Verdict: ", transform=ax.transAxes, va="top", ha="left", fontsize=16)
@@ -155,33 +155,33 @@ def _summary_panel(ax: Axes, results: RunResults) -> None:
     )
     rows = [
         ("cases (n)", f"{s.n_cases}"),
-        ("relevance", f"{s.avg_relevance_base:.3f} -> {s.avg_relevance_finetuned:.3f}  (base -> fine-tuned)"),
-        ("relevance gain", f"{s.relevance_gain:+.3f}  ({format_pct(s.relevance_gain_pct, s.avg_relevance_finetuned)})"),
+        ("relevance", f"{s.base.relevance:.3f} -> {s.finetuned.relevance:.3f}  (base -> fine-tuned)"),
+        ("relevance gain", f"{s.relevance_gain:+.3f}  ({format_pct(s.relevance_gain_pct, s.finetuned.relevance)})"),
         (
             "keyword match",
-            f"{s.avg_keyword_match_base:.3f} -> {s.avg_keyword_match_finetuned:.3f}  ({s.keyword_gain:+.3f})",
+            f"{s.base.keyword_match:.3f} -> {s.finetuned.keyword_match:.3f}  ({s.keyword_gain:+.3f})",
         ),
-        ("mean cosine", f"{s.avg_cosine_similarity:.3f}"),
+        ("mean cosine", f"{s.cosine_similarity:.3f}"),
         ("improved / regressed", f"{s.improvements} / {s.regressions}"),
-        ("echoed (base / ft)", f"{s.echo_base} / {s.echo_finetuned}"),
+        ("echoed (base / ft)", f"{s.base.echo} / {s.finetuned.echo}"),
     ]
     version_2 = s.has_valid_call
-    if s.avg_valid_call_base is not None and s.avg_valid_call_finetuned is not None:  # metric version 2
-        gain = s.avg_valid_call_finetuned - s.avg_valid_call_base
+    if s.base.valid_call is not None and s.finetuned.valid_call is not None:  # metric version 2
+        gain = s.finetuned.valid_call - s.base.valid_call
         rows[-1] = (
             "echo/refusal/recital",
-            f"base {s.echo_base} / {s.refusal_base} / {s.recited_base}, "
-            f"ft {s.echo_finetuned} / {s.refusal_finetuned} / {s.recited_finetuned}",
+            f"base {s.base.echo} / {s.base.refusal} / {s.base.recited}, "
+            f"ft {s.finetuned.echo} / {s.finetuned.refusal} / {s.finetuned.recited}",
         )
-        rows.append(("valid call", f"{s.avg_valid_call_base:.3f} -> {s.avg_valid_call_finetuned:.3f}  ({gain:+.3f})"))
+        rows.append(("valid call", f"{s.base.valid_call:.3f} -> {s.finetuned.valid_call:.3f}  ({gain:+.3f})"))
     rows.append(("weakest category", weakest_category(results) or "none"))
     text = "\n".join(f"{k:<21}{v}" for k, v in rows)
     ax.text(
         0.02, 0.84, text, transform=ax.transAxes, va="top", ha="left", family="monospace", fontsize=11, linespacing=1.5
     )
     notes = ["Thresholds on the relative relevance gain:", f"{THRESHOLDS_TEXT}."]
-    if results.paired is not None:
-        notes.append(significance_sentence(results.paired))
+    if (paired := results.paired_for()) is not None:
+        notes.append(significance_sentence(paired))
     if results.noise is not None and results.noise.warning:
         notes.append(f"Noise floor: {results.noise.warning}")
     if results.gate is not None:
@@ -218,11 +218,11 @@ def build_leaderboard_figure(results: RunResults) -> Figure:
     FigureCanvasAgg(fig)
     if steps:  # checkpoints of one training: relevance against the step comes first
         ax_steps, ax = fig.subplots(2, 1, height_ratios=[4.0, height])
-        _relevance_by_step(ax_steps, steps, results.statistics.overall.avg_relevance_base)
+        _relevance_by_step(ax_steps, steps, results.summary().overall.base.relevance)
     else:
         ax = fig.subplots()
-    base = results.statistics.overall.avg_relevance_base
-    names = [r.name + (" *" if r.name == results.primary_adapter else "") for r in rows][::-1]
+    base = results.summary().overall.base.relevance
+    names = [r.name + (" *" if r.name == results.primary else "") for r in rows][::-1]
     values = [r.avg_relevance for r in rows][::-1]
     # Whiskers: the paired 95 % interval of the gain over base, placed around base + mean gain.
     low = [r.avg_relevance - (base + r.vs_base.ci_low) for r in rows][::-1]

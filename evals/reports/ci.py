@@ -21,18 +21,18 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|~#!])")
 
 def markdown_summary(results: RunResults) -> str:
     """Return a GitHub-flavoured Markdown summary of a run, ending with a newline."""
-    s = results.statistics.overall
+    s = results.summary().overall
     m = results.metadata
     verdict = verdict_of(s)
     lines = [
         f"## JARVIS benchmark: {verdict.upper()}",
         "",
-        f"**Relevance** {s.avg_relevance_base:.3f} → {s.avg_relevance_finetuned:.3f} "
-        f"({s.relevance_gain:+.3f}, {_md(format_pct(s.relevance_gain_pct, s.avg_relevance_finetuned))}) "
+        f"**Relevance** {s.base.relevance:.3f} → {s.finetuned.relevance:.3f} "
+        f"({s.relevance_gain:+.3f}, {_md(format_pct(s.relevance_gain_pct, s.finetuned.relevance))}) "
         f"over {s.n_cases} cases: {s.improvements} improved, {s.regressions} regressed.",
     ]
-    if results.paired is not None:
-        lines += ["", _md(significance_sentence(results.paired))]
+    if (paired := results.paired_for()) is not None:
+        lines += ["", _md(significance_sentence(paired))]
     lines += [
         "",
         f"Model {_code(m.model)} + adapter {_code(m.adapter)} ({_md(m.quantization)}, {_md(m.device)}), "
@@ -83,7 +83,7 @@ def _gate_lines(results: RunResults) -> list[str]:
 
 def _category_table(results: RunResults) -> list[str]:
     groups = category_stats(results)
-    v2 = results.statistics.overall.has_valid_call
+    v2 = results.summary().overall.has_valid_call
     headers = ["category", "n", "relevance base", "relevance fine-tuned", "gain"]
     if v2:
         headers += ["valid call base", "valid call fine-tuned"]
@@ -92,19 +92,19 @@ def _category_table(results: RunResults) -> list[str]:
     def row(label: str, s: Stats) -> str:  # label is Markdown already
         cells = [
             str(s.n_cases),
-            f"{s.avg_relevance_base:.3f}",
-            f"{s.avg_relevance_finetuned:.3f}",
+            f"{s.base.relevance:.3f}",
+            f"{s.finetuned.relevance:.3f}",
             f"{s.relevance_gain:+.3f}",
         ]
         if v2:
-            cells += [_share(s.avg_valid_call_base), _share(s.avg_valid_call_finetuned)]
+            cells += [_share(s.base.valid_call), _share(s.finetuned.valid_call)]
         cells += [str(s.regressions), verdict_of(s)]
         return f"| {label} | " + " | ".join(_md(c) for c in cells) + " |"
 
     align = ["---"] + ["--:"] * (len(headers) - 2) + ["---"]
     lines = ["| " + " | ".join(headers) + " |", "| " + " | ".join(align) + " |"]
     lines += [row(_md(name), s) for name, s in groups.items()]
-    lines.append(row("**global**", results.statistics.overall))
+    lines.append(row("**global**", results.summary().overall))
     return lines
 
 

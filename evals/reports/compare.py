@@ -71,8 +71,8 @@ def right_tool(arm: ArmScore) -> bool:
 
 def compare_runs(a: RunResults, b: RunResults, label_a: str = "A", label_b: str = "B") -> Comparison:
     """Compare run B with run A: per-scope fine-tuned relevance and the cases that changed."""
-    cases_a = {c.id: c for c in a.results}
-    cases_b = {c.id: c for c in b.results}
+    cases_a = {c.id: c for c in a.pairs()}
+    cases_b = {c.id: c for c in b.pairs()}
     common = [cid for cid in cases_a if cid in cases_b]
     changed = []
     for cid in common:
@@ -157,11 +157,11 @@ def _case_reasons(a: ScoredCase, b: ScoredCase) -> tuple[str, ...]:
 
 
 def _rows(a: RunResults, b: RunResults) -> tuple[ScopeRow, ...]:
-    cats_a, cats_b = a.statistics.by_category, b.statistics.by_category
+    cats_a, cats_b = a.summary().by_category, b.summary().by_category
     names = [c for c in CATEGORIES if c in cats_a or c in cats_b]
     names += sorted((set(cats_a) | set(cats_b)) - set(CATEGORIES))
     rows = [_row(name, cats_a.get(name), cats_b.get(name)) for name in names]
-    rows.append(_row("global", a.statistics.overall, b.statistics.overall))
+    rows.append(_row("global", a.summary().overall, b.summary().overall))
     return tuple(rows)
 
 
@@ -170,8 +170,8 @@ def _row(scope: str, sa: Stats | None, sb: Stats | None) -> ScopeRow:
         scope=scope,
         n_a=sa.n_cases if sa else 0,
         n_b=sb.n_cases if sb else 0,
-        relevance_a=sa.avg_relevance_finetuned if sa else None,
-        relevance_b=sb.avg_relevance_finetuned if sb else None,
+        relevance_a=sa.finetuned.relevance if sa else None,
+        relevance_b=sb.finetuned.relevance if sb else None,
     )
 
 
@@ -196,7 +196,7 @@ def _describe(r: RunResults) -> str:
     m = r.metadata
     return (
         f"{m.model} + {m.adapter} ({m.quantization}, {m.device}), suite {m.suite_name} v{m.suite_version}, "
-        f"{m.timestamp}, {r.statistics.overall.n_cases} cases"
+        f"{m.timestamp}, {r.summary().overall.n_cases} cases"
     )
 
 

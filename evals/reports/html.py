@@ -90,7 +90,7 @@ def render_html(results: RunResults, *, chart: str | None = None, curve: str | N
     columns = answer_columns(results)
     rows = [
         Row(case=c.case, cells=tuple(Cell(label, css, get(c)) for label, css, get in columns), delta=c.relevance_delta)
-        for c in results.results
+        for c in results.pairs()
     ]
     sections = [
         _run_header(results),
@@ -116,10 +116,10 @@ def answer_columns(results: RunResults) -> tuple[tuple[str, str, Callable[[Score
         return (("base", "base", lambda c: c.base), ("fine-tuned", "finetuned", lambda c: c.finetuned))
     ranked = [row.name for row in results.leaderboard.rows] if results.leaderboard is not None else []
     names = [n for n in ranked if n in results.adapters] + [n for n in results.adapters if n not in ranked]
-    primary = results.primary_adapter
+    primary = results.primary
     columns: list[tuple[str, str, Callable[[ScoredCase], ArmScore]]] = [("base", "base", lambda c: c.base)]
     for name in names:
-        scores = {c.id: c.finetuned for c in results.adapters[name].results}
+        scores = {r.id: r.arms[name] for r in results.results if name in r.arms}
         label = f"{name} (primary)" if name == primary else name
         columns.append((label, "finetuned", _lookup(scores)))
     return tuple(columns)
@@ -202,27 +202,26 @@ def chart_svg(figure: Figure, label: str = CHART_LABEL) -> str:
 
 
 def _run_header(results: RunResults) -> str:
-    s = results.statistics.overall
+    s = results.summary().overall
     verdict = verdict_of(s)
     kpis = [
         _kpi(
             "Relevance (base → fine-tuned)",
-            f"{s.avg_relevance_base:.3f} → {s.avg_relevance_finetuned:.3f}",
-            f"{s.relevance_gain:+.3f} ({format_pct(s.relevance_gain_pct, s.avg_relevance_finetuned)}) over "
+            f"{s.base.relevance:.3f} → {s.finetuned.relevance:.3f}",
+            f"{s.relevance_gain:+.3f} ({format_pct(s.relevance_gain_pct, s.finetuned.relevance)}) over "
             f"{s.n_cases} cases",
         )
     ]
-    if results.paired is not None:
-        p = results.paired
+    if (p := results.paired_for()) is not None:
         kpis.append(_kpi(f"Paired difference, {100 * p.confidence:g} % CI", *_ci_text(p.overall)))
     else:
         kpis.append(_kpi("Paired difference", "not computed", "this run has no paired statistics"))
-    if s.avg_valid_call_base is not None and s.avg_valid_call_finetuned is not None:
+    if s.base.valid_call is not None and s.finetuned.valid_call is not None:
         kpis.append(
             _kpi(
                 "Valid call (base → fine-tuned)",
-                f"{s.avg_valid_call_base:.3f} → {s.avg_valid_call_finetuned:.3f}",
-                f"{s.avg_valid_call_finetuned - s.avg_valid_call_base:+.3f}",
+                f"{s.base.valid_call:.3f} → {s.finetuned.valid_call:.3f}",
+                f"{s.finetuned.valid_call - s.base.valid_call:+.3f}",
             )
         )
     kpis.append(_kpi("Cases", f"{s.improvements} improved · {s.regressions} regressed", _echo_line(s)))
@@ -230,8 +229,8 @@ def _run_header(results: RunResults) -> str:
     m = results.metadata
     subtitle = f"{m.model} + LoRA {m.adapter} · suite {m.suite_name} v{m.suite_version} · {m.timestamp}"
     notes = []
-    if results.paired is not None:
-        notes.append(significance_sentence(results.paired))
+    if (paired := results.paired_for()) is not None:
+        notes.append(significance_sentence(paired))
     notes.append(f"Verdict thresholds on the relative relevance gain: {THRESHOLDS_TEXT}.")
     gate = results.gate
     reasons = ""
@@ -267,7 +266,7 @@ def _gate_kpi(results: RunResults) -> str:
     gate = results.gate
     if gate is None:
         return _kpi("Quality gate", "not evaluated", "no gate section in this run", css="gate-none")
-    bc = results.baseline_comparison
+    bc = results.comparison_for()
     sub = f"{gate.mode} mode, baseline {gate.baseline}"
     if bc is not None:
         sub += f"; fine-tuned vs baseline {bc.overall.mean_diff:+.3f} [{bc.overall.ci_low:+.3f}, {bc.overall.ci_high:+.3f}]"
@@ -291,7 +290,7 @@ def _identity_section(results: RunResults) -> str:
         (
             "Generation",
             f"max_new_tokens={g.max_new_tokens}, batch_size={g.batch_size}, do_sample={g.do_sample}, "
-            f"num_beams={g.num_beams} ({decoding}), prompt_format={g.prompt_format}, "
+            f"num_beams={g.num_beams} ({decoding}), prompt_format={g.template}, "
             f"enable_thinking={g.enable_thinking}",
         ),
         ("Timestamp", m.timestamp),
@@ -312,9 +311,9 @@ def _identity_section(results: RunResults) -> str:
 
 def _category_section(results: RunResults) -> str:
     groups = category_stats(results)
-    overall = results.statistics.overall
+    overall = results.summary().overall
     v2 = overall.has_valid_call
-    paired = results.paired
+    paired = results.paired_for()
     headers = ["category", "n", "relevance base", "relevance fine-tuned", "gain"]
     if paired is not None:
         headers.append(f"{100 * paired.confidence:g} % CI")
@@ -327,15 +326,15 @@ def _category_section(results: RunResults) -> str:
         cells = [
             f'<th scope="row">{_e(name)}</th>',
             _num(str(s.n_cases)),
-            _bar_cell(s.avg_relevance_base, BASE_COLOR),
-            _bar_cell(s.avg_relevance_finetuned, FINETUNED_COLOR),
+            _bar_cell(s.base.relevance, BASE_COLOR),
+            _bar_cell(s.finetuned.relevance, FINETUNED_COLOR),
             _num(f"{s.relevance_gain:+.3f} ({_pct_short(s)})", _sign_css(s.relevance_gain)),
         ]
         if paired is not None:
             cells.append(_num("—" if block is None else f"[{block.ci_low:+.3f}, {block.ci_high:+.3f}]"))
-        cells.append(_num(f"{s.avg_keyword_match_base:.3f} → {s.avg_keyword_match_finetuned:.3f}"))
+        cells.append(_num(f"{s.base.keyword_match:.3f} → {s.finetuned.keyword_match:.3f}"))
         if v2:
-            cells.append(_num(f"{_share(s.avg_valid_call_base)} → {_share(s.avg_valid_call_finetuned)}"))
+            cells.append(_num(f"{_share(s.base.valid_call)} → {_share(s.finetuned.valid_call)}"))
         verdict = verdict_of(s)
         cells += [
             f'<td class="num">{s.improvements} / <span class="{"neg" if s.regressions else ""}">{s.regressions}'
@@ -357,7 +356,7 @@ def _category_section(results: RunResults) -> str:
 def _leaderboard_section(results: RunResults) -> str:
     board = results.leaderboard
     assert board is not None  # the caller adds this section only to runs of several adapters
-    primary = results.primary_adapter
+    primary = results.primary
     headers = [
         "rank",
         "adapter",
@@ -430,7 +429,7 @@ def _robustness_section(results: RunResults, curve: str) -> str:
 
 
 def _case_legend(results: RunResults) -> str:
-    v2 = results.statistics.overall.has_valid_call
+    v2 = results.summary().overall.has_valid_call
     text = (
         "Words of the base answer missing from the fine-tuned one are struck out; words the fine-tuned "
         "answer added are highlighted. Tools: green = expected and named, red = named but not expected, "
@@ -721,13 +720,13 @@ def _ci_text(block: PairedBlock) -> tuple[str, str]:
 
 
 def _echo_line(s: Stats) -> str:
-    line = f"echoed: base {s.echo_base}, fine-tuned {s.echo_finetuned}"
-    if s.refusal_base is not None and s.refusal_finetuned is not None:
-        line += f"; refusals: {s.refusal_base}, {s.refusal_finetuned}"
-    if s.recited_base is not None and s.recited_finetuned is not None:
-        line += f"; recitals: {s.recited_base}, {s.recited_finetuned}"
-    if s.loop_base is not None and s.loop_finetuned is not None:
-        line += f"; loops: {s.loop_base}, {s.loop_finetuned}"
+    line = f"echoed: base {s.base.echo}, fine-tuned {s.finetuned.echo}"
+    if s.base.refusal is not None and s.finetuned.refusal is not None:
+        line += f"; refusals: {s.base.refusal}, {s.finetuned.refusal}"
+    if s.base.recited is not None and s.finetuned.recited is not None:
+        line += f"; recitals: {s.base.recited}, {s.finetuned.recited}"
+    if s.base.loop is not None and s.finetuned.loop is not None:
+        line += f"; loops: {s.base.loop}, {s.finetuned.loop}"
     return line
 
 

@@ -72,9 +72,9 @@ def results_rows(results: RunResults) -> tuple[list[str], list[dict[str, object]
             "echo_finetuned": c.finetuned.echo,
             **{f"{key}_{arm}": value for arm in ("base", "finetuned") for key, value in _version_2(c.arm(arm)).items()},
         }
-        for c in results.results
+        for c in results.pairs()
     ]
-    columns = [*COLUMNS, *VERSION_2_COLUMNS] if results.statistics.overall.has_valid_call else list(COLUMNS)
+    columns = [*COLUMNS, *VERSION_2_COLUMNS] if results.summary().overall.has_valid_call else list(COLUMNS)
     return columns, rows
 
 

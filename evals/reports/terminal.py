@@ -11,7 +11,7 @@ from evals.verdict import category_stats, format_pct, verdict_of, weakest_catego
 def terminal_summary_lines(results: RunResults) -> list[str]:
     """Return a compact per-category table, a global row and the verdict line for pytest."""
     groups = category_stats(results)
-    overall = results.statistics.overall
+    overall = results.summary().overall
     names = [*groups, "global"]
     width = max(len(n) for n in [*names, "category"])
     header = (
@@ -24,18 +24,18 @@ def terminal_summary_lines(results: RunResults) -> list[str]:
         lines.append(_row(name, s, width))
     if overall.has_valid_call:
         lines.append(
-            f"refusals: base {overall.refusal_base}, fine-tuned {overall.refusal_finetuned}; "
-            f"recited tool lists: base {overall.recited_base}, fine-tuned {overall.recited_finetuned}"
+            f"refusals: base {overall.base.refusal}, fine-tuned {overall.finetuned.refusal}; "
+            f"recited tool lists: base {overall.base.recited}, fine-tuned {overall.finetuned.recited}"
         )
     if results.leaderboard is not None:
         lines.append(
             f"leaderboard ({len(results.leaderboard.rows)} adapters on one base; the table above is {results.metadata.adapter}):"
         )
-        lines.extend(leaderboard_lines(results.leaderboard, primary=results.primary_adapter))
+        lines.extend(leaderboard_lines(results.leaderboard, primary=results.primary))
     weakest = weakest_category(results)
     lines.append(
         f"verdict: {verdict_of(overall).upper()} (relevance "
-        f"{format_pct(overall.relevance_gain_pct, overall.avg_relevance_finetuned)}, "
+        f"{format_pct(overall.relevance_gain_pct, overall.finetuned.relevance)}, "
         f"{overall.regressions} regression(s); weakest category: {weakest or 'none'})"
     )
     return lines
@@ -84,11 +84,11 @@ def leaderboard_lines(board: Leaderboard, primary: str = "") -> list[str]:
 
 
 def _row(name: str, s: Stats, width: int) -> str:
-    rel = f"{s.avg_relevance_base:.3f} -> {s.avg_relevance_finetuned:.3f}"
-    kw = f"{s.avg_keyword_match_base:.3f} -> {s.avg_keyword_match_finetuned:.3f}"
-    row = f"{name:<{width}}  {s.n_cases:>3}  {rel:>20}  {kw:>19}  {s.avg_cosine_similarity:>6.3f}"
-    if s.avg_valid_call_base is not None and s.avg_valid_call_finetuned is not None:
-        row += f"  {f'{s.avg_valid_call_base:.3f} -> {s.avg_valid_call_finetuned:.3f}':>21}"
+    rel = f"{s.base.relevance:.3f} -> {s.finetuned.relevance:.3f}"
+    kw = f"{s.base.keyword_match:.3f} -> {s.finetuned.keyword_match:.3f}"
+    row = f"{name:<{width}}  {s.n_cases:>3}  {rel:>20}  {kw:>19}  {s.cosine_similarity:>6.3f}"
+    if s.base.valid_call is not None and s.finetuned.valid_call is not None:
+        row += f"  {f'{s.base.valid_call:.3f} -> {s.finetuned.valid_call:.3f}':>21}"
     return row
 
 
@@ -99,8 +99,8 @@ def summary_lines(
     lines: list[str] = []
     if results is not None:
         lines.extend(terminal_summary_lines(results))
-        if results.paired is not None:
-            paired = results.paired.overall
+        if (paired_stats := results.paired_for()) is not None:
+            paired = paired_stats.overall
             lines.append(
                 f"paired relevance diff (fine-tuned - base): {paired.mean_diff:+.3f} "
                 f"95% CI [{paired.ci_low:+.3f}, {paired.ci_high:+.3f}], sign test p={paired.sign_test_p:.3g} "
@@ -110,7 +110,7 @@ def summary_lines(
             lines.extend(robustness_lines(results.robustness))
         meta = results.metadata
         lines.append(
-            f"{len(results.results)} cases, {meta.n_generate_calls} generate calls, "
+            f"{len(results.pairs())} cases, {meta.n_generate_calls} generate calls, "
             f"{meta.n_cached_answers} answers from cache, generation {meta.generation_seconds:.1f}s"
         )
         lines.extend(f"warning: {w}" for w in results.warnings)

@@ -71,12 +71,12 @@ def render_text(results: RunResults) -> str:
 
 
 def _header(results: RunResults) -> list[str]:
-    overall = results.statistics.overall
+    overall = results.summary().overall
     verdict = verdict_of(overall)
     bottom = (
-        f"Bottom line: {verdict.upper()}: mean relevance {overall.avg_relevance_base:.3f} -> "
-        f"{overall.avg_relevance_finetuned:.3f} "
-        f"({format_pct(overall.relevance_gain_pct, overall.avg_relevance_finetuned)}) over {overall.n_cases} cases."
+        f"Bottom line: {verdict.upper()}: mean relevance {overall.base.relevance:.3f} -> "
+        f"{overall.finetuned.relevance:.3f} "
+        f"({format_pct(overall.relevance_gain_pct, overall.finetuned.relevance)}) over {overall.n_cases} cases."
     )
     if overall.has_valid_call:  # metric version 2 (docs/metrics.md)
         metrics = [
@@ -121,7 +121,7 @@ def _run_section(results: RunResults) -> list[str]:
             ("Suite", f"{m.suite_name} version {m.suite_version}" + (f" ({m.suite_path})" if m.suite_path else "")),
             ("Categories", scope),
             ("Timestamp", m.timestamp),
-            ("Cases", str(results.statistics.overall.n_cases)),
+            ("Cases", str(results.summary().overall.n_cases)),
             ("Generate calls", str(m.n_generate_calls)),
             ("Cached answers", f"{m.n_cached_answers} (read from the generation cache, not generated)"),
             ("Load time", f"{m.load_seconds:.1f} s"),
@@ -135,7 +135,7 @@ def _run_section(results: RunResults) -> list[str]:
             ("batch_size", str(g.batch_size)),
             ("do_sample", f"{g.do_sample}" + (" (greedy decoding)" if not g.do_sample and g.num_beams == 1 else "")),
             ("num_beams", str(g.num_beams)),
-            ("prompt_format", g.prompt_format),
+            ("prompt_format", g.template),
             ("enable_thinking", str(g.enable_thinking)),
         ],
         indent=4,
@@ -149,7 +149,7 @@ def _run_section(results: RunResults) -> list[str]:
 
 
 def _global_section(results: RunResults) -> list[str]:
-    overall = results.statistics.overall
+    overall = results.summary().overall
     lines = section_title(f"GLOBAL STATISTICS ({overall.n_cases} cases)")
     lines += _stats_block(overall)
     return lines
@@ -164,22 +164,22 @@ def _category_sections(results: RunResults) -> list[str]:
         [
             name,
             str(s.n_cases),
-            f"{s.avg_relevance_base:.3f}",
-            f"{s.avg_relevance_finetuned:.3f}",
+            f"{s.base.relevance:.3f}",
+            f"{s.finetuned.relevance:.3f}",
             f"{s.relevance_gain:+.3f}",
             _pct_short(s),
-            f"{s.avg_keyword_match_base:.3f}",
-            f"{s.avg_keyword_match_finetuned:.3f}",
-            f"{s.avg_cosine_similarity:.3f}",
+            f"{s.base.keyword_match:.3f}",
+            f"{s.finetuned.keyword_match:.3f}",
+            f"{s.cosine_similarity:.3f}",
             verdict_of(s),
         ]
         for name, s in groups.items()
     ]
     headers = ["category", "n", "rel base", "rel ft", "gain", "gain %", "kw base", "kw ft", "cosine", "verdict"]
     align = "lrrrrrrrrl"
-    if results.statistics.overall.has_valid_call:  # metric version 2: valid call before the verdict
+    if results.summary().overall.has_valid_call:  # metric version 2: valid call before the verdict
         for row, s in zip(rows, groups.values(), strict=True):
-            row[-1:-1] = [_share(s.avg_valid_call_base), _share(s.avg_valid_call_finetuned)]
+            row[-1:-1] = [_share(s.base.valid_call), _share(s.finetuned.valid_call)]
         headers[-1:-1] = ["vc base", "vc ft"]
         align = "lrrrrrrrrrrl"
     lines += table_lines(headers, rows, align=align)
@@ -192,7 +192,7 @@ def _category_sections(results: RunResults) -> list[str]:
 
 
 def _improvements_section(results: RunResults) -> list[str]:
-    improved = sorted((c for c in results.results if c.relevance_delta > 0), key=lambda c: -c.relevance_delta)[:TOP_N]
+    improved = sorted((c for c in results.pairs() if c.relevance_delta > 0), key=lambda c: -c.relevance_delta)[:TOP_N]
     lines = section_title(f"TOP {TOP_N} IMPROVEMENTS (largest relevance gain, fine-tuned over base)")
     if not improved:
         return lines + ["  None: no case has a higher fine-tuned relevance than base."]
@@ -202,7 +202,7 @@ def _improvements_section(results: RunResults) -> list[str]:
 
 
 def _worst_section(results: RunResults) -> list[str]:
-    worst = sorted(results.results, key=lambda c: (c.finetuned.relevance, c.relevance_delta))[:TOP_N]
+    worst = sorted(results.pairs(), key=lambda c: (c.finetuned.relevance, c.relevance_delta))[:TOP_N]
     lines = section_title(f"{TOP_N} WORST CASES (lowest fine-tuned relevance, then smallest gain)")
     if not worst:
         return lines + ["  None: no case ran."]
@@ -212,7 +212,7 @@ def _worst_section(results: RunResults) -> list[str]:
 
 
 def _regressions_section(results: RunResults) -> list[str]:
-    regressed = [c for c in results.results if c.regression]
+    regressed = [c for c in results.pairs() if c.regression]
     lines = section_title(f"REGRESSIONS ({len(regressed)}: fine-tuned relevance below base)")
     if not regressed:
         return lines + ["  None: the fine-tune is at least as relevant as the base model on every case."]
@@ -222,10 +222,10 @@ def _regressions_section(results: RunResults) -> list[str]:
 
 
 def _echo_section(results: RunResults) -> list[str]:
-    n = len(results.results)
+    n = len(results.pairs())
     lines = section_title("ECHOED ANSWERS (the answer only repeats the request instead of calling a tool)")
     for label, arm in (("Base", "base"), ("Fine-tuned", "finetuned")):
-        ids = [c.id for c in results.results if c.arm(arm).echo]
+        ids = [c.id for c in results.pairs() if c.arm(arm).echo]
         lines.append(f"  {label:<11}: {len(ids)} of {n}")
         if ids:
             lines += wrap_lines(", ".join(ids), indent=4)
@@ -233,14 +233,14 @@ def _echo_section(results: RunResults) -> list[str]:
 
 
 def _all_cases_section(results: RunResults) -> list[str]:
-    version_2 = results.statistics.overall.has_valid_call
+    version_2 = results.summary().overall.has_valid_call
     if version_2:
         lines = section_title(
             "ALL CASES (vc = valid call; R regression, E echo, X refusal, L recital, M malformed: b base, f ft)"
         )
     else:
         lines = section_title("ALL CASES (R = regression, E = echoed answer: b base, f fine-tuned)")
-    if not results.results:
+    if not results.pairs():
         return lines + ["  None: no case ran."]
     rows = [
         [
@@ -254,12 +254,12 @@ def _all_cases_section(results: RunResults) -> list[str]:
             f"{c.cosine_similarity:.3f}",
             _flags(c),
         ]
-        for c in results.results
+        for c in results.pairs()
     ]
     headers = ["case", "category", "rel base", "rel ft", "delta", "kw base", "kw ft", "cosine", "flags"]
     align = "llrrrrrrl"
     if version_2:
-        for row, c in zip(rows, results.results, strict=True):
+        for row, c in zip(rows, results.pairs(), strict=True):
             row[-1:-1] = [f"{c.base.valid_call or 0:.0f}", f"{c.finetuned.valid_call or 0:.0f}"]
         headers[-1:-1] = ["vc base", "vc ft"]
         align = "llrrrrrrrrl"
@@ -280,10 +280,10 @@ def _custom_checks_section(results: RunResults) -> list[str]:
 
 
 def _verdict_section(results: RunResults) -> list[str]:
-    overall = results.statistics.overall
+    overall = results.summary().overall
     gains = gains_section(results)
     lines = section_title("VERDICT")
-    relative = format_pct(overall.relevance_gain_pct, overall.avg_relevance_finetuned)
+    relative = format_pct(overall.relevance_gain_pct, overall.finetuned.relevance)
     pairs = [
         ("Relevance gain", f"{overall.relevance_gain:+.3f} absolute, {relative} relative"),
         ("Keyword gain", f"{overall.keyword_gain:+.3f} absolute"),
@@ -294,7 +294,8 @@ def _verdict_section(results: RunResults) -> list[str]:
     if results.gate is not None:
         pairs.append(("Quality gate", f"{results.gate.status.upper().replace('_', ' ')} (see QUALITY GATE)"))
     lines += field_lines(pairs)
-    sentence = significance_sentence(results.paired) if results.paired is not None else None
+    paired = results.paired_for()
+    sentence = significance_sentence(paired) if paired is not None else None
     if sentence:
         lines += wrap_lines(sentence, indent=2)
     lines.append("  Recommendations:")
@@ -311,7 +312,7 @@ def _leaderboard_section(results: RunResults) -> list[str]:
     lines = section_title(
         f"LEADERBOARD ({len(board.rows)} adapters on the same base and cases; ranked by mean fine-tuned relevance)"
     )
-    table = leaderboard_lines(board, primary=results.primary_adapter)
+    table = leaderboard_lines(board, primary=results.primary)
     lines += ["  " + line for line in table[:-1]]
     lines += wrap_lines(table[-1], indent=2)
     lines.append("  The statistics above and below describe the primary adapter (*).")
@@ -327,12 +328,12 @@ def _later_sections(results: RunResults) -> list[list[str]]:
         out.append([*section_title("ENVIRONMENT"), *wrap_lines(results.environment.line, indent=2, first="- ")])
     if results.noise is not None:
         out.append(_noise_section(results.noise))
-    if results.paired is not None:
-        out.append(_paired_section(results.paired))
+    if (paired := results.paired_for()) is not None:
+        out.append(_paired_section(paired))
     if results.robustness is not None:
         out.append(_robustness_section(results.robustness))
-    if results.baseline_comparison is not None:
-        out.append(_baseline_section(results.baseline_comparison))
+    if (comparison := results.comparison_for()) is not None:
+        out.append(_baseline_section(comparison))
     if results.gate is not None:
         out.append(_gate_section(results.gate))
     return out
@@ -508,40 +509,40 @@ def _stats_block(s: Stats) -> list[str]:
     rows = [
         [
             "keyword match",
-            f"{s.avg_keyword_match_base:.3f}",
-            f"{s.avg_keyword_match_finetuned:.3f}",
+            f"{s.base.keyword_match:.3f}",
+            f"{s.finetuned.keyword_match:.3f}",
             f"{s.keyword_gain:+.3f}",
             "",
         ],
         [
             "relevance",
-            f"{s.avg_relevance_base:.3f}",
-            f"{s.avg_relevance_finetuned:.3f}",
+            f"{s.base.relevance:.3f}",
+            f"{s.finetuned.relevance:.3f}",
             f"{s.relevance_gain:+.3f}",
-            format_pct(s.relevance_gain_pct, s.avg_relevance_finetuned),
+            format_pct(s.relevance_gain_pct, s.finetuned.relevance),
         ],
     ]
-    if s.avg_valid_call_base is not None and s.avg_valid_call_finetuned is not None:  # metric version 2
+    if s.base.valid_call is not None and s.finetuned.valid_call is not None:  # metric version 2
         rows.append(
             [
                 "valid call",
-                f"{s.avg_valid_call_base:.3f}",
-                f"{s.avg_valid_call_finetuned:.3f}",
-                f"{s.avg_valid_call_finetuned - s.avg_valid_call_base:+.3f}",
+                f"{s.base.valid_call:.3f}",
+                f"{s.finetuned.valid_call:.3f}",
+                f"{s.finetuned.valid_call - s.base.valid_call:+.3f}",
                 "",
             ]
         )
     lines = table_lines(["metric", "base", "fine-tuned", "gain", "relative gain"], rows, align="lrrrl")
     unchanged = s.n_cases - s.improvements - s.regressions
     lines += [
-        f"  Mean cosine similarity of the two arms' answers: {s.avg_cosine_similarity:.3f}",
+        f"  Mean cosine similarity of the two arms' answers: {s.cosine_similarity:.3f}",
         f"  Cases improved / regressed / unchanged: {s.improvements} / {s.regressions} / {unchanged}",
-        f"  Echoed answers: base {s.echo_base}, fine-tuned {s.echo_finetuned}",
+        f"  Echoed answers: base {s.base.echo}, fine-tuned {s.finetuned.echo}",
     ]
-    if s.refusal_base is not None and s.recited_base is not None:
+    if s.base.refusal is not None and s.base.recited is not None:
         lines += [
-            f"  Refusals: base {s.refusal_base}, fine-tuned {s.refusal_finetuned}; "
-            f"recited tool lists: base {s.recited_base}, fine-tuned {s.recited_finetuned}"
+            f"  Refusals: base {s.base.refusal}, fine-tuned {s.finetuned.refusal}; "
+            f"recited tool lists: base {s.base.recited}, fine-tuned {s.finetuned.recited}"
         ]
     return lines
 
@@ -596,7 +597,7 @@ def _share(value: float | None) -> str:
 
 def _pct_short(s: Stats) -> str:
     if s.relevance_gain_pct is None:
-        return "inf" if s.avg_relevance_finetuned > 0 else "n/a"
+        return "inf" if s.finetuned.relevance > 0 else "n/a"
     return f"{s.relevance_gain_pct:+.1f}%"
 
 

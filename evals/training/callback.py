@@ -53,7 +53,7 @@ class JarvisEvalCallback(TrainerCallback):
         every_n_steps: int | None = None,
         reports_dir: str | Path | None = None,
         max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
-        tools_format: str | None = None,
+        prompt_format: str | None = None,
     ) -> None:
         if subset not in SUBSETS:
             raise ValueError(f"subset must be one of {', '.join(SUBSETS)}, got {subset!r}")
@@ -66,7 +66,7 @@ class JarvisEvalCallback(TrainerCallback):
         self.every_n_steps = every_n_steps
         self.reports_dir = Path(reports_dir) if reports_dir is not None else None
         self.max_new_tokens = max_new_tokens
-        self.tools_format = tools_format
+        self.prompt_format = prompt_format
         self.history: list[CheckpointScore] = []
         self.final: CheckpointScore | None = None
         self.written: list[Path] = []
@@ -79,7 +79,7 @@ class JarvisEvalCallback(TrainerCallback):
                 raise ValueError("JarvisEvalCallback needs a tokenizer: pass tokenizer= or give the trainer one")
             tokenizer = getattr(tokenizer, "tokenizer", tokenizer)  # a processor wraps its tokenizer
             self._eval = InTrainingEval(
-                tokenizer, self.suite, max_new_tokens=self.max_new_tokens, tools_format=self.tools_format
+                tokenizer, self.suite, max_new_tokens=self.max_new_tokens, prompt_format=self.prompt_format
             )
         return self._eval
 

@@ -19,17 +19,20 @@ from evals.backends.batching import initial_batch_size, run_batched
 from evals.backends.hf import BatchGenerator
 from evals.backends.prompting import build_prompt, prompt_format
 from evals.records import (
+    BASE_ARM,
     NATIVE_TOOLS,
     SYSTEM_TEXT,
     Case,
+    CaseResult,
     GenerationSettings,
     RunMetadata,
     RunResults,
     ScoredCase,
     Suite,
     Summary,
+    default_adapter_name,
 )
-from evals.scoring import score_case, summarize
+from evals.scoring import score_pair, summarize
 from evals.suite import load_suite
 
 Subset = Literal["quick", "full"]
@@ -66,19 +69,19 @@ class CheckpointScore:
 
     @property
     def relevance(self) -> float:
-        return self.summary.overall.avg_relevance_finetuned
+        return self.summary.overall.finetuned.relevance
 
     def logs(self) -> dict[str, float]:
         """The values logged at this step: ``jarvis/relevance``, ``jarvis/valid_call``, per category."""
         overall = self.summary.overall
         out = {
-            "jarvis/relevance": overall.avg_relevance_finetuned,
-            "jarvis/relevance_base": overall.avg_relevance_base,
+            "jarvis/relevance": overall.finetuned.relevance,
+            "jarvis/relevance_base": overall.base.relevance,
         }
-        if overall.avg_valid_call_finetuned is not None:
-            out["jarvis/valid_call"] = overall.avg_valid_call_finetuned
+        if overall.finetuned.valid_call is not None:
+            out["jarvis/valid_call"] = overall.finetuned.valid_call
         for category, stats in self.summary.by_category.items():
-            out[f"jarvis/{category}/relevance"] = stats.avg_relevance_finetuned
+            out[f"jarvis/{category}/relevance"] = stats.finetuned.relevance
         return out
 
     def eval_metrics(self) -> dict[str, float]:
@@ -99,14 +102,14 @@ class InTrainingEval:
         *,
         subset: str = "quick",
         max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
-        tools_format: str | None = None,
+        prompt_format: str | None = None,
         batch_size: int | str = "auto",
     ) -> None:
         self.tokenizer = tokenizer
         self.suite = suite if isinstance(suite, Suite) else load_suite(suite)
-        self.tools_format = tools_format or self.suite.prompt_format
-        if self.tools_format not in (SYSTEM_TEXT, NATIVE_TOOLS):
-            raise ValueError(f"tools_format must be {SYSTEM_TEXT} or {NATIVE_TOOLS}, got {self.tools_format!r}")
+        self.prompt_format = prompt_format or self.suite.prompt_format
+        if self.prompt_format not in (SYSTEM_TEXT, NATIVE_TOOLS):
+            raise ValueError(f"prompt_format must be {SYSTEM_TEXT} or {NATIVE_TOOLS}, got {self.prompt_format!r}")
         self.max_new_tokens = max_new_tokens
         self.batch_size = batch_size
         self._base: dict[str, str] = {}  # case id -> the base arm's answer, for the whole training
@@ -115,15 +118,15 @@ class InTrainingEval:
         return GenerationSettings(
             max_new_tokens=self.max_new_tokens,
             batch_size=str(self.batch_size),
-            prompt_format=prompt_format(self.tokenizer),
-            tools_format=self.tools_format,
+            template=prompt_format(self.tokenizer),
+            prompt_format=self.prompt_format,
         )
 
     def _texts(self, cases: Sequence[Case]) -> list[str]:
         tools = (
-            json.dumps(self.suite.function_schemas(), ensure_ascii=False) if self.tools_format == NATIVE_TOOLS else ""
+            json.dumps(self.suite.function_schemas(), ensure_ascii=False) if self.prompt_format == NATIVE_TOOLS else ""
         )
-        system = self.suite.system_prompt_for(self.tools_format)
+        system = self.suite.system_prompt_for(self.prompt_format)
         prompts = [Prompt(system=system, user=c.prompt, tools=tools) for c in cases]
         return [build_prompt(self.tokenizer, p.system, p.user, p.tool_schemas()) for p in prompts]
 
@@ -152,13 +155,13 @@ class InTrainingEval:
         finally:
             if was_training:
                 model.train()
-        scored = tuple(score_case(c, self._base[c.id], t, self.suite) for c, t in zip(cases, tuned, strict=True))
+        scored = tuple(score_pair(c, self._base[c.id], t, self.suite) for c, t in zip(cases, tuned, strict=True))
         subset = "full" if len(cases) == len(self.suite.cases) else "quick"
         return CheckpointScore(
             step=step,
             epoch=epoch,
             subset=subset,
-            summary=summarize(scored),
+            summary=summarize(_as_results(scored, "finetuned")).versus("finetuned"),
             cases=scored,
             seconds=time.perf_counter() - start,
         )
@@ -171,6 +174,8 @@ class InTrainingEval:
         from evals.stats import paired_section
 
         base_name = _base_model_name(model)
+        name = default_adapter_name(Path(adapter))
+        cases = _as_results(score.cases, name)
         meta = RunMetadata(
             model=base_name,
             adapter=adapter,
@@ -181,6 +186,8 @@ class InTrainingEval:
             suite_version=self.suite.version,
             suite_path=self.suite.path,
             timestamp=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            primary=name,
+            adapters={name: adapter},
             packages=recorded_versions(),
             categories=tuple(dict.fromkeys(c.category for c in score.cases)),
             partial=score.subset != "full",
@@ -188,8 +195,13 @@ class InTrainingEval:
             metric_version=metric_version(),
             scope="" if score.subset == "full" else "quick",
         )
-        results = RunResults(metadata=meta, statistics=score.summary, results=score.cases)
-        return replace(results, paired=paired_section(score.cases))
+        results = RunResults(metadata=meta, statistics=summarize(cases), results=cases)
+        return replace(results, paired={name: paired_section(score.cases)})
+
+
+def _as_results(cases: Sequence[ScoredCase], name: str) -> tuple[CaseResult, ...]:
+    """The cases keyed by arm, the adapter's arm named ``name``."""
+    return tuple(CaseResult(c.case, {BASE_ARM: c.base, name: c.finetuned}, {name: c.cosine_similarity}) for c in cases)
 
 
 def _base_model_name(model: Any) -> str:

@@ -461,7 +461,7 @@ def train_adapter(config: TrainConfig) -> Path:
     scores: list[CheckpointScore] = []
     on_epoch_end = None
     if config.jarvis_eval != "none":
-        evaluator = InTrainingEval(tokenizer, suite, tools_format=config.prompt_format)
+        evaluator = InTrainingEval(tokenizer, suite, prompt_format=config.prompt_format)
         cases = select_cases(suite, config.jarvis_eval)
 
         def on_epoch_end(epoch: int, step: int) -> float:
@@ -469,7 +469,7 @@ def train_adapter(config: TrainConfig) -> Path:
             scores.append(score)
             print(
                 f"[jarvis] epoch {epoch}/{config.epochs} (step {step}): JARVIS relevance {score.relevance:.3f} "
-                f"(base {score.summary.overall.avg_relevance_base:.3f}; {len(cases)} cases, {config.jarvis_eval})",
+                f"(base {score.summary.overall.base.relevance:.3f}; {len(cases)} cases, {config.jarvis_eval})",
                 file=sys.stderr,
                 flush=True,
             )

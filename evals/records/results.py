@@ -1,0 +1,115 @@
+"""``RunResults``: everything a run produced, the single input of every report and of the gate."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evals.records.codec import decode, encode
+from evals.records.scores import BASE_ARM, CaseResult, RunMetadata, ScoredCase, Statistics, Summary
+from evals.records.sections import (
+    BaselineComparison,
+    CustomCheck,
+    EnvironmentChange,
+    GateOutcome,
+    Leaderboard,
+    NoiseFloor,
+    PairedStats,
+    Robustness,
+)
+
+# The results file's format: 1 (no ``format_version`` key) is what rounds 1 and 2 wrote, two arms
+# as field pairs; 2 keys every record by arm. ``records.migrate`` reads 1 as 2.
+FORMAT_VERSION = 2
+# What a baseline file keeps of a run's results: enough to compare, re-score and gate against.
+BASELINE_SECTIONS = ("metadata", "statistics", "results")
+
+_NAME_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def default_adapter_name(path: Path) -> str:
+    """Name an adapter after its training run: ``output/<run>/final`` -> ``<run>``, else its folder."""
+    folder = path.parent if path.name == "final" and path.parent.name else path
+    return _NAME_CHARS.sub("-", folder.name).strip("-") or "adapter"
+
+
+@dataclass(frozen=True)
+class RunResults:
+    """Everything a run produced, every record keyed by arm.
+
+    ``results`` holds each case with every arm's scored answer; ``statistics`` every arm's means.
+    Sections keyed by adapter (``paired``, ``baseline_comparison``) hold each adapter against the
+    base or the baseline; the primary adapter (``metadata.primary``) is the one the single-adapter
+    views describe (``pairs()``, ``summary()``). Later stages fill the optional sections.
+    """
+
+    metadata: RunMetadata
+    statistics: Statistics
+    results: tuple[CaseResult, ...]
+    paired: Mapping[str, PairedStats] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+    noise: NoiseFloor | None = None
+    baseline_error: str | None = None
+    baseline_comparison: Mapping[str, BaselineComparison] = field(default_factory=dict)
+    gate: GateOutcome | None = None
+    leaderboard: Leaderboard | None = None  # several adapters
+    # The team's own tests on the same models: reported, never part of the statistics or the gate.
+    custom_checks: tuple[CustomCheck, ...] = ()
+    # Package versions changed since the baseline, and how many answers changed with them.
+    environment: EnvironmentChange | None = None
+    # --jarvis-perturb: the primary adapter's and the base's relevance per noise level (evals/robustness.py).
+    robustness: Robustness | None = None
+
+    @property
+    def primary(self) -> str:
+        return self.metadata.primary
+
+    @property
+    def adapters(self) -> tuple[str, ...]:
+        """Every adapter's name, in the run's order."""
+        return tuple(self.metadata.adapters)
+
+    def pairs(self, adapter: str | None = None) -> tuple[ScoredCase, ...]:
+        """Every case as ``adapter`` (the primary by default) against the base arm, in run order."""
+        name = adapter or self.primary
+        return tuple(r.versus(name) for r in self.results if name in r.arms)
+
+    def summary(self, adapter: str | None = None) -> Summary:
+        """The statistics of ``adapter`` (the primary by default) against the base arm."""
+        return self.statistics.versus(adapter or self.primary)
+
+    def paired_for(self, adapter: str | None = None) -> PairedStats | None:
+        return self.paired.get(adapter or self.primary)
+
+    def comparison_for(self, adapter: str | None = None) -> BaselineComparison | None:
+        return self.baseline_comparison.get(adapter or self.primary)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The results file's document: the format version, then every section that is not empty."""
+        out: dict[str, Any] = {"format_version": FORMAT_VERSION}
+        for name, value in encode(self).items():
+            if value not in (None, [], {}):  # absent sections stay absent
+                out[name] = value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunResults:
+        """Read a results document of any format (``records.migrate`` brings older ones to this one)."""
+        from evals.records.migrate import migrate
+
+        return decode(cls, migrate(data))
+
+    def as_baseline(self) -> dict[str, Any]:
+        """The baseline file's document: the declared subset of the results (``BASELINE_SECTIONS``)."""
+        data = self.to_dict()
+        return {"format_version": FORMAT_VERSION, "kind": "baseline", **{k: data[k] for k in BASELINE_SECTIONS}}
+
+
+def arm_label(name: str, n_adapters: int) -> str:
+    """How reports name an arm: "base", "fine-tuned" when one adapter ran, else the adapter's name."""
+    if name == BASE_ARM:
+        return "base"
+    return "fine-tuned" if n_adapters == 1 else name

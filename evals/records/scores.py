@@ -1,0 +1,273 @@
+"""Answers, their scores and their statistics, keyed by arm: ``base``, then each adapter by name.
+
+What is stored is per arm (``CaseResult.arms``, ``GroupStats.arms``) and per adapter against the
+base (``similarity``, ``GroupStats.pairs``), so N adapters need no special case. What reports,
+the gate and the per-case tests read is one adapter against the base: ``ScoredCase``, ``Stats``
+and ``Summary`` are those two-sided views, derived on demand by ``versus(adapter)``, never stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from evals.records.codec import count, score
+from evals.records.suite import Case
+
+BASE_ARM = "base"
+# How a call was written in an answer (see evals.metrics: the parser's forms).
+CallForm = Literal["bare", "json", "tool_call", "function"]
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """Every decoding setting, written into the results so a run can be reproduced."""
+
+    max_new_tokens: int = 64
+    batch_size: str = "auto"
+    do_sample: bool = False
+    num_beams: int = 1
+    template: str = "chat_template"  # how prompts are rendered: the chat template, or "plain"
+    enable_thinking: bool = False
+    # The shared system prompt is computed once per batch and its key/value cache reused by every
+    # row. Greedy answers may then differ from a plain batch by float rounding, so it is keyed and
+    # compared like any setting. None: not recorded (a server, or results of earlier versions).
+    shared_prefix: bool | None = None
+    # How the tools reach the model: "system-text" or "native-tools". None: not recorded (earlier versions).
+    prompt_format: str | None = None
+
+
+@dataclass(frozen=True)
+class Call:
+    """One tool call found in an answer, read as a runtime would read it.
+
+    ``name`` is the tool it designates ("" when it designates none); ``raw_name`` is how the
+    answer spelt it; ``malformed`` when that spelling is one edit away from the id;
+    ``arguments`` is the parsed JSON value, a mapping of ``key=value`` pairs, or the raw text.
+    """
+
+    name: str
+    arguments: Any = ""
+    form: str = "bare"  # a CallForm; plain text until the parser's helpers are typed with it
+    raw_name: str = ""
+    malformed: bool = False
+
+
+@dataclass(frozen=True)
+class ArmScore:
+    """The metrics of one arm's answer to one case.
+
+    ``valid_call`` is None for an answer scored by metric version 1 (a results file of an early
+    run), which had no calls, flags or valid-call rate.
+    """
+
+    answer: str
+    keyword_hits: int = count()
+    keyword_total: int = count()
+    relevance: float = score()
+    tools_named: tuple[str, ...] = ()
+    tools_missing: tuple[str, ...] = ()
+    tools_extra: tuple[str, ...] = ()
+    echoed_tools: tuple[str, ...] = ()
+    echo: bool = False
+    valid_call: float | None = field(default=None, metadata={"range": (0.0, 1.0)})
+    calls: tuple[Call, ...] = ()
+    refusal: bool = False
+    recited: bool = False
+    malformed: bool = False
+    loop: bool = False  # metric version 3
+
+    @property
+    def keyword_match(self) -> float:
+        return self.keyword_hits / self.keyword_total if self.keyword_total else 0.0
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """One case and every arm's scored answer; ``similarity``: each adapter's answer against the base's (cosine)."""
+
+    case: Case
+    arms: Mapping[str, ArmScore]
+    similarity: Mapping[str, float] = field(default_factory=dict, metadata={"range": (-1.0, 1.0)})
+
+    @property
+    def id(self) -> str:
+        return self.case.id
+
+    @property
+    def category(self) -> str:
+        return self.case.category
+
+    @property
+    def adapters(self) -> tuple[str, ...]:
+        return tuple(name for name in self.arms if name != BASE_ARM)
+
+    def versus(self, adapter: str) -> ScoredCase:
+        """Return this case as ``adapter`` against the base arm."""
+        return ScoredCase(self.case, self.arms[BASE_ARM], self.arms[adapter], self.similarity[adapter])
+
+
+@dataclass(frozen=True)
+class ScoredCase:
+    """One adapter's answer to a case against the base's: the view reports and per-case tests read."""
+
+    case: Case
+    base: ArmScore
+    finetuned: ArmScore
+    cosine_similarity: float
+
+    @property
+    def id(self) -> str:
+        return self.case.id
+
+    @property
+    def category(self) -> str:
+        return self.case.category
+
+    @property
+    def relevance_delta(self) -> float:
+        return self.finetuned.relevance - self.base.relevance
+
+    @property
+    def regression(self) -> bool:
+        return self.finetuned.relevance < self.base.relevance
+
+    def arm(self, name: str) -> ArmScore:
+        """``base``, else the fine-tuned side."""
+        return self.base if name == BASE_ARM else self.finetuned
+
+
+@dataclass(frozen=True)
+class ArmStats:
+    """One arm's means and counts over a group of cases.
+
+    ``valid_call`` and the flag counts are None when an answer of the group was scored by metric
+    version 1; ``loop`` is None for groups scored before metric version 3.
+    """
+
+    relevance: float = score()
+    keyword_match: float = score()
+    echo: int = count(0)
+    valid_call: float | None = field(default=None, metadata={"range": (0.0, 1.0)})
+    refusal: int | None = None
+    recited: int | None = None
+    loop: int | None = None
+
+
+@dataclass(frozen=True)
+class PairStats:
+    """One adapter against the base over a group of cases (``n_cases``: those it answered)."""
+
+    n_cases: int = count()
+    cosine_similarity: float = score(-1.0, 1.0)
+    regressions: int = count(0)
+    improvements: int = count(0)
+
+
+@dataclass(frozen=True)
+class GroupStats:
+    """Statistics of a group of cases (all of them, or one category): per arm, and per adapter vs the base."""
+
+    n_cases: int = count()
+    arms: Mapping[str, ArmStats] = field(default_factory=dict)
+    pairs: Mapping[str, PairStats] = field(default_factory=dict)
+
+    def versus(self, adapter: str) -> Stats:
+        """``adapter`` against the base; a group where it answered nothing has zero means, not a KeyError."""
+        nothing = ArmStats(relevance=0.0, keyword_match=0.0)
+        pair = self.pairs.get(adapter, PairStats(n_cases=0, cosine_similarity=0.0))
+        return Stats(
+            n_cases=pair.n_cases,
+            base=self.arms.get(BASE_ARM, nothing),
+            finetuned=self.arms.get(adapter, nothing),
+            cosine_similarity=pair.cosine_similarity,
+            regressions=pair.regressions,
+            improvements=pair.improvements,
+        )
+
+
+@dataclass(frozen=True)
+class Statistics:
+    """Statistics over the whole run and per category (only the categories that ran)."""
+
+    overall: GroupStats
+    by_category: Mapping[str, GroupStats] = field(default_factory=dict)
+
+    def versus(self, adapter: str) -> Summary:
+        return Summary(self.overall.versus(adapter), {k: v.versus(adapter) for k, v in self.by_category.items()})
+
+
+@dataclass(frozen=True)
+class Stats:
+    """One adapter against the base over a group of cases: the view the reports and the gate read."""
+
+    n_cases: int
+    base: ArmStats
+    finetuned: ArmStats
+    cosine_similarity: float
+    regressions: int = 0
+    improvements: int = 0
+
+    @property
+    def has_valid_call(self) -> bool:
+        """Whether both arms were scored by metric version 2 or later (valid_call and flags)."""
+        return self.base.valid_call is not None and self.finetuned.valid_call is not None
+
+    @property
+    def relevance_gain(self) -> float:
+        """Absolute gain of mean relevance, fine-tuned minus base."""
+        return self.finetuned.relevance - self.base.relevance
+
+    @property
+    def relevance_gain_pct(self) -> float | None:
+        """Relative gain in percent of the base mean; None when the base mean is 0."""
+        if self.base.relevance == 0:
+            return None
+        return 100.0 * self.relevance_gain / self.base.relevance
+
+    @property
+    def keyword_gain(self) -> float:
+        return self.finetuned.keyword_match - self.base.keyword_match
+
+
+@dataclass(frozen=True)
+class Summary:
+    """One adapter against the base, over the whole run and per category."""
+
+    overall: Stats
+    by_category: Mapping[str, Stats] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunMetadata:
+    """Where a run's numbers come from: model, adapters, settings, suite and versions.
+
+    ``adapters`` maps each adapter's name to where its answers come from (a folder, or a served
+    model's name), in the run's order; ``primary`` names the one the single-adapter reports and
+    the gate describe, and ``adapter`` is its source.
+    """
+
+    model: str
+    adapter: str
+    quantization: str
+    device: str
+    generation: GenerationSettings
+    suite_name: str
+    suite_version: str
+    suite_path: str
+    timestamp: str
+    primary: str = ""
+    adapters: Mapping[str, str] = field(default_factory=dict)
+    packages: Mapping[str, str] = field(default_factory=dict)
+    categories: tuple[str, ...] = ()
+    partial: bool = False
+    n_generate_calls: int = count(0)
+    n_cached_answers: int = count(0)
+    generation_seconds: float = 0.0
+    load_seconds: float = 0.0
+    # What a baseline must match besides the fields above ("" in files of early versions).
+    model_fingerprint: str = ""
+    suite_hash: str = ""
+    metric_version: str = ""
+    scope: str = ""  # why the run is partial ("quick", "-k", "--jarvis-limit", "categories"), empty when full

@@ -1,0 +1,261 @@
+"""The sections later stages add to a run: paired statistics, baseline comparison, noise floor,
+gate, leaderboard, custom checks, robustness curve and environment change."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, get_args
+
+
+@dataclass(frozen=True)
+class PairedBlock:
+    """Paired differences over one group of cases: mean, bootstrap interval, sign test."""
+
+    n: int
+    mean_diff: float
+    ci_low: float
+    ci_high: float
+    sign_test_p: float
+    wins: int
+    losses: int
+    ties: int
+    significant: bool
+
+
+@dataclass(frozen=True)
+class PairedStats:
+    """One adapter's relevance minus the base's, per case: globally and per category that ran."""
+
+    resamples: int
+    seed: int
+    confidence: float
+    overall: PairedBlock
+    by_category: Mapping[str, PairedBlock] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BaselineBlock:
+    """This run's fine-tuned relevance minus the baseline's, over the cases both have in one scope."""
+
+    n_common: int
+    mean_diff: float
+    ci_low: float
+    ci_high: float
+    sign_test_p: float
+    significant: bool
+
+
+@dataclass(frozen=True)
+class BaselineComparison:
+    """One adapter's relevance minus the baseline's, per common case: globally and per category."""
+
+    baseline: str
+    overall: BaselineBlock
+    by_category: Mapping[str, BaselineBlock] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NoiseExample:
+    """One answer that differed between two identical greedy generations."""
+
+    case: str
+    arm: str
+    first: str
+    second: str
+
+
+@dataclass(frozen=True)
+class NoiseFloor:
+    """What ``jarvis-evals noise`` measured: answers differing between two identical runs of each arm."""
+
+    n_cases: int
+    model: str
+    adapter: str
+    quantization: str
+    base_differing: int
+    finetuned_differing: int
+    warning: str | None = None
+    examples: tuple[NoiseExample, ...] = ()
+    generate_calls: int = 0
+
+
+GateStatus = Literal["passed", "failed", "no_baseline"]
+GATE_STATUSES: tuple[str, ...] = get_args(GateStatus)
+
+
+@dataclass(frozen=True)
+class GateViolation:
+    """One broken gate rule, with the numbers behind it and the one line that explains it."""
+
+    rule: str
+    scope: str
+    baseline: float | str | None
+    current: float | str | None
+    tolerance: float | None
+    message: str
+
+
+@dataclass(frozen=True)
+class GateOutcome:
+    """The gate's decision: ``reasons`` are one-liners (violations first, then notices)."""
+
+    status: GateStatus
+    mode: str
+    baseline: str
+    reasons: tuple[str, ...] = ()
+    violations: tuple[GateViolation, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.status not in GATE_STATUSES:
+            raise ValueError(f"gate status must be one of {', '.join(GATE_STATUSES)}, got {self.status!r}")
+        object.__setattr__(self, "reasons", tuple(self.reasons))
+        object.__setattr__(self, "violations", tuple(self.violations))
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "failed"
+
+
+@dataclass(frozen=True)
+class LeaderboardRow:
+    """One adapter's standing: its means and its paired comparison with the base arm."""
+
+    rank: int
+    name: str
+    adapter: str
+    n_cases: int
+    avg_relevance: float
+    avg_keyword_match: float
+    avg_valid_call: float | None
+    vs_base: PairedBlock
+
+
+# A training checkpoint's folder, as transformers' Trainer names them.
+_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+
+
+@dataclass(frozen=True)
+class Leaderboard:
+    """Adapters ranked by mean relevance, and whether the best really beats the runner-up.
+
+    ``best_vs_runner_up`` holds the paired differences best minus runner-up over the same
+    cases (bootstrap interval and sign test): the question a team choosing a checkpoint asks.
+    """
+
+    rows: tuple[LeaderboardRow, ...]
+    best_vs_runner_up: PairedBlock | None = None
+
+    @property
+    def best(self) -> LeaderboardRow:
+        return self.rows[0]
+
+    @property
+    def runner_up(self) -> LeaderboardRow | None:
+        return self.rows[1] if len(self.rows) > 1 else None
+
+    def training_steps(self) -> list[tuple[int, LeaderboardRow]] | None:
+        """Return (step, row) in step order when every adapter is a ``checkpoint-<step>`` folder, else None."""
+        steps = []
+        for row in self.rows:
+            match = _CHECKPOINT.search(Path(row.adapter).name) or _CHECKPOINT.search(row.name)
+            if match is None:
+                return None
+            steps.append((int(match.group(1)), row))
+        return sorted(steps, key=lambda pair: pair[0]) if len(steps) > 1 else None
+
+    def verdict(self) -> str:
+        """Say in one sentence whether the best adapter is significantly better than the runner-up."""
+        best, second, block = self.best, self.runner_up, self.best_vs_runner_up
+        if second is None or block is None:
+            return f"{best.name} is the only adapter."
+        ci = f"{block.mean_diff:+.3f}, 95 % CI [{block.ci_low:+.3f}, {block.ci_high:+.3f}], sign test p={block.sign_test_p:.3g}"
+        if block.significant and block.mean_diff > 0:
+            return f"{best.name} is significantly better than the runner-up {second.name} ({ci})."
+        return (
+            f"{best.name} ranks first, but it is NOT significantly better than the runner-up {second.name} ({ci}): "
+            "add cases or compare them on more runs before choosing."
+        )
+
+
+@dataclass(frozen=True)
+class CustomCheck:
+    """The outcome of one of the team's own tests on the session's models (``jarvis_base``...)."""
+
+    name: str
+    outcome: str  # passed, failed, skipped, error
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    """One arm's means at one noise level, over the clean cases (each the mean of its variants)."""
+
+    level: int
+    arm: str
+    n: int  # clean cases (clusters); each contributes the mean of its variants at this level
+    variants: int
+    relevance: float
+    relevance_low: float
+    relevance_high: float
+    valid_call: float | None
+    valid_call_low: float | None
+    valid_call_high: float | None
+
+
+@dataclass(frozen=True)
+class Robustness:
+    """The robustness curve of a run with speech-recognition variants (``--jarvis-perturb``).
+
+    ``score``: per arm, the area under the relevance curve over levels 0..max divided by the
+    area of a flat curve at the level-0 relevance (1.0 = no loss; None when level 0 scores 0).
+    ``slower``: per clean case, the base's relevance drop minus the fine-tune's (level 0 minus
+    the mean over the noisy levels); positive means the fine-tune degrades more slowly.
+    """
+
+    points: tuple[CurvePoint, ...]
+    score: Mapping[str, float | None]
+    slower: PairedBlock
+    resamples: int
+    confidence: float
+    seed: int
+
+    def verdict(self) -> str:
+        """Say which arm degrades faster, in words that keep the sign's meaning, and when the base has nothing to lose."""
+        s = self.slower
+        if not s.significant:
+            said = "no significant difference in how fast the arms degrade"
+        elif s.mean_diff > 0:
+            said = "the fine-tune degrades more slowly than the base"
+        else:
+            said = "the fine-tune degrades faster than the base"
+        if self.score.get("base") is None:  # level 0 at 0: a floor cannot drop, so this is no robustness contest
+            said += " (the base scores 0 at level 0: it has nothing to lose)"
+        return said
+
+
+@dataclass(frozen=True)
+class EnvironmentChange:
+    """Package versions that differ from the baseline's, and whether the answers moved with them.
+
+    A notice, never a failure: the gate judges the scores as always. ``changed`` lists
+    ``case_id (arm)`` for every answer that differs from the one the baseline stores.
+    """
+
+    packages: tuple[tuple[str, str, str], ...]  # (name, baseline version, this run's version)
+    compared: int  # answers compared (cases both have × 2 arms)
+    changed: tuple[str, ...] = ()
+
+    @property
+    def line(self) -> str:
+        moved = ", ".join(f"{name} {old} → {new}" for name, old, new in self.packages)
+        if not self.changed:
+            answers = f"{self.compared}/{self.compared} answers identical"
+        else:
+            shown = ", ".join(self.changed[:8]) + (
+                f" and {len(self.changed) - 8} more" if len(self.changed) > 8 else ""
+            )
+            answers = f"{len(self.changed)} of {self.compared} answers changed: {shown}"
+        return f"environment changed since the baseline: {moved}; {answers}"
