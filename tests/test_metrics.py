@@ -10,6 +10,7 @@ from dataclasses import replace
 
 import pytest
 
+from evals.backends.prompting import strip_think
 from evals.metrics import (
     HIGHER_IS_BETTER,
     METRIC_VERSION,
@@ -25,7 +26,6 @@ from evals.metrics import (
     parse_calls,
     resolve_id,
     score_answer,
-    strip_think,
     tokens,
     word_keys,
 )

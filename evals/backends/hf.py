@@ -31,10 +31,10 @@ from evals.backends.prompting import (
     build_prompt,
     prompt_format_of_folder,
     shared_prefix_length,
+    strip_think,
     template_ignores_tools,
 )
 from evals.errors import JarvisError
-from evals.metrics import strip_think
 from evals.models import AdapterInfo, inspect_adapter
 from evals.records import GenerationSettings
 

@@ -32,9 +32,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from evals.backends import BASE_ARM, Answer, Arm, BackendStats, OnAnswers, Prompt
+from evals.backends.prompting import strip_think
 from evals.config import redact_url
 from evals.errors import JarvisError
-from evals.metrics import strip_think
 from evals.records import GenerationSettings
 
 if TYPE_CHECKING:

@@ -1,8 +1,9 @@
-"""Turn a system prompt and a request into the exact text a model sees."""
+"""Turn a system prompt and a request into the exact text a model sees, and a model's answer into its text."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -85,3 +86,14 @@ def shared_prefix_length(rows: Sequence[Sequence[int]]) -> int:
     while n < shortest - 1 and all(r[n] == rows[0][n] for r in rows):
         n += 1
     return n
+
+
+_THINK = re.compile(r"<think>.*?(</think>|$)", re.DOTALL | re.IGNORECASE)
+# Templates that open the block in the prompt leave the answer with a closing tag only.
+_THINK_TAIL = re.compile(r"^.*</think>", re.DOTALL | re.IGNORECASE)
+
+
+def strip_think(text: str) -> str:
+    """Drop reasoning and trim: ``<think>...</think>`` blocks, an unclosed one to the end, and
+    everything before a lone ``</think>`` (the template opened the block in the prompt)."""
+    return _THINK_TAIL.sub("", _THINK.sub("", text)).strip()
