@@ -9,14 +9,11 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from evals.backends.prompting import strip_think
 from evals.metrics.text import APOSTROPHES, SENTENCE_END
-from evals.records import Call
-
-# How a call was written (``Call.form``): a bare id, ``tool_id(args)``, a JSON value, a <tool_call> block.
-CallForm = Literal["bare", "function", "json", "tool_call"]
+from evals.records import Call, CallForm
 
 # -- tool ids and their misspellings ------------------------------------------------------------
 

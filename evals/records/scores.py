@@ -16,7 +16,7 @@ from evals.records.codec import count, score
 from evals.records.suite import Case
 
 BASE_ARM = "base"
-# How a call was written in an answer (see evals.metrics: the parser's forms).
+# How a call was written in an answer: a bare id, ``tool_id(args)``, a JSON value, a <tool_call> block.
 CallForm = Literal["bare", "json", "tool_call", "function"]
 
 
@@ -49,7 +49,7 @@ class Call:
 
     name: str
     arguments: Any = ""
-    form: str = "bare"  # a CallForm; plain text until the parser's helpers are typed with it
+    form: CallForm = "bare"
     raw_name: str = ""
     malformed: bool = False
 
