@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from pathlib import Path
 from typing import Any
 
 # A results file of 30 cases and a dozen adapters is well under a megabyte; 64 MiB leaves room
@@ -78,3 +79,38 @@ def loads_guarded(text: str) -> Any:
         raise MalformedJson(f"line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
     except RecursionError:  # unreachable after the depth check; kept so no input can escape as one
         raise UnsafeJson(f"nested more than {MAX_JSON_DEPTH} levels deep") from None
+
+
+class JsonFileError(ValueError):
+    """A JSON file that could not be read: ``kind`` says why (for the caller's one line), ``detail`` in words."""
+
+    def __init__(self, kind: str, detail: str = "") -> None:
+        super().__init__(detail or kind)
+        self.kind = kind  # missing, folder, too_large, not_utf8, unreadable, malformed, unsafe
+        self.detail = detail
+
+
+def read_json_file(path: Path) -> Any:
+    """Read one JSON document from ``path`` within the limits above; ``JsonFileError`` says why not.
+
+    The one reader of results and baselines: each caller turns the error into its own line,
+    naming the file and the fix.
+    """
+    try:
+        if path.is_file() and path.stat().st_size > MAX_JSON_BYTES:  # never read gigabytes into memory
+            raise JsonFileError("too_large", f"larger than {MAX_JSON_BYTES >> 20} MiB")
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise JsonFileError("missing") from None
+    except IsADirectoryError:
+        raise JsonFileError("folder") from None
+    except UnicodeDecodeError:
+        raise JsonFileError("not_utf8", "not UTF-8 text") from None
+    except OSError as exc:
+        raise JsonFileError("unreadable", exc.strerror or str(exc).splitlines()[0] or type(exc).__name__) from None
+    try:
+        return loads_guarded(text)
+    except MalformedJson as exc:
+        raise JsonFileError("malformed", str(exc)) from None
+    except UnsafeJson as exc:
+        raise JsonFileError("unsafe", str(exc)) from None

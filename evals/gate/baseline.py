@@ -21,7 +21,7 @@ from typing import Any
 
 from evals.atomic import atomic_write_json, clean_stale
 from evals.errors import JarvisError
-from evals.jsonio import MAX_JSON_BYTES, MalformedJson, UnsafeJson, loads_guarded
+from evals.jsonio import JsonFileError, read_json_file
 from evals.records import (
     BASE_ARM,
     SYSTEM_TEXT,
@@ -266,25 +266,17 @@ def load_baseline(path: str | Path) -> Baseline | None:
     """Read a baseline; None when the file does not exist, ``BaselineError`` when it is unusable."""
     path = Path(path)
     try:
-        if path.is_file() and path.stat().st_size > MAX_JSON_BYTES:  # never read gigabytes into memory
-            raise _corrupt(path, f"larger than {MAX_JSON_BYTES >> 20} MiB")
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
-    except UnicodeDecodeError:
-        raise _corrupt(path, "not UTF-8 text") from None
-    except IsADirectoryError:
-        raise BaselineError(f"baseline {path} is a folder: point --jarvis-baseline at a JSON file") from None
-    except OSError as exc:
-        raise BaselineError(
-            f"baseline {path} cannot be read ({exc.strerror or exc}): point --jarvis-baseline at a readable file"
-        ) from None
-    try:
-        data = loads_guarded(text)
-    except MalformedJson as exc:
-        raise _corrupt(path, f"invalid JSON at {exc}") from None
-    except UnsafeJson as exc:
-        raise _corrupt(path, str(exc)) from None
+        data = read_json_file(path)
+    except JsonFileError as exc:
+        if exc.kind == "missing":
+            return None
+        if exc.kind == "folder":
+            raise BaselineError(f"baseline {path} is a folder: point --jarvis-baseline at a JSON file") from None
+        if exc.kind == "unreadable":
+            raise BaselineError(
+                f"baseline {path} cannot be read ({exc.detail}): point --jarvis-baseline at a readable file"
+            ) from None
+        raise _corrupt(path, f"invalid JSON at {exc.detail}" if exc.kind == "malformed" else exc.detail) from None
     try:
         baseline = Baseline.from_dict(data)
     except OutdatedFile as old:

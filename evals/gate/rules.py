@@ -145,9 +145,7 @@ def _gain_violation(cases: Sequence[ScoredCase], min_gain: float) -> GateViolati
             f"gate: base relevance is 0, so the gain is measured absolutely: fine-tuned relevance {tuned:.2f} "
             f"is below the required {min_gain:.2f}"
         )
-    return GateViolation(
-        rule="min_gain", scope="global", baseline=base, current=tuned, tolerance=min_gain, message=message
-    )
+    return GateViolation(rule="min_gain", baseline=base, current=tuned, tolerance=min_gain, message=message)
 
 
 def _relevance_checks(
@@ -164,10 +162,6 @@ def _relevance_checks(
         violations.append(
             GateViolation(
                 rule="baseline_coverage",
-                scope="global",
-                baseline=None,
-                current=None,
-                tolerance=None,
                 message=f"gate: baseline {path} shares no case with this run, so nothing was compared: "
                 "re-bless it from a run of this suite with --jarvis-save-baseline",
             )
@@ -180,10 +174,7 @@ def _relevance_checks(
             violations.append(
                 GateViolation(
                     rule="baseline_coverage",
-                    scope="global",
-                    baseline=None,
                     current=len(missing),
-                    tolerance=None,
                     message=f"{message}; a baseline is required: re-bless it from a full run with --jarvis-save-baseline",
                 )
             )
@@ -255,7 +246,6 @@ def _robustness_check(
         )
         violation = GateViolation(
             rule="robustness",
-            scope="global",
             baseline=reference,
             current=current,
             tolerance=config.tolerance,
@@ -303,10 +293,7 @@ def evaluate_gate(
             [
                 GateViolation(
                     rule="evidence",
-                    scope="global",
-                    baseline=None,
                     current=0,
-                    tolerance=None,
                     message="gate: no JARVIS case ran: the gate has no evidence (check -m/-k and --jarvis-* options)",
                 )
             ],
@@ -337,10 +324,6 @@ def evaluate_gate(
             violations.append(
                 GateViolation(
                     rule="baseline_required",
-                    scope="global",
-                    baseline=None,
-                    current=None,
-                    tolerance=None,
                     message=f"{message} and a baseline is required: bless one with "
                     "`pytest -m jarvis --jarvis-save-baseline` and commit it",
                 )
@@ -354,10 +337,6 @@ def evaluate_gate(
         violations.append(
             GateViolation(
                 rule="identity",
-                scope="global",
-                baseline=None,
-                current=None,
-                tolerance=None,
                 message=f"gate: baseline {path} was made on another setup ({'; '.join(differences)}): re-bless it "
                 "with --jarvis-save-baseline, or compare anyway with --jarvis-accept-baseline-mismatch",
             )

@@ -91,11 +91,11 @@ class GateViolation:
     """One broken gate rule, with the numbers behind it and the one line that explains it."""
 
     rule: str
-    scope: str
-    baseline: float | str | None
-    current: float | str | None
-    tolerance: float | None
     message: str
+    scope: str = "global"
+    baseline: float | str | None = None
+    current: float | str | None = None
+    tolerance: float | None = None
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Any
 
 from evals.atomic import atomic_write_all, recover_reports
 from evals.errors import JarvisError
-from evals.jsonio import MAX_JSON_BYTES, MalformedJson, UnsafeJson, loads_guarded
+from evals.jsonio import JsonFileError, read_json_file
 from evals.records import RunResults
 from evals.reports.tables import results_csv
 from evals.reports.text import render_text
@@ -90,6 +90,20 @@ def write_reports(results: RunResults, out_dir: str | Path) -> list[Path]:
     return atomic_write_all({out_dir / JSON_NAME: data, **_derived(results, out_dir)})
 
 
+def _unreadable(path: Path, exc: JsonFileError, rerun: str) -> str:
+    if exc.kind == "missing":
+        return f"results file {path} not found: run the benchmark first, or pass the path of an existing {JSON_NAME}"
+    if exc.kind == "folder":
+        return f"results file {path} is a directory: pass the {JSON_NAME} inside it"
+    if exc.kind in ("unreadable", "not_utf8"):
+        return f"results file {path} cannot be read ({exc.detail}): check the path and permissions"
+    if exc.kind == "malformed":
+        return f"results file {path} is not valid JSON ({exc.detail}); it may be truncated: {rerun}"
+    if exc.kind == "too_large":
+        return f"results file {path} is {exc.detail}: {rerun}"
+    return f"results file {path} is not a results JSON ({exc.detail}): {rerun}"  # valid JSON outside the limits
+
+
 def load_results(path: str | Path) -> RunResults:
     """Read a results JSON written by a run; raise ``ResultsFileError`` naming the file and the fix."""
     path = Path(path)
@@ -97,26 +111,9 @@ def load_results(path: str | Path) -> RunResults:
     with contextlib.suppress(OSError):  # a set whose writer was killed mid-swap: finish it before reading
         recover_reports(path.parent)
     try:
-        if path.is_file() and path.stat().st_size > MAX_JSON_BYTES:  # never read gigabytes into memory
-            raise ResultsFileError(f"results file {path} is larger than {MAX_JSON_BYTES >> 20} MiB: {rerun}")
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ResultsFileError(
-            f"results file {path} not found: run the benchmark first, or pass the path of an existing {JSON_NAME}"
-        ) from None
-    except IsADirectoryError:
-        raise ResultsFileError(f"results file {path} is a directory: pass the {JSON_NAME} inside it") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ResultsFileError(
-            f"results file {path} cannot be read ({reason}): check the path and permissions"
-        ) from None
-    try:
-        data = loads_guarded(text)
-    except MalformedJson as exc:
-        raise ResultsFileError(f"results file {path} is not valid JSON ({exc}); it may be truncated: {rerun}") from None
-    except UnsafeJson as exc:  # valid JSON outside the limits: damage or a hostile file, never a run's output
-        raise ResultsFileError(f"results file {path} is not a results JSON ({exc}): {rerun}") from None
+        data = read_json_file(path)
+    except JsonFileError as exc:
+        raise ResultsFileError(_unreadable(path, exc, rerun)) from None
     if not isinstance(data, dict):
         raise ResultsFileError(
             f"results file {path} is not a benchmark results object: pass the {JSON_NAME} a run wrote"
