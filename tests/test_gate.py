@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from evals.config import parse_category_tolerances, parse_gate_mode, parse_min_gain, parse_tolerance
+from evals.parsers import parse_category_tolerances, parse_gate_mode, parse_min_gain, parse_tolerance
 from evals.errors import JarvisError
 from evals.gate import GateConfig, GateConfigError, NoBaseline, evaluate_gate
 from evals.gate.baseline import Baseline, BaselineError, load_baseline, save_baseline

@@ -31,10 +31,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from evals.backends import BASE_ARM, Answer, Arm, BackendStats, OnAnswers, Prompt
-from evals.config import redact_url
+from evals.backends.base import BASE_ARM, Answer, Arm, BackendStats, OnAnswers, Prompt
 from evals.errors import JarvisError
 from evals.metrics import strip_think
+from evals.parsers import redact_url
+from evals.progress import progress
 from evals.records import GenerationSettings
 
 if TYPE_CHECKING:
@@ -146,7 +147,7 @@ class OpenAIBackend:
         ]
         return (min(lengths), f"max_model_len in {self.base_url}/models") if lengths else None
 
-    def prompt_format(self) -> str:
+    def template(self) -> str:
         return PROMPT_FORMAT
 
     def device(self) -> str:
@@ -287,8 +288,6 @@ class OpenAIBackend:
         on_answers: OnAnswers | None,
     ) -> list[Answer]:
         """Answer one arm's prompts, ``concurrency`` at a time; return them in the prompts' order."""
-        from evals.progress import progress
-
         model = self.served_name(arm)
         slots = asyncio.Semaphore(self.concurrency)
 
@@ -298,7 +297,7 @@ class OpenAIBackend:
 
         answers: dict[int, Answer] = {}
         tokens = 0
-        label = "base" if arm.is_base else ("fine-tuned" if len(self.arms) <= 2 else f"{arm.name} adapter")
+        label = arm.label(len(self.arms) - 1)
         tasks = [asyncio.ensure_future(one(i)) for i in range(len(prompts))]
         start = time.perf_counter()
         with progress(total=len(prompts), desc=f"generating {label} arm (server)", unit="prompts") as bar:

@@ -21,6 +21,7 @@ from typing import Any
 
 from evals.atomic import atomic_write_json, clean_stale
 from evals.errors import JarvisError
+from evals.fingerprints import ANSWER_NEUTRAL_SETTINGS as _NEUTRAL
 from evals.jsonio import MAX_JSON_BYTES, MalformedJson, UnsafeJson, loads_guarded
 from evals.records import SYSTEM_TEXT, EnvironmentChange, RunMetadata, RunResults, ScoredCase, Suite, Summary
 
@@ -28,7 +29,6 @@ BASELINE_SCHEMA = 2
 DEFAULT_BASELINE_PATH = "reports/baseline.json"
 # Settings that do not change an answer (see cache.ANSWER_NEUTRAL_SETTINGS); the prompt format
 # is compared on its own line.
-_NEUTRAL = frozenset({"batch_size", "prompt_format"})
 
 
 class BaselineError(JarvisError, ValueError):
