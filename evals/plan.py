@@ -147,14 +147,19 @@ def build_plan(config: EvalConfig) -> RunPlan:
     adapters: list[PlannedAdapter] = []
     warnings: list[str] = []
     problem = None
+    inspected: dict[Path, AdapterInfo] = {}  # one folder under two names is read once
     for spec in specs:
         info = None
         if entry.local_adapters and problem is None:
             try:
-                info = inspect_adapter(spec.path)
+                info = inspected.get(spec.path) or inspect_adapter(spec.path)
             except JarvisError as exc:
                 problem = str(exc)
             else:
+                if spec.path in inspected:
+                    adapters.append(PlannedAdapter(spec.name, spec.path, info))
+                    continue
+                inspected[spec.path] = info
                 mismatch = adapter_base_mismatch(info, config.model)
                 if mismatch is not None:  # peft loads it onto any base of the same shapes: say so, don't refuse
                     warnings.append(f"{mismatch[0]}: its answers may mean little (`jarvis-evals check` compares them)")

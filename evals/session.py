@@ -134,7 +134,8 @@ class JarvisSession:
             return  # no plan needed: a session without a limit never resolves one here
         kept = limit_per_category(items, self.plan.limit, case_of)
         if len(kept) < len(items):
-            config.hook.pytest_deselected(items=[item for item in items if item not in set(kept)])
+            keep = set(kept)
+            config.hook.pytest_deselected(items=[item for item in items if item not in keep])
             items[:] = kept
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
