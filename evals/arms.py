@@ -65,7 +65,6 @@ class Scorer:
 
         ``expected_tools`` must be ids of the suite's registry; unknown ids are a ``ValueError``.
         """
-
         unknown = [t for t in expected_tools if t not in self.run.suite.tool_ids]
         if unknown:
             raise ValueError(f"unknown tool id(s) {', '.join(unknown)}: use ids of the suite's registry")

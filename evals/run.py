@@ -135,7 +135,7 @@ class EvalRun:
             max_new_tokens=self.config.max_new_tokens,
             batch_size=self.config.batch_size,
             prompt_format=self.backend.template(),
-            shared_prefix=self.config.shared_prefix if self.backend.kind == "hf" else None,
+            shared_prefix=self.config.shared_prefix if self.plan.backend.shared_prefix else None,
             tools_format=self.tools_format,
         )
 

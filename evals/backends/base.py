@@ -159,7 +159,8 @@ class BackendEntry:
     line when they are incomplete. ``build(plan, arms)`` makes the backend for a run.
     ``refuses``: flags of the common options this backend decides itself, with ``refusal`` saying
     why. ``local_adapters``: whether its arms are adapter folders (found under the output folder
-    and inspected) rather than names something else resolves.
+    and inspected) rather than names something else resolves. ``shared_prefix``: whether it
+    computes a shared system prompt once per batch (``--jarvis-no-shared-prefix`` turns it off).
     """
 
     name: str
@@ -171,6 +172,7 @@ class BackendEntry:
     refuses: tuple[str, ...] = ()
     refusal: str = ""
     local_adapters: bool = True
+    shared_prefix: bool = False  # whether --jarvis-no-shared-prefix applies (recorded in the settings)
 
 
 _REGISTRY: dict[str, BackendEntry] = {}

@@ -446,4 +446,6 @@ def _build(plan: RunPlan, arms: tuple[Arm, ...]) -> HFBackend:
     )
 
 
-ENTRY = register_backend(BackendEntry(name="hf", summary="in process", help="transformers in process", build=_build))
+ENTRY = register_backend(
+    BackendEntry(name="hf", summary="in process", help="transformers in process", build=_build, shared_prefix=True)
+)

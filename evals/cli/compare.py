@@ -35,7 +35,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-
     check_file_target(args.out, "--out")  # before any work: one line, not an OSError traceback
     if args.html is not None:
         check_file_target(args.html, "--html")

@@ -115,7 +115,6 @@ class JarvisEvalCallback(TrainerCallback):
     def on_train_end(self, args: Any, state: Any, control: Any, model: Any = None, **kw: Any) -> None:
         if self.reports_dir is None or model is None:
             return
-
         self.final = self._score(model, kw.get("processing_class"), state, "full")
         adapter = str(getattr(state, "best_model_checkpoint", None) or getattr(args, "output_dir", "in-training"))
         results = self._evaluator(kw.get("processing_class")).results(self.final, model, adapter)
