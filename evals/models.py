@@ -20,7 +20,7 @@ from typing import Any
 
 from evals.atomic import follow_umask
 from evals.errors import JarvisError
-from evals.hfload import QUANT_CHOICES, quiet_loading  # noqa: F401 (QUANT_CHOICES: re-exported)
+from evals.hfload import quiet_loading
 from evals.jsonio import loads_guarded
 from evals.progress import progress
 

@@ -43,7 +43,7 @@ PROBE_SIZE = 2
 
 @dataclass
 class EvalRun:
-    """The state of one benchmark session; built from an ``EvalConfig`` by ``from_config``."""
+    """The state of one benchmark session; built from the run plan by ``from_plan``."""
 
     config: EvalConfig  # as the plan applies it (plan.settings)
     plan: RunPlan

@@ -35,15 +35,7 @@ from evals.backends.prompting import (
 from evals.environment import package_versions, predict_device
 from evals.errors import JarvisError
 from evals.fingerprints import NO_ADAPTER, fingerprint_adapter_info, fingerprint_model
-from evals.hfload import (  # noqa: F401 (re-exported: the loading helpers' old home)
-    KNOWN_NOISE,
-    known_noise_filtered,
-    load_base,
-    load_tokenizer,
-    pick_device,
-    quantization_config,
-    quiet_loading,
-)
+from evals.hfload import load_base, load_tokenizer, quiet_loading
 from evals.metrics import strip_think
 from evals.models import AdapterInfo, context_window, embedded_fingerprint, inspect_adapter, is_embedded, resolve_model
 from evals.progress import progress

@@ -40,9 +40,9 @@ from evals.errors import JarvisError
 from evals.fingerprints import fingerprint_model, fingerprint_model_v1
 from evals.gate import DEFAULT_BASELINE_PATH, load_baseline
 from evals.gate.baseline import suite_hash, upgrade_fingerprint
+from evals.hfload import QUANT_CHOICES
 from evals.models import (
     EMBEDDED_MODEL,
-    QUANT_CHOICES,
     adapter_base_mismatch,
     embedded_fingerprint,
     embedded_gguf_path,
