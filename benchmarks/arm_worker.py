@@ -18,7 +18,8 @@ def main(mode: str, adapter: str, max_new_tokens: int, batch: str) -> None:
 
     from evals.backends import BASE_ARM, Arm
     from evals.backends.hf import HFBackend
-    from evals.config import AdapterSpec, EvalConfig
+    from evals.adapters import AdapterSpec
+    from evals.config import EvalConfig
     from evals.models import resolve_model
     from evals.run import EvalRun
 

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def adapter() -> Path:
-    from evals.models import find_latest_adapter
+    from evals.adapters import find_latest_adapter
 
     found = find_latest_adapter(ROOT / "output")
     if found is None:

@@ -54,7 +54,8 @@ def main() -> None:
     from evals.backends import BASE_ARM, Arm, Prompt
     from evals.backends.hf import HFBackend
     from evals.backends.openai import OpenAIBackend
-    from evals.models import find_latest_adapter, resolve_model
+    from evals.adapters import find_latest_adapter
+from evals.models import resolve_model
     from evals.records import GenerationSettings
     from evals.suite import load_suite
     from tests.servers import merge_lora, transformers_serve

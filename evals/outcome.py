@@ -10,13 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from evals.cache import fingerprint_model_v1
 from evals.config import EvalConfig
 from evals.errors import JarvisError
+from evals.fingerprints import fingerprint_model_v1
 from evals.gate import Baseline, NoBaseline, evaluate_gate, evaluate_gate_all, load_baseline, save_baseline
 from evals.gate.baseline import environment_change, upgrade_fingerprint
+from evals.history import append_history, record_of
 from evals.jsonio import loads_guarded
+from evals.loggers import log_run
+from evals.plan import RunPlan
 from evals.records import CustomCheck, GateOutcome, NoiseFloor, RunResults, decode
+from evals.reports import write_reports
+from evals.robustness import robustness_section
 from evals.run import EvalRun
 
 NOISE_FILE = "noise.json"
@@ -68,14 +73,13 @@ def read_noise(config: EvalConfig, results: RunResults) -> NoiseFloor | None:
 
 
 def conclude(
-    run: EvalRun | None, config: EvalConfig, executed: int, custom_checks: tuple[CustomCheck, ...] = ()
+    run: EvalRun | None, plan: RunPlan, executed: int, custom_checks: tuple[CustomCheck, ...] = ()
 ) -> RunOutcome:
     """Build the results of a run, gate them, write the reports; never lose an earlier file."""
-    from evals.reports import write_reports
-    from evals.robustness import robustness_section
     from evals.stats import baseline_section, leaderboard, paired_section
 
     notes: list[str] = []
+    config = plan.settings  # the reports folder, the token limit... as the plan applies them
     gate_config = config.gate_config()
     if run is None or executed == 0:
         notes.append("no JARVIS case was scored: no report was written, earlier reports are untouched")
@@ -104,7 +108,7 @@ def conclude(
         results = replace(results, baseline_error=str(exc))
         if config.save_baseline:  # the asked-for fix: not a gate failure, the file is replaced below
             notes.append(f"baseline {config.baseline} was unreadable; this run replaces it")
-        elif config.quick:  # no gate line will carry the error
+        elif not plan.gate_applies:  # no gate line will carry the error
             notes.append(str(exc))
     if isinstance(baseline, Baseline):
         upgraded = upgrade_fingerprint(
@@ -134,7 +138,7 @@ def conclude(
         )
 
     gate: GateOutcome | None = None
-    if config.quick:
+    if not plan.gate_applies:
         notes.append("quick mode: a smoke check of 1 case per category with short answers; the gate is not applied")
     elif config.gate_all and len(results.adapters) > 1:
         gate = evaluate_gate_all(results, baseline, gate_config, executed=executed)
@@ -144,7 +148,7 @@ def conclude(
         results = replace(results, gate=gate)
 
     # A partial run never replaces the whole suite's reports: a reader would take 10 cases for 30.
-    out_dir = config.reports_dir / PARTIAL_DIR if run.scope and not config.quick else config.reports_dir
+    out_dir = config.reports_dir / PARTIAL_DIR if run.scope and not plan.quick else config.reports_dir
     if out_dir != config.reports_dir:
         notes.append(f"partial run ({run.scope}): reports in {out_dir}; the full run's reports are untouched")
     blessed = False
@@ -172,15 +176,11 @@ def conclude(
         blessed = True
         notes.append(f"baseline blessed: {config.baseline}")
     for tracker in config.log_to:  # the user's own tracker: a failure is a note, the reports stand
-        from evals.loggers import log_run
-
         try:
             notes.append(log_run(results, written, tracker))
         except JarvisError as exc:
             notes.append(f"error: {exc}")
-    if config.history is not None and not run.scope and not config.quick and not problems:
-        from evals.history import append_history, record_of
-
+    if config.history is not None and not run.scope and not plan.quick and not problems:
         try:  # a trend point is a convenience: never fail the run for it
             append_history(config.history, record_of(results, blessed=blessed))
             notes.append(f"history: one line appended to {config.history} (`jarvis-evals history` draws the trend)")

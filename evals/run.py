@@ -15,19 +15,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from evals.backends import Answer, Arm, Backend, Prompt, make_backend
+from evals import metrics
+from evals.adapters import AdapterSpec
+from evals.backends.base import Answer, Arm, Backend, Prompt
 from evals.cache import CACHE_FILE, AnswerCache, CacheContext, CachedAnswer, GenerationCache
-from evals.config import AdapterSpec, EvalConfig
+from evals.config import EvalConfig
 from evals.environment import recorded_versions
 from evals.errors import JarvisError
 from evals.gate.baseline import suite_hash
-from evals.models import (
-    EMBEDDED_MODEL,
-    adapter_base_mismatch,
-    inspect_adapter,
-    is_embedded,
-    resolve_model,
-)
+from evals.models import EMBEDDED_MODEL, is_embedded
+from evals.plan import RunPlan, build_plan
 from evals.records import (
     BASE_ARM,
     NATIVE_TOOLS,
@@ -41,7 +38,6 @@ from evals.records import (
     encode,
 )
 from evals.scoring import score_pair, summarize
-from evals.suite import load_run_suite
 
 # Cached prompts a served run asks again before trusting the rest of an arm's cached answers.
 PROBE_SIZE = 2
@@ -49,9 +45,10 @@ PROBE_SIZE = 2
 
 @dataclass
 class EvalRun:
-    """The state of one benchmark session; built from an ``EvalConfig`` by ``from_config``."""
+    """The state of one benchmark session; built from the run plan by ``from_plan``."""
 
-    config: EvalConfig
+    config: EvalConfig  # as the plan applies it (plan.settings)
+    plan: RunPlan
     suite: Suite
     adapters: tuple[AdapterSpec, ...]  # one arm each, on the same base
     primary: str  # the adapter the statistics, chart and gate describe
@@ -68,31 +65,19 @@ class EvalRun:
 
     @classmethod
     def from_config(cls, config: EvalConfig) -> EvalRun:
+        """Plan the run from ``config`` and build it (``from_plan``)."""
+        return cls.from_plan(build_plan(config))
+
+    @classmethod
+    def from_plan(cls, plan: RunPlan) -> EvalRun:
         """Check every input that is cheap to check now: bad input fails before any answer is generated.
 
-        The suite, the adapter, a local model folder and the folders the run will write to are
-        validated here; the embedded model is converted and a hub model fetched only when answering.
+        The plan's suite and adapters, a local model folder and the folders the run will write to
+        are validated here; the embedded model is converted and a hub model fetched only when answering.
         """
-        suite = load_run_suite(config)
-        adapters = config.adapter_specs()
-        if not adapters:
-            raise JarvisError(
-                f"no LoRA adapter: none complete under {config.output_dir}/*/final/; pass --jarvis-adapter PATH "
-                "or train the demo adapter with `jarvis-evals train`"
-            )
-        # With a server the arms are models it serves by name: nothing local to inspect or load.
-        served = {a.label: a.name for a in config.served_adapters} if config.backend == "openai" else None
-        warnings: list[str] = []
-        for spec in adapters if served is None else ():
-            mismatch = adapter_base_mismatch(inspect_adapter(spec.path), config.model)
-            if mismatch is not None:  # peft loads it onto any base of the same shapes: say so, don't refuse
-                warnings.append(f"{mismatch[0]}: its answers may mean little (`jarvis-evals check` compares them)")
-        primary = config.primary or (adapters[0] if served is not None else newest(adapters)).name
-        if primary not in {a.name for a in adapters}:
-            raise JarvisError(
-                f"--jarvis-primary {primary}: no adapter has that name; use one of {', '.join(a.name for a in adapters)}"
-            )
-        model_path = config.model if served is not None or is_embedded(config.model) else resolve_model(config.model)
+        plan.check()
+        assert plan.suite is not None and plan.primary is not None  # check() raised otherwise
+        config = plan.settings
         problem = unwritable(config.reports_dir)
         if problem:
             raise JarvisError(
@@ -104,8 +89,8 @@ class EvalRun:
             raise JarvisError(
                 f"baseline {config.baseline} cannot be written ({problem}): point --jarvis-baseline at a writable file"
             )
-        arms = (Arm(BASE_ARM), *(Arm(a.name, str(a.path) if served is None else served[a.name]) for a in adapters))
-        backend = make_backend(config, arms, model_path)
+        arms = (Arm(BASE_ARM), *(Arm(a.name, str(a.path)) for a in plan.adapters))
+        backend = plan.backend.build(plan, arms)
         backend.validate()
         window = backend.context_window()
         if window is not None and config.max_new_tokens >= window[0]:
@@ -116,12 +101,13 @@ class EvalRun:
             )
         return cls(
             config=config,
-            suite=suite,
-            adapters=adapters,
-            primary=primary,
+            plan=plan,
+            suite=plan.suite,
+            adapters=tuple(AdapterSpec(a.name, a.path) for a in plan.adapters),
+            primary=plan.primary,
             backend=backend,
             arms=arms,
-            warnings=warnings,
+            warnings=list(plan.warnings),
         )
 
     def select_adapters(self, names: list[str]) -> None:
@@ -150,13 +136,13 @@ class EvalRun:
         return GenerationSettings(
             max_new_tokens=self.config.max_new_tokens,
             batch_size=self.config.batch_size,
-            template=self.backend.prompt_format(),
-            shared_prefix=self.config.shared_prefix if self.backend.kind == "hf" else None,
-            prompt_format=self.tools_format,
+            template=self.backend.template(),
+            shared_prefix=self.config.shared_prefix if self.plan.backend.shared_prefix else None,
+            prompt_format=self.prompt_format,
         )
 
     @property
-    def tools_format(self) -> str:
+    def prompt_format(self) -> str:
         """How the tools reach the model: the option, else the suite's setting."""
         return self.config.prompt_format or self.suite.prompt_format
 
@@ -166,7 +152,7 @@ class EvalRun:
     def ask(self, user: str, system: str | None = None) -> Prompt:
         """Return the prompt for a request in the run's format: native tools travel as schemas."""
         return Prompt(
-            system=self.suite.system_prompt_for(self.tools_format) if system is None else system,
+            system=self.suite.system_prompt_for(self.prompt_format) if system is None else system,
             user=user,
             tools=self._tools_json,
         )
@@ -174,7 +160,7 @@ class EvalRun:
     @functools.cached_property
     def _tools_json(self) -> str:
         """The suite's function schemas as sent with every prompt of the native-tools format, else ""."""
-        if self.tools_format != NATIVE_TOOLS:
+        if self.prompt_format != NATIVE_TOOLS:
             return ""
         # Key order kept (name before description), as a template renders the schemas it is given.
         return json.dumps(self.suite.function_schemas(), ensure_ascii=False)
@@ -210,7 +196,7 @@ class EvalRun:
         for arm, prompts in work.items():
             keys = cache.keys(self.backend.arm_identity(arm), prompts) if cache else [""] * len(prompts)
             found = cache.get(keys) if cache else {}
-            if found and self.config.backend == "openai":
+            if found and not self.plan.backend.local_adapters:  # a served model: its weights can't be fingerprinted
                 found = self._probe(arm, prompts, keys, found)
             out[arm] = []
             for key, prompt in zip(keys, prompts, strict=True):
@@ -360,18 +346,5 @@ def unwritable(folder: Path) -> str | None:
 
 def metric_version() -> str:
     """Return the version of the scoring rules the results were computed with."""
-    from evals import metrics
 
     return str(getattr(metrics, "METRIC_VERSION", "1"))
-
-
-def newest(adapters: tuple[AdapterSpec, ...]) -> AdapterSpec:
-    """Return the most recently written adapter (its weights' modification time)."""
-
-    def written(spec: AdapterSpec) -> float:
-        try:
-            return max(p.stat().st_mtime for p in spec.path.iterdir())
-        except (OSError, ValueError):
-            return 0.0
-
-    return max(adapters, key=lambda a: (written(a), a.name))

@@ -330,7 +330,7 @@ def test_ctrl_c_during_generation_loses_nothing(bench, pytester: pytest.Pytester
 
 
 def test_auto_detection_skips_a_final_folder_without_weights(tmp_path: Path, tiny_adapter_dir: Path) -> None:
-    from evals.models import find_latest_adapter
+    from evals.adapters import find_latest_adapter
 
     complete = tmp_path / "20240101-000000" / "final"
     shutil.copytree(tiny_adapter_dir, complete)

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from evals.backends.batching import BatchedResults, initial_batch_size, is_out_of_memory, run_batched
-from evals.config import parse_batch_size
+from evals.parsers import parse_batch_size
 
 
 @pytest.mark.parametrize(

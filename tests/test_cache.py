@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from evals import cache as cache_mod
+from evals import fingerprints
 from evals.cache import (
     NO_ADAPTER,
     CacheContext,
@@ -199,7 +200,7 @@ def test_unrelated_files_do_not_change_the_fingerprint(model_copy: Path) -> None
 
 
 def test_big_folders_are_fingerprinted_by_size_and_mtime(model_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cache_mod, "FULL_HASH_LIMIT", 0)  # the tiny model now counts as "big"
+    monkeypatch.setattr(fingerprints, "FULL_HASH_LIMIT", 0)  # the tiny model now counts as "big"
     weights = model_copy / "model.safetensors"
     before = fingerprint_model(str(model_copy))
     assert fingerprint_model(str(model_copy)) == before

@@ -16,11 +16,11 @@ README_LIMIT = 12 * 1024
 
 
 def render_options_table() -> str:
-    """Return the Markdown table of every --jarvis-* option, as declared in evals/config.py."""
-    from evals.config import OPTIONS
+    """Return the Markdown table of every --jarvis-* option, as declared in evals/options.py and each backend's module."""
+    from evals.config import all_options
 
     lines = ["| option | ini key | default | meaning |", "|---|---|---|---|"]
-    for opt in OPTIONS:
+    for opt in all_options():
         flag = opt.flag if opt.flag_only else f"{opt.flag}={opt.metavar}"
         default = "off" if opt.flag_only else ("—" if opt.default is None else f"`{opt.default}`")
         ini = f"`{opt.ini}`" if opt.ini else "—"

@@ -208,9 +208,9 @@ def test_adapter_folder_reader(tmp_path: Path, adapter_template: tuple[dict[str,
 
 
 def _option_parsers() -> list[tuple[str, Callable[[str], Any]]]:
-    from evals.config import OPTIONS
+    from evals.config import all_options
 
-    return [(o.flag, o.parse) for o in OPTIONS if o.parse is not None]
+    return [(o.flag, o.parse) for o in all_options() if o.parse is not None]
 
 
 @given(st.sampled_from(_option_parsers()), st.text(max_size=40))

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from evals.config import parse_category_tolerances, parse_gate_mode, parse_min_gain, parse_tolerance
 from evals.errors import JarvisError
 from evals.gate import GateConfig, GateConfigError, NoBaseline, evaluate_gate
 from evals.gate.baseline import Baseline, BaselineError, load_baseline, save_baseline
+from evals.parsers import parse_category_tolerances, parse_gate_mode, parse_min_gain, parse_tolerance
 from evals.records import BASELINE_SECTIONS, GateOutcome, GenerationSettings, RunResults, ScoredCase, decode, encode
 from evals.stats import baseline_section
 from tests.factories import make_results, scored

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from evals.config import AdapterSpec, default_adapter_name, parse_adapter_entry
+from evals.adapters import AdapterSpec, default_adapter_name, parse_adapter_entry
 from tests.test_gate_e2e import MINI_SUITE, PROMPTS, SYSTEM
 from tests.test_plugin import TEST_FILE
 from tests.tiny import make_lora, make_trained_lora

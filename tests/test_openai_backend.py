@@ -21,7 +21,7 @@ import pytest
 
 from evals.backends import BASE_ARM, Arm, Prompt
 from evals.backends.openai import OpenAIBackend, _adapter_of_listed_base, _tool_call_text
-from evals.config import ServedAdapter, parse_served_adapter
+from evals.backends.served import ServedAdapter, parse_served_adapter
 from evals.errors import JarvisError
 from evals.records import GenerationSettings
 from evals.suite import load_suite
@@ -428,7 +428,7 @@ def test_the_identity_holds_the_stable_fields_of_the_served_models_and_never_the
         {"id": str(merged_dir), "owned_by": "local"}, separators=(",", ":")
     )
     assert "sk-secret" not in json.dumps(identity) + backend.arm_identity(tuned)
-    assert backend.device() == "not loaded" and backend.prompt_format() == "chat_template (server)"
+    assert backend.device() == "not loaded" and backend.template() == "chat_template (server)"
 
 
 def test_an_error_is_a_jarvis_error_not_a_traceback() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from evals.config import parse_noise_levels
+from evals.parsers import parse_noise_levels
 from evals.records import RunResults, ScoredCase
 from evals.reports.terminal import robustness_lines
 from evals.reports.text import render_text

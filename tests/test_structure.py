@@ -98,7 +98,7 @@ def test_warnings_raised_while_generating_reach_the_user(
 
 
 def test_loading_filters_only_the_named_noise() -> None:
-    from evals.backends.hf import KNOWN_NOISE, known_noise_filtered
+    from evals.hfload import KNOWN_NOISE, known_noise_filtered
 
     assert len(KNOWN_NOISE) == 2
     with warnings.catch_warnings(record=True) as caught:

@@ -320,7 +320,8 @@ def test_the_adapter_loads_back_and_is_found(tiny_run):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    from evals.models import find_latest_adapter, inspect_adapter
+    from evals.adapters import find_latest_adapter
+    from evals.models import inspect_adapter
 
     final, model_dir, config = tiny_run
     assert final.name == "final" and final.parent.parent == config.output_dir

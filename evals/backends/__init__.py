@@ -1,152 +1,41 @@
-"""The generation backend seam: arms and prompts in, answers out, and an identity for the cache.
+"""The backends: the seam and the registry (``evals.backends.base``), re-exported here.
 
-A backend turns the prompts each arm must answer into ``Answer`` records under explicit
-``GenerationSettings``. The run (``evals.run``) depends on this protocol only: it looks answers
-up in the generation cache under the backend's identity and asks the backend for the rest.
-
-- ``evals.backends.hf``: in process, transformers + peft. One quantized base in memory; the
-  base arm runs inside ``disable_adapter()``; batched, left-padded greedy generation that
-  halves the batch on out-of-memory.
-- ``evals.backends.openai``: an OpenAI-compatible server (vLLM, SGLang, llama.cpp, transformers
-  serve) answers chat completions; the base and each adapter are models it serves by name.
-
-A backend loads nothing until ``generate`` is called, and its identity is cheap to compute,
-so a run whose answers are all cached never loads a model.
+The built-in backends register themselves when ``evals.backends.builtin`` imports them; a new
+backend is one module calling ``register_backend`` plus its import line there (a backend outside
+this package registers the same way from its own module, loaded with ``-p module``): see
+docs/development.md.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from evals.backends.base import (
+    BASE_ARM,
+    Answer,
+    Arm,
+    Backend,
+    BackendEntry,
+    BackendStats,
+    OnAnswers,
+    Prompt,
+    backend_entry,
+    parse_backend,
+    register_backend,
+    registered_backends,
+    unregister_backend,
+)
 
-from evals.records import BASE_ARM as BASE_ARM  # one definition, in the records
-from evals.records import GenerationSettings
-
-if TYPE_CHECKING:
-    from evals.config import EvalConfig
-
-
-@dataclass(frozen=True)
-class Arm:
-    """One arm of the comparison: the base model, or the base with one adapter.
-
-    ``source`` says where the arm's answers come from, in the backend's terms: the adapter
-    folder for the in-process backend, the served model name for a server (None for the base arm).
-    """
-
-    name: str
-    source: str | None = None
-
-    @property
-    def is_base(self) -> bool:
-        return self.source is None
-
-
-@dataclass(frozen=True)
-class Prompt:
-    """What an arm is asked: the system prompt and the user's request, as data, not rendered.
-
-    ``tools`` holds the function schemas of the native-tools prompt format as canonical JSON
-    (a list; empty when the tools are listed in the system prompt's text), so a prompt stays
-    hashable and keys the cache exactly.
-    """
-
-    system: str
-    user: str
-    tools: str = ""
-
-    def tool_schemas(self) -> list[dict[str, Any]] | None:
-        """Return the function schemas to pass as ``tools=``, or None for the system-text format."""
-        return json.loads(self.tools) if self.tools else None
-
-
-@dataclass(frozen=True)
-class Answer:
-    """What one prompt produced: the cleaned text and how it was made."""
-
-    text: str
-    new_tokens: int
-    truncated_prompt: bool = False
-    cached: bool = False
-    notices: tuple[str, ...] = ()  # findings about how it was asked (stored with it in the cache)
-
-
-@dataclass
-class BackendStats:
-    """What generating cost, for the results metadata."""
-
-    generate_calls: int = 0
-    generation_seconds: float = 0.0
-    load_seconds: float = 0.0
-    loads: int = 0
-    batch_size_used: int | None = None
-    notices: list[str] = field(default_factory=list)  # said once, in the run header and the results
-
-
-OnAnswers = Callable[[Arm, list[int], list[Answer]], None]
-
-
-class Backend(Protocol):
-    """Turns (arms, prompts, generation settings) into answers, and says what shapes them."""
-
-    kind: str
-    stats: BackendStats
-
-    def identity(self) -> Mapping[str, Any]:
-        """Return everything shared by the arms that changes an answer (the cache key's context).
-
-        Cheap: no model is loaded to compute it. It may be refined once the model has loaded
-        (the device actually used), so the run keys new answers with the identity read after
-        generating.
-        """
-        ...
-
-    def arm_identity(self, arm: Arm) -> str:
-        """Return what distinguishes ``arm``'s answers from the other arms' (e.g. an adapter digest)."""
-        ...
-
-    def validate(self) -> None:
-        """Check every input that is cheap to check now; raise ``JarvisError`` with one line."""
-        ...
-
-    def generate(
-        self, work: Mapping[Arm, Sequence[Prompt]], settings: GenerationSettings, on_answers: OnAnswers | None = None
-    ) -> dict[Arm, list[Answer]]:
-        """Answer each arm's prompts (in order); load the model on first use.
-
-        ``on_answers(arm, indices, answers)`` follows every finished batch (indices into the
-        arm's prompts), so the caller can keep what is done if a later batch is interrupted.
-        """
-        ...
-
-    def prompt_format(self) -> str:
-        """Return how prompts are rendered ("chat_template" or "plain"), without loading a model."""
-        ...
-
-    def context_window(self) -> tuple[int, str] | None:
-        """Return the model's context window in tokens and where that is stated, without loading it; None if unknown."""
-        ...
-
-    def device(self) -> str:
-        """Return where answers were generated ("cpu", "cuda", ...), or "not loaded"."""
-        ...
-
-
-def make_backend(config: EvalConfig, arms: Sequence[Arm], model_path: str) -> Backend:
-    """Return the backend the configuration asks for."""
-    if config.backend == "openai":
-        from evals.backends.openai import OpenAIBackend
-
-        return OpenAIBackend(
-            base_url=str(config.base_url),
-            served_base=config.model,
-            arms=arms,
-            concurrency=config.concurrency,
-            request_timeout=config.request_timeout,
-            api_key_env=config.api_key_env,
-        )
-    from evals.backends.hf import HFBackend
-
-    return HFBackend(model_path=model_path, quant=config.quant, trust_remote_code=config.trust_remote_code, arms=arms)
+__all__ = [
+    "BASE_ARM",
+    "Answer",
+    "Arm",
+    "Backend",
+    "BackendEntry",
+    "BackendStats",
+    "OnAnswers",
+    "Prompt",
+    "backend_entry",
+    "parse_backend",
+    "register_backend",
+    "registered_backends",
+    "unregister_backend",
+]

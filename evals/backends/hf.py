@@ -12,166 +12,42 @@ and a run whose answers are all cached never imports them.
 
 from __future__ import annotations
 
-import logging
 import re
 import sys
 import time
-import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from evals.backends import Answer, Arm, BackendStats, OnAnswers, Prompt
+from evals.backends.base import Answer, Arm, BackendEntry, BackendStats, OnAnswers, Prompt, register_backend
 from evals.backends.batching import initial_batch_size, run_batched
 from evals.backends.prompting import (
     MIN_SHARED_PREFIX,
     build_prompt,
-    prompt_format_of_folder,
     shared_prefix_length,
     strip_think,
     template_ignores_tools,
+    template_of,
+    template_of_folder,
 )
+from evals.environment import package_versions, predict_device
 from evals.errors import JarvisError
-from evals.models import AdapterInfo, inspect_adapter
+from evals.fingerprints import NO_ADAPTER, fingerprint_adapter_info, fingerprint_model
+from evals.hfload import load_base, load_tokenizer, quiet_loading
+from evals.models import AdapterInfo, context_window, embedded_fingerprint, inspect_adapter, is_embedded, resolve_model
+from evals.progress import progress
 from evals.records import GenerationSettings
 
-# Warnings these libraries raise on every run that say nothing about the user's model or
-# adapter. Only these are filtered, by category and message; anything else (a missing adapter
-# key, a dtype fallback, a deprecated argument of ours) reaches the user.
-KNOWN_NOISE: tuple[tuple[type[Warning], str], ...] = (
-    # bitsandbytes' import decorates functions with torch.jit.script_method (torch 2.9+ deprecates it).
-    (DeprecationWarning, r".*torch\.jit\.script_method.*"),
-    # peft reads a transformers property that transformers 5 renamed.
-    (FutureWarning, r".*is_gradient_checkpointing.*"),
-)
+if TYPE_CHECKING:
+    from evals.plan import RunPlan
+
 # Neutral sampling values for greedy decoding. Left unset, transformers fills them from the
 # model's generation_config.json (Qwen3 ships temperature 0.6, top_p 0.95, top_k 20), and warns
 # that greedy decoding ignores them; at these values greedy decoding is unaffected and quiet.
 GREEDY_NEUTRAL = {"temperature": 1.0, "top_p": 1.0, "top_k": 50}
-
-
-# Log records of the same kind: (logger, start of the message). bitsandbytes logs this at import
-# on CPUs with AVX512-BF16 when the optional `kernels` package (which fetches a kernel from the
-# hub) is absent; its own fallback kernel is used, which is what the benchmark measures.
-KNOWN_NOISE_LOGS: tuple[tuple[str, str], ...] = (
-    ("bitsandbytes.backends.cpu.ops", "Failed to load CPU gemm_4bit_forward from kernels-community"),
-)
-
-
-class _KnownNoise(logging.Filter):
-    def __init__(self, prefix: str) -> None:
-        super().__init__()
-        self.prefix = prefix
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith(self.prefix)
-
-
-for _logger, _prefix in KNOWN_NOISE_LOGS:
-    logging.getLogger(_logger).addFilter(_KnownNoise(_prefix))
-
-
-@contextmanager
-def known_noise_filtered() -> Iterator[None]:
-    """Silence the named, known-noise warnings (``KNOWN_NOISE``) and nothing else."""
-    with warnings.catch_warnings():
-        for category, message in KNOWN_NOISE:
-            warnings.filterwarnings("ignore", message=message, category=category)
-        yield
-
-
-@contextmanager
-def quiet_loading() -> Iterator[None]:
-    """Load without transformers' own "Loading weights" bar (it runs into pytest's line of dots).
-
-    jarvis-evals shows its own progress lines; the bar setting is restored afterwards.
-    """
-    from transformers.utils import logging as hf_logging
-
-    enabled = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        with known_noise_filtered():
-            yield
-    finally:
-        if enabled:
-            hf_logging.enable_progress_bar()
-
-
-# --- loading --------------------------------------------------------------------------------
-
-
-def pick_device() -> str:
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def quantization_config(quant: str, device: str) -> Any:
-    """Return the BitsAndBytesConfig for ``quant`` (None for full precision).
-
-    NF4 with double quantization as in production. The compute dtype is float32 on CPU
-    (these CPUs have no fast bf16: 2.4x slower measured) and bfloat16 on CUDA.
-    """
-    from evals.models import QUANT_CHOICES
-
-    if quant not in QUANT_CHOICES:
-        raise JarvisError(f"unknown quantization '{quant}': use one of {', '.join(QUANT_CHOICES)}")
-    if quant == "none":
-        return None
-    import torch
-    from transformers import BitsAndBytesConfig
-
-    if quant == "8bit":
-        return BitsAndBytesConfig(load_in_8bit=True)
-    if device == "cuda":
-        compute = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    else:
-        compute = torch.float32
-    return BitsAndBytesConfig(
-        load_in_4bit=True,
-        bnb_4bit_quant_type="nf4",
-        bnb_4bit_use_double_quant=True,
-        bnb_4bit_compute_dtype=compute,
-    )
-
-
-def load_tokenizer(model_path: str, trust_remote_code: bool = False) -> Any:
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=trust_remote_code)
-    tokenizer.padding_side = "left"  # batched decoder-only generation needs left padding
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer
-
-
-def load_base(model_path: str, quant: str = "4bit", trust_remote_code: bool = False) -> Any:
-    """Load the base causal LM once, quantized as asked; device_map="auto" on CUDA."""
-    import torch
-    from transformers import AutoModelForCausalLM
-
-    device = pick_device()
-    kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code}
-    qconfig = quantization_config(quant, device)
-    if qconfig is not None:
-        kwargs["quantization_config"] = qconfig
-    else:
-        kwargs["dtype"] = torch.bfloat16 if device == "cuda" else torch.float32
-    kwargs["device_map"] = "auto" if device == "cuda" else "cpu"
-    try:
-        with quiet_loading():
-            model = AutoModelForCausalLM.from_pretrained(model_path, **kwargs)
-    except OSError as exc:
-        raise JarvisError(
-            f"model {model_path} cannot be loaded ({str(exc).splitlines()[0]}): check the id or folder, "
-            "or run offline with the embedded default (omit --jarvis-model)"
-        ) from None
-    model.eval()
-    return model
 
 
 def _adapter_keys(info: AdapterInfo) -> set[str]:
@@ -384,6 +260,7 @@ class HFBackend:
         quant: str,
         trust_remote_code: bool,
         arms: Sequence[Arm],
+        adapters: Mapping[str, AdapterInfo] | None = None,
     ) -> None:
         self.model_path = model_path  # a local folder, a hub id, or "embedded" (converted on first load)
         self.quant = quant
@@ -392,7 +269,12 @@ class HFBackend:
         self.stats = BackendStats()
         self.model: Any = None
         self.tokenizer: Any = None
-        self._adapters = {arm.name: inspect_adapter(arm.source) for arm in self.arms if arm.source is not None}
+        # The run plan inspected each adapter folder once; a backend built on its own inspects them here.
+        known = dict(adapters or {})
+        self._adapters = {
+            arm.name: known.get(arm.name) or inspect_adapter(arm.source) for arm in self.arms if arm.source is not None
+        }
+        self._arm_identities: dict[str, str] = {}  # each adapter's digest, computed once
         # peft stores adapters as module attributes: a user's name ("half", "ckpt.5") could clash or
         # be refused, so each arm gets a plain internal name.
         self._peft_names = {name: f"jarvis_arm_{i}" for i, name in enumerate(self._adapters)}
@@ -406,10 +288,6 @@ class HFBackend:
         """Adapters were validated on construction; a local model folder by ``resolve_model``."""
 
     def identity(self) -> Mapping[str, Any]:
-        from evals.cache import fingerprint_model
-        from evals.environment import package_versions, predict_device
-        from evals.models import embedded_fingerprint, is_embedded
-
         if self._identity is None:
             # The embedded model is its GGUF file and conversion recipe, not the converted folder,
             # whose files record the transformers release that wrote them.
@@ -424,22 +302,20 @@ class HFBackend:
         return {**self._identity, "device": self.device() if self.model is not None else predict_device()}
 
     def arm_identity(self, arm: Arm) -> str:
-        from evals.cache import NO_ADAPTER, fingerprint_adapter
-
-        return NO_ADAPTER if arm.source is None else fingerprint_adapter(arm.source)
+        if arm.source is None:
+            return NO_ADAPTER
+        if arm.name not in self._arm_identities:  # hashing the weights once per run is enough
+            self._arm_identities[arm.name] = fingerprint_adapter_info(self._adapters[arm.name])
+        return self._arm_identities[arm.name]
 
     def context_window(self) -> tuple[int, str] | None:
-        from evals.models import context_window
-
         found = context_window(self.model_path)  # config.json of a local folder (or the converted embedded one)
         return (found[0], str(found[1])) if found else None
 
-    def prompt_format(self) -> str:
+    def template(self) -> str:
         if self.tokenizer is not None:
-            from evals.backends.prompting import prompt_format
-
-            return prompt_format(self.tokenizer)
-        return prompt_format_of_folder(Path(self._resolved_path()))
+            return template_of(self.tokenizer)
+        return template_of_folder(Path(self._resolved_path()))
 
     def device(self) -> str:
         if self.model is None:
@@ -449,8 +325,6 @@ class HFBackend:
     # -- loading and generating --------------------------------------------------------------
 
     def _resolved_path(self) -> str:
-        from evals.models import resolve_model
-
         return resolve_model(self.model_path)
 
     def load(self, arms: Sequence[Arm] = ()) -> Any:
@@ -522,16 +396,12 @@ class HFBackend:
         self, arm: Arm, prompts: Sequence[Prompt], settings: GenerationSettings, on_answers: OnAnswers | None
     ) -> list[Answer]:
         """Generate one arm's answers in batches (longest prompts first), with a progress bar."""
-        from evals.progress import progress
-
         with self._as_arm(arm) as model:
             texts = [build_prompt(self.tokenizer, p.system, p.user, p.tool_schemas()) for p in prompts]
             notices = self._check_tools_reach_the_model(prompts)
             generator = BatchGenerator(model, self.tokenizer, settings, self.stats)
             size = initial_batch_size(self.device(), len(texts), settings.batch_size)
-            label = (
-                "base" if arm.source is None else ("fine-tuned" if len(self._adapters) == 1 else f"{arm.name} adapter")
-            )
+            label = arm.label(len(self._adapters))
             with progress(total=len(texts), desc=f"generating {label} arm", unit="prompts") as bar:
                 start = time.perf_counter()
                 tokens = 0
@@ -555,3 +425,19 @@ class HFBackend:
 
                 order = list(range(len(texts)))
                 return list(run_batched(order, counted, size, sort_key=lambda i: len(texts[i]), on_batch=on_batch))
+
+
+def _build(plan: RunPlan, arms: tuple[Arm, ...]) -> HFBackend:
+    config = plan.config
+    return HFBackend(
+        model_path=plan.model_path,
+        quant=config.quant,
+        trust_remote_code=config.trust_remote_code,
+        arms=arms,
+        adapters={a.name: a.info for a in plan.adapters if a.info is not None},
+    )
+
+
+ENTRY = register_backend(
+    BackendEntry(name="hf", summary="in process", help="transformers in process", build=_build, shared_prefix=True)
+)

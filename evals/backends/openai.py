@@ -31,16 +31,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from evals.backends import BASE_ARM, Answer, Arm, BackendStats, OnAnswers, Prompt
+from evals.backends.base import BASE_ARM, Answer, Arm, BackendStats, OnAnswers, Prompt
 from evals.backends.prompting import strip_think
-from evals.config import redact_url
 from evals.errors import JarvisError
+from evals.parsers import redact_url
+from evals.progress import progress
 from evals.records import GenerationSettings
 
 if TYPE_CHECKING:
     import httpx
 
-PROMPT_FORMAT = "chat_template (server)"
+TEMPLATE = "chat_template (server)"
 SEED = 0
 # Greedy for every server: temperature 0 is what turns sampling off on transformers serve (a model
 # whose generation_config samples keeps sampling at temperature 1.0); vLLM's and SGLang's extras
@@ -146,8 +147,8 @@ class OpenAIBackend:
         ]
         return (min(lengths), f"max_model_len in {self.base_url}/models") if lengths else None
 
-    def prompt_format(self) -> str:
-        return PROMPT_FORMAT
+    def template(self) -> str:
+        return TEMPLATE
 
     def device(self) -> str:
         return f"server {self.base_url}" if self.stats.generate_calls else "not loaded"
@@ -287,8 +288,6 @@ class OpenAIBackend:
         on_answers: OnAnswers | None,
     ) -> list[Answer]:
         """Answer one arm's prompts, ``concurrency`` at a time; return them in the prompts' order."""
-        from evals.progress import progress
-
         model = self.served_name(arm)
         slots = asyncio.Semaphore(self.concurrency)
 
@@ -298,7 +297,7 @@ class OpenAIBackend:
 
         answers: dict[int, Answer] = {}
         tokens = 0
-        label = "base" if arm.is_base else ("fine-tuned" if len(self.arms) <= 2 else f"{arm.name} adapter")
+        label = arm.label(len(self.arms) - 1)
         tasks = [asyncio.ensure_future(one(i)) for i in range(len(prompts))]
         start = time.perf_counter()
         with progress(total=len(prompts), desc=f"generating {label} arm (server)", unit="prompts") as bar:

@@ -16,7 +16,7 @@ def has_chat_template(tokenizer: Any) -> bool:
     return bool(getattr(tokenizer, "chat_template", None))
 
 
-def prompt_format(tokenizer: Any) -> str:
+def template_of(tokenizer: Any) -> str:
     """Return "chat_template" or "plain", as written into the results metadata."""
     return "chat_template" if has_chat_template(tokenizer) else "plain"
 
@@ -52,7 +52,7 @@ def template_ignores_tools(tokenizer: Any, tools: list[dict[str, Any]]) -> bool:
     return build_prompt(tokenizer, "s", "u", tools) == build_prompt(tokenizer, "s", "u")
 
 
-def prompt_format_of_folder(folder: Path) -> str:
+def template_of_folder(folder: Path) -> str:
     """Return "chat_template" or "plain" from a model folder's files, without loading the tokenizer.
 
     transformers reads a chat template from ``chat_template.jinja``, ``chat_template.json`` or the

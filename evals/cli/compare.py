@@ -7,6 +7,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from evals.atomic import atomic_write_text, check_file_target
+from evals.reports import load_results
+from evals.reports.compare import compare_runs, render_comparison
+from evals.reports.html import render_comparison_html
 
 DEFAULT_OUT = Path("reports") / "comparison.txt"
 
@@ -32,10 +35,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from evals.reports import load_results
-    from evals.reports.compare import compare_runs, render_comparison
-    from evals.reports.html import render_comparison_html
-
     check_file_target(args.out, "--out")  # before any work: one line, not an OSError traceback
     if args.html is not None:
         check_file_target(args.html, "--html")

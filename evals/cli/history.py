@@ -12,6 +12,7 @@ from pathlib import Path
 from evals.atomic import atomic_write_with
 from evals.errors import JarvisError
 from evals.history import History, HistoryRecord, categories_of, read_history
+from evals.reports.charts import DPI
 
 DEFAULT_FILE = Path("reports") / "history.jsonl"
 CHART = "history_trend.png"
@@ -48,8 +49,6 @@ def table(records: tuple[HistoryRecord, ...]) -> str:
 def render_trend(records: tuple[HistoryRecord, ...], path: Path) -> Path:
     """Draw fine-tuned relevance overall and per category against the run; blessed runs ringed."""
     from matplotlib.figure import Figure
-
-    from evals.reports.charts import DPI
 
     fig = Figure(figsize=(11.0, 5.0), dpi=DPI, layout="constrained")
     ax = fig.add_subplot()

@@ -11,41 +11,33 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from evals.config import AdapterSpec, EvalConfig, default_adapter_name, parse_batch_size, parse_positive_int
-from evals.models import QUANT_CHOICES
+from evals.adapters import AdapterSpec, default_adapter_name
+from evals.atomic import atomic_write_json
+from evals.config import EvalConfig
+from evals.options import add_cli_argument
+from evals.outcome import NOISE_FILE
+from evals.plan import limit_per_category
 from evals.records import NoiseExample, NoiseFloor, encode
+from evals.run import EvalRun
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", default="embedded", help="HF model id or folder (default: embedded SmolLM2)")
-    parser.add_argument(
-        "--adapter", type=Path, default=None, help="LoRA folder (default: newest */final/ under --output-dir)"
-    )
-    parser.add_argument("--output-dir", type=Path, default=Path("output"), help="where trained adapters live")
-    parser.add_argument("--quant", choices=QUANT_CHOICES, default="4bit")
-    parser.add_argument("--suite", type=Path, default=None, help="suite file (default: the shipped JARVIS suite)")
-    parser.add_argument("--max-new-tokens", type=parse_positive_int, default=64)
-    parser.add_argument("--batch-size", type=parse_batch_size, default="auto")
-    parser.add_argument("--reports", type=Path, default=Path("reports"), help="folder for noise.json")
-    parser.add_argument(
-        "--limit", type=parse_positive_int, default=None, help="only the first N cases of each category"
-    )
+    """The benchmark's own options under short names: the same parsers, defaults and help (evals.options)."""
+    add_cli_argument(parser, "--jarvis-model", "--model")
+    add_cli_argument(parser, "--jarvis-adapter", "--adapter", type=Path, metavar="PATH")
+    add_cli_argument(parser, "--jarvis-output-dir", "--output-dir", type=Path)
+    add_cli_argument(parser, "--jarvis-quant", "--quant")
+    add_cli_argument(parser, "--jarvis-suite", "--suite", type=Path)
+    add_cli_argument(parser, "--jarvis-max-new-tokens", "--max-new-tokens")
+    add_cli_argument(parser, "--jarvis-batch-size", "--batch-size")
+    add_cli_argument(parser, "--jarvis-reports", "--reports", type=Path, help="folder for noise.json")
+    add_cli_argument(parser, "--jarvis-limit", "--limit")
 
 
 def measure_noise(config: EvalConfig) -> NoiseFloor:
     """Generate both arms twice over the selected cases, uncached; return what differed."""
-    from evals.run import EvalRun
-
     run = EvalRun.from_config(config)
-    cases = list(run.suite.cases)
-    if config.limit:
-        seen: dict[str, int] = {}
-        kept = []
-        for case in cases:
-            seen[case.category] = seen.get(case.category, 0) + 1
-            if seen[case.category] <= config.limit:
-                kept.append(case)
-        cases = kept
+    cases = limit_per_category(run.suite.cases, config.limit, lambda case: case)
     prompts = [run.prompt(c) for c in cases]
     differing: dict[str, int] = {}
     examples: list[NoiseExample] = []
@@ -74,9 +66,6 @@ def measure_noise(config: EvalConfig) -> NoiseFloor:
 
 
 def run(args: argparse.Namespace) -> int:
-    from evals.atomic import atomic_write_json
-    from evals.outcome import NOISE_FILE
-
     config = EvalConfig(
         suite=args.suite,
         model=args.model,

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from evals.atomic import atomic_write_text
-from evals.config import parse_noise_levels, parse_positive_int
+from evals.parsers import parse_noise_levels, parse_positive_int
 from evals.perturb.generator import DEFAULT_CATEGORIES, DEFAULT_LEVELS, noise_version, perturb_cases
 from evals.records import CATEGORIES, Case
 from evals.suite import SuiteError, default_suite_path, load_suite

@@ -6,7 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
-from evals.config import parse_positive_float, parse_positive_int
+from evals.adapters import find_latest_adapter
+from evals.parsers import parse_positive_float, parse_positive_int
 from evals.records import PROMPT_FORMATS
 from evals.training.trainer import ALL_LINEAR, QUANT_CHOICES, SUMMARY_FILE, TrainConfig, train_adapter
 
@@ -125,8 +126,6 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 def run(args: argparse.Namespace) -> int:
     """Train, then print where the adapter is and how the loss went."""
     if args.if_missing:
-        from evals.models import find_latest_adapter
-
         existing = find_latest_adapter(args.output_dir)
         if existing is not None:
             print(f"adapter found at {existing}: not training (drop --if-missing to train a new one)")

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from evals.errors import JarvisError
 from evals.metrics import METRIC_VERSION, ROUTED_THRESHOLD, iter_flags, score_answer
+from evals.parsers import parse_fraction
 from evals.records import ArmScore, Case, Suite
 from evals.suite import load_suite
 
@@ -195,17 +196,6 @@ def report_lines(judged: Sequence[Judged], path: Path, suite: Suite, minimum: fl
     return lines
 
 
-def fraction(text: str) -> float:
-    """Parse --min-agreement: a fraction between 0 and 1 (0.97 means 97 %)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number; give a fraction such as 0.97") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 1; give a fraction such as 0.97 for 97 %")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "labels", type=Path, metavar="LABELS.tsv", help="tab-separated prompt, expected_tools, answer, label (0/1)"
@@ -215,7 +205,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--min-agreement",
-        type=fraction,
+        type=parse_fraction,
         default=None,
         metavar="X",
         help="exit 1 when the agreement is below this fraction (e.g. 0.97)",

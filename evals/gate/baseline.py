@@ -21,6 +21,7 @@ from typing import Any
 
 from evals.atomic import atomic_write_json, clean_stale
 from evals.errors import JarvisError
+from evals.fingerprints import ANSWER_NEUTRAL_SETTINGS as _NEUTRAL
 from evals.jsonio import JsonFileError, read_json_file
 from evals.records import (
     BASE_ARM,
@@ -37,9 +38,8 @@ from evals.records.migrate import LEGACY_BASELINE, OutdatedFile
 from evals.scoring import score_case, summarize
 
 DEFAULT_BASELINE_PATH = "reports/baseline.json"
-# Settings that do not change an answer (see cache.ANSWER_NEUTRAL_SETTINGS); the template is
+# Settings that do not change an answer (fingerprints.ANSWER_NEUTRAL_SETTINGS); the template is
 # compared on its own line.
-_NEUTRAL = frozenset({"batch_size", "template"})
 
 
 class BaselineError(JarvisError, ValueError):

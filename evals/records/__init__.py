@@ -10,15 +10,12 @@
 """
 
 from evals.records.codec import decode, encode
-from evals.records.results import (
-    BASELINE_SECTIONS,
-    FORMAT_VERSION,
-    RunResults,
-    arm_label,
-    default_adapter_name,
-)
+from evals.records.migrate import FORMAT_VERSION
+from evals.records.results import BASELINE_SECTIONS, RunResults, arm_label
 from evals.records.scores import (
     BASE_ARM,
+    NAME_CHARS,
+    RESERVED_NAMES,
     ArmScore,
     ArmStats,
     Call,
@@ -32,6 +29,7 @@ from evals.records.scores import (
     Statistics,
     Stats,
     Summary,
+    default_adapter_name,
 )
 from evals.records.sections import (
     GATE_STATUSES,
@@ -66,6 +64,8 @@ from evals.records.suite import (
 __all__ = [
     "BASELINE_SECTIONS",
     "BASE_ARM",
+    "NAME_CHARS",
+    "RESERVED_NAMES",
     "CATEGORIES",
     "FORMAT_VERSION",
     "GATE_STATUSES",

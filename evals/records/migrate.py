@@ -18,8 +18,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from evals.records.results import FORMAT_VERSION, default_adapter_name
-from evals.records.scores import BASE_ARM
+from evals.records.scores import BASE_ARM, default_adapter_name
+
+# The results file's format: 1 (no ``format_version`` key) is what rounds 1 and 2 wrote, two arms
+# as field pairs; 2 keys every record by arm.
+FORMAT_VERSION = 2
 
 LEGACY_BASELINE = "baseline schema 2"  # metadata.device of a migrated schema-2 baseline
 _ARM_FLAGS = ("echo", "refusal", "recited", "loop")

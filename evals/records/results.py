@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from evals.records.codec import decode, encode
+from evals.records.migrate import FORMAT_VERSION, migrate
 from evals.records.scores import BASE_ARM, CaseResult, RunMetadata, ScoredCase, Statistics, Summary
 from evals.records.sections import (
     BaselineComparison,
@@ -21,19 +20,8 @@ from evals.records.sections import (
     Robustness,
 )
 
-# The results file's format: 1 (no ``format_version`` key) is what rounds 1 and 2 wrote, two arms
-# as field pairs; 2 keys every record by arm. ``records.migrate`` reads 1 as 2.
-FORMAT_VERSION = 2
 # What a baseline file keeps of a run's results: enough to compare, re-score and gate against.
 BASELINE_SECTIONS = ("metadata", "statistics", "results")
-
-_NAME_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
-
-
-def default_adapter_name(path: Path) -> str:
-    """Name an adapter after its training run: ``output/<run>/final`` -> ``<run>``, else its folder."""
-    folder = path.parent if path.name == "final" and path.parent.name else path
-    return _NAME_CHARS.sub("-", folder.name).strip("-") or "adapter"
 
 
 @dataclass(frozen=True)
@@ -98,8 +86,6 @@ class RunResults:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunResults:
         """Read a results document of any format (``records.migrate`` brings older ones to this one)."""
-        from evals.records.migrate import migrate
-
         return decode(cls, migrate(data))
 
     def as_baseline(self) -> dict[str, Any]:

@@ -8,14 +8,27 @@ and ``Summary`` are those two-sided views, derived on demand by ``versus(adapter
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from evals.records.codec import count, score
 from evals.records.suite import Case
 
 BASE_ARM = "base"
+# An arm's name: letters, digits, '.', '_' or '-' (it names tests, files and columns), never "base".
+NAME_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
+RESERVED_NAMES = frozenset({BASE_ARM})
+
+
+def default_adapter_name(path: Path) -> str:
+    """Name an adapter after its training run: ``output/<run>/final`` -> ``<run>``, else its folder."""
+    folder = path.parent if path.name == "final" and path.parent.name else path
+    return NAME_CHARS.sub("-", folder.name).strip("-") or "adapter"
+
+
 # How a call was written in an answer: a bare id, ``tool_id(args)``, a JSON value, a <tool_call> block.
 CallForm = Literal["bare", "json", "tool_call", "function"]
 

@@ -7,6 +7,8 @@ test records with ``record_property``, so JUnit XML readers (GitLab, Jenkins) sh
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 from html import escape
 
@@ -143,3 +145,14 @@ def _code(text: object) -> str:
 
 def _share(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
+
+
+def append_step_summary(results: RunResults) -> None:
+    """Append the run's summary to ``$GITHUB_STEP_SUMMARY`` when set (GitHub Actions shows it on the job's page).
+
+    A summary that cannot be written costs nothing: the reports are the record.
+    """
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with contextlib.suppress(OSError), open(summary, "a", encoding="utf-8") as fh:
+            fh.write(markdown_summary(results))

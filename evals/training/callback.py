@@ -23,6 +23,7 @@ from typing import Any
 from transformers import TrainerCallback
 
 from evals.records import Suite
+from evals.reports import write_reports
 from evals.training.in_training import (
     DEFAULT_MAX_NEW_TOKENS,
     SUBSETS,
@@ -114,8 +115,6 @@ class JarvisEvalCallback(TrainerCallback):
     def on_train_end(self, args: Any, state: Any, control: Any, model: Any = None, **kw: Any) -> None:
         if self.reports_dir is None or model is None:
             return
-        from evals.reports import write_reports
-
         self.final = self._score(model, kw.get("processing_class"), state, "full")
         adapter = str(getattr(state, "best_model_checkpoint", None) or getattr(args, "output_dir", "in-training"))
         results = self._evaluator(kw.get("processing_class")).results(self.final, model, adapter)

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from evals.backends import Answer, BackendStats, Prompt
 from evals.backends.batching import initial_batch_size, run_batched
 from evals.backends.hf import BatchGenerator
-from evals.backends.prompting import build_prompt, prompt_format
+from evals.backends.prompting import build_prompt, template_of
 from evals.records import (
     BASE_ARM,
     NATIVE_TOOLS,
@@ -118,7 +118,7 @@ class InTrainingEval:
         return GenerationSettings(
             max_new_tokens=self.max_new_tokens,
             batch_size=str(self.batch_size),
-            template=prompt_format(self.tokenizer),
+            template=template_of(self.tokenizer),
             prompt_format=self.prompt_format,
         )
 

@@ -25,15 +25,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from evals.backends.hf import known_noise_filtered, load_base, pick_device, quiet_loading
+from evals.atomic import atomic_write_json, follow_umask
 from evals.backends.prompting import (  # one rendering for training and benchmark
     MIN_SHARED_PREFIX,
     build_prompt,
     shared_prefix_length,
 )
 from evals.errors import JarvisError
-from evals.models import QUANT_CHOICES as BENCHMARK_QUANT_CHOICES
+from evals.hfload import QUANT_CHOICES as BENCHMARK_QUANT_CHOICES
+from evals.hfload import known_noise_filtered, load_base, load_for_training, quiet_loading
+from evals.models import resolve_model
+from evals.progress import progress
 from evals.records import NATIVE_TOOLS, PROMPT_FORMATS, SYSTEM_TEXT
+from evals.suite import load_suite
 from evals.training.in_training import CheckpointScore, InTrainingEval, select_cases
 from evals.training.trainset import TrainExample, default_train_path, load_examples
 
@@ -248,23 +252,7 @@ def batch_loss(model: Any, batch: Sequence[Encoded], pad_id: int, prefix: Sequen
 
 
 def _load_model(model_path: str, trust_remote_code: bool) -> tuple[Any, Any]:
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    device = pick_device()
-    dtype = torch.bfloat16 if device == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
-    try:
-        with quiet_loading():
-            tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=trust_remote_code)
-            model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype, trust_remote_code=trust_remote_code)
-    except OSError as exc:
-        raise JarvisError(
-            f"model {model_path} cannot be loaded ({str(exc).splitlines()[0]}): check the id or folder, "
-            "or train the embedded default (omit --model)"
-        ) from None
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return model.to(device), tokenizer
+    return load_for_training(model_path, trust_remote_code)
 
 
 def round_to_nf4(model: Any, model_path: str, trust_remote_code: bool = False) -> int:
@@ -359,8 +347,6 @@ def fit(
     """
     import torch
 
-    from evals.progress import progress
-
     # Only prompt tokens may be shared: the position predicting the first answer token stays per example.
     shared = shared_prefix_length([e.input_ids[: e.prompt_length] for e in encoded])
     prefix = encoded[0].input_ids[:shared] if config.share_prefix else ()
@@ -437,10 +423,6 @@ def _run_folder(output_dir: Path) -> Path:
 def train_adapter(config: TrainConfig) -> Path:
     """Train a LoRA adapter as ``config`` says and return its ``final/`` folder."""
     import torch
-
-    from evals.atomic import atomic_write_json, follow_umask
-    from evals.models import resolve_model
-    from evals.suite import load_suite
 
     suite = load_suite(config.suite)
     data_path = config.data or default_train_path()

@@ -23,9 +23,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from evals.atomic import atomic_write_text
 from evals.errors import JarvisError
 from evals.metrics import tokens
 from evals.records import Suite
+from evals.suite import load_suite
 
 DEFAULT_TRAIN_FILE = "jarvis_train.jsonl"
 PHRASES_FILE = "jarvis_train_phrases.yaml"
@@ -349,16 +351,12 @@ def _multi(suite: Suite, rng: random.Random) -> Iterator[TrainExample]:
 
 def write_examples(examples: Iterable[TrainExample], path: str | Path) -> Path:
     """Write the examples as JSON lines (UTF-8, accents kept)."""
-    from evals.atomic import atomic_write_text
-
     text = "".join(json.dumps(e.to_dict(), ensure_ascii=False) + "\n" for e in examples)
     return atomic_write_text(path, text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Regenerate the shipped training set from the shipped suite."""
-    from evals.suite import load_suite
-
     parser = argparse.ArgumentParser(prog="python -m evals.training.trainset", description=main.__doc__)
     parser.add_argument("--suite", default=None, help="suite YAML (default: the shipped jarvis.yaml)")
     parser.add_argument("--out", default=str(default_train_path()), help="JSONL file to write")
