@@ -27,8 +27,8 @@ from evals.parsers import (
     parse_tolerance,
 )
 from evals.policy import ASSERT_HELP, parse_assert
+from evals.records import DEFAULT_MAX_NEW_TOKENS
 
-DEFAULT_MAX_NEW_TOKENS = 64
 QUICK_MAX_NEW_TOKENS = 24  # --jarvis-quick clamps the answers to this
 
 

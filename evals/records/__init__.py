@@ -11,9 +11,10 @@
 
 from evals.records.codec import decode, encode
 from evals.records.migrate import FORMAT_VERSION
-from evals.records.results import BASELINE_SECTIONS, RunResults, arm_label
+from evals.records.results import BASELINE_SECTIONS, RunResults
 from evals.records.scores import (
     BASE_ARM,
+    DEFAULT_MAX_NEW_TOKENS,
     NAME_CHARS,
     RESERVED_NAMES,
     ArmScore,
@@ -64,6 +65,7 @@ from evals.records.suite import (
 __all__ = [
     "BASELINE_SECTIONS",
     "BASE_ARM",
+    "DEFAULT_MAX_NEW_TOKENS",
     "NAME_CHARS",
     "RESERVED_NAMES",
     "CATEGORIES",
@@ -106,7 +108,6 @@ __all__ = [
     "Summary",
     "Tool",
     "ToolsFormat",
-    "arm_label",
     "decode",
     "default_adapter_name",
     "encode",

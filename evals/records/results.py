@@ -8,7 +8,7 @@ from typing import Any
 
 from evals.records.codec import decode, encode
 from evals.records.migrate import FORMAT_VERSION, migrate
-from evals.records.scores import BASE_ARM, CaseResult, RunMetadata, ScoredCase, Statistics, Summary
+from evals.records.scores import CaseResult, RunMetadata, ScoredCase, Statistics, Summary
 from evals.records.sections import (
     BaselineComparison,
     CustomCheck,
@@ -92,10 +92,3 @@ class RunResults:
         """The baseline file's document: the declared subset of the results (``BASELINE_SECTIONS``)."""
         data = self.to_dict()
         return {"format_version": FORMAT_VERSION, "kind": "baseline", **{k: data[k] for k in BASELINE_SECTIONS}}
-
-
-def arm_label(name: str, n_adapters: int) -> str:
-    """How reports name an arm: "base", "fine-tuned" when one adapter ran, else the adapter's name."""
-    if name == BASE_ARM:
-        return "base"
-    return "fine-tuned" if n_adapters == 1 else name

@@ -18,6 +18,7 @@ from evals.records.codec import count, score
 from evals.records.suite import Case
 
 BASE_ARM = "base"
+DEFAULT_MAX_NEW_TOKENS = 64  # a JARVIS answer routes in a few tokens; 64 leaves room for a sentence
 # An arm's name: letters, digits, '.', '_' or '-' (it names tests, files and columns), never "base".
 NAME_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
 RESERVED_NAMES = frozenset({BASE_ARM})
@@ -37,7 +38,7 @@ CallForm = Literal["bare", "json", "tool_call", "function"]
 class GenerationSettings:
     """Every decoding setting, written into the results so a run can be reproduced."""
 
-    max_new_tokens: int = 64
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
     batch_size: str = "auto"
     do_sample: bool = False
     num_beams: int = 1
