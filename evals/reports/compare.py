@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from evals.records import CATEGORIES, ArmScore, RunResults, ScoredCase, Stats
-from evals.reports.text import WIDTH, field_lines, section_title, table_lines, wrap_lines
+from evals.reports.text_blocks import WIDTH, field_lines, section_title, table_lines, wrap_lines
 
 
 @dataclass(frozen=True)

@@ -2,28 +2,15 @@
 
 ``render_text`` is a pure function of ``RunResults`` (the ``gains`` section stored in a
 results JSON is ignored and recomputed), so ``jarvis-evals report`` re-renders a saved run
-byte for byte.
+byte for byte. The sections later stages of a run add (paired statistics, baseline, gate,
+noise, robustness, ...) are in ``text_sections``, the building blocks in ``text_blocks``.
 """
 
 from __future__ import annotations
 
-import textwrap
-from collections.abc import Iterable, Sequence
-from typing import Any
-
-from evals.records import (
-    ArmScore,
-    BaselineBlock,
-    BaselineComparison,
-    GateOutcome,
-    NoiseFloor,
-    PairedBlock,
-    PairedStats,
-    Robustness,
-    RunResults,
-    ScoredCase,
-    Stats,
-)
+from evals.records import ArmScore, RunResults, ScoredCase, Stats
+from evals.reports.text_blocks import WIDTH, field_lines, section_title, table_lines, wrap_lines
+from evals.reports.text_sections import later_sections, leaderboard_section
 from evals.verdict import (
     THRESHOLDS_TEXT,
     category_stats,
@@ -33,10 +20,10 @@ from evals.verdict import (
     verdict_of,
 )
 
-WIDTH = 100
+__all__ = ["TOP_N", "WIDTH", "field_lines", "render_text", "section_title", "table_lines", "wrap_lines"]
+
 TOP_N = 5
 _RULE = "=" * WIDTH
-_SUB = "-" * WIDTH
 
 
 def render_text(results: RunResults) -> str:
@@ -48,8 +35,8 @@ def render_text(results: RunResults) -> str:
         _category_sections(results),
     ]
     if results.leaderboard is not None:
-        sections.append(_leaderboard_section(results))
-    sections += [s for s in _later_sections(results) if s]
+        sections.append(leaderboard_section(results))
+    sections += [s for s in later_sections(results) if s]
     sections += [
         _improvements_section(results),
         _worst_section(results),
@@ -67,7 +54,7 @@ def render_text(results: RunResults) -> str:
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-# -- sections ----------------------------------------------------------------------------
+# -- sections -----------------------------------------------------------------------------
 
 
 def _header(results: RunResults) -> list[str]:
@@ -304,205 +291,7 @@ def _verdict_section(results: RunResults) -> list[str]:
     return lines
 
 
-def _leaderboard_section(results: RunResults) -> list[str]:
-    from evals.reports.terminal import leaderboard_lines
-
-    assert results.leaderboard is not None
-    board = results.leaderboard
-    lines = section_title(
-        f"LEADERBOARD ({len(board.rows)} adapters on the same base and cases; ranked by mean fine-tuned relevance)"
-    )
-    table = leaderboard_lines(board, primary=results.primary)
-    lines += ["  " + line for line in table[:-1]]
-    lines += wrap_lines(table[-1], indent=2)
-    lines.append("  The statistics above and below describe the primary adapter (*).")
-    return lines
-
-
-# -- sections added by later stages of the run ---------------------------------------------
-
-
-def _later_sections(results: RunResults) -> list[list[str]]:
-    out = [_warnings_section(results)]
-    if results.environment is not None:
-        out.append([*section_title("ENVIRONMENT"), *wrap_lines(results.environment.line, indent=2, first="- ")])
-    if results.noise is not None:
-        out.append(_noise_section(results.noise))
-    if (paired := results.paired_for()) is not None:
-        out.append(_paired_section(paired))
-    if results.robustness is not None:
-        out.append(_robustness_section(results.robustness))
-    if (comparison := results.comparison_for()) is not None:
-        out.append(_baseline_section(comparison))
-    if results.gate is not None:
-        out.append(_gate_section(results.gate))
-    return out
-
-
-def _warnings_section(results: RunResults) -> list[str]:
-    """Render the run's warnings and a baseline that could not be read; empty when there are none."""
-    items = list(results.warnings)
-    if results.baseline_error:
-        items.append(f"baseline not used: {results.baseline_error}")
-    if not items:
-        return []
-    lines = section_title(f"WARNINGS ({len(items)})")
-    for item in items:
-        lines += wrap_lines(item, indent=2, first="- ")
-    return lines
-
-
-def _noise_section(noise: NoiseFloor) -> list[str]:
-    lines = section_title("NOISE FLOOR (each arm generated twice on the same prompts)")
-    lines.append(
-        f"  Cases: {noise.n_cases}; answers that differ between the two generations: "
-        f"base {noise.base_differing}, fine-tuned {noise.finetuned_differing}."
-    )
-    if noise.warning:
-        lines += wrap_lines(f"WARNING: {noise.warning}", indent=2)
-    else:
-        lines.append("  Generation is deterministic: differences between the arms are not decoding noise.")
-    return lines
-
-
-def _robustness_section(rob: Robustness) -> list[str]:
-    pct = f"{100 * rob.confidence:g} %"
-    lines = section_title(
-        f"ROBUSTNESS (speech-recognition noise, levels = edits per request; means over clean cases, "
-        f"{pct} cluster-bootstrap CIs, {rob.resamples} resamples, seed {rob.seed})"
-    )
-
-    def ci(mean: float | None, low: float | None, high: float | None) -> str:
-        return "n/a" if mean is None else f"{mean:.3f} [{low:.3f}, {high:.3f}]"
-
-    rows = [
-        [str(p.level), p.arm, str(p.n), str(p.variants), ci(p.relevance, p.relevance_low, p.relevance_high)]
-        + [ci(p.valid_call, p.valid_call_low, p.valid_call_high)]
-        for p in rob.points
-    ]
-    lines += table_lines(["level", "arm", "cases", "variants", "relevance", "valid call"], rows, align="llrrrr")
-    scores = ", ".join(f"{arm} {'n/a' if v is None else f'{v:.3f}'}" for arm, v in rob.score.items())
-    lines += wrap_lines(f"Robustness score (area under the relevance curve / level 0's): {scores}.", indent=2)
-    s = rob.slower
-    verdict = rob.verdict()
-    lines += wrap_lines(
-        f"Paired test (base's drop minus fine-tune's, per clean case; > 0: the fine-tune degrades more slowly): "
-        f"mean {s.mean_diff:+.3f}, {pct} CI [{s.ci_low:+.3f}, {s.ci_high:+.3f}], sign test p={s.sign_test_p:.3g} "
-        f"({s.wins}/{s.losses}/{s.ties} wins/losses/ties, n={s.n}): {verdict}.",
-        indent=2,
-    )
-    return lines
-
-
-def _paired_section(paired: PairedStats) -> list[str]:
-    lines = section_title(
-        f"PAIRED STATISTICS (fine-tuned minus base relevance per case; bootstrap "
-        f"{paired.resamples} resamples, seed {paired.seed})"
-    )
-    rows = [_paired_row(scope, block) for scope, block in [("global", paired.overall), *paired.by_category.items()]]
-    lines += table_lines(
-        ["scope", "n", "mean diff", f"{100 * paired.confidence:g} % CI", "sign p", "wins/losses/ties", "significant"],
-        rows,
-        align="lrrrrrl",
-    )
-    sentence = significance_sentence(paired)
-    if sentence:
-        lines += wrap_lines(sentence, indent=2)
-    return lines
-
-
-def _paired_row(scope: str, s: PairedBlock) -> list[str]:
-    return [
-        scope,
-        str(s.n),
-        f"{s.mean_diff:+.3f}",
-        f"[{s.ci_low:+.3f}, {s.ci_high:+.3f}]",
-        _p(s.sign_test_p),
-        f"{s.wins}/{s.losses}/{s.ties}",
-        "yes" if s.significant else "no",
-    ]
-
-
-def _baseline_section(comp: BaselineComparison) -> list[str]:
-    lines = section_title("BASELINE COMPARISON (this run's fine-tuned relevance minus the baseline's)")
-    lines.append(f"  Baseline: {comp.baseline}; common cases: {comp.overall.n_common}")
-    rows = [_baseline_row(scope, block) for scope, block in [("global", comp.overall), *comp.by_category.items()]]
-    lines += table_lines(["scope", "n", "mean diff", "CI", "significant"], rows, align="lrrrl")
-    if comp.overall.significant:
-        direction = "better" if comp.overall.mean_diff > 0 else "worse"
-        lines.append(f"  This run is significantly {direction} than the baseline.")
-    else:
-        lines.append("  No significant difference from the baseline.")
-    return lines
-
-
-def _baseline_row(scope: str, s: BaselineBlock) -> list[str]:
-    return [
-        scope,
-        str(s.n_common),
-        f"{s.mean_diff:+.3f}",
-        f"[{s.ci_low:+.3f}, {s.ci_high:+.3f}]",
-        "yes" if s.significant else "no",
-    ]
-
-
-def _gate_section(gate: GateOutcome) -> list[str]:
-    lines = section_title("QUALITY GATE")
-    lines.append(
-        f"  Status: {gate.status.upper().replace('_', ' ')} (mode {gate.mode}, baseline {gate.baseline or 'none'})"
-    )
-    for reason in gate.reasons:
-        lines += wrap_lines(reason, indent=4, first="- ")
-    if gate.violations:
-        rows = [[v.rule, v.scope, _fmt(v.baseline), _fmt(v.current), _fmt(v.tolerance)] for v in gate.violations]
-        lines += table_lines(["rule", "scope", "baseline", "current", "tolerance"], rows, align="llrrr")
-    if gate.status == "no_baseline":
-        lines.append("  No baseline to compare with: this run can be saved as the first baseline.")
-    elif not gate.reasons and not gate.violations:
-        lines.append("  Every rule holds.")
-    return lines
-
-
-# -- building blocks -----------------------------------------------------------------------
-
-
-def section_title(text: str) -> list[str]:
-    """Return a section heading framed by rules."""
-    return [_SUB, text, _SUB]
-
-
-def field_lines(pairs: Iterable[tuple[str, str]], indent: int = 2) -> list[str]:
-    """Return aligned 'key : value' lines, long values wrapped under their start."""
-    pairs = list(pairs)
-    width = max((len(k) for k, _ in pairs), default=0)
-    out: list[str] = []
-    for key, value in pairs:
-        out += wrap_lines(str(value), indent=indent, first=f"{key:<{width}} : ")
-    return out
-
-
-def wrap_lines(text: str, *, indent: int, first: str = "") -> list[str]:
-    """Wrap text at WIDTH; continuation lines line up under the text after ``first``."""
-    prefix = " " * indent
-    return textwrap.wrap(
-        text,
-        width=WIDTH,
-        initial_indent=prefix + first,
-        subsequent_indent=prefix + " " * len(first),
-        break_long_words=False,  # a path or a tool id stays whole, even past the margin
-        break_on_hyphens=False,
-    ) or [(prefix + first).rstrip()]
-
-
-def table_lines(headers: Sequence[str], rows: Sequence[Sequence[str]], align: str) -> list[str]:
-    """Return an aligned text table; ``align`` has one 'l' or 'r' per column."""
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-
-    def line(cells: Sequence[str]) -> str:
-        parts = [c.ljust(w) if a == "l" else c.rjust(w) for c, w, a in zip(cells, widths, align, strict=True)]
-        return ("  " + "  ".join(parts)).rstrip()
-
-    return [line(headers), "  " + "  ".join("-" * w for w in widths)] + [line(r) for r in rows]
+# -- blocks of the sections above ---------------------------------------------------------
 
 
 def _stats_block(s: Stats) -> list[str]:
@@ -599,16 +388,3 @@ def _pct_short(s: Stats) -> str:
     if s.relevance_gain_pct is None:
         return "inf" if s.finetuned.relevance > 0 else "n/a"
     return f"{s.relevance_gain_pct:+.1f}%"
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "-"
-    try:
-        return f"{float(value):.3f}"
-    except (TypeError, ValueError):
-        return str(value)
-
-
-def _p(p: float) -> str:
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
