@@ -20,15 +20,25 @@ from evals.records import (
 from evals.scoring import group_stats, summarize
 
 
-def scored(case_id: str, category: str, base: float, tuned: float) -> ScoredCase:
-    """A scored case whose arms have the given relevance (base, fine-tuned)."""
-    case = Case(id=case_id, category=category, prompt="monte le son", expected_tools=("volume_up",), keywords=("son",))
-    return ScoredCase(
-        case=case,
-        base=ArmScore(answer="b", keyword_hits=0, keyword_total=1, relevance=base),
-        finetuned=ArmScore(answer="f", keyword_hits=1, keyword_total=1, relevance=tuned),
-        cosine_similarity=0.5,
-    )
+def scored(
+    case_id: str,
+    category: str,
+    base: float | ArmScore,
+    tuned: float | ArmScore,
+    *,
+    cosine: float = 0.5,
+    case: Case | None = None,
+) -> ScoredCase:
+    """The one builder of planted cases: an adapter against the base, each arm a relevance or an ``ArmScore``."""
+    if case is None:
+        case = Case(
+            id=case_id, category=category, prompt="monte le son", expected_tools=("volume_up",), keywords=("son",)
+        )
+    if not isinstance(base, ArmScore):
+        base = ArmScore(answer="b", keyword_hits=0, keyword_total=1, relevance=base)
+    if not isinstance(tuned, ArmScore):
+        tuned = ArmScore(answer="f", keyword_hits=1, keyword_total=1, relevance=tuned)
+    return ScoredCase(case=case, base=base, finetuned=tuned, cosine_similarity=cosine)
 
 
 def make_metadata(cases: Sequence[ScoredCase] = (), **changes: Any) -> RunMetadata:

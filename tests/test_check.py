@@ -29,9 +29,8 @@ from evals.cli.check import (
 )
 from evals.environment import recorded_versions
 from evals.gate.baseline import save_baseline, suite_hash
-from evals.records import ArmScore, Case, ScoredCase
 from evals.suite import load_suite
-from tests.factories import make_results
+from tests.factories import make_results, scored
 
 
 @pytest.fixture
@@ -57,13 +56,7 @@ def rows(out: str) -> dict[str, str]:
 
 def write_baseline(path: Path, version: str, model: Path | None = None, **changes: Any) -> Path:
     """Bless a one-case run; with ``model``, made on that folder with this suite (what a real run records)."""
-    case = Case(id="c1", category="routing", prompt="monte le son", expected_tools=("volume_up",), keywords=("son",))
-    scored = ScoredCase(
-        case=case,
-        base=ArmScore(answer="b", keyword_hits=0, keyword_total=1, relevance=0.2),
-        finetuned=ArmScore(answer="f", keyword_hits=1, keyword_total=1, relevance=0.9),
-        cosine_similarity=0.5,
-    )
+    one = scored("c1", "routing", 0.2, 0.9)
     if model is not None:
         changes = {
             "model": str(model),
@@ -72,7 +65,7 @@ def write_baseline(path: Path, version: str, model: Path | None = None, **change
             "packages": recorded_versions(),
             **changes,
         }
-    return save_baseline(make_results([scored], quantization="4bit", suite_version=version, **changes), path)
+    return save_baseline(make_results([one], quantization="4bit", suite_version=version, **changes), path)
 
 
 def test_everything_present_exits_0_and_prints_every_row(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:

@@ -50,19 +50,17 @@ def v2_arm(answer: str, relevance: float, tools: tuple[str, ...], **flags: Any) 
 
 def planted_cases() -> list[ScoredCase]:
     """The 30 sample cases plus one whose fine-tuned answer carries a script, an onerror and a URL."""
-    pwned = ScoredCase(
-        case=Case(
-            id="fix_pwned",
-            category="corrections",
-            prompt="monte le <b>son</b> | vite",
-            expected_tools=("volume_up",),
-            keywords=("volume",),
-            intended="monte le son",
-        ),
-        base=v2_arm("je ne peux pas faire ça", 0.0, (), refusal=True),
-        finetuned=v2_arm(PLANTED_ANSWER, 1.0, ("volume_up",), valid_call=1.0, malformed=True),
-        cosine_similarity=0.1,
+    case = Case(
+        id="fix_pwned",
+        category="corrections",
+        prompt="monte le <b>son</b> | vite",
+        expected_tools=("volume_up",),
+        keywords=("volume",),
+        intended="monte le son",
     )
+    base = v2_arm("je ne peux pas faire ça", 0.0, (), refusal=True)
+    tuned = v2_arm(PLANTED_ANSWER, 1.0, ("volume_up",), valid_call=1.0, malformed=True)
+    pwned = factories.scored(case.id, case.category, base, tuned, cosine=0.1, case=case)
     return [*sample_cases(), pwned]
 
 
@@ -153,11 +151,13 @@ def test_header_names_the_verdict_the_interval_the_gate_and_the_run(planted: Run
 
 def test_valid_call_shows_when_the_run_was_scored_by_metric_version_2() -> None:
     cases = [
-        ScoredCase(
+        factories.scored(
+            f"c{i}",
+            "routing",
+            v2_arm("blabla", 0.0, (), recited=True, echo=True, loop=True),
+            v2_arm("weather()", 1.0, ("weather",), valid_call=1.0),
+            cosine=0.2,
             case=Case(id=f"c{i}", category="routing", prompt="météo", expected_tools=("weather",), keywords=()),
-            base=v2_arm("blabla", 0.0, (), recited=True, echo=True, loop=True),
-            finetuned=v2_arm("weather()", 1.0, ("weather",), valid_call=1.0),
-            cosine_similarity=0.2,
         )
         for i in range(2)
     ]
@@ -253,12 +253,13 @@ def test_markdown_summary(planted: RunResults) -> None:
 
 
 def test_markdown_summary_escapes_what_a_run_wrote() -> None:
-    case = factories.scored("c|1", "routing", 1.0, 0.0)
-    case = ScoredCase(
+    case = factories.scored(
+        "c1",
+        "routing",
+        1.0,
+        0.0,
+        cosine=0.0,
         case=Case(id="c1", category="routing", prompt="a | b <script>", expected_tools=(), keywords=()),
-        base=case.base,
-        finetuned=case.finetuned,
-        cosine_similarity=0.0,
     )
     md = markdown_summary(factories.make_results([case], model="m|`x`"))
     assert "a \\| b &lt;script&gt;" in md and "<script>" not in md

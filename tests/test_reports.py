@@ -78,19 +78,17 @@ def make_case(
 ) -> ScoredCase:
     tool = TOOLS.get(category, "open_app")
     prompt = f"demande {cid.replace('_', ' ')}"
-    return ScoredCase(
-        case=Case(
-            id=cid,
-            category=category,
-            prompt=prompt,
-            expected_tools=(tool,),
-            keywords=(tool, "jarvis"),
-            intended=f"intention {cid}" if category == "corrections" else None,
-        ),
-        base=arm(prompt if base_echo else f"base answer to {cid}", base_rel, tool, echo=base_echo),
-        finetuned=arm(prompt if ft_echo else f"{tool} fine-tuned answer to {cid}", ft_rel, tool, echo=ft_echo),
-        cosine_similarity=cosine,
+    case = Case(
+        id=cid,
+        category=category,
+        prompt=prompt,
+        expected_tools=(tool,),
+        keywords=(tool, "jarvis"),
+        intended=f"intention {cid}" if category == "corrections" else None,
     )
+    base = arm(prompt if base_echo else f"base answer to {cid}", base_rel, tool, echo=base_echo)
+    tuned = arm(prompt if ft_echo else f"{tool} fine-tuned answer to {cid}", ft_rel, tool, echo=ft_echo)
+    return factories.scored(cid, category, base, tuned, cosine=cosine, case=case)
 
 
 def sample_cases(categories: Sequence[str] = CATEGORIES) -> list[ScoredCase]:

@@ -7,7 +7,6 @@ import pytest
 from evals.records import (
     ArmScore,
     ArmStats,
-    Case,
     CaseResult,
     GroupStats,
     ScoredCase,
@@ -17,7 +16,7 @@ from evals.records import (
 )
 from evals.scoring import group_stats, score_case, score_pair, summarize
 from evals.suite import load_suite
-from tests.factories import keyed
+from tests.factories import keyed, scored
 from tests.factories import pair_stats as stats
 
 
@@ -25,15 +24,8 @@ def _arm(relevance: float, hits: int = 0, total: int = 2, echo: bool = False) ->
     return ArmScore(answer="", keyword_hits=hits, keyword_total=total, relevance=relevance, echo=echo)
 
 
-def _scored(
-    case_id: str,
-    category: str,
-    base: ArmScore,
-    finetuned: ArmScore,
-    cosine: float = 0.5,
-) -> ScoredCase:
-    case = Case(id=case_id, category=category, prompt="p", expected_tools=("volume_up",), keywords=("a", "b"))
-    return ScoredCase(case=case, base=base, finetuned=finetuned, cosine_similarity=cosine)
+def _scored(case_id: str, category: str, base: ArmScore, finetuned: ArmScore, cosine: float = 0.5) -> ScoredCase:
+    return scored(case_id, category, base, finetuned, cosine=cosine)
 
 
 # Three commands and one routing case; corrections deliberately absent.
