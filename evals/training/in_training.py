@@ -18,6 +18,9 @@ from evals.backends import Answer, BackendStats, Prompt
 from evals.backends.batching import initial_batch_size, run_batched
 from evals.backends.hf import BatchGenerator
 from evals.backends.prompting import build_prompt, template_of
+from evals.environment import recorded_versions
+from evals.gate.baseline import suite_hash
+from evals.metrics import METRIC_VERSION
 from evals.records import (
     BASE_ARM,
     NATIVE_TOOLS,
@@ -168,10 +171,7 @@ class InTrainingEval:
 
     def results(self, score: CheckpointScore, model: Any, adapter: str) -> RunResults:
         """Return a checkpoint's score as a run's results, for the same reports as ``pytest -m jarvis``."""
-        from evals.environment import recorded_versions
-        from evals.gate.baseline import suite_hash
-        from evals.run import metric_version
-        from evals.stats import paired_section
+        from evals.stats import paired_section  # numpy: imported when a checkpoint is reported
 
         base_name = _base_model_name(model)
         name = default_adapter_name(Path(adapter))
@@ -192,7 +192,7 @@ class InTrainingEval:
             categories=tuple(dict.fromkeys(c.category for c in score.cases)),
             partial=score.subset != "full",
             suite_hash=suite_hash(self.suite),
-            metric_version=metric_version(),
+            metric_version=METRIC_VERSION,
             scope="" if score.subset == "full" else "quick",
         )
         results = RunResults(metadata=meta, statistics=summarize(cases), results=cases)
