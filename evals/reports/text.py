@@ -122,7 +122,9 @@ def _run_section(results: RunResults) -> list[str]:
             ("batch_size", str(g.batch_size)),
             ("do_sample", f"{g.do_sample}" + (" (greedy decoding)" if not g.do_sample and g.num_beams == 1 else "")),
             ("num_beams", str(g.num_beams)),
-            ("prompt_format", g.template),
+            ("template", g.template),
+            # A run from before native tools recorded none: its tools were listed in the system prompt.
+            ("prompt_format", g.prompt_format or "system-text"),
             ("enable_thinking", str(g.enable_thinking)),
         ],
         indent=4,

@@ -203,7 +203,7 @@ def _identity_section(results: RunResults) -> str:
         (
             "Generation",
             f"max_new_tokens={g.max_new_tokens}, batch_size={g.batch_size}, do_sample={g.do_sample}, "
-            f"num_beams={g.num_beams} ({decoding}), prompt_format={g.template}, "
+            f"num_beams={g.num_beams} ({decoding}), template={g.template}, prompt_format={g.prompt_format or 'system-text'}, "
             f"enable_thinking={g.enable_thinking}",
         ),
         ("Timestamp", m.timestamp),
