@@ -16,9 +16,9 @@ from pathlib import Path
 def main(mode: str, adapter: str, max_new_tokens: int, batch: str) -> None:
     from dataclasses import replace
 
+    from evals.adapters import AdapterSpec
     from evals.backends import BASE_ARM, Arm
     from evals.backends.hf import HFBackend
-    from evals.adapters import AdapterSpec
     from evals.config import EvalConfig
     from evals.models import resolve_model
     from evals.run import EvalRun

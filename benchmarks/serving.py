@@ -51,11 +51,11 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="the suite's first N prompts (the server is slow)")
     args = parser.parse_args()
     os.environ.setdefault("JARVIS_EVALS_NO_PROGRESS", "1")
+    from evals.adapters import find_latest_adapter
     from evals.backends import BASE_ARM, Arm, Prompt
     from evals.backends.hf import HFBackend
     from evals.backends.openai import OpenAIBackend
-    from evals.adapters import find_latest_adapter
-from evals.models import resolve_model
+    from evals.models import resolve_model
     from evals.records import GenerationSettings
     from evals.suite import load_suite
     from tests.servers import merge_lora, transformers_serve

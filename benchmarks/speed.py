@@ -96,7 +96,8 @@ def peer_run(venv: Path, adapter: Path, cold: dict, work: Path) -> dict:
     if found is None:
         raise SystemExit(f"run_peer.sh printed no timing: {line}")
     logs = Path(found.group(4))
-    ours = {c["prompt"]: (c["base"]["answer"], c["finetuned"]["answer"]) for c in cold["results"]}
+    tuned = cold["metadata"]["primary"]
+    ours = {r["case"]["prompt"]: (r["arms"]["base"]["answer"], r["arms"][tuned]["answer"]) for r in cold["results"]}
     same = total = 0
     differing: list[str] = []
     for arm, index in (("base", 0), ("ft", 1)):
@@ -149,7 +150,7 @@ def main() -> None:
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     from evals.adapters import find_latest_adapter
-from evals.models import resolve_model
+    from evals.models import resolve_model
 
     adapter = (
         args.adapter or find_latest_adapter(ROOT / "output") or sys.exit("no adapter: run `jarvis-evals train`")

@@ -5,7 +5,7 @@ with each request rendered exactly as the benchmark renders it (``build_prompt``
 loss on the answer tokens only. By default its weights are first rounded to the NF4 values
 the benchmark's 4-bit base holds (``round_to_nf4``), so the adapter fits the base it is
 evaluated on. The adapter lands in ``<output-dir>/<timestamp>/final/``, where
-``evals.models.find_latest_adapter`` finds it.
+``evals.adapters.find_latest_adapter`` finds it.
 
 torch, transformers and peft are imported inside functions so the CLI starts instantly.
 """
