@@ -19,6 +19,7 @@ from evals.history import append_history, record_of
 from evals.jsonio import loads_guarded
 from evals.loggers import log_run
 from evals.plan import RunPlan
+from evals.power import power_section
 from evals.records import CustomCheck, GateOutcome, NoiseFloor, RunResults, decode
 from evals.reports import write_reports
 from evals.robustness import robustness_section
@@ -93,6 +94,14 @@ def conclude(
         noise=read_noise(config, results),
         custom_checks=custom_checks,
         robustness=robustness_section(results.pairs()),
+        power={
+            name: power_section(
+                [c for c in results.pairs(name) if not c.case.level],  # clean cases: a variant is not a case
+                gate_config.tolerance,
+                gate_config.category_tolerances,
+            )
+            for name in results.adapters
+        },
     )
     if len(results.adapters) > 1:
         results = replace(results, leaderboard=leaderboard(results))

@@ -117,7 +117,7 @@ def test_three_adapters_one_base_one_test_per_case_and_adapter(
     # Every case holds the base arm once and one arm per adapter: no adapter's results repeated.
     assert all(list(c["arms"]) == ["base", "good", "rand", "weak"] for c in data["results"])
     assert all(c["arms"]["good"]["answer"].startswith("open_app") for c in data["results"])
-    assert set(data["paired"]) == {"good", "rand", "weak"}
+    assert set(data["paired"]) == set(data["power"]) == {"good", "rand", "weak"}
     reports = pytester.path / "reports"
     assert (reports / "benchmark_leaderboard.csv").read_text().splitlines()[1].startswith("1,good,")
     assert (reports / "benchmark_leaderboard.png").stat().st_size > 5_000

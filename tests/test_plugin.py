@@ -57,6 +57,9 @@ def test_full_run_one_test_per_prompt(bench, pytester: pytest.Pytester) -> None:
     for arm in overall["arms"].values():
         assert 0.0 <= arm["relevance"] <= 1.0 and 0.0 <= arm["keyword_match"] <= 1.0
     assert 0.0 <= overall["pairs"][name]["cosine_similarity"] <= 1.0
+    power = data["power"][name]
+    assert power["overall"]["n"] == 30 and set(power["by_category"]) == {"commands", "corrections", "routing"}
+    result.stdout.fnmatch_lines(["power: this run *detect a relevance drop*"])
     # The adapter has non-zero weights: the two arms must not answer identically everywhere.
     assert any(r["arms"]["base"]["answer"] != r["arms"][name]["answer"] for r in data["results"])
     result.stdout.fnmatch_lines(["*jarvis-evals*", "*report: *benchmark_results.json*"])

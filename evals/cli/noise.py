@@ -24,7 +24,14 @@ from evals.run import EvalRun
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The benchmark's own options under short names: the same parsers, defaults and help (evals.options)."""
     add_cli_argument(parser, "--jarvis-model", "--model")
-    add_cli_argument(parser, "--jarvis-adapter", "--adapter", type=Path, metavar="PATH")
+    add_cli_argument(
+        parser,
+        "--jarvis-adapter",
+        "--adapter",
+        type=Path,
+        metavar="PATH",
+        help="LoRA adapter folder (default: newest */final/ under the output dir)",
+    )
     add_cli_argument(parser, "--jarvis-output-dir", "--output-dir", type=Path)
     add_cli_argument(parser, "--jarvis-quant", "--quant")
     add_cli_argument(parser, "--jarvis-suite", "--suite", type=Path)

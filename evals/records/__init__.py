@@ -48,6 +48,8 @@ from evals.records.sections import (
     NoiseFloor,
     PairedBlock,
     PairedStats,
+    PowerBlock,
+    PowerSection,
     Robustness,
 )
 from evals.records.suite import (
@@ -98,6 +100,8 @@ __all__ = [
     "PairStats",
     "PairedBlock",
     "PairedStats",
+    "PowerBlock",
+    "PowerSection",
     "Robustness",
     "RunMetadata",
     "RunResults",

@@ -17,6 +17,7 @@ from evals.records.sections import (
     Leaderboard,
     NoiseFloor,
     PairedStats,
+    PowerSection,
     Robustness,
 )
 
@@ -50,6 +51,8 @@ class RunResults:
     environment: EnvironmentChange | None = None
     # --jarvis-perturb: the primary adapter's and the base's relevance per noise level (evals/robustness.py).
     robustness: Robustness | None = None
+    # Keyed by adapter: the smallest relevance drop the run can detect (evals/power.py).
+    power: Mapping[str, PowerSection] = field(default_factory=dict)
 
     @property
     def primary(self) -> str:
@@ -74,6 +77,9 @@ class RunResults:
 
     def comparison_for(self, adapter: str | None = None) -> BaselineComparison | None:
         return self.baseline_comparison.get(adapter or self.primary)
+
+    def power_for(self, adapter: str | None = None) -> PowerSection | None:
+        return self.power.get(adapter or self.primary)
 
     def to_dict(self) -> dict[str, Any]:
         """The results file's document: the format version, then every section that is not empty."""

@@ -37,6 +37,31 @@ class PairedStats:
 
 
 @dataclass(frozen=True)
+class PowerBlock:
+    """What one group of cases can detect (evals/power.py): the smallest drop caught at the section's power."""
+
+    n: int
+    can_drop: int  # cases scoring above 0: a drop can only take from them
+    mean: float
+    detectable_drop: float | None  # None: no drop, however large, is caught at that power
+    miss_at_example: float  # the chance a real drop of the section's example size is not significant
+    cases_for_tolerance: int | None  # cases like these needed to detect a drop of the tolerance
+
+
+@dataclass(frozen=True)
+class PowerSection:
+    """One adapter's power: the minimum detectable relevance drop, globally and per category."""
+
+    alpha: float
+    power: float
+    example_drop: float
+    min_losses: int  # lost cases the sign test needs to reject at alpha
+    tolerance: float
+    overall: PowerBlock
+    by_category: Mapping[str, PowerBlock] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class BaselineBlock:
     """This run's fine-tuned relevance minus the baseline's, over the cases both have in one scope."""
 

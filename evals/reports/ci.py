@@ -12,6 +12,7 @@ import os
 import re
 from html import escape
 
+from evals.power import sentence as power_sentence
 from evals.records import RunResults, ScoredCase, Stats
 from evals.verdict import category_stats, format_pct, regressions, significance_sentence, verdict_of
 
@@ -35,6 +36,8 @@ def markdown_summary(results: RunResults) -> str:
     ]
     if (paired := results.paired_for()) is not None:
         lines += ["", _md(significance_sentence(paired))]
+    if (power := results.power_for()) is not None:
+        lines += ["", f"**Power:** {_md(power_sentence(power))}."]
     lines += [
         "",
         f"Model {_code(m.model)} + adapter {_code(m.adapter)} ({_md(m.quantization)}, {_md(m.device)}), "

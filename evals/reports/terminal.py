@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from evals.power import sentence as power_sentence
 from evals.records import GateOutcome, Leaderboard, Robustness, RunResults, Stats
 from evals.verdict import category_stats, format_pct, verdict_of, weakest_category
 
@@ -106,6 +107,8 @@ def summary_lines(
                 f"95% CI [{paired.ci_low:+.3f}, {paired.ci_high:+.3f}], sign test p={paired.sign_test_p:.3g} "
                 f"({'significant' if paired.significant else 'not significant'} at 5%)"
             )
+        if (power := results.power_for()) is not None:
+            lines.append(f"power: {power_sentence(power)}")
         if results.robustness is not None:
             lines.extend(robustness_lines(results.robustness))
         meta = results.metadata

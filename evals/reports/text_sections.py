@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from evals.power import sentence as power_sentence
 from evals.records import (
     BaselineBlock,
     BaselineComparison,
@@ -16,6 +17,7 @@ from evals.records import (
     NoiseFloor,
     PairedBlock,
     PairedStats,
+    PowerSection,
     Robustness,
     RunResults,
 )
@@ -46,6 +48,8 @@ def later_sections(results: RunResults) -> list[list[str]]:
         out.append(_noise_section(results.noise))
     if (paired := results.paired_for()) is not None:
         out.append(_paired_section(paired))
+    if (power := results.power_for()) is not None:
+        out.append(_power_section(power, results.noise))
     if results.robustness is not None:
         out.append(_robustness_section(results.robustness))
     if (comparison := results.comparison_for()) is not None:
@@ -124,6 +128,45 @@ def _paired_section(paired: PairedStats) -> list[str]:
     sentence = significance_sentence(paired)
     if sentence:
         lines += wrap_lines(sentence, indent=2)
+    return lines
+
+
+def _power_section(power: PowerSection, noise: NoiseFloor | None) -> list[str]:
+    lines = section_title(
+        f"POWER (the smallest drop of fine-tuned relevance this run would show as significant: sign test at "
+        f"{power.alpha:.0%}, {power.power:.0%} power; a drop takes cases that score above 0 down to 0)"
+    )
+    rows = [
+        [
+            scope,
+            str(b.n),
+            str(b.can_drop),
+            "none" if b.detectable_drop is None else f"{b.detectable_drop:.3f}",
+            f"{b.miss_at_example:.1%}",
+            "-" if b.cases_for_tolerance is None else str(b.cases_for_tolerance),
+        ]
+        for scope, b in [("global", power.overall), *power.by_category.items()]
+    ]
+    lines += table_lines(
+        [
+            "scope",
+            "n",
+            "can drop",
+            "detectable drop",
+            f"a drop of {power.example_drop:g} missed",
+            "cases for tolerance",
+        ],
+        rows,
+        align="lrrrrr",
+    )
+    lines += wrap_lines(power_sentence(power)[0].upper() + power_sentence(power)[1:] + ".", indent=2)
+    if noise is not None:
+        lines += wrap_lines(
+            f"Repeated-run noise floor (jarvis-evals noise): {noise.base_differing} base and "
+            f"{noise.finetuned_differing} fine-tuned answers of {noise.n_cases} differed between two identical "
+            "runs; the figures above assume a re-run answers the same.",
+            indent=2,
+        )
     return lines
 
 

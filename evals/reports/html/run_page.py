@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
+from evals.power import sentence as power_sentence
 from evals.records import ArmScore, PairedBlock, RunResults, ScoredCase, Stats
 from evals.reports.charts import BASE_COLOR, FINETUNED_COLOR, VERDICT_COLORS
 from evals.reports.html.parts import Cell, Row, cases_section, dl, esc, kpi, num, page, section, sign_css
@@ -144,6 +145,8 @@ def _run_header(results: RunResults) -> str:
     notes = []
     if (paired := results.paired_for()) is not None:
         notes.append(significance_sentence(paired))
+    if (power := results.power_for()) is not None:
+        notes.append("Power: " + power_sentence(power) + ".")
     notes.append(f"Verdict thresholds on the relative relevance gain: {THRESHOLDS_TEXT}.")
     gate = results.gate
     reasons = ""
