@@ -117,12 +117,12 @@ def sentence(section: PowerSection) -> str:
     block, tol = section.overall, section.tolerance
     if block.detectable_drop is None:
         return (
-            f"this run cannot detect a relevance drop of any size at {section.power:.0%} power: only {block.can_drop} "
+            f"this run cannot detect a relevance drop of any size at {100 * section.power:g} % power: only {block.can_drop} "
             f"case(s) score above 0, and the sign test needs {section.min_losses} lost cases to reject at "
-            f"{section.alpha:.0%}; add cases"
+            f"{100 * section.alpha:g} %; add cases"
         )
     mde = block.detectable_drop
-    said = f"this run can detect a relevance drop of {mde:.2f} or more as significant ({section.power:.0%} power)"
+    said = f"this run can detect a relevance drop of {mde:.2f} or more as significant ({100 * section.power:g} % power)"
     if mde <= tol:
         return f"{said}; the gate's tolerance {tol:g} is above it"
     said += (
@@ -139,9 +139,9 @@ def _caught(block: PowerBlock) -> str:
     caught = 1.0 - block.miss_at_example
     tenths = round(10 * caught)
     if tenths <= 0:
-        return f"almost never be significant ({caught:.1%} of runs)"
+        return f"almost never be significant ({100 * caught:.1f} % of runs)"
     if tenths >= 10:
-        return f"almost always be significant ({caught:.1%} of runs)"
+        return f"almost always be significant ({100 * caught:.1f} % of runs)"
     return f"be significant only about {tenths} time{'s' if tenths != 1 else ''} in 10"
 
 

@@ -84,7 +84,7 @@ def test_every_report_of_a_run_says_what_it_can_detect() -> None:
 def test_a_run_too_small_to_detect_anything_says_so() -> None:
     section = power_section([scored("c1", "routing", 0.0, 1.0)], tolerance=0.02)
     assert section.overall.detectable_drop is None
-    assert sentence(section).startswith("this run cannot detect a relevance drop of any size at 80% power")
+    assert sentence(section).startswith("this run cannot detect a relevance drop of any size at 80 % power")
 
 
 def _binomial_tail(m: int, q: float, k_min: int) -> float:

@@ -134,7 +134,7 @@ def _paired_section(paired: PairedStats) -> list[str]:
 def _power_section(power: PowerSection, noise: NoiseFloor | None) -> list[str]:
     lines = section_title(
         f"POWER (the smallest drop of fine-tuned relevance this run would show as significant: sign test at "
-        f"{power.alpha:.0%}, {power.power:.0%} power; a drop takes cases that score above 0 down to 0)"
+        f"{100 * power.alpha:g} %, {100 * power.power:g} % power; a drop takes cases that score above 0 down to 0)"
     )
     rows = [
         [
@@ -142,7 +142,7 @@ def _power_section(power: PowerSection, noise: NoiseFloor | None) -> list[str]:
             str(b.n),
             str(b.can_drop),
             "none" if b.detectable_drop is None else f"{b.detectable_drop:.3f}",
-            f"{b.miss_at_example:.1%}",
+            f"{100 * b.miss_at_example:.1f} %",
             "-" if b.cases_for_tolerance is None else str(b.cases_for_tolerance),
         ]
         for scope, b in [("global", power.overall), *power.by_category.items()]
