@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
@@ -24,10 +24,6 @@ from evals.records import Case, CustomCheck, GateOutcome, RunResults
 from evals.reports.ci import append_step_summary
 from evals.reports.terminal import summary_lines
 from evals.run import EvalRun
-
-if TYPE_CHECKING:
-    from evals.arms import Transcript
-    from evals.run import EvalRun
 
 CASE_ARG = "jarvis_case"
 ADAPTER_ARG = "jarvis_adapter"
