@@ -130,8 +130,11 @@ class InTrainingEval:
             json.dumps(self.suite.function_schemas(), ensure_ascii=False) if self.prompt_format == NATIVE_TOOLS else ""
         )
         system = self.suite.system_prompt_for(self.prompt_format)
-        prompts = [Prompt(system=system, user=c.prompt, tools=tools) for c in cases]
-        return [build_prompt(self.tokenizer, p.system, p.user, p.tool_schemas()) for p in prompts]
+        prompts = [
+            Prompt(system=system, user=c.prompt, tools=tools, history=tuple((t.role, t.content) for t in c.history))
+            for c in cases
+        ]
+        return [build_prompt(self.tokenizer, p.system, p.user, p.tool_schemas(), p.history) for p in prompts]
 
     def _answer(self, model: Any, cases: Sequence[Case], stats: BackendStats) -> list[str]:
         generator = BatchGenerator(model, self.tokenizer, self.settings(), stats)
