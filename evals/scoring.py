@@ -26,7 +26,7 @@ from evals.runtime.verdict import judge_calls
 def score_arm(answer: str, case: Case, suite: Suite) -> ArmScore:
     """One answer's relevance and keywords, and what its calls do in the tool runtime."""
     score = score_answer(answer, case, suite.tools)
-    task = judge_calls(score.calls, case, suite.tool_ids, recited=score.recited)
+    task = judge_calls(score.calls, case, suite.tool_ids, recited=score.recited, answer=answer)
     return replace(
         score,
         task_success=task.task_success,

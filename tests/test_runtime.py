@@ -31,7 +31,6 @@ from evals.runtime.values import read_clock, read_duration
 from evals.suite import load_suite
 
 ROOT = Path(__file__).resolve().parents[1]
-DRAFT = ROOT / "evals" / "suites" / "jarvis_expect_draft.yaml"
 
 
 def run(answer: str, setup: dict[str, Any] | None = None) -> tuple[State, Any]:
@@ -347,19 +346,3 @@ def test_bad_specs_are_refused_naming_the_key(spec: Any, named: str) -> None:
         parse_expect(spec)
     message = str(error.value)
     assert named in message and "\n" not in message, message
-
-
-# -- the draft for the suite's cases ----------------------------------------------------------------
-
-
-def test_the_draft_covers_every_case_and_every_example_meets_it() -> None:
-    draft = yaml.safe_load(DRAFT.read_text(encoding="utf-8"))["cases"]
-    assert list(draft) == [case.id for case in load_suite().cases]
-    for case_id, entry in draft.items():
-        assert set(entry) <= {"setup", "expect", "example"}, case_id
-        expect = parse_expect(entry["expect"])
-        state = State.from_setup(entry.get("setup"))
-        execution = execute(parse_calls(entry["example"], REGISTRY), state)
-        result = check_expect(expect, state, execution.after, execution)
-        assert result.ok, (case_id, result.unmet)
-        assert not check_expect(expect, state, state, execute([], state)).ok, f"{case_id}: met by doing nothing"

@@ -9,9 +9,11 @@ call; it is still a call, never an abstention. Pure: no file, no model.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 
+from evals.backends.prompting import strip_think
 from evals.metrics import parse_calls
 from evals.metrics.relevance import analyse
 from evals.records import Call, Case, ExecutedCall, Suite, Tool
@@ -30,6 +32,29 @@ COUPLED: tuple[frozenset[str], ...] = (
     frozenset({"music", "music_query"}),
     frozenset({"volume", "muted"}),
 )
+
+
+# What a runtime would try to dispatch though no tool has that name: ``nom_outil(...)`` anywhere, or
+# an invented id opening the answer or a sentence ("open_firefox — ..."). The call parser keeps only
+# names near a tool id (for relevance); a runtime tries every call it is handed, and fails it.
+_ATTEMPT = re.compile(
+    r"(?<![\w.])([a-z][a-z0-9]*(?:_[a-z0-9]+)+)\s*\("
+    r"|(?:^|(?<=[.!?\n]))\s*[`*\"']*([a-z][a-z0-9]*(?:_[a-z0-9]+)+)[`*\"']*\s*(?:[—–:-]|$)",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def attempted_calls(answer: str, calls: Sequence[Call], tool_ids: Iterable[str]) -> tuple[Call, ...]:
+    """Calls to no tool that the parser left out: an unknown name is still a call, never an abstention."""
+    ids = {t.lower() for t in tool_ids}
+    seen = {(c.raw_name or c.name).lower() for c in calls} | ids
+    out: list[Call] = []
+    for match in _ATTEMPT.finditer(answer):
+        name = match.group(1) or match.group(2)
+        if name.lower() not in seen:
+            seen.add(name.lower())
+            out.append(Call(name="", arguments="", form="function" if match.group(1) else "bare", raw_name=name))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -104,9 +129,16 @@ def _executed(run: Execution) -> tuple[ExecutedCall, ...]:
     return tuple(out)
 
 
-def judge_calls(calls: Sequence[Call], case: Case, tool_ids: Iterable[str], recited: bool = False) -> TaskScore:
-    """Run ``calls`` (an answer's, parsed) for ``case``; ``recited``: the answer recites the tool list."""
+def judge_calls(
+    calls: Sequence[Call], case: Case, tool_ids: Iterable[str], recited: bool = False, answer: str = ""
+) -> TaskScore:
+    """Run ``calls`` (an answer's, parsed) for ``case``; ``recited``: the answer recites the tool list.
+
+    ``answer``, when given, adds the calls to unknown names the parser left out (``attempted_calls``).
+    """
     ids = tuple(tool_ids)
+    if answer:
+        calls = (*calls, *attempted_calls(strip_think(answer), calls, ids))
     expected = set(case.expected_tools)
     # A recital names every tool and asks for none: nothing runs, and it does not abstain either.
     calls = () if recited else tuple(calls)
@@ -135,4 +167,4 @@ def judge(answer: str, case: Case, tools: Suite | Sequence[Tool]) -> TaskScore:
     """Judge one answer to ``case`` by what its calls do (the calls and flags relevance reads)."""
     registry = tools.tools if isinstance(tools, Suite) else tuple(tools)
     analysis = analyse(answer, case.prompt, case.expected_tools, registry)
-    return judge_calls(analysis.calls, case, (t.id for t in registry), recited=analysis.recited)
+    return judge_calls(analysis.calls, case, (t.id for t in registry), recited=analysis.recited, answer=answer)
