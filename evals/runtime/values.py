@@ -111,10 +111,11 @@ def read_clock(text: str) -> str | None:
     hour, minute, suffix, rest = -1, 0, "", ""
     if match := _HOUR_MINUTE.search(folded):
         hour, minute, suffix = int(match.group(1)), int(match.group(2) or 0), match.group(3) or ""
-        rest = folded[match.end() :]
+        # Only after a bare hour ("9 h", not "9 h 10") can French add a quarter or a half.
+        rest = "" if match.group(2) else folded[match.end() :]
     elif match := _AM_PM.search(folded):
         hour, suffix = int(match.group(1)), match.group(2)
-    if rest and not match.group(2):  # French quarters and halves, and the evening: "9 h et quart", "7 h du soir"
+    if rest:  # French quarters and halves, and the evening: "9 h et quart", "7 h du soir"
         if re.match(r"\s*et (?:le )?quart\b", rest):
             minute = 15
         elif re.match(r"\s*et demie?\b", rest):
