@@ -24,6 +24,7 @@ from evals.gate.rules import GateConfig
 from evals.options import DEFAULT_MAX_NEW_TOKENS, OPTIONS, Option
 from evals.parsers import parse_category_tolerances, parse_env_name
 from evals.policy import AssertPolicy
+from evals.suite import SHIPPED_SUITES
 
 
 def all_options() -> tuple[Option, ...]:
@@ -165,8 +166,11 @@ def read_config(config: pytest.Config) -> EvalConfig:
         model_base = values["jarvis_model"][1]
         candidate = model_base / Path(model).expanduser()
         model = str(candidate) if candidate.exists() else model
+    suite = path("jarvis_suite")
+    if suite is not None and not suite.exists() and plain("jarvis_suite") in SHIPPED_SUITES:
+        suite = Path(plain("jarvis_suite"))  # a shipped suite's short name (load_suite resolves it)
     settings = EvalConfig(
-        suite=path("jarvis_suite"),
+        suite=suite,
         model=model or "embedded",
         quant=plain("jarvis_quant"),
         adapters=_adapter_specs(values["jarvis_adapter"]),

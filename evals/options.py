@@ -55,7 +55,11 @@ class Option:
 
 OPTIONS: tuple[Option, ...] = (
     Option(
-        "--jarvis-suite", "jarvis_suite", None, "suite YAML file (default: the shipped JARVIS suite)", metavar="PATH"
+        "--jarvis-suite",
+        "jarvis_suite",
+        None,
+        "suite YAML file, or a shipped suite: jarvis (the default, 30 cases) or jarvis-full (90)",
+        metavar="PATH",
     ),
     Option(
         "--jarvis-model",
