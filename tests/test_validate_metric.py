@@ -32,7 +32,7 @@ def test_the_metric_agrees_with_the_hand_labels(suite) -> None:
     agree = sum(1 for j in judged if j.agrees)
     report = "\n".join([*disagreement_lines(judged), agreement_line(judged)])
     print(report)
-    assert len(judged) == 320
+    assert len(judged) == 488
     assert agree / len(judged) >= MIN_AGREEMENT, report
 
 

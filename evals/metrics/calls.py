@@ -60,7 +60,7 @@ _FUNCTION = re.compile(r"(?<![\w-])([A-Za-z][A-Za-z0-9_-]*)\(")
 _NAME_KEYS = ("name", "tool", "tool_name", "function", "function_name", "action")
 _ARGUMENT_KEYS = ("arguments", "args", "parameters", "params", "input")
 # What may precede or separate the bare ids of a leading plan: markup, bullets, numbers, "et"/"and".
-_LEAD_SKIP = re.compile(r"(?:[\s*`'\"«»>#•\-–—,;+&/]|\d+[.)](?!\w)|\b(?:et|and|puis|then)\b)+", re.IGNORECASE)
+LEAD_SKIP = re.compile(r"(?:[\s*`'\"«»>#•\-–—,;+&/]|\d+[.)](?!\w)|\b(?:et|and|puis|then)\b)+", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -204,7 +204,7 @@ def _leading_ids(chars: list[str], tool_ids: Sequence[str], found: list[Found]) 
         text = "".join(chars)  # ids taken from an earlier start are blanked: each is read once
         pos = start
         while True:
-            skip = _LEAD_SKIP.match(text, pos)
+            skip = LEAD_SKIP.match(text, pos)
             pos = skip.end() if skip else pos
             token = ID_TOKEN.match(text, pos)
             if token is None:

@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import Literal
 
 from evals.backends.prompting import strip_think
-from evals.metrics.calls import Found
+from evals.metrics.calls import ID_TOKEN, Found, resolve_id
 from evals.metrics.text import APOSTROPHES, SHORT_WORD, compile_lexicon, lex_words, sentence_spans, word_keys
 from evals.records import ArmScore, Tool
 
@@ -104,6 +104,9 @@ def _echo_words(text: str) -> set[str]:
 def is_echo(answer: str, prompt: str, tools: Sequence[Tool] = ()) -> bool:
     """Whether an answer only repeats the request in its own form, or restates it as an order.
 
+    A recital of the system prompt's instructions (``instruction_spans``) is left out first, so an
+    echo mixed with one is still an echo.
+
     True when every word of the answer (case- and punctuation-insensitive, accent-sensitive,
     fillers such as "ok", "d'accord", "oui" dropped) is a word of the prompt, and any first-person
     subject it has stands in the prompt before the same word. A first-person subject ("Je ferme
@@ -113,12 +116,38 @@ def is_echo(answer: str, prompt: str, tools: Sequence[Tool] = ()) -> bool:
     With the suite's ``tools``, also True for an order that restates the request (``_is_order_echo``):
     "Augmenter la luminosité de l'écran." for "augmente la luminosité de l'écran".
     """
-    text = strip_think(answer).translate(APOSTROPHES)
+    text = _without_instructions(strip_think(answer).translate(APOSTROPHES), tuple(t.id for t in tools))
     prompt_text = prompt.translate(APOSTROPHES)
     words = _echo_words(text)
     if not words or not _first_person_of_the_request(text, prompt_text):
         return False
     return words <= _echo_words(prompt_text) or _is_order_echo(text, prompt_text, _verb_keys(tuple(tools)))
+
+
+_QUOTE = re.compile(r'"([^"\n]*)"|«([^»\n]*)»')
+
+
+def quoted_request_spans(text: str, prompt: str) -> list[tuple[int, int]]:
+    """The quotations of the request: text in quotes of two words or more, every one a word of the prompt.
+
+    Quoting the request names it, it does not do it: 'La phrase "Mets le volume plus fort" est…'.
+    """
+    prompt_words = _echo_words(prompt.translate(APOSTROPHES))
+    spans = []
+    for match in _QUOTE.finditer(text):
+        words = re.findall(r"\w+", _FILLERS.sub(" ", match.group().lower()))
+        if len(words) >= 2 and set(words) <= prompt_words:
+            spans.append(match.span())
+    return spans
+
+
+def _without_instructions(text: str, tool_ids: Sequence[str]) -> str:
+    """The answer with its recital of the instructions blanked: an echo stays an echo when the model
+    goes on reciting its system prompt ("Monte le son, l'assistant vocal francophone. Les demandes…")."""
+    chars = list(text)
+    for a, b in instruction_spans(text, tool_ids):
+        chars[a:b] = " " * (b - a)
+    return "".join(chars)
 
 
 def _first_person_of_the_request(text: str, prompt_text: str) -> bool:
@@ -214,11 +243,17 @@ LOOP_MAX_DIVERSITY = 0.4
 
 def loop_units(free: str, calls: Sequence[Found]) -> list[str]:
     """The answer as the loop rule reads it: each call is one unit (its tool and arguments), each
-    word of the free text another (lower-cased, accents kept), in the order they appear."""
+    word of the free text another (lower-cased, accents kept), in the order they appear. Arguments
+    that did not parse as key=value or JSON stay text, and their words are units too."""
     units = [(m.start(), m.group()) for m in re.finditer(r"\w+", free.lower())]
     for found in calls:
         if found.call is not None:
-            arguments = json.dumps(found.call.arguments, sort_keys=True, ensure_ascii=False)
+            arguments = found.call.arguments
+            if isinstance(arguments, str) and arguments.strip():
+                # Arguments left as text are read as words: "music_play(music_create(music_create(…" loops.
+                units += [(found.start + 1 + k, w) for k, w in enumerate(re.findall(r"\w+", arguments.lower()))]
+                arguments = ""
+            arguments = json.dumps(arguments, sort_keys=True, ensure_ascii=False)
             units.append((found.start, f"{found.call.name or found.call.raw_name.lower()}({arguments})"))
     return [unit for _, unit in sorted(units)]
 
@@ -261,6 +296,36 @@ def is_loop(units: Sequence[str]) -> bool:
 
 
 # -- recital and the flags of a score ------------------------------------------------------------
+
+# Phrases of the shipped system prompts (suite 1.x and 2.0, both formats) that no answer to a request
+# needs: a model that writes one is reciting its instructions, not answering. "Outils :" counts when a
+# tool id follows it (the prompt's list), checked by the caller.
+_INSTRUCTIONS = re.compile(
+    r"\btu es jarvis\b|\bassistant vocal francophone\b|\breconnaissance vocale\b|\bdemandes viennent\b"
+    r"|\bcontenir des fautes\b|\bcomprends? l'intention\b|\bune seule ligne\b|\bcourte confirmation\b"
+    r"|\bidentifiant de l'outil\b|\bl'outil à appeler\b|\bl'appel de l'outil\b|\bavec ses arguments\b"
+    r"|\bun tiret\b|\bsi la demande est une action\b|\bsi rien n'est à faire\b|\bsans (?:appeler d')?outils?\b"
+    r"|\bremerciement, salutation\b|\boutil\(argument\b",
+    re.IGNORECASE,
+)
+TOOL_LIST_HEADER = re.compile(r"\boutils?\s*:\s*", re.IGNORECASE)
+
+
+def instruction_spans(text: str, tool_ids: Sequence[str] = ()) -> list[tuple[int, int]]:
+    """The pieces of an answer (cut at sentence ends, "," and ":") that recite the system prompt's
+    instructions: those that overlap a phrase of ``_INSTRUCTIONS``, or the tool list from "Outils :" before
+    a tool id to the end of its sentence."""
+    hits = [m.span() for m in _INSTRUCTIONS.finditer(text)]
+    for header in TOOL_LIST_HEADER.finditer(text):
+        token = ID_TOKEN.match(text, header.end())
+        if token and resolve_id(token.group(), tool_ids) is not None:
+            end = re.compile(r"[.!?…](?=\s|$)|\n").search(text, header.end())
+            hits.append((header.start(), end.start() if end else len(text)))  # the list runs to its sentence's end
+    if not hits:
+        return []
+    cuts = sorted({0, len(text), *(m.end() for m in re.finditer(r"[.!?…,:;\n]+", text))})
+    pieces = [(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if a < b]
+    return [(a, b) for a, b in pieces if any(a < end and start < b for start, end in hits)]
 
 
 def is_recital(designated: set[str], expected: set[str], n_tools: int) -> bool:

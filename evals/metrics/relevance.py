@@ -12,10 +12,19 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from evals.backends.prompting import strip_think
-from evals.metrics.calls import ID_TOKEN, Found, blank, extract_calls, resolve_id
-from evals.metrics.flags import is_echo, is_loop, is_recital, is_refusal, loop_units
+from evals.metrics.calls import ID_TOKEN, LEAD_SKIP, Found, blank, extract_calls, resolve_id
+from evals.metrics.flags import (
+    instruction_spans,
+    is_echo,
+    is_loop,
+    is_recital,
+    is_refusal,
+    loop_units,
+    quoted_request_spans,
+)
 from evals.metrics.text import (
     APOSTROPHES,
+    SENTENCE_END,
     Entry,
     Lexicon,
     compile_lexicon,
@@ -28,7 +37,7 @@ from evals.metrics.text import (
 from evals.records import ArmScore, Call, Case, Tool
 
 # The version of the scoring rules as a whole (results record it; docs/metrics.md tells each version).
-METRIC_VERSION = "3"
+METRIC_VERSION = "4"
 # The four metrics, by name.
 MetricName = Literal["cosine_similarity", "keyword_match", "relevance", "valid_call"]
 HIGHER_IS_BETTER: dict[MetricName, bool] = {
@@ -49,6 +58,15 @@ def f1(named: Iterable[str], expected: Iterable[str]) -> float:
         return 0.0
     precision, recall = hits / len(named_set), hits / len(expected_set)
     return 2 * precision * recall / (precision + recall)
+
+
+def relevance(routed: Iterable[str], expected: Iterable[str]) -> float:
+    """F1 of the routed tools against the expected ones; a case that expects no tool (small talk)
+    scores 1.0 when nothing is routed and 0.0 otherwise, since F1 is undefined on two empty sets."""
+    routed_set, expected_set = set(routed), set(expected)
+    if not expected_set:
+        return 0.0 if routed_set else 1.0
+    return f1(routed_set, expected_set)
 
 
 # -- segments and what voids them ----------------------------------------------------------------
@@ -191,6 +209,26 @@ _COMMITMENT = re.compile(
 )
 
 
+# An invented label: an id-shaped token with "_" that designates no tool ("open_firefox", "chrome_open").
+_INVENTED_CALL = re.compile(r"(?<![\w-])([A-Za-z][A-Za-z0-9]*_[A-Za-z0-9_-]*[A-Za-z0-9])\s*\(")
+
+
+def _invented_labels(free: str, tool_ids: Sequence[str]) -> list[tuple[int, int]]:
+    """Return the spans of invented labels: where a call would stand (leading a sentence, or before
+    "("), a token with "_" that designates no tool. Its words still name what it says
+    ("chrome_open" names open_app), but it is read apart from the words around it."""
+    spans: set[tuple[int, int]] = set()
+    for start in [0, *(m.end() for m in SENTENCE_END.finditer(free))]:
+        skip = LEAD_SKIP.match(free, start)
+        token = ID_TOKEN.match(free, skip.end() if skip else start)
+        if token and "_" in token.group() and resolve_id(token.group(), tool_ids) is None:
+            spans.add(token.span())
+    for match in _INVENTED_CALL.finditer(free):
+        if resolve_id(match.group(1), tool_ids) is None:
+            spans.add(match.span(1))
+    return sorted(spans)
+
+
 def _candidates(free: str, mentions: Sequence[Found]) -> dict[int, str]:
     """Return the ids (position -> tool) named as candidates before a commitment to another tool.
 
@@ -232,12 +270,19 @@ def analyse(answer: str, prompt: str, expected: Iterable[str], tools: Sequence[T
         if _TOOL_WORD.search(before) or re.match(r"\s*tools?\b", after, re.IGNORECASE):
             described.append(token.start())
         blank(chars, token.start(), token.end())
+    # Invented labels are read on their own: their words must not join the words that follow them.
+    lexicons = [compile_lexicon(t) for t in tools]
+    labelled: list[Found] = []
+    for a, b in _invented_labels(free, tool_ids):
+        labelled += [Found(tool, a) for tool in sorted(_sentence_mentions(lex_words(free[a:b]), lexicons))]
+        blank(chars, a, b)
+    for a, b in quoted_request_spans(free, prompt):
+        blank(chars, a, b)
     lexical = "".join(chars)
     # Ids named before a first-person commitment to another id, in its sentence, are candidates.
     candidates = _candidates(free, mentions)
     mentions = [f for f in mentions if f.start not in candidates]
 
-    lexicons = [compile_lexicon(t) for t in tools]
     questions: list[tuple[int, int]] = []
     segments = _segments(text)
     for start, end in sentence_spans(lexical):
@@ -263,15 +308,28 @@ def analyse(answer: str, prompt: str, expected: Iterable[str], tools: Sequence[T
     def inside(position: int, spans: Sequence[tuple[int, int]]) -> bool:
         return any(a <= position < b for a, b in spans)
 
+    kept_mentions = {f.tool for f in mentions if not inside(f.start, voided) and not inside(f.start, questions)}
+    label_tools = {f.tool for f in labelled if not inside(f.start, voided)}
+    if label_tools and kept_mentions and not label_tools & kept_mentions:
+        # The words commit to another action than the invented label: a reader cannot tell which one
+        # JARVIS will do, as with a wrong call ("open_firefox — Je verrouille l'écran."), so neither routes.
+        kept_mentions = set()
+    else:
+        kept_mentions |= label_tools
+    mentions += labelled
+
     expected_set = set(expected)
     designated = {f.tool for f in (*calls, *mentions) if f.tool}
     recited = is_recital(designated, expected_set, len(tools))
     weighed = designated | set(candidates.values())  # more than half of the registry is still a recital
     recited = recited or (len(weighed) > len(tools) / 2 and not weighed <= expected_set)
+    # Reciting the system prompt's instructions is a recital too, whatever else the answer says.
+    recital = instruction_spans(text, tool_ids)
+    recited = recited or bool(recital)
     malformed = any(f.malformed for f in (*calls, *mentions))
     kept_calls = [f for f in calls if not inside(f.start, voided)]
-    kept_mentions = {f.tool for f in mentions if not inside(f.start, voided) and not inside(f.start, questions)}
-    echo = not calls and is_echo(text, prompt, tools)
+    # Calls inside a recital ("Outils : volume_up(step, level), ...") are the prompt's, not the answer's.
+    echo = not any(not inside(f.start, recital) for f in calls) and is_echo(text, prompt, tools)
     if calls:  # calls decide: free text neither adds nor removes tools
         routed = {f.tool for f in kept_calls if f.tool}
     elif echo:
@@ -296,8 +354,13 @@ def analyse(answer: str, prompt: str, expected: Iterable[str], tools: Sequence[T
 
 
 def valid_call(analysis: Analysis, expected: Iterable[str]) -> float:
-    """Return 1.0 when the answer's calls are exactly the expected tools, parseable and well spelt."""
+    """Return 1.0 when the answer's calls are exactly the expected tools, parseable and well spelt.
+
+    A case that expects no tool (small talk) is answered validly by words alone: 1.0 when there is no call.
+    """
     calls = analysis.calls
+    if not set(expected):
+        return 0.0 if calls else 1.0
     if not calls or analysis.refusal or analysis.recited or analysis.loop:
         return 0.0
     if any(c.malformed or not c.name for c in calls):
@@ -325,6 +388,15 @@ def find_tools(answer: str, prompt: str, tools: Iterable[Tool]) -> ToolMentions:
     return ToolMentions(named=analysis.designated, echoed=frozenset())
 
 
+def _acts(analysis: Analysis) -> bool:
+    """Whether an answer reaches for tools even though nothing is routed: a recital, or calls in a loop.
+
+    Recitals and loops route nothing so that a tool case gets no credit for them; a case that expects
+    no tool must not get credit for them either.
+    """
+    return analysis.recited or (analysis.loop and bool(analysis.calls))
+
+
 def score_answer(answer: str, case: Case, tools: Sequence[Tool]) -> ArmScore:
     """Score one arm's answer to one case on keywords, JARVIS relevance and valid calls."""
     expected = set(case.expected_tools)
@@ -334,7 +406,7 @@ def score_answer(answer: str, case: Case, tools: Sequence[Tool]) -> ArmScore:
         answer=answer,
         keyword_hits=keyword_hits(answer, case.keywords),
         keyword_total=len(case.keywords),
-        relevance=f1(routed, expected),
+        relevance=relevance(routed, expected) if expected or not _acts(analysis) else 0.0,
         tools_named=tuple(sorted(routed)),
         tools_missing=tuple(sorted(expected - routed)),
         tools_extra=tuple(sorted(routed - expected)),
