@@ -2,7 +2,7 @@
 
 - ``cosine_similarity`` (``similarity``): TF-IDF over character n-grams between the two arms' answers.
 - ``keyword_match`` (``text``): how many of a case's keywords an answer contains (N/total).
-- ``relevance`` (``relevance``, metric version 3): F1 between the tools an answer routes to and
+- ``relevance`` (``relevance``, metric version 4): F1 between the tools an answer routes to and
   the tools the case expects. Calls come first, read as a runtime would (``calls.parse_calls``);
   free-text mentions (the suite's lexicons, by lemma and stem: ``text.word_keys``) count only when
   the answer has no call. Refusals, recitals of the tool list, echoes of the request (an order
