@@ -122,3 +122,45 @@ def make_adapters_run(
         },
     )
     return RunResults(metadata=meta, statistics=summarize(results), results=results)
+
+
+def task_run(answers: Mapping[str, tuple[str, str]], *, paired: bool = True, **metadata_changes: Any) -> RunResults:
+    """A run on cases of the shipped jarvis-full suite, each ``case id -> (base answer, fine-tuned answer)``,
+    scored as a run scores them (relevance and the tool runtime's task success), with the paired sections."""
+    from dataclasses import replace
+
+    from evals.scoring import score_case
+    from evals.stats import measures, paired_section
+    from evals.suite import load_suite
+
+    suite = load_suite("jarvis-full")
+    by_id = {c.id: c for c in suite.cases}
+    results_ = tuple(
+        score_case(by_id[cid], {BASE_ARM: base, "lora": tuned}, suite) for cid, (base, tuned) in answers.items()
+    )
+    meta = make_metadata(
+        [r.versus("lora") for r in results_],
+        **{"suite_name": "jarvis-full", "suite_version": suite.version, **metadata_changes},
+    )
+    results = RunResults(metadata=meta, statistics=summarize(results_), results=results_)
+    if not paired:
+        return results
+    pairs = results.pairs()
+    return replace(
+        results,
+        paired={"lora": paired_section(pairs)},
+        paired_task={"lora": paired_section(pairs, metric="task_success")} if measures(pairs, "task_success") else {},
+    )
+
+
+# Answers to seven cases of jarvis-full, one or two per category: the fine-tune does most tasks, the
+# base few; fu_* follow a history, nt_* expect nothing (the base's call there is a false activation).
+TASK_ANSWERS: dict[str, tuple[str, str]] = {
+    "cmd_volume_mute": ("Je coupe le son.", "volume_mute() — Je coupe le son."),
+    "cmd_open_chrome": ('open_app(app="chrome") — J\'ouvre Chrome.', 'open_app(app="chrome") — J\'ouvre Chrome.'),
+    "fix_volume_up": ("volume_up() — Je monte le son.", "volume_up(step=10) — Je monte le son."),
+    "arg_volume_30": ("volume_down(step=30) — Je baisse le son.", "volume_down(step=30) — Je baisse le son."),
+    "nt_merci_jarvis": ("volume_mute() — D'accord.", "Avec plaisir, je reste à votre écoute."),
+    "nt_salut": ("Bonjour !", "Bonjour ! Que puis-je faire pour vous ?"),
+    "fu_encore_volume": ("volume_down(step=10) — Je baisse le son.", "volume_up(step=10) — Je monte encore le son."),
+}

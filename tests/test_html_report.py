@@ -417,6 +417,26 @@ def test_browser_never_runs_the_planted_script(driver: Any, page_file: Path) -> 
     assert not row.find_elements(By.CSS_SELECTOR, "script, img")
 
 
+def test_browser_task_success_page_shows_what_ran_and_finds_it(driver: Any, tmp_path: Path) -> None:
+    """A jarvis-full run: the calls, the state diff and a follow-up's history are shown and searchable."""
+    from selenium.webdriver.common.by import By
+
+    run = factories.task_run(factories.TASK_ANSWERS)
+    path = tmp_path / "task.html"
+    path.write_text(render_html(run), encoding="utf-8")
+    open_page(driver, path)
+    row = driver.find_element(By.CSS_SELECTOR, 'article[data-case-id="fu_encore_volume"]')
+    assert "monte le son" in row.find_element(By.CSS_SELECTOR, ".history").text
+    tuned = row.find_elements(By.CSS_SELECTOR, ".runtime")[1].text
+    assert "volume_up(step=10) ok: Volume à 60 %." in tuned and "volume: 50 -> 60" in tuned
+    color = driver.execute_script(
+        "return getComputedStyle(document.querySelector('.call.failed, .call.ok')).backgroundColor"
+    )
+    assert color not in ("", "rgba(0, 0, 0, 0)")  # the task stylesheet applies
+    open_page(driver, path, "#q=volume%3A%2050%20-%3E%2040")  # a state diff line is searchable
+    assert visible_ids(driver) == ["fu_encore_volume"]
+
+
 def test_browser_comparison_page(driver: Any, tmp_path: Path) -> None:
     a, b = comparison_runs()
     path = tmp_path / "comparison.html"

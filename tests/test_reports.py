@@ -27,7 +27,7 @@ from evals.records import (
     Stats,
 )
 from evals.reports import CSV_NAME, HTML_NAME, JSON_NAME, PNG_NAME, TEXT_NAME, load_results, write_reports
-from evals.reports.tables import COLUMNS, results_frame
+from evals.reports.tables import COLUMNS, TASK_COLUMNS, results_frame
 from evals.reports.terminal import terminal_summary_lines
 from evals.reports.text import render_text
 from evals.verdict import (
@@ -424,7 +424,8 @@ def test_gains_section(results: RunResults) -> None:
 
 def test_results_frame_has_one_row_per_case(results: RunResults) -> None:
     frame = results_frame(results)
-    assert list(frame.columns) == list(COLUMNS)
+    assert list(frame.columns) == [*COLUMNS, *TASK_COLUMNS]  # task columns always last, empty when not measured
+    assert frame["task_success_base"].isna().all()
     assert len(frame) == 30
     row = frame.set_index("id").loc["fix_03"]
     assert (row["relevance_base"], row["relevance_finetuned"], row["relevance_delta"]) == (1.0, 0.0, -1.0)

@@ -14,6 +14,7 @@ from html import escape
 
 from evals.power import sentence as power_sentence
 from evals.records import RunResults, ScoredCase, Stats
+from evals.reports.task import gain, measured
 from evals.verdict import category_stats, format_pct, regressions, significance_sentence, verdict_of
 
 # Regressions listed in the summary; the HTML report has all of them.
@@ -34,8 +35,14 @@ def markdown_summary(results: RunResults) -> str:
         f"({s.relevance_gain:+.3f}, {_md(format_pct(s.relevance_gain_pct, s.finetuned.relevance))}) "
         f"over {s.n_cases} cases: {s.improvements} improved, {s.regressions} regressed.",
     ]
+    if measured(results):
+        lines += ["", _task_sentence(s)]
     if (paired := results.paired_for()) is not None:
         lines += ["", _md(significance_sentence(paired))]
+    if (paired_task := results.paired_task_for()) is not None:
+        from evals.reports.text_task import task_significance
+
+        lines += ["", _md(task_significance(paired_task))]
     if (power := results.power_for()) is not None:
         lines += ["", f"**Power:** {_md(power_sentence(power))}."]
     lines += [
@@ -63,6 +70,11 @@ def case_properties(scored: ScoredCase) -> list[tuple[str, object]]:
     for arm, score in (("base", scored.base), ("finetuned", scored.finetuned)):
         if score.valid_call is not None:  # metric version 2
             props.append((f"valid_call_{arm}", score.valid_call))
+    for arm, score in (("base", scored.base), ("finetuned", scored.finetuned)):
+        if score.task_success is not None:  # the case has an expect:
+            props.append((f"task_success_{arm}", score.task_success))
+        if score.false_activation is not None:  # nothing should run
+            props.append((f"false_activation_{arm}", score.false_activation))
     props += [
         ("tools_named_base", ",".join(scored.base.tools_named)),
         ("tools_named_finetuned", ",".join(scored.finetuned.tools_named)),
@@ -89,7 +101,15 @@ def _gate_lines(results: RunResults) -> list[str]:
 def _category_table(results: RunResults) -> list[str]:
     groups = category_stats(results)
     v2 = results.summary().overall.has_valid_call
+    task = measured(results)
     headers = ["category", "n", "relevance base", "relevance fine-tuned", "gain"]
+    if task:
+        headers += [
+            "task success base",
+            "task success fine-tuned",
+            "false activation base",
+            "false activation fine-tuned",
+        ]
     if v2:
         headers += ["valid call base", "valid call fine-tuned"]
     headers += ["regressed", "verdict"]
@@ -101,6 +121,9 @@ def _category_table(results: RunResults) -> list[str]:
             f"{s.finetuned.relevance:.3f}",
             f"{s.relevance_gain:+.3f}",
         ]
+        if task:
+            cells += [_share(s.base.task_success), _share(s.finetuned.task_success)]
+            cells += [_share(s.base.false_activation), _share(s.finetuned.false_activation)]
         if v2:
             cells += [_share(s.base.valid_call), _share(s.finetuned.valid_call)]
         cells += [str(s.regressions), verdict_of(s)]
@@ -132,6 +155,20 @@ def _regression_lines(results: RunResults) -> list[str]:
     if len(regressed) > MAX_REGRESSIONS:
         lines += ["", f"… and {len(regressed) - MAX_REGRESSIONS} more: see the HTML report."]
     return lines
+
+
+def _task_sentence(s: Stats) -> str:
+    b, f = s.base, s.finetuned
+    line = (
+        f"**Task success** {_share(b.task_success)} → {_share(f.task_success)} "
+        f"({gain(b.task_success, f.task_success)}) over {f.n_task or b.n_task} cases"
+    )
+    if b.false_activation is not None or f.false_activation is not None:
+        line += (
+            f"; **false activation** {_share(b.false_activation)} → {_share(f.false_activation)} over "
+            f"{f.n_no_tool or b.n_no_tool} no-tool cases (lower is better)"
+        )
+    return line + "."
 
 
 def _md(text: object) -> str:

@@ -1,8 +1,9 @@
 """``jarvis-evals compare``: what changed between two saved runs, per category and per case.
 
 A case is listed as changed when its fine-tuned relevance changed (which includes the
-"right tool" flag flipping: the fine-tuned answer names every expected tool) or when its
-regression status flipped (the base arm can move too, e.g. after a base-model change).
+"right tool" flag flipping: the fine-tuned answer names every expected tool), when its
+regression status flipped (the base arm can move too, e.g. after a base-model change), or when
+its fine-tuned task success changed (where both runs measure it).
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ class ScopeRow:
     n_b: int
     relevance_a: float | None
     relevance_b: float | None
+    # Mean fine-tuned task success; None where the run did not measure it (or the scope did not run).
+    task_a: float | None = None
+    task_b: float | None = None
 
     @property
     def difference(self) -> float | None:
@@ -29,6 +33,13 @@ class ScopeRow:
         if self.relevance_a is None or self.relevance_b is None:
             return None
         return self.relevance_b - self.relevance_a
+
+    @property
+    def task_difference(self) -> float | None:
+        """B minus A of fine-tuned task success; None unless both runs measure it in this scope."""
+        if self.task_a is None or self.task_b is None:
+            return None
+        return self.task_b - self.task_a
 
 
 @dataclass(frozen=True)
@@ -113,9 +124,14 @@ def render_comparison(c: Comparison) -> str:
         ]
         for r in c.rows
     ]
-    lines += table_lines(
-        ["scope", f"n {c.label_a}", c.label_a, f"n {c.label_b}", c.label_b, "difference"], rows, "lrrrrr"
-    )
+    headers = ["scope", f"n {c.label_a}", c.label_a, f"n {c.label_b}", c.label_b, "difference"]
+    align = "lrrrrr"
+    if any(r.task_difference is not None for r in c.rows):  # both runs measure task success
+        headers += [f"task {c.label_a}", f"task {c.label_b}", "task diff"]
+        align += "rrr"
+        for row, r in zip(rows, c.rows, strict=True):
+            row += [_rel(r.task_a), _rel(r.task_b), "-" if r.task_difference is None else f"{r.task_difference:+.3f}"]
+    lines += table_lines(headers, rows, align)
     lines.append("")
     lines += section_title(f"CASES WHOSE VERDICT CHANGED ({len(c.changed)} of {c.n_common} common cases)")
     if not c.changed:
@@ -153,6 +169,9 @@ def _case_reasons(a: ScoredCase, b: ScoredCase) -> tuple[str, ...]:
             f"fine-tuned relevance {a.finetuned.relevance:.3f} -> {b.finetuned.relevance:.3f} "
             f"({b.finetuned.relevance - a.finetuned.relevance:+.3f})"
         )
+    task_a, task_b = a.finetuned.task_success, b.finetuned.task_success
+    if task_a is not None and task_b is not None and task_a != task_b:
+        reasons.append(f"fine-tuned task success {task_a:g} -> {task_b:g}")
     return tuple(reasons)
 
 
@@ -172,6 +191,8 @@ def _row(scope: str, sa: Stats | None, sb: Stats | None) -> ScopeRow:
         n_b=sb.n_cases if sb else 0,
         relevance_a=sa.finetuned.relevance if sa else None,
         relevance_b=sb.finetuned.relevance if sb else None,
+        task_a=sa.finetuned.task_success if sa else None,
+        task_b=sb.finetuned.task_success if sb else None,
     )
 
 
@@ -202,7 +223,8 @@ def _describe(r: RunResults) -> str:
 
 def _answer(arm: ArmScore) -> str:
     text = " ".join(arm.answer.split()) or "(empty answer)"
-    return f"{text}  [relevance {arm.relevance:.3f}; tools named: {', '.join(arm.tools_named) or 'none'}]"
+    task = "" if arm.task_success is None else f"; task success {arm.task_success:g}"
+    return f"{text}  [relevance {arm.relevance:.3f}{task}; tools named: {', '.join(arm.tools_named) or 'none'}]"
 
 
 def _rel(value: float | None) -> str:

@@ -46,6 +46,18 @@ VERSION_2_COLUMNS: tuple[str, ...] = (
     "calls_base",
     "calls_finetuned",
 )
+# Always last: what the answer's calls did in the tool runtime; empty where not measured (a case
+# without `expect:`, a results file of an earlier version; ``abstained`` only where nothing should run).
+TASK_COLUMNS: tuple[str, ...] = (
+    "task_success_base",
+    "task_success_finetuned",
+    "tool_names_ok_base",
+    "tool_names_ok_finetuned",
+    "arguments_ok_base",
+    "arguments_ok_finetuned",
+    "abstained_base",
+    "abstained_finetuned",
+)
 
 
 def results_rows(results: RunResults) -> tuple[list[str], list[dict[str, object]]]:
@@ -71,11 +83,15 @@ def results_rows(results: RunResults) -> tuple[list[str], list[dict[str, object]
             "echo_base": c.base.echo,
             "echo_finetuned": c.finetuned.echo,
             **{f"{key}_{arm}": value for arm in ("base", "finetuned") for key, value in _version_2(c.arm(arm)).items()},
+            **{f"{key}_{arm}": getattr(c.arm(arm), key) for arm in ("base", "finetuned") for key in _TASK_FIELDS},
         }
         for c in results.pairs()
     ]
     columns = [*COLUMNS, *VERSION_2_COLUMNS] if results.summary().overall.has_valid_call else list(COLUMNS)
-    return columns, rows
+    return [*columns, *TASK_COLUMNS], rows
+
+
+_TASK_FIELDS = ("task_success", "tool_names_ok", "arguments_ok", "abstained")
 
 
 def results_frame(results: RunResults) -> pd.DataFrame:
@@ -137,6 +153,8 @@ LEADERBOARD_COLUMNS: tuple[str, ...] = (
     "wins_vs_base",
     "losses_vs_base",
     "significant_vs_base",
+    "avg_task_success",
+    "metric",
 )
 
 
@@ -158,6 +176,8 @@ def leaderboard_csv(board: Leaderboard) -> str:
             "wins_vs_base": r.vs_base.wins,
             "losses_vs_base": r.vs_base.losses,
             "significant_vs_base": r.vs_base.significant,
+            "avg_task_success": r.avg_task_success,
+            "metric": r.metric,
         }
         for r in board.rows
     ]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from evals.power import sentence as power_sentence
 from evals.records import GateOutcome, Leaderboard, Robustness, RunResults, Stats
+from evals.reports.task import FALSE_ACTIVATION, arrow, measured, share
 from evals.verdict import category_stats, format_pct, verdict_of, weakest_category
 
 
@@ -15,19 +16,23 @@ def terminal_summary_lines(results: RunResults) -> list[str]:
     overall = results.summary().overall
     names = [*groups, "global"]
     width = max(len(n) for n in [*names, "category"])
-    header = (
-        f"{'category':<{width}}  {'n':>3}  {'relevance base -> ft':>20}  {'keywords base -> ft':>19}  {'cosine':>6}"
-    )
+    task = measured(results)
+    header = f"{'category':<{width}}  {'n':>3}  {'relevance base -> ft':>20}"
+    if task:  # task success and false activation next to relevance
+        header += f"  {'task success base -> ft':>23}  {'false activation base -> ft':>27}"
+    header += f"  {'keywords base -> ft':>19}  {'cosine':>6}"
     if overall.has_valid_call:  # metric version 2
         header += f"  {'valid call base -> ft':>21}"
     lines = [header]
     for name, s in [*groups.items(), ("global", overall)]:
-        lines.append(_row(name, s, width))
+        lines.append(_row(name, s, width, task))
     if overall.has_valid_call:
         lines.append(
             f"refusals: base {overall.base.refusal}, fine-tuned {overall.finetuned.refusal}; "
             f"recited tool lists: base {overall.base.recited}, fine-tuned {overall.finetuned.recited}"
         )
+    if task:
+        lines.append(task_line(overall))
     if results.leaderboard is not None:
         lines.append(
             f"leaderboard ({len(results.leaderboard.rows)} adapters on one base; the table above is {results.metadata.adapter}):"
@@ -77,6 +82,12 @@ def leaderboard_lines(board: Leaderboard, primary: str = "") -> list[str]:
         ]
         for r in board.rows
     ]
+    if any(r.avg_task_success is not None for r in board.rows):  # after relevance
+        headers.insert(3, "task success")
+        for row, r in zip(rows, board.rows, strict=True):
+            row.insert(3, share(r.avg_task_success))
+    if board.rows and board.best.metric != "relevance":  # what vs base compares
+        headers[headers.index("vs base (95% CI)")] = f"vs base, {board.best.metric.replace('_', ' ')} (95% CI)"
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
@@ -84,10 +95,31 @@ def leaderboard_lines(board: Leaderboard, primary: str = "") -> list[str]:
     return lines
 
 
-def _row(name: str, s: Stats, width: int) -> str:
+def task_line(s: Stats) -> str:
+    """One line: every runtime metric of both arms, with the counts they are measured on."""
+    b, f = s.base, s.finetuned
+    line = (
+        f"task success: base {share(b.task_success)}, fine-tuned {share(f.task_success)} "
+        f"({f.n_task or b.n_task} cases); tool names ok: {arrow(b.tool_names_ok, f.tool_names_ok)}; "
+        f"arguments ok: {arrow(b.arguments_ok, f.arguments_ok)}"
+    )
+    if b.false_activation is not None or f.false_activation is not None:
+        line += (
+            f"; {FALSE_ACTIVATION}: base {share(b.false_activation)}, fine-tuned {share(f.false_activation)} "
+            f"({f.n_no_tool or b.n_no_tool} no-tool cases, lower is better)"
+        )
+    return line
+
+
+def _row(name: str, s: Stats, width: int, task: bool = False) -> str:
     rel = f"{s.base.relevance:.3f} -> {s.finetuned.relevance:.3f}"
     kw = f"{s.base.keyword_match:.3f} -> {s.finetuned.keyword_match:.3f}"
-    row = f"{name:<{width}}  {s.n_cases:>3}  {rel:>20}  {kw:>19}  {s.cosine_similarity:>6.3f}"
+    row = f"{name:<{width}}  {s.n_cases:>3}  {rel:>20}"
+    if task:
+        ts = arrow(s.base.task_success, s.finetuned.task_success)
+        fa = arrow(s.base.false_activation, s.finetuned.false_activation)
+        row += f"  {ts:>23}  {fa:>27}"
+    row += f"  {kw:>19}  {s.cosine_similarity:>6.3f}"
     if s.base.valid_call is not None and s.finetuned.valid_call is not None:
         row += f"  {f'{s.base.valid_call:.3f} -> {s.finetuned.valid_call:.3f}':>21}"
     return row
@@ -106,6 +138,13 @@ def summary_lines(
                 f"paired relevance diff (fine-tuned - base): {paired.mean_diff:+.3f} "
                 f"95% CI [{paired.ci_low:+.3f}, {paired.ci_high:+.3f}], sign test p={paired.sign_test_p:.3g} "
                 f"({'significant' if paired.significant else 'not significant'} at 5%)"
+            )
+        if (task_stats := results.paired_task_for()) is not None:
+            paired = task_stats.overall
+            lines.append(
+                f"paired task success diff (fine-tuned - base): {paired.mean_diff:+.3f} "
+                f"95% CI [{paired.ci_low:+.3f}, {paired.ci_high:+.3f}], sign test p={paired.sign_test_p:.3g} "
+                f"({'significant' if paired.significant else 'not significant'} at 5%, n={paired.n})"
             )
         if (power := results.power_for()) is not None:
             lines.append(f"power: {power_sentence(power)}")

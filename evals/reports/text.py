@@ -9,8 +9,22 @@ noise, robustness, ...) are in ``text_sections``, the building blocks in ``text_
 from __future__ import annotations
 
 from evals.records import ArmScore, RunResults, ScoredCase, Stats
+from evals.reports.task import measured
 from evals.reports.text_blocks import WIDTH, field_lines, section_title, table_lines, wrap_lines
 from evals.reports.text_sections import later_sections, leaderboard_section
+from evals.reports.text_task import (
+    CATEGORY_HEADERS,
+    arm_fields,
+    category_cells,
+    context_fields,
+    expect_fields,
+    failures,
+    failures_title,
+    header_lines,
+    stats_lines,
+    stats_rows,
+    verdict_fields,
+)
 from evals.verdict import (
     THRESHOLDS_TEXT,
     category_stats,
@@ -41,6 +55,7 @@ def render_text(results: RunResults) -> str:
         _improvements_section(results),
         _worst_section(results),
         _regressions_section(results),
+        _task_failures_section(results),
         _echo_section(results),
         _all_cases_section(results),
         _custom_checks_section(results),
@@ -79,12 +94,15 @@ def _header(results: RunResults) -> list[str]:
             "keyword match = share of the case's keywords in the answer; cosine = TF-IDF similarity of the",
             "two arms' answers (how much the fine-tune changed the answer, not a quality score).",
         ]
+    task, task_metrics = header_lines(results) if measured(results) else ([], [])
     return [
         _RULE,
         "JARVIS BENCHMARK REPORT: base model vs LoRA fine-tune".center(WIDTH).rstrip(),
         _RULE,
         *wrap_lines(bottom, indent=0),
+        *task,
         *metrics,
+        *task_metrics,
     ]
 
 
@@ -140,7 +158,7 @@ def _run_section(results: RunResults) -> list[str]:
 def _global_section(results: RunResults) -> list[str]:
     overall = results.summary().overall
     lines = section_title(f"GLOBAL STATISTICS ({overall.n_cases} cases)")
-    lines += _stats_block(overall)
+    lines += _stats_block(overall, measured(results))
     return lines
 
 
@@ -171,12 +189,17 @@ def _category_sections(results: RunResults) -> list[str]:
             row[-1:-1] = [_share(s.base.valid_call), _share(s.finetuned.valid_call)]
         headers[-1:-1] = ["vc base", "vc ft"]
         align = "lrrrrrrrrrrl"
+    if measured(results):  # task success and false activation next to relevance
+        for row, s in zip(rows, groups.values(), strict=True):
+            row[6:6] = category_cells(s)
+        headers[6:6] = CATEGORY_HEADERS
+        align = align[:6] + "rrrr" + align[6:]
     lines += table_lines(headers, rows, align=align)
     for name, s in groups.items():
         lines.append("")
         heading = f"Category '{name}' ({s.n_cases} cases)"
         lines += [f"  {heading}", "  " + "-" * len(heading)]
-        lines += _stats_block(s)
+        lines += _stats_block(s, measured(results))
     return lines
 
 
@@ -186,6 +209,18 @@ def _improvements_section(results: RunResults) -> list[str]:
     if not improved:
         return lines + ["  None: no case has a higher fine-tuned relevance than base."]
     for i, case in enumerate(improved, 1):
+        lines += _case_block(i, case)
+    return lines
+
+
+def _task_failures_section(results: RunResults) -> list[str]:
+    if not measured(results):
+        return []
+    failed = failures(results)
+    lines = failures_title(len(failed))
+    if not failed:
+        return lines + ["  None: every fine-tuned answer that was judged did its task."]
+    for i, case in enumerate(failed, 1):
         lines += _case_block(i, case)
     return lines
 
@@ -223,7 +258,13 @@ def _echo_section(results: RunResults) -> list[str]:
 
 def _all_cases_section(results: RunResults) -> list[str]:
     version_2 = results.summary().overall.has_valid_call
-    if version_2:
+    task = measured(results)
+    if task:
+        lines = section_title(
+            "ALL CASES (vc valid call, ts task success; R regression, E echo, X refusal, L recital, M malformed, "
+            "A false activation: b base, f ft)"
+        )
+    elif version_2:
         lines = section_title(
             "ALL CASES (vc = valid call; R regression, E echo, X refusal, L recital, M malformed: b base, f ft)"
         )
@@ -252,6 +293,11 @@ def _all_cases_section(results: RunResults) -> list[str]:
             row[-1:-1] = [f"{c.base.valid_call or 0:.0f}", f"{c.finetuned.valid_call or 0:.0f}"]
         headers[-1:-1] = ["vc base", "vc ft"]
         align = "llrrrrrrrrl"
+    if task:
+        for row, c in zip(rows, results.pairs(), strict=True):
+            row[-1:-1] = [_task_cell(c.base.task_success), _task_cell(c.finetuned.task_success)]
+        headers[-1:-1] = ["ts base", "ts ft"]
+        align = align[:-1] + "rrl"
     return lines + table_lines(headers, rows, align=align)
 
 
@@ -280,6 +326,8 @@ def _verdict_section(results: RunResults) -> list[str]:
         ("Verdict", str(gains["verdict"]).upper()),
         ("Weakest category", gains["weakest_category"] or "none"),
     ]
+    if measured(results):
+        pairs[2:2] = verdict_fields(results)
     if results.gate is not None:
         pairs.append(("Quality gate", f"{results.gate.status.upper().replace('_', ' ')} (see QUALITY GATE)"))
     lines += field_lines(pairs)
@@ -296,7 +344,7 @@ def _verdict_section(results: RunResults) -> list[str]:
 # -- blocks of the sections above ---------------------------------------------------------
 
 
-def _stats_block(s: Stats) -> list[str]:
+def _stats_block(s: Stats, task: bool = False) -> list[str]:
     rows = [
         [
             "keyword match",
@@ -323,6 +371,8 @@ def _stats_block(s: Stats) -> list[str]:
                 "",
             ]
         )
+    if task:
+        rows += stats_rows(s)
     lines = table_lines(["metric", "base", "fine-tuned", "gain", "relative gain"], rows, align="lrrrl")
     unchanged = s.n_cases - s.improvements - s.regressions
     lines += [
@@ -335,6 +385,8 @@ def _stats_block(s: Stats) -> list[str]:
             f"  Refusals: base {s.base.refusal}, fine-tuned {s.finetuned.refusal}; "
             f"recited tool lists: base {s.base.recited}, fine-tuned {s.finetuned.recited}"
         ]
+    if task and stats_rows(s):
+        lines += stats_lines(s)
     return lines
 
 
@@ -345,13 +397,16 @@ def _case_block(rank: int, case: ScoredCase) -> list[str]:
         f"{case.base.keyword_hits}/{case.base.keyword_total} -> "
         f"{case.finetuned.keyword_hits}/{case.finetuned.keyword_total}"
     )
-    pairs = [("Prompt", case.case.prompt)]
+    pairs = [*context_fields(case), ("Prompt", case.case.prompt)]
     if case.case.intended:
         pairs.append(("Intended", case.case.intended))
     pairs += [
         ("Expected", ", ".join(case.case.expected_tools) or "none"),
+        *expect_fields(case),
         ("Base", _answer(case.base)),
+        *arm_fields(case.base),
         ("Fine-tuned", _answer(case.finetuned)),
+        *arm_fields(case.finetuned),
     ]
     return [head] + field_lines(pairs, indent=5)
 
@@ -367,8 +422,8 @@ def _answer(arm: ArmScore) -> str:
     return f"{text}  [tools named: {tools}{echo}]"
 
 
-# Flag letters of the ALL CASES table, in order; the last three come with metric version 2.
-_FLAG_LETTERS = (("E", "echo"), ("X", "refusal"), ("L", "recited"), ("M", "malformed"))
+# Flag letters of the ALL CASES table, in order; X, L and M come with metric version 2, A with task success.
+_FLAG_LETTERS = (("E", "echo"), ("X", "refusal"), ("L", "recited"), ("M", "malformed"), ("A", "false_activation"))
 
 
 def _flags(case: ScoredCase) -> str:
@@ -380,6 +435,10 @@ def _flags(case: ScoredCase) -> str:
         if arms:
             flags.append(f"{letter}:{arms}")
     return " ".join(flags)
+
+
+def _task_cell(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
 
 
 def _share(value: float | None) -> str:

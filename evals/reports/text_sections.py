@@ -11,6 +11,7 @@ from typing import Any
 
 from evals.power import sentence as power_sentence
 from evals.records import (
+    METRIC_LABELS,
     BaselineBlock,
     BaselineComparison,
     GateOutcome,
@@ -22,6 +23,7 @@ from evals.records import (
     RunResults,
 )
 from evals.reports.text_blocks import section_title, table_lines, wrap_lines
+from evals.reports.text_task import task_significance
 from evals.verdict import significance_sentence
 
 
@@ -30,8 +32,9 @@ def leaderboard_section(results: RunResults) -> list[str]:
 
     assert results.leaderboard is not None
     board = results.leaderboard
+    metric = METRIC_LABELS.get(board.best.metric, board.best.metric) if board.rows else "relevance"
     lines = section_title(
-        f"LEADERBOARD ({len(board.rows)} adapters on the same base and cases; ranked by mean fine-tuned relevance)"
+        f"LEADERBOARD ({len(board.rows)} adapters on the same base and cases; ranked by mean fine-tuned {metric})"
     )
     table = leaderboard_lines(board, primary=results.primary)
     lines += ["  " + line for line in table[:-1]]
@@ -48,6 +51,8 @@ def later_sections(results: RunResults) -> list[list[str]]:
         out.append(_noise_section(results.noise))
     if (paired := results.paired_for()) is not None:
         out.append(_paired_section(paired))
+    if (paired_task := results.paired_task_for()) is not None:
+        out.append(_task_paired_section(paired_task))
     if (power := results.power_for()) is not None:
         out.append(_power_section(power, results.noise))
     if results.robustness is not None:
@@ -119,7 +124,7 @@ def _paired_section(paired: PairedStats) -> list[str]:
         f"PAIRED STATISTICS (fine-tuned minus base relevance per case; bootstrap "
         f"{paired.resamples} resamples, seed {paired.seed})"
     )
-    rows = [_paired_row(scope, block) for scope, block in [("global", paired.overall), *paired.by_category.items()]]
+    rows = [paired_row(scope, block) for scope, block in [("global", paired.overall), *paired.by_category.items()]]
     lines += table_lines(
         ["scope", "n", "mean diff", f"{100 * paired.confidence:g} % CI", "sign p", "wins/losses/ties", "significant"],
         rows,
@@ -129,6 +134,21 @@ def _paired_section(paired: PairedStats) -> list[str]:
     if sentence:
         lines += wrap_lines(sentence, indent=2)
     return lines
+
+
+def _task_paired_section(paired: PairedStats) -> list[str]:
+    """The TASK SUCCESS (paired) block: fine-tuned minus base task success per judged case."""
+    lines = section_title(
+        f"TASK SUCCESS (paired: fine-tuned minus base task success per judged case; bootstrap "
+        f"{paired.resamples} resamples, seed {paired.seed})"
+    )
+    rows = [paired_row(scope, block) for scope, block in [("global", paired.overall), *paired.by_category.items()]]
+    lines += table_lines(
+        ["scope", "n", "mean diff", f"{100 * paired.confidence:g} % CI", "sign p", "wins/losses/ties", "significant"],
+        rows,
+        align="lrrrrrl",
+    )
+    return lines + wrap_lines(task_significance(paired), indent=2)
 
 
 def _power_section(power: PowerSection, noise: NoiseFloor | None) -> list[str]:
@@ -170,7 +190,7 @@ def _power_section(power: PowerSection, noise: NoiseFloor | None) -> list[str]:
     return lines
 
 
-def _paired_row(scope: str, s: PairedBlock) -> list[str]:
+def paired_row(scope: str, s: PairedBlock) -> list[str]:
     return [
         scope,
         str(s.n),

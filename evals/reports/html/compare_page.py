@@ -9,6 +9,7 @@ from __future__ import annotations
 from evals.records import RunResults
 from evals.reports.compare import CaseChange, Comparison, compare_runs
 from evals.reports.html.parts import Cell, Row, cases_section, dl, esc, kpi, num, page, section, sign_css
+from evals.reports.html.task_parts import css_for
 
 # A fine-tuned relevance "flips" between two runs when it crosses this value (half right).
 FLIP_AT = 0.5
@@ -45,7 +46,8 @@ def render_comparison_html(
             regressions_only=f"worse in {label_b} only",
         ),
     ]
-    return page(f"JARVIS run comparison: {label_b} vs {label_a}", sections)
+    css = css_for([cell.score for row in rows for cell in row.cells])
+    return page(f"JARVIS run comparison: {label_b} vs {label_a}", sections, css)
 
 
 def flipped(change: CaseChange) -> bool:
@@ -121,11 +123,21 @@ def _comparison_header(c: Comparison, sources: tuple[str, str] | None, n_flipped
 
 def _comparison_scope_section(c: Comparison) -> str:
     headers = ["scope", f"n {c.label_a}", c.label_a, f"n {c.label_b}", c.label_b, "difference"]
+    task = any(r.task_difference is not None for r in c.rows)  # both runs measure task success
+    if task:
+        headers += [f"task success {c.label_a}", f"task success {c.label_b}", "task difference"]
     body = "".join(
         f'<tr class="{"total" if r.scope == "global" else ""}"><th scope="row">{esc(r.scope)}</th>'
         f"{num('—' if r.relevance_a is None else str(r.n_a))}{num(_rel(r.relevance_a))}"
         f"{num('—' if r.relevance_b is None else str(r.n_b))}{num(_rel(r.relevance_b))}"
-        f"{num('—' if r.difference is None else f'{r.difference:+.3f}', sign_css(r.difference))}</tr>"
+        f"{num('—' if r.difference is None else f'{r.difference:+.3f}', sign_css(r.difference))}"
+        + (
+            f"{num(_rel(r.task_a))}{num(_rel(r.task_b))}"
+            f"{num('—' if r.task_difference is None else f'{r.task_difference:+.3f}', sign_css(r.task_difference))}"
+            if task
+            else ""
+        )
+        + "</tr>"
         for r in c.rows
     )
     table = (

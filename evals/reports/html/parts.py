@@ -19,6 +19,7 @@ from html import escape
 
 from evals.records import ArmScore, Case
 from evals.reports.html.assets import SCRIPT, stylesheet
+from evals.reports.html.task_parts import expect_line, history_block, runtime_block, task_badges
 
 STATUSES: tuple[str, ...] = ("regression", "improvement", "unchanged")
 
@@ -120,8 +121,8 @@ def _case_row(row: Row, status_words: tuple[str, str]) -> str:
         f'<div class="id-line"><code class="case-id searchable">{esc(case.id)}</code>'
         f'<span class="cat">{esc(case.category)}</span>'
         f'<span class="delta {sign_css(row.delta)}" title="relevance change">{_delta(row.delta)}</span></div>'
-        f'<p class="prompt searchable">{esc(case.prompt)}</p>{intended}'
-        f'<p class="expected"><span class="k">expects</span> {expected}</p>'
+        f'{history_block(case)}<p class="prompt searchable">{esc(case.prompt)}</p>{intended}'
+        f'<p class="expected"><span class="k">expects</span> {expected}</p>{expect_line(case)}'
         f'<div class="badges">{badge_html}</div>'
         "</div>"
     )
@@ -130,9 +131,11 @@ def _case_row(row: Row, status_words: tuple[str, str]) -> str:
     cells = [_answer_cell(row.cells[0], word_diff(reference, other)[0], case)]
     cells += [_answer_cell(cell, word_diff(reference, cell.score.answer)[1], case) for cell in row.cells[1:]]
     notes = "".join(f'<p class="note searchable">{esc(n)}</p>' for n in row.notes if n)
+    task = row.cells[-1].score.task_success
+    task_attr = "" if task is None else f' data-task-success="{task:g}"'  # the last column's
     return (
         f'<article class="case" data-case-id="{esc(case.id)}" data-category="{esc(case.category)}" '
-        f'data-status="{row.status}" data-changed="{int(row.changed)}" data-delta="{row.delta!r}">'
+        f'data-status="{row.status}" data-changed="{int(row.changed)}" data-delta="{row.delta!r}"{task_attr}>'
         f"{info}{''.join(cells)}" + (f'<div class="notes">{notes}</div>' if notes else "") + "</article>"
     )
 
@@ -161,10 +164,10 @@ def _answer_cell(cell: Cell, answer_html: str, case: Case) -> str:
     tools += [f'<code class="tool missing" title="expected, not named">{esc(t)}</code>' for t in s.tools_missing]
     return (
         f'<div class="answer-cell {esc(cell.css)}">'
-        f'<div class="arm-head"><span class="arm">{esc(cell.label)}</span>{"".join(scores)}{badges}</div>'
+        f'<div class="arm-head"><span class="arm">{esc(cell.label)}</span>{"".join(scores)}{badges}{task_badges(s)}</div>'
         f'<div class="answer searchable">{answer_html}</div>'
         f'<p class="tools"><span class="k">tools named</span> {" ".join(tools) or "<em class=muted>none</em>"}</p>'
-        "</div>"
+        f"{runtime_block(s)}</div>"
     )
 
 
@@ -202,7 +205,8 @@ def _marked(tag: str, tokens: Sequence[str]) -> str:
 # -- page shell --------------------------------------------------------------------------------
 
 
-def page(title: str, sections: Iterable[str]) -> str:
+def page(title: str, sections: Iterable[str], css: str = "") -> str:
+    """The document: ``sections`` in order; ``css`` is added to the stylesheet (the task-success parts')."""
     script_hash = base64.b64encode(hashlib.sha256(SCRIPT.encode("utf-8")).digest()).decode("ascii")
     # Fetch nothing, run nothing but the script below: an answer that slipped through escaping
     # could neither load a resource nor execute.
@@ -216,7 +220,7 @@ def page(title: str, sections: Iterable[str]) -> str:
         f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta name="generator" content="jarvis-evals">'
-        f"<title>{esc(title)}</title><style>{stylesheet()}</style></head>\n"
+        f"<title>{esc(title)}</title><style>{stylesheet()}{css}</style></head>\n"
         f"<body><main>{''.join(sections)}</main>"
         '<footer class="muted">Written by jarvis-evals: a self-contained page (no network access). '
         "Filters, search and sort are kept in the address after #, so a link opens the same view.</footer>"

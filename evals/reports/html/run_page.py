@@ -15,6 +15,8 @@ from evals.power import sentence as power_sentence
 from evals.records import ArmScore, PairedBlock, RunResults, ScoredCase, Stats
 from evals.reports.charts import BASE_COLOR, FINETUNED_COLOR, VERDICT_COLORS
 from evals.reports.html.parts import Cell, Row, cases_section, dl, esc, kpi, num, page, section, sign_css
+from evals.reports.html.task_parts import css_for
+from evals.reports.task import FALSE_ACTIVATION, arrow, gain, measured
 from evals.verdict import (
     THRESHOLDS_TEXT,
     category_stats,
@@ -54,7 +56,7 @@ def render_html(results: RunResults, *, chart: str | None = None, curve: str | N
         cases_section(rows, [label for label, _, _ in columns], "Cases", _case_legend(results)),
     ]
     title = f"JARVIS benchmark: {m.model} + {m.adapter}"
-    return page(title, sections)
+    return page(title, sections, css_for([cell.score for row in rows for cell in row.cells]))
 
 
 def answer_columns(results: RunResults) -> tuple[tuple[str, str, Callable[[ScoredCase], ArmScore]], ...]:
@@ -138,6 +140,8 @@ def _run_header(results: RunResults) -> str:
                 f"{s.finetuned.valid_call - s.base.valid_call:+.3f}",
             )
         )
+    if measured(results):
+        kpis += _task_kpis(results)
     kpis.append(kpi("Cases", f"{s.improvements} improved · {s.regressions} regressed", _echo_line(s)))
     kpis.append(_gate_kpi(results))
     m = results.metadata
@@ -145,6 +149,10 @@ def _run_header(results: RunResults) -> str:
     notes = []
     if (paired := results.paired_for()) is not None:
         notes.append(significance_sentence(paired))
+    if (paired_task := results.paired_task_for()) is not None:
+        from evals.reports.text_task import task_significance
+
+        notes.append(task_significance(paired_task))
     if (power := results.power_for()) is not None:
         notes.append("Power: " + power_sentence(power) + ".")
     notes.append(f"Verdict thresholds on the relative relevance gain: {THRESHOLDS_TEXT}.")
@@ -176,6 +184,25 @@ def _run_header(results: RunResults) -> str:
         + f'<details class="next"><summary>What to do next</summary><ul>{recs}</ul></details>'
         + "</header>"
     )
+
+
+def _task_kpis(results: RunResults) -> list[str]:
+    """Task success (with its paired interval) and false activation, base → fine-tuned."""
+    s = results.summary().overall
+    b, f = s.base, s.finetuned
+    sub = f"{gain(b.task_success, f.task_success)} over {f.n_task or b.n_task} cases that say what should happen"
+    if (p := results.paired_task_for()) is not None:
+        sub += f"; paired {100 * p.confidence:g} % CI [{p.overall.ci_low:+.3f}, {p.overall.ci_high:+.3f}]"
+    out = [kpi("Task success (base → fine-tuned)", arrow(b.task_success, f.task_success, "—", " → "), sub)]
+    if b.false_activation is not None or f.false_activation is not None:
+        out.append(
+            kpi(
+                f"{FALSE_ACTIVATION.capitalize()} (base → fine-tuned)",
+                arrow(b.false_activation, f.false_activation, "—", " → "),
+                f"calls where nothing should run, over {f.n_no_tool or b.n_no_tool} cases; lower is better",
+            )
+        )
+    return out
 
 
 def _gate_kpi(results: RunResults) -> str:
@@ -230,9 +257,12 @@ def _category_section(results: RunResults) -> str:
     overall = results.summary().overall
     v2 = overall.has_valid_call
     paired = results.paired_for()
+    task = measured(results)
     headers = ["category", "n", "relevance base", "relevance fine-tuned", "gain"]
     if paired is not None:
         headers.append(f"{100 * paired.confidence:g} % CI")
+    if task:
+        headers += ["task success base → ft", "false activation base → ft"]
     headers.append("keywords base → ft")
     if v2:
         headers.append("valid call base → ft")
@@ -248,6 +278,18 @@ def _category_section(results: RunResults) -> str:
         ]
         if paired is not None:
             cells.append(num("—" if block is None else f"[{block.ci_low:+.3f}, {block.ci_high:+.3f}]"))
+        if task:
+            b, f = s.base, s.finetuned
+            cells.append(
+                num(arrow(b.task_success, f.task_success, "—", " → "), _better(b.task_success, f.task_success))
+            )
+            # Fewer false activations is better: the fine-tune's rate below the base's shows green.
+            cells.append(
+                num(
+                    arrow(b.false_activation, f.false_activation, "—", " → "),
+                    _better(f.false_activation, b.false_activation),
+                )
+            )
         cells.append(num(f"{s.base.keyword_match:.3f} → {s.finetuned.keyword_match:.3f}"))
         if v2:
             cells.append(num(f"{_share(s.base.valid_call)} → {_share(s.finetuned.valid_call)}"))
@@ -284,11 +326,18 @@ def _leaderboard_section(results: RunResults) -> str:
         "vs base [95 % CI]",
         "wins / losses",
     ]
+    task = any(r.avg_task_success is not None for r in board.rows)
+    if task:
+        headers.insert(5, "task success")
+    if board.rows and board.best.metric != "relevance":
+        headers[headers.index("vs base [95 % CI]")] = f"vs base, {board.best.metric.replace('_', ' ')} [95 % CI]"
     body = "".join(
         f'<tr class="{"total" if r.name == primary else ""}"><td class="num">{r.rank}</td>'
         f'<th scope="row">{esc(r.name)}{" (primary)" if r.name == primary else ""}</th>'
         f'<td class="path">{esc(r.adapter)}</td>{num(str(r.n_cases))}'
-        f"{_bar_cell(r.avg_relevance, FINETUNED_COLOR)}{num(f'{r.avg_keyword_match:.3f}')}"
+        f"{_bar_cell(r.avg_relevance, FINETUNED_COLOR)}"
+        + (num(_share(r.avg_task_success)) if task else "")
+        + f"{num(f'{r.avg_keyword_match:.3f}')}"
         f"{num(_share(r.avg_valid_call))}"
         f"{num(f'{r.vs_base.mean_diff:+.3f} [{r.vs_base.ci_low:+.3f}, {r.vs_base.ci_high:+.3f}]', sign_css(r.vs_base.mean_diff))}"
         f"{num(f'{r.vs_base.wins} / {r.vs_base.losses}')}</tr>"
@@ -353,6 +402,11 @@ def _case_legend(results: RunResults) -> str:
     )
     if not v2:
         text += " This run was scored by metric version 1: no valid call, refusal, recital, malformed or loop flags."
+    if measured(results):
+        text += (
+            " Under each answer: the calls the tool runtime ran (green ok, red failed, with the error), the "
+            "state they changed, and why the task failed; a follow-up's earlier turns are listed above its prompt."
+        )
     return text
 
 
@@ -385,6 +439,10 @@ def _bar_cell(value: float, color: str) -> str:
         f'<td class="num bar"><span class="bar-track"><span class="bar-fill" '
         f'style="width:{width:.1f}%;background:{color}"></span></span>{value:.3f}</td>'
     )
+
+
+def _better(low: float | None, high: float | None) -> str:
+    return "" if low is None or high is None else sign_css(high - low)
 
 
 def _pct_short(s: Stats) -> str:
