@@ -1046,7 +1046,7 @@ def test_statistics_of_version_1_scores_have_no_valid_call_and_keep_their_json()
 
 
 def test_reports_show_valid_call_and_flags_only_for_version_2_scores() -> None:
-    from evals.reports.tables import COLUMNS, VERSION_2_COLUMNS, results_csv
+    from evals.reports.tables import COLUMNS, TASK_COLUMNS, VERSION_2_COLUMNS, results_csv
     from evals.reports.terminal import terminal_summary_lines
     from evals.reports.text import render_text
     from tests.factories import make_results, scored
@@ -1064,12 +1064,12 @@ def test_reports_show_valid_call_and_flags_only_for_version_2_scores() -> None:
     assert "[tools routed: none; valid call: no; flags: refusal]" in text
     assert "X:b" in text and "L:b" in text
     header = results_csv(version_2).splitlines()[0].split(",")
-    assert header == [*COLUMNS, *VERSION_2_COLUMNS]
+    assert header == [*COLUMNS, *VERSION_2_COLUMNS, *TASK_COLUMNS]  # the runtime's columns always last
     assert "valid call base -> ft" in terminal_summary_lines(version_2)[0]
 
     version_1 = make_results([scored("route_volume_up", "routing", 0.0, 1.0)])
     assert "valid call" not in render_text(version_1)
-    assert results_csv(version_1).splitlines()[0].split(",") == list(COLUMNS)
+    assert results_csv(version_1).splitlines()[0].split(",") == [*COLUMNS, *TASK_COLUMNS]
     assert "valid call" not in "\n".join(terminal_summary_lines(version_1))
 
 

@@ -126,7 +126,9 @@ def test_terminal_summary_shows_task_success_and_false_activation_per_category(r
     rows = {line.split()[0]: line for line in lines[1:7]}
     assert list(rows) == ["commands", "corrections", "no_tool", "arguments", "follow_up", "global"]
     assert "0.500 -> 1.000" in rows["no_tool"] and "0.500 -> 0.000" in rows["no_tool"]
-    assert "0.429 -> 0.857" in rows["global"] and "0.571 -> 0.714" in rows["global"]
+    assert (
+        "0.429 -> 0.857" in rows["global"] and "0.714 -> 1.000" in rows["global"]
+    )  # relevance: an abstention routes rightly
     assert any(line.startswith("task success: base 0.429, fine-tuned 0.857 (7 cases)") for line in lines)
     assert any(line.startswith("paired task success diff (fine-tuned - base): +0.429") for line in lines)
 
@@ -147,7 +149,7 @@ def test_markdown_summary_and_junit_properties(run: RunResults) -> None:
     md = markdown_summary(run)
     assert "**Task success** 0.429 → 0.857 (+0.429) over 7 cases; **false activation** 0.500 → 0.000" in md
     assert "| task success base | task success fine-tuned | false activation base |" in md
-    assert "| no\\_tool | 2 | 0.000 | 0.000 | +0.000 | 0.500 | 1.000 | 0.500 | 0.000 |" in md
+    assert "| no\\_tool | 2 | 0.500 | 1.000 | +0.500 | 0.500 | 1.000 | 0.500 | 0.000 |" in md
     merci = next(c for c in run.pairs() if c.id == "nt_merci_jarvis")
     props = dict(case_properties(merci))
     assert props["task_success_base"] == 0.0 and props["false_activation_base"] is True
