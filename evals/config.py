@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from evals.gate.rules import GateConfig
 from evals.options import DEFAULT_MAX_NEW_TOKENS, OPTIONS, Option
 from evals.parsers import parse_category_tolerances, parse_env_name
 from evals.policy import AssertPolicy
+from evals.suite import SHIPPED_SUITES
 
 
 def all_options() -> tuple[Option, ...]:
@@ -98,6 +99,8 @@ class EvalConfig:
     category_tolerances: Mapping[str, float] = field(default_factory=dict)
     min_gain: float | None = None
     gate_mode: str = "tolerance"
+    gate_metric: str = "relevance"
+    false_activation_tolerance: float = 0.0
     # Who answers (a registered backend) and its own options' values, parsed, by Option.dest.
     backend: str = "hf"
     backend_options: Mapping[str, Any] = field(default_factory=dict)
@@ -109,6 +112,8 @@ class EvalConfig:
             category_tolerances=dict(self.category_tolerances),
             min_gain=self.min_gain,
             mode=self.gate_mode,
+            metric=self.gate_metric,
+            false_activation_tolerance=self.false_activation_tolerance,
             require_baseline=self.require_baseline,
             baseline_path=str(self.baseline),
             blessing=self.save_baseline,
@@ -161,8 +166,11 @@ def read_config(config: pytest.Config) -> EvalConfig:
         model_base = values["jarvis_model"][1]
         candidate = model_base / Path(model).expanduser()
         model = str(candidate) if candidate.exists() else model
+    suite = path("jarvis_suite")
+    if suite is not None and not suite.exists() and plain("jarvis_suite") in SHIPPED_SUITES:
+        suite = Path(plain("jarvis_suite"))  # a shipped suite's short name (load_suite resolves it)
     settings = EvalConfig(
-        suite=path("jarvis_suite"),
+        suite=suite,
         model=model or "embedded",
         quant=plain("jarvis_quant"),
         adapters=_adapter_specs(values["jarvis_adapter"]),
@@ -172,7 +180,7 @@ def read_config(config: pytest.Config) -> EvalConfig:
         trust_remote_code=values["jarvis_trust_remote_code"],
         max_new_tokens=plain("jarvis_max_new_tokens"),
         batch_size=plain("jarvis_batch_size"),
-        assert_policy=plain("jarvis_assert"),
+        assert_policy=replace(plain("jarvis_assert"), metric=plain("jarvis_gate_metric")),
         reports_dir=reports,
         history=None
         if str(plain("jarvis_history") or "").lower() == "none"
@@ -196,6 +204,8 @@ def read_config(config: pytest.Config) -> EvalConfig:
         category_tolerances=category_tolerances,
         min_gain=plain("jarvis_min_gain"),
         gate_mode=plain("jarvis_gate_mode"),
+        gate_metric=plain("jarvis_gate_metric"),
+        false_activation_tolerance=plain("jarvis_false_activation_tolerance"),
         backend=plain("jarvis_backend"),
     )
     return _with_backend(settings, config, {d: v if isinstance(v, bool) else v[0] for d, v in values.items()})

@@ -248,7 +248,14 @@ class CacheContext:
         return cls(backend=dict(data["backend"]), generation=dict(data.get("generation", {})))
 
 
-def entry_key(context: CacheContext, arm_identity: str, system: str, user: str, tools: str = "") -> str:
+def entry_key(
+    context: CacheContext,
+    arm_identity: str,
+    system: str,
+    user: str,
+    tools: str = "",
+    history: tuple[tuple[str, str], ...] = (),
+) -> str:
     """Return the sha256 of a canonical JSON of the context, the arm and the prompt (system, request, tools)."""
     payload = {
         "key_version": KEY_VERSION,
@@ -259,4 +266,6 @@ def entry_key(context: CacheContext, arm_identity: str, system: str, user: str, 
     }
     if tools:  # the native-tools format: the function schemas shape the rendered prompt
         payload["tools"] = tools
+    if history:  # a follow-up: the earlier turns are part of what the model sees
+        payload["history"] = [list(turn) for turn in history]
     return _sha256_text(_canonical(payload))

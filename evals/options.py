@@ -17,6 +17,7 @@ from evals.gate.baseline import DEFAULT_BASELINE_PATH
 from evals.loggers import parse_trackers
 from evals.parsers import (
     parse_batch_size,
+    parse_gate_metric,
     parse_gate_mode,
     parse_min_gain,
     parse_noise_levels,
@@ -54,7 +55,11 @@ class Option:
 
 OPTIONS: tuple[Option, ...] = (
     Option(
-        "--jarvis-suite", "jarvis_suite", None, "suite YAML file (default: the shipped JARVIS suite)", metavar="PATH"
+        "--jarvis-suite",
+        "jarvis_suite",
+        None,
+        "suite YAML file, or a shipped suite: jarvis (the default, 30 cases) or jarvis-full (90)",
+        metavar="PATH",
     ),
     Option(
         "--jarvis-model",
@@ -254,6 +259,22 @@ OPTIONS: tuple[Option, ...] = (
         "tolerance | significant (also fail a significant drop within the tolerance)",
         parse_gate_mode,
         metavar="MODE",
+    ),
+    Option(
+        "--jarvis-gate-metric",
+        "jarvis_gate_metric",
+        "relevance",
+        "what the gate, the per-case tests and the leaderboard compare: relevance | task_success",
+        parse_gate_metric,
+        metavar="METRIC",
+    ),
+    Option(
+        "--jarvis-false-activation-tolerance",
+        "jarvis_false_activation_tolerance",
+        "0",
+        "allowed rise of the false-activation rate vs the baseline (absolute; cases where nothing should run)",
+        parse_tolerance,
+        metavar="X",
     ),
     Option(
         "--jarvis-backend",

@@ -77,7 +77,7 @@ def conclude(
     run: EvalRun | None, plan: RunPlan, executed: int, custom_checks: tuple[CustomCheck, ...] = ()
 ) -> RunOutcome:
     """Build the results of a run, gate them, write the reports; never lose an earlier file."""
-    from evals.stats import baseline_section, leaderboard, paired_section
+    from evals.stats import baseline_section, leaderboard, measures, paired_section
 
     notes: list[str] = []
     config = plan.settings  # the reports folder, the token limit... as the plan applies them
@@ -91,6 +91,11 @@ def conclude(
     results = replace(
         results,
         paired={name: paired_section(results.pairs(name)) for name in results.adapters},
+        paired_task={
+            name: paired_section(results.pairs(name), metric="task_success")
+            for name in results.adapters
+            if measures(results.pairs(name), "task_success")
+        },
         noise=read_noise(config, results),
         custom_checks=custom_checks,
         robustness=robustness_section(results.pairs()),
@@ -104,7 +109,7 @@ def conclude(
         },
     )
     if len(results.adapters) > 1:
-        results = replace(results, leaderboard=leaderboard(results))
+        results = replace(results, leaderboard=leaderboard(results, metric=gate_config.metric))
     problems = empty_answers(results, config)
     if problems:
         results = replace(results, warnings=(*results.warnings, *problems))
@@ -139,11 +144,16 @@ def conclude(
             )
             baseline = baseline.rescored(run.suite, version)
             results = replace(results, warnings=(*results.warnings, note))
-        elif baseline.rescore:  # a schema-2 file kept only answers and relevance: complete it from its answers
+        elif baseline.rescore or baseline.lacks_task_success(run.suite):
+            # A schema-2 file kept only answers and relevance, or a file from before the tool
+            # runtime: complete it from its answers.
             baseline = baseline.rescored(run.suite, version)
         compared = results.adapters if config.gate_all else (results.primary,)
         results = replace(
-            results, baseline_comparison={name: baseline_section(results.pairs(name), baseline) for name in compared}
+            results,
+            baseline_comparison={
+                name: baseline_section(results.pairs(name), baseline, metric=gate_config.metric) for name in compared
+            },
         )
 
     gate: GateOutcome | None = None

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from evals.gate.rules import GATE_MODES, tolerance_problem
 from evals.hfload import QUANT_CHOICES
-from evals.records import CATEGORIES, PROMPT_FORMATS
+from evals.records import CATEGORIES, GATE_METRICS, PROMPT_FORMATS
 
 # --- numbers ----------------------------------------------------------------------------------
 
@@ -121,6 +121,14 @@ def parse_gate_mode(value: str) -> str:
     if mode not in GATE_MODES:
         raise argparse.ArgumentTypeError(f"gate mode must be 'tolerance' or 'significant'; got {value!r}")
     return mode
+
+
+def parse_gate_metric(value: str) -> str:
+    """Parse ``relevance`` or ``task_success`` (case-insensitive; ``task-success`` too)."""
+    metric = str(value).strip().lower().replace("-", "_")
+    if metric not in GATE_METRICS:
+        raise argparse.ArgumentTypeError(f"gate metric must be 'relevance' or 'task_success'; got {value!r}")
+    return metric
 
 
 def parse_noise_levels(value: str) -> tuple[int, ...]:

@@ -40,6 +40,9 @@ MARKERS = {
     "commands": "JARVIS clear voice commands",
     "corrections": "JARVIS phonetically mangled commands that must be understood",
     "routing": "JARVIS requests that must be routed to the right tools",
+    "no_tool": "JARVIS requests where no tool may run (jarvis-full)",
+    "arguments": "JARVIS requests whose tool calls need the right arguments (jarvis-full)",
+    "follow_up": "JARVIS follow-ups that act on the state earlier turns left (jarvis-full)",
 }
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from evals.parsers import parse_fraction
-from evals.records import ScoredCase
+from evals.records import METRIC_LABELS, ScoredCase
 
 AssertKind = Literal["no-regression", "min-relevance", "none"]
 ASSERT_HELP = "no-regression | min-relevance:X | none"
@@ -23,6 +23,7 @@ class AssertPolicy:
 
     kind: AssertKind = "no-regression"
     threshold: float = 0.0
+    metric: str = "relevance"  # --jarvis-gate-metric: what each case's test compares
 
     def __str__(self) -> str:
         return f"min-relevance:{self.threshold:g}" if self.kind == "min-relevance" else self.kind
@@ -40,25 +41,38 @@ def parse_assert(value: str) -> AssertPolicy:
 
 
 def check_case(scored: ScoredCase, policy: AssertPolicy) -> str | None:
-    """Return why a per-prompt test fails under ``policy``, or None when it passes."""
+    """Return why a per-prompt test fails under ``policy``, or None when it passes.
+
+    The metric is relevance, or task success where the case measures it (``--jarvis-gate-metric``).
+    """
     base, ft = scored.base, scored.finetuned
     if policy.kind == "none":
         return None
+    metric = policy.metric if scored.delta(policy.metric) is not None else "relevance"
+    label = METRIC_LABELS[metric]
+    tuned_value, base_value = ft.value(metric) or 0.0, base.value(metric) or 0.0
     if policy.kind == "min-relevance":
-        if ft.relevance >= policy.threshold:
+        if tuned_value >= policy.threshold:
             return None
-        rule = f"fine-tuned relevance {ft.relevance:.2f} < required {policy.threshold:.2f}"
+        rule = f"fine-tuned {label} {tuned_value:.2f} < required {policy.threshold:.2f}"
     else:
-        if ft.relevance >= base.relevance:
+        if tuned_value >= base_value:
             return None
-        rule = f"regression: fine-tuned relevance {ft.relevance:.2f} < base {base.relevance:.2f}"
-    return (
-        f"{scored.id} [{scored.category}] {rule}\n"
-        f"  prompt:     {scored.case.prompt!r}\n"
-        f"  expected:   {', '.join(scored.case.expected_tools)}\n"
-        f"  base:       {base.answer!r} -> tools {list(base.tools_named)} relevance {base.relevance:.2f}\n"
-        f"  fine-tuned: {ft.answer!r} -> tools {list(ft.tools_named)} relevance {ft.relevance:.2f}"
-    )
+        rule = f"regression: fine-tuned {label} {tuned_value:.2f} < base {base_value:.2f}"
+    lines = [
+        f"{scored.id} [{scored.category}] {rule}",
+        f"  prompt:     {scored.case.prompt!r}",
+        f"  expected:   {', '.join(scored.case.expected_tools) or 'no call'}",
+    ]
+    for name, arm in (("base", base), ("fine-tuned", ft)):
+        lines.append(
+            f"  {name + ':':<11} {arm.answer!r} -> tools {list(arm.tools_named)} relevance {arm.relevance:.2f}"
+        )
+        if arm.task_success is not None:
+            ran = ", ".join(f"{c.name}({c.arguments}){'' if c.ok else ' failed: ' + c.result}" for c in arm.executed)
+            lines.append(f"  {'':<11} ran: {ran or 'nothing'}; task success {arm.task_success:.0f}")
+            lines.extend(f"  {'':<11} unmet: {u}" for u in arm.unmet)
+    return "\n".join(lines)
 
 
 def assert_case(scored: ScoredCase, policy: AssertPolicy) -> None:

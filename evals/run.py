@@ -11,7 +11,7 @@ import functools
 import json
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -147,7 +147,10 @@ class EvalRun:
         return self.config.prompt_format or self.suite.prompt_format
 
     def prompt(self, case: Case) -> Prompt:
-        return self.ask(case.prompt)
+        prompt = self.ask(case.prompt)
+        if not case.history:
+            return prompt
+        return replace(prompt, history=tuple((t.role, t.content) for t in case.history))
 
     def ask(self, user: str, system: str | None = None) -> Prompt:
         """Return the prompt for a request in the run's format: native tools travel as schemas."""

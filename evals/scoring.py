@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from statistics import fmean
 
 from evals.metrics import cosine_similarity, score_answer
@@ -19,6 +20,23 @@ from evals.records import (
     Statistics,
     Suite,
 )
+from evals.runtime.verdict import judge_calls
+
+
+def score_arm(answer: str, case: Case, suite: Suite) -> ArmScore:
+    """One answer's relevance and keywords, and what its calls do in the tool runtime."""
+    score = score_answer(answer, case, suite.tools)
+    task = judge_calls(score.calls, case, suite.tool_ids, recited=score.recited, answer=answer)
+    return replace(
+        score,
+        task_success=task.task_success,
+        tool_names_ok=task.tool_names_ok if task.task_success is not None else None,
+        arguments_ok=task.arguments_ok if task.task_success is not None else None,
+        abstained=task.abstained,
+        executed=task.executed,
+        state_diff=task.state_diff,
+        unmet=task.unmet,
+    )
 
 
 def score_case(case: Case, answers: Mapping[str, str], suite: Suite) -> CaseResult:
@@ -26,7 +44,7 @@ def score_case(case: Case, answers: Mapping[str, str], suite: Suite) -> CaseResu
     base = answers[BASE_ARM]
     return CaseResult(
         case=case,
-        arms={name: score_answer(text, case, suite.tools) for name, text in answers.items()},
+        arms={name: score_arm(text, case, suite) for name, text in answers.items()},
         similarity={name: cosine_similarity(base, text) for name, text in answers.items() if name != BASE_ARM},
     )
 
@@ -48,7 +66,17 @@ def arm_stats(scores: Sequence[ArmScore]) -> ArmStats:
     def flagged(flag: str) -> int | None:
         return sum(1 for s in scores if getattr(s, flag)) if v2 else None
 
+    task = [s.task_success for s in scores if s.task_success is not None]
+    measured = [s for s in scores if s.task_success is not None]
+    arguments = [s.arguments_ok for s in measured if s.arguments_ok is not None]
+    silent = [s.false_activation for s in scores if s.false_activation is not None]
     return ArmStats(
+        task_success=_mean(task) if task else None,
+        tool_names_ok=_mean(float(bool(s.tool_names_ok)) for s in measured) if measured else None,
+        arguments_ok=_mean(float(a) for a in arguments) if arguments else None,
+        false_activation=_mean(float(f) for f in silent) if silent else None,
+        n_task=len(task),
+        n_no_tool=len(silent),
         relevance=_mean(s.relevance for s in scores),
         keyword_match=_mean(s.keyword_match for s in scores),
         echo=sum(1 for s in scores if s.echo),

@@ -180,23 +180,42 @@ def paired_section(
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
     confidence: float = DEFAULT_CONFIDENCE,
+    metric: str = "relevance",
 ) -> PairedStats:
-    """Return the ``paired`` section: fine-tuned minus base relevance, globally and per category that ran."""
+    """Return the ``paired`` section: fine-tuned minus base ``metric``, globally and per category that ran.
+
+    Cases that do not measure the metric (task success without `expect:`) are left out.
+    """
     _check(resamples, confidence)
-    rows = [(c.category, c.finetuned.relevance - c.base.relevance) for c in cases]
+    rows = [(c.category, d) for c in cases if (d := c.delta(metric)) is not None]
     overall, by_category = _grouped(rows, lambda d: paired_block(d, resamples, confidence, seed))
     return PairedStats(
-        resamples=int(resamples), seed=int(seed), confidence=float(confidence), overall=overall, by_category=by_category
+        resamples=int(resamples),
+        seed=int(seed),
+        confidence=float(confidence),
+        overall=overall,
+        by_category=by_category,
+        metric=metric,
     )
 
 
-def baseline_diffs(current: Sequence[ScoredCase], baseline: Baseline) -> list[tuple[str, float]]:
-    """Return (category, current − baseline fine-tuned relevance) for the cases both have, in run order."""
-    return [
-        (c.category, c.finetuned.relevance - baseline.cases[c.id].finetuned.relevance)
-        for c in current
-        if c.id in baseline.cases
-    ]
+def measures(cases: Sequence[ScoredCase], metric: str) -> bool:
+    """True when at least one case has ``metric`` for both arms."""
+    return any(c.delta(metric) is not None for c in cases)
+
+
+def baseline_diffs(
+    current: Sequence[ScoredCase], baseline: Baseline, metric: str = "relevance"
+) -> list[tuple[str, float]]:
+    """Return (category, current − baseline fine-tuned ``metric``) for the cases both have and measure, in run order."""
+    rows = []
+    for c in current:
+        if c.id not in baseline.cases:
+            continue
+        now, then = c.finetuned.value(metric), baseline.cases[c.id].finetuned.value(metric)
+        if now is not None and then is not None:
+            rows.append((c.category, now - then))
+    return rows
 
 
 def _baseline_block(diffs: Sequence[float], resamples: int, confidence: float, seed: int) -> BaselineBlock:
@@ -217,23 +236,26 @@ def baseline_section(
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
     confidence: float = DEFAULT_CONFIDENCE,
+    metric: str = "relevance",
 ) -> BaselineComparison:
-    """Return the ``baseline_comparison`` section: this run's fine-tuned relevance minus the baseline's, per common case."""
+    """Return the ``baseline_comparison`` section: this run's fine-tuned ``metric`` minus the baseline's, per common case."""
     _check(resamples, confidence)
-    rows = baseline_diffs(current, baseline)
+    rows = baseline_diffs(current, baseline, metric)
     overall, by_category = _grouped(rows, lambda d: _baseline_block(d, resamples, confidence, seed))
-    return BaselineComparison(baseline=baseline.path, overall=overall, by_category=by_category)
+    return BaselineComparison(baseline=baseline.path, overall=overall, by_category=by_category, metric=metric)
 
 
-def leaderboard(results: RunResults, resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> Leaderboard:
-    """Rank a run's adapters by mean relevance; test the best against the runner-up on the same cases.
+def leaderboard(
+    results: RunResults, resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED, metric: str = "relevance"
+) -> Leaderboard:
+    """Rank a run's adapters by mean ``metric``; test the best against the runner-up on the same cases.
 
-    Ties rank by valid-call rate, then keyword match, then name (so the order is stable).
+    Ties rank by relevance, valid-call rate, then keyword match, then name (so the order is stable).
     """
 
-    def key(name: str) -> tuple[float, float, float, str]:
+    def key(name: str) -> tuple[float, float, float, float, str]:
         s = results.summary(name).overall.finetuned
-        return (-s.relevance, -(s.valid_call or 0.0), -s.keyword_match, name)
+        return (-(s.value(metric) or 0.0), -s.relevance, -(s.valid_call or 0.0), -s.keyword_match, name)
 
     ranked = sorted(results.adapters, key=key)
     rows = []
@@ -249,13 +271,21 @@ def leaderboard(results: RunResults, resamples: int = DEFAULT_RESAMPLES, seed: i
                 avg_keyword_match=overall.finetuned.keyword_match,
                 avg_valid_call=overall.finetuned.valid_call,
                 vs_base=paired_block(
-                    [c.relevance_delta for c in results.pairs(name)], resamples, DEFAULT_CONFIDENCE, seed
+                    [d for c in results.pairs(name) if (d := c.delta(metric)) is not None],
+                    resamples,
+                    DEFAULT_CONFIDENCE,
+                    seed,
                 ),
+                avg_task_success=overall.finetuned.task_success,
+                metric=metric,
             )
         )
     duel = None
     if len(ranked) > 1:
-        best, second = ({c.id: c.finetuned.relevance for c in results.pairs(name)} for name in ranked[:2])
+        best, second = (
+            {c.id: v for c in results.pairs(name) if (v := c.finetuned.value(metric)) is not None}
+            for name in ranked[:2]
+        )
         diffs = [best[i] - second[i] for i in best if i in second]
         duel = paired_block(diffs, resamples, DEFAULT_CONFIDENCE, seed)
     return Leaderboard(rows=tuple(rows), best_vs_runner_up=duel)

@@ -11,21 +11,44 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from evals.errors import JarvisError
-from evals.records import CATEGORIES, PROMPT_FORMATS, SYSTEM_TEXT, Case, Intent, Suite, Tool
+from evals.records import (
+    CATEGORIES,
+    EXPECT_NOTHING,
+    PROMPT_FORMATS,
+    SYSTEM_TEXT,
+    Case,
+    Intent,
+    Suite,
+    Tool,
+    Turn,
+)
 
 if TYPE_CHECKING:
     from evals.config import EvalConfig
 
 DEFAULT_SUITE = "jarvis.yaml"
+# The shipped suites by short name (--jarvis-suite=jarvis-full): the seed's 30 prompts, and those
+# 30 plus no-tool, argument and follow-up cases.
+SHIPPED_SUITES = {"jarvis": DEFAULT_SUITE, "jarvis-full": "jarvis_full.yaml"}
+MAX_EXTENDS = 4  # a chain of `extends:` longer than this is a loop or a mistake
 
 
 class SuiteError(JarvisError, ValueError):
     """A suite file that cannot be used; the message names the file and the fix."""
 
 
-def default_suite_path() -> Path:
-    """Return the path of the suite shipped in the package."""
-    return Path(str(resources.files("evals") / "suites" / DEFAULT_SUITE))
+def default_suite_path(name: str = "jarvis") -> Path:
+    """Return the path of a suite shipped in the package (``jarvis`` or ``jarvis-full``)."""
+    return Path(str(resources.files("evals") / "suites" / SHIPPED_SUITES[name]))
+
+
+def resolve_suite(value: str | Path | None) -> Path:
+    """A suite option's value as a path: a shipped suite's short name, unless a file of that name exists."""
+    if value is None:
+        return default_suite_path()
+    if str(value) in SHIPPED_SUITES and not Path(value).exists():
+        return default_suite_path(str(value))
+    return Path(value)
 
 
 # A suite nests 4 levels (cases > case > keywords > word); deeper is damage or an attack on the parser.
@@ -183,8 +206,8 @@ def load_run_suite(config: EvalConfig) -> Suite:
 
 
 def load_suite(path: str | Path | None = None) -> Suite:
-    """Read a suite file, validating it fully; raise ``SuiteError`` naming file and case."""
-    path = Path(path) if path is not None else default_suite_path()
+    """Read a suite file (or a shipped suite's short name), validating it fully; raise ``SuiteError`` naming file and case."""
+    path = resolve_suite(path)
     try:
         stat = path.stat()
     except OSError:
@@ -198,7 +221,7 @@ def _parsed_suite(path: Path, mtime_ns: int, size: int) -> Suite:
     return _parse_suite(path)
 
 
-def _parse_suite(path: Path) -> Suite:
+def _parse_suite(path: Path, depth: int = 0) -> Suite:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -214,15 +237,19 @@ def _parse_suite(path: Path) -> Suite:
         raise _fail(path, where, f"malformed YAML ({problem}); fix the syntax there") from None
     if not isinstance(data, dict):
         raise _fail(path, "", "must be a mapping with version, system_prompt, tools and cases")
-    for key in ("version", "system_prompt", "tools", "cases"):
+    parent = _parent(path, data, depth)
+    required = ("version", "cases") if parent else ("version", "system_prompt", "tools", "cases")
+    for key in required:
         if not data.get(key):
             raise _fail(path, "", f"missing or empty '{key}'")
 
     for key in ("tools", "cases"):
-        if not isinstance(data[key], list):
+        if key in data and not isinstance(data[key], list):
             raise _fail(path, "", f"'{key}' must be a list of mappings, got {_kind(data[key])}")
-    tools: list[Tool] = []
-    for i, raw in enumerate(data["tools"]):
+    if parent and data.get("tools"):
+        raise _fail(path, "", "a suite that 'extends' another takes its tools; remove 'tools' here")
+    tools: list[Tool] = list(parent.tools) if parent else []
+    for i, raw in enumerate(data.get("tools") or ()):
         if not isinstance(raw, dict) or not _field(path, f"tool #{i + 1}: ", raw, "id").strip():
             raise _fail(path, f"tool #{i + 1}: ", "needs an 'id'")
         tool_id = str(raw["id"]).strip()
@@ -240,8 +267,8 @@ def _parse_suite(path: Path) -> Suite:
         tools.append(tool)
     tool_ids = {t.id for t in tools}
 
-    cases: list[Case] = []
-    seen: set[str] = set()
+    cases: list[Case] = list(parent.cases) if parent else []
+    seen: set[str] = {c.id for c in cases}
     for i, raw in enumerate(data["cases"]):
         if not isinstance(raw, dict):
             raise _fail(path, f"case #{i + 1}: ", "must be a mapping")
@@ -259,8 +286,11 @@ def _parse_suite(path: Path) -> Suite:
         if not prompt:
             raise _fail(path, where, "empty prompt")
         expected = _field(path, where, raw, "expected_tools", _strings)
-        if not expected:
-            raise _fail(path, where, "no expected_tools; list at least one tool id")
+        setup, expect, history = _expectation(path, where, raw, tool_ids)
+        if not expected and expect != EXPECT_NOTHING:
+            raise _fail(path, where, "no expected_tools; list at least one tool id, or say 'expect: nothing'")
+        if expected and expect == EXPECT_NOTHING:
+            raise _fail(path, where, "'expect: nothing' means no call may run: make expected_tools []")
         unknown = [t for t in expected if t not in tool_ids]
         if unknown:
             raise _fail(path, where, f"unknown tool id {', '.join(unknown)}; add it to 'tools' or fix the spelling")
@@ -282,20 +312,75 @@ def _parse_suite(path: Path) -> Suite:
                 source=(_field(path, where, raw, "source") or case_id) if level is not None else None,
                 level=level,
                 variant=variant,
+                setup=setup,
+                expect=expect,
+                history=history,
             )
         )
     if isinstance(data["version"], (list, dict)):  # any scalar, read below as the file spells it
         raise _fail(path, "", f"'version' must be text, got {_kind(data['version'])}")
-    prompt_format = _field(path, "", data, "prompt_format") or SYSTEM_TEXT
+    prompt_format = _field(path, "", data, "prompt_format") or (parent.prompt_format if parent else SYSTEM_TEXT)
     if prompt_format not in PROMPT_FORMATS:
         raise _fail(path, "", f"unknown prompt_format '{prompt_format}'; use one of {', '.join(PROMPT_FORMATS)}")
     return Suite(
         name=_field(path, "", data, "name") or path.stem,
         version=_version_as_written(text, data["version"]),
-        system_prompt=_field(path, "", data, "system_prompt").strip(),
+        system_prompt=_field(path, "", data, "system_prompt").strip() or (parent.system_prompt if parent else ""),
         tools=tuple(tools),
         cases=tuple(cases),
         path=str(path),
         prompt_format=prompt_format,
-        native_system_prompt=_field(path, "", data, "native_system_prompt").strip(),
+        native_system_prompt=_field(path, "", data, "native_system_prompt").strip()
+        or (parent.native_system_prompt if parent else ""),
     )
+
+
+def _parent(path: Path, data: dict[str, Any], depth: int) -> Suite | None:
+    """The suite named by ``extends:`` (relative to this file): its tools, prompts and cases come first."""
+    name = _field(path, "", data, "extends").strip()
+    if not name:
+        return None
+    if depth >= MAX_EXTENDS:
+        raise _fail(path, "", f"'extends' chains more than {MAX_EXTENDS} files; check for a loop")
+    parent_path = path.parent / name
+    if not parent_path.is_file():
+        raise _fail(path, "", f"'extends: {name}' names no file next to this one ({parent_path})")
+    return _parse_suite(parent_path, depth + 1)
+
+
+TURN_ROLES = ("user", "assistant", "tool")
+
+
+def _expectation(
+    path: Path, where: str, raw: dict[str, Any], tool_ids: set[str]
+) -> tuple[dict[str, Any] | None, dict[str, Any] | str | None, tuple[Turn, ...]]:
+    """Read a case's ``setup``, ``expect`` and ``history``, validated by the runtime that will run them."""
+    # The runtime is pure Python; it is imported here so that only suites reach it.
+    from evals.metrics import parse_calls
+    from evals.runtime import State, execute, parse_expect
+
+    setup, expect, history = raw.get("setup"), raw.get("expect"), raw.get("history")
+    try:
+        state = State.from_setup(setup)
+        if expect is not None:
+            parse_expect(expect)
+    except ValueError as exc:
+        raise _fail(path, where, f"{exc}; see docs/metrics.md for the expect language") from None
+    if isinstance(expect, str):
+        expect = expect.strip()
+    turns: list[Turn] = []
+    if history is not None:
+        if not isinstance(history, list):
+            raise _fail(path, where, "'history' must be a list of {role: user|assistant|tool, content: ...}")
+        for n, turn in enumerate(history, 1):
+            if not isinstance(turn, dict) or set(turn) != {"role", "content"} or turn["role"] not in TURN_ROLES:
+                raise _fail(path, where, f"history turn #{n} must be {{role: user|assistant|tool, content: ...}}")
+            turns.append(Turn(role=turn["role"], content=_field(path, f"{where}history turn #{n}: ", turn, "content")))
+        # A history whose own calls fail would make the case test the history, not the answer.
+        for n, turn in enumerate(turns, 1):
+            if turn.role == "assistant":
+                run = execute(parse_calls(turn.content, tool_ids), state)
+                if run.errors:
+                    raise _fail(path, where, f"history turn #{n}: {run.errors[0].error}; fix the earlier answer")
+                state = run.after
+    return (dict(setup) if setup is not None else None), expect, tuple(turns)

@@ -131,6 +131,8 @@ def test_scoring_in_place_restores_train_mode_and_scores_the_base_once(tiny_mode
     evaluator.score(model, cases)
     assert evaluator._base == base_answers and len(base_answers) == 3
     assert first.summary.overall.n_cases == 3 and "jarvis/routing/relevance" in first.logs()
+    # Task success is logged exactly when the cases say what should happen.
+    assert ("jarvis/task_success" in first.logs()) == any(c.expect is not None for c in cases)
 
 
 def test_quick_is_one_case_per_category_of_the_shipped_suite() -> None:

@@ -17,7 +17,7 @@ import pytest
 from evals.cli import main
 from evals.errors import JarvisError
 from evals.records import (
-    CATEGORIES,
+    SEED_CATEGORIES,
     ArmScore,
     ArmStats,
     Case,
@@ -91,7 +91,7 @@ def make_case(
     return factories.scored(cid, category, base, tuned, cosine=cosine, case=case)
 
 
-def sample_cases(categories: Sequence[str] = CATEGORIES) -> list[ScoredCase]:
+def sample_cases(categories: Sequence[str] = SEED_CATEGORIES) -> list[ScoredCase]:
     cases = []
     for cat in categories:
         for i, (b, f) in enumerate(zip(*PATTERNS[cat], strict=True), 1):
@@ -117,7 +117,7 @@ def make_results(
     suite_version: str = "1.0",
 ) -> RunResults:
     """Build a run from scored cases; ``categories`` makes it a partial run of those only."""
-    cases = list(sample_cases(categories or CATEGORIES) if cases is None else cases)
+    cases = list(sample_cases(categories or SEED_CATEGORIES) if cases is None else cases)
     metadata = make_metadata(
         cases,
         model="Qwen/Qwen3-0.6B",

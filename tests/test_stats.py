@@ -123,7 +123,7 @@ def test_paired_section_schema_and_counts() -> None:
     cases += [scored("r-loss", "routing", 1.0, 0.0)]
     section = encode(paired_section(cases, resamples=500, seed=1))
 
-    assert set(section) == {"resamples", "seed", "confidence", "overall", "by_category"}
+    assert set(section) == {"resamples", "seed", "confidence", "overall", "by_category", "metric"}
     assert (section["resamples"], section["seed"], section["confidence"]) == (500, 1, 0.95)
     assert list(section["by_category"]) == ["commands", "routing"]  # only what ran, suite order
     for block in [section["overall"], *section["by_category"].values()]:
@@ -170,7 +170,10 @@ def test_baseline_section_compares_common_cases_only() -> None:
     new = [scored(f"r{i}", "routing", 0.2, 1.0) for i in range(10)] + [scored("new", "commands", 0.0, 0.0)]
     section = encode(baseline_section(new, baseline, resamples=500))
 
-    assert set(section) == {"baseline", "overall", "by_category"} and set(section["overall"]) == BASELINE_BLOCK_KEYS
+    assert (
+        set(section) == {"baseline", "overall", "by_category", "metric"}
+        and set(section["overall"]) == BASELINE_BLOCK_KEYS
+    )
     assert section["baseline"] == "reports/baseline.json"
     assert section["overall"]["n_common"] == 10
     assert section["overall"]["mean_diff"] == pytest.approx(0.5)

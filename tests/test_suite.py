@@ -342,7 +342,10 @@ def test_shipped_tools_round_trip_through_dicts(shipped) -> None:
     assert all(Tool.from_dict(tool.to_dict()) == tool for tool in shipped.tools)
 
 
-def test_shipped_suite_1_2_gives_every_tool_a_lexicon_and_the_native_format_its_instructions(shipped) -> None:
-    assert shipped.version == "1.2"  # 1.2: tool parameters and the native-tools system prompt (issue 19)
+def test_shipped_suite_2_gives_every_tool_a_lexicon_a_schema_and_the_native_format_its_instructions(shipped) -> None:
+    # 1.2: tool parameters and the native-tools system prompt (issue 19); 2.0: calls with arguments,
+    # words alone when nothing is to be done, and every case's expect: (issue 24).
+    assert shipped.version == "2.0"
+    assert all(case.expect is not None for case in shipped.cases)
     assert all(tool.phrases or tool.intents for tool in shipped.tools)
     assert shipped.prompt_format == "system-text" and shipped.native_system_prompt

@@ -67,6 +67,13 @@ class Prompt:
     system: str
     user: str
     tools: str = ""
+    # Earlier turns of a follow-up case, (role, content) in order, shown before ``user``.
+    history: tuple[tuple[str, str], ...] = ()
+
+    def messages(self) -> list[dict[str, str]]:
+        """The chat messages: system, the earlier turns, then the request."""
+        turns = [{"role": role, "content": content} for role, content in self.history]
+        return [{"role": "system", "content": self.system}, *turns, {"role": "user", "content": self.user}]
 
     def tool_schemas(self) -> list[dict[str, Any]] | None:
         """Return the function schemas to pass as ``tools=``, or None for the system-text format."""

@@ -397,7 +397,7 @@ class HFBackend:
     ) -> list[Answer]:
         """Generate one arm's answers in batches (longest prompts first), with a progress bar."""
         with self._as_arm(arm) as model:
-            texts = [build_prompt(self.tokenizer, p.system, p.user, p.tool_schemas()) for p in prompts]
+            texts = [build_prompt(self.tokenizer, p.system, p.user, p.tool_schemas(), p.history) for p in prompts]
             notices = self._check_tools_reach_the_model(prompts)
             generator = BatchGenerator(model, self.tokenizer, settings, self.stats)
             size = initial_batch_size(self.device(), len(texts), settings.batch_size)

@@ -57,6 +57,14 @@ ENTRY_FIELDS = ("id", "owned_by", "root", "parent", "max_model_len")
 MESSAGE_LIMIT = 300
 
 
+def _messages(prompt: Prompt) -> list[dict[str, str]]:
+    """The chat messages; a follow-up's tool results go as user turns (a `tool` message needs a call id)."""
+    return [
+        {"role": "user", "content": f"Résultat de l'outil : {m['content']}"} if m["role"] == "tool" else m
+        for m in prompt.messages()
+    ]
+
+
 class OpenAIBackend:
     """Ask an OpenAI-compatible server for each arm's answers; the arms are models it serves by name."""
 
@@ -319,7 +327,7 @@ class OpenAIBackend:
     def _body(self, model: str, prompt: Prompt, settings: GenerationSettings, template_kwargs: bool) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": model,
-            "messages": [{"role": "system", "content": prompt.system}, {"role": "user", "content": prompt.user}],
+            "messages": _messages(prompt),
             "max_tokens": settings.max_new_tokens,
             "stream": False,
             **GREEDY,

@@ -10,6 +10,8 @@ from typing import Any
 
 # Used when a tokenizer has no chat template (base, non-instruct models). Documented in the README.
 PLAIN_FORMAT = "System: {system}\nUser: {user}\nAssistant:"
+# How the plain format names the earlier turns of a follow-up.
+HISTORY_ROLES = {"user": "User", "assistant": "Assistant", "tool": "Tool"}
 
 
 def has_chat_template(tokenizer: Any) -> bool:
@@ -30,7 +32,11 @@ def template_text(tokenizer: Any) -> str:
 
 
 def build_prompt(
-    tokenizer: Any, system_prompt: str, user_prompt: str, tools: list[dict[str, Any]] | None = None
+    tokenizer: Any,
+    system_prompt: str,
+    user_prompt: str,
+    tools: list[dict[str, Any]] | None = None,
+    history: Sequence[tuple[str, str]] = (),
 ) -> str:
     """Render the chat template with the suite's system prompt, or the plain fallback.
 
@@ -39,8 +45,10 @@ def build_prompt(
     renders in its own tools section (Qwen3's and Hermes' ``<tools>`` block).
     """
     if not has_chat_template(tokenizer):
-        return PLAIN_FORMAT.format(system=system_prompt, user=user_prompt)
-    messages = [{"role": "system", "content": system_prompt}, {"role": "user", "content": user_prompt}]
+        earlier = "".join(f"{HISTORY_ROLES.get(role, role)}: {content}\n" for role, content in history)
+        return PLAIN_FORMAT.format(system=system_prompt, user=user_prompt).replace("User:", earlier + "User:", 1)
+    turns = [{"role": role, "content": content} for role, content in history]
+    messages = [{"role": "system", "content": system_prompt}, *turns, {"role": "user", "content": user_prompt}]
     extra = {"tools": tools} if tools else {}
     return tokenizer.apply_chat_template(
         messages, tokenize=False, add_generation_prompt=True, enable_thinking=False, **extra

@@ -191,6 +191,11 @@ class Baseline:
         meta = replace(results.metadata, adapters={results.primary: results.metadata.adapter})
         return cls(RunResults(metadata=meta, statistics=summarize(cases), results=cases))
 
+    def lacks_task_success(self, suite: Suite) -> bool:
+        """True when the suite says what should happen for a case the file has no task success for (an earlier version)."""
+        expecting = {c.id for c in suite.cases if c.expect is not None}
+        return any(r.id in expecting and r.arms[BASE_ARM].task_success is None for r in self.results.results)
+
     def rescored(self, suite: Suite, metric_version: str) -> Baseline:
         """Return this baseline scored again from its answers with the current metric and suite."""
         by_id = {c.id: c for c in suite.cases}

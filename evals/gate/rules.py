@@ -3,9 +3,10 @@
 Pure: it reads a run's results, a baseline and a config, and returns an outcome; the
 pytest plugin decides what to print and turns a failed outcome into exit status 1.
 
-What is compared: the fine-tuned arm's mean relevance over the cases that ran **and** are
-in the baseline, against the baseline's fine-tuned mean over the same cases, globally and
-per category. Restricting both sides to the common cases makes a partial run
+What is compared: the fine-tuned arm's mean relevance (or task success, ``--jarvis-gate-metric``)
+over the cases that ran **and** are in the baseline, against the baseline's fine-tuned mean over
+the same cases, globally and per category; and, with its own tolerance, the false-activation rate
+over the cases where nothing should run. Restricting both sides to the common cases makes a partial run
 (``-m "jarvis and routing"``, ``-k``) gate only what it ran, like for like.
 """
 
@@ -22,6 +23,8 @@ from evals.errors import JarvisError
 from evals.gate.baseline import DEFAULT_BASELINE_PATH, Baseline, RunIdentity
 from evals.records import (
     CATEGORIES,
+    GATE_METRICS,
+    METRIC_LABELS,
     BaselineBlock,
     BaselineComparison,
     GateOutcome,
@@ -66,6 +69,8 @@ class GateConfig:
     category_tolerances: Mapping[str, float] = field(default_factory=dict)
     min_gain: float | None = None
     mode: str = "tolerance"
+    metric: str = "relevance"  # what is compared: relevance or task_success
+    false_activation_tolerance: float = 0.0
     require_baseline: bool = False
     baseline_path: str = DEFAULT_BASELINE_PATH
     blessing: bool = False  # this run replaces the baseline: an unreadable one is not a failure
@@ -92,6 +97,11 @@ class GateConfig:
             raise GateConfigError(
                 f"gate minimum gain must be a relative gain >= 0 (0.10 means +10 % over base), got {self.min_gain!r}"
             )
+        if self.metric not in GATE_METRICS:
+            raise GateConfigError(f"gate metric must be 'relevance' or 'task_success', got {self.metric!r}")
+        problem = tolerance_problem(self.false_activation_tolerance)
+        if problem:
+            raise GateConfigError(f"false-activation tolerance {problem}")
         if self.mode not in GATE_MODES:
             raise GateConfigError(f"gate mode must be 'tolerance' or 'significant', got {self.mode!r}")
         if not isinstance(self.baseline_path, str) or not self.baseline_path:
@@ -114,9 +124,10 @@ def _shown(current: float, baseline: float, tolerance: float) -> int:
     return 6
 
 
-def _drop_message(scope: str, current: float, baseline: float, tolerance: float) -> str:
+def _drop_message(scope: str, current: float, baseline: float, tolerance: float, metric: str = "relevance") -> str:
     d = _shown(current, baseline, tolerance)
-    return f"gate: {scope} relevance {current:.{d}f} < baseline {baseline:.{d}f} - tolerance {tolerance:.{d}f}"
+    label = METRIC_LABELS[metric]
+    return f"gate: {scope} {label} {current:.{d}f} < baseline {baseline:.{d}f} - tolerance {tolerance:.{d}f}"
 
 
 def _evidence(block: BaselineBlock) -> str:
@@ -126,15 +137,30 @@ def _evidence(block: BaselineBlock) -> str:
     )
 
 
-def _gain_violation(cases: Sequence[ScoredCase], min_gain: float) -> GateViolation | None:
-    base = fmean(c.base.relevance for c in cases)
-    tuned = fmean(c.finetuned.relevance for c in cases)
+def _measured(cases: Sequence[ScoredCase], metric: str) -> list[ScoredCase]:
+    """The cases that measure ``metric`` on both arms (task success needs an `expect:`)."""
+    return [c for c in cases if c.delta(metric) is not None]
+
+
+def _value(case: ScoredCase, metric: str) -> float:
+    value = case.finetuned.value(metric)
+    assert value is not None  # callers pass measured cases only
+    return value
+
+
+def _gain_violation(cases: Sequence[ScoredCase], min_gain: float, metric: str = "relevance") -> GateViolation | None:
+    label = METRIC_LABELS[metric]
+    cases = _measured(cases, metric)
+    if not cases:
+        return None  # said by the metric check, once
+    base = fmean(c.base.value(metric) or 0.0 for c in cases)
+    tuned = fmean(_value(c, metric) for c in cases)
     if base > 0:
         gain = (tuned - base) / base
         if gain + _EPS >= min_gain:
             return None
         message = (
-            f"gate: fine-tuned relevance {tuned:.2f} is {gain:+.1%} over base {base:.2f}, "
+            f"gate: fine-tuned {label} {tuned:.2f} is {gain:+.1%} over base {base:.2f}, "
             f"below the required {min_gain:+.1%}"
         )
     else:
@@ -142,7 +168,7 @@ def _gain_violation(cases: Sequence[ScoredCase], min_gain: float) -> GateViolati
         if tuned - base + _EPS >= min_gain:
             return None
         message = (
-            f"gate: base relevance is 0, so the gain is measured absolutely: fine-tuned relevance {tuned:.2f} "
+            f"gate: base {label} is 0, so the gain is measured absolutely: fine-tuned {label} {tuned:.2f} "
             f"is below the required {min_gain:.2f}"
         )
     return GateViolation(rule="min_gain", baseline=base, current=tuned, tolerance=min_gain, message=message)
@@ -151,12 +177,25 @@ def _gain_violation(cases: Sequence[ScoredCase], min_gain: float) -> GateViolati
 def _relevance_checks(
     cases: Sequence[ScoredCase], comparison: BaselineComparison | None, baseline: Baseline, config: GateConfig
 ) -> tuple[list[GateViolation], list[str], list[str]]:
-    """Return (violations, notices, gated scopes) for one adapter's relevance against the baseline."""
+    """Return (violations, notices, gated scopes) for one adapter's gate metric against the baseline."""
     violations: list[GateViolation] = []
     notices: list[str] = []
     path = baseline.path or config.baseline_path
+    metric, label = config.metric, METRIC_LABELS[config.metric]
+    if metric != "relevance":
+        measured = _measured(cases, metric)
+        if not measured:
+            violations.append(
+                GateViolation(
+                    rule=metric,
+                    message=f"gate: no case of this run measures {label} (the suite's cases have no 'expect:'): "
+                    "add expectations to the suite, or gate on --jarvis-gate-metric relevance",
+                )
+            )
+            return violations, notices, []
+        cases = measured
     by_id = {c.id: c for c in cases}
-    common = [c.id for c in cases if c.id in baseline.cases]
+    common = [c.id for c in cases if c.id in baseline.cases and baseline.cases[c.id].delta(metric) is not None]
     missing = [c.id for c in cases if c.id not in baseline.cases]
     if not common:
         violations.append(
@@ -196,17 +235,17 @@ def _relevance_checks(
             "the significant gate mode needs the run's baseline_comparison section (stats.baseline_section)"
         )
     for scope, ids, tolerance in scopes:
-        current = fmean(by_id[i].finetuned.relevance for i in ids)
-        reference = fmean(baseline.cases[i].finetuned.relevance for i in ids)
+        current = fmean(_value(by_id[i], metric) for i in ids)
+        reference = fmean(_value(baseline.cases[i], metric) for i in ids)
         beyond = current < reference - tolerance - _EPS
-        message = _drop_message(scope, current, reference, tolerance) if beyond else ""
+        message = _drop_message(scope, current, reference, tolerance, metric) if beyond else ""
         if comparison is not None and config.mode == "significant":
             block = comparison.overall if scope == "global" else comparison.by_category[scope]
             if block.significant and block.mean_diff < 0:
                 # Significant mode adds a rule: a significant drop fails even within the tolerance.
                 if not beyond:
                     message = (
-                        f"gate: {scope} relevance {current:.3f} dropped significantly from baseline {reference:.3f} "
+                        f"gate: {scope} {label} {current:.3f} dropped significantly from baseline {reference:.3f} "
                         "(within the tolerance)"
                     )
                 message = f"{message} (significant: {_evidence(block)})"
@@ -215,7 +254,7 @@ def _relevance_checks(
         if message:
             violations.append(
                 GateViolation(
-                    rule="relevance",
+                    rule=metric,
                     scope=scope,
                     baseline=reference,
                     current=current,
@@ -224,6 +263,36 @@ def _relevance_checks(
                 )
             )
     return violations, notices, [s for s, _, _ in scopes]
+
+
+def _false_activation_check(
+    cases: Sequence[ScoredCase], baseline: Baseline, config: GateConfig
+) -> tuple[list[GateViolation], list[str]]:
+    """Hold the fine-tuned false-activation rate (cases where nothing should run) to the baseline's."""
+    common = [
+        c
+        for c in cases
+        if c.id in baseline.cases
+        and c.finetuned.false_activation is not None
+        and baseline.cases[c.id].finetuned.false_activation is not None
+    ]
+    if not common:
+        return [], []
+    current = fmean(float(bool(c.finetuned.false_activation)) for c in common)
+    reference = fmean(float(bool(baseline.cases[c.id].finetuned.false_activation)) for c in common)
+    tolerance = config.false_activation_tolerance
+    if current > reference + tolerance + _EPS:
+        fired = [c.id for c in common if c.finetuned.false_activation]
+        message = (
+            f"gate: false activation {current:.2f} > baseline {reference:.2f} + tolerance {tolerance:g} "
+            f"on {len(common)} case(s) where nothing should run (a call ran on: {', '.join(fired[:5])})"
+        )
+        return [
+            GateViolation(
+                rule="false_activation", baseline=reference, current=current, tolerance=tolerance, message=message
+            )
+        ], []
+    return [], [f"gate: false activation {current:.2f} held within tolerance of baseline {reference:.2f}"]
 
 
 def _robustness_check(
@@ -307,7 +376,7 @@ def evaluate_gate(
     violations: list[GateViolation] = []
     notices: list[str] = []
     if config.min_gain is not None:
-        gain = _gain_violation(cases, config.min_gain)
+        gain = _gain_violation(cases, config.min_gain, config.metric)
         if gain is not None:
             violations.append(gain)
 
@@ -351,6 +420,9 @@ def evaluate_gate(
     relevance, more_notices, gated = _relevance_checks(cases, results.comparison_for(adapter), baseline, config)
     violations += relevance
     notices += more_notices
+    silent, silent_notices = _false_activation_check(cases, baseline, config)
+    violations += silent
+    notices += silent_notices
     if results.robustness is not None and adapter in (None, results.primary):  # the primary's curve
         robust, robust_notices = _robustness_check(cases, baseline, config)
         violations += robust
@@ -359,7 +431,9 @@ def evaluate_gate(
         held = (
             "held within tolerance" if config.mode == "tolerance" else "held within tolerance, with no significant drop"
         )
-        notices.insert(0, f"gate: fine-tuned relevance {held} against {path} in {', '.join(gated)}")
+        notices.insert(
+            0, f"gate: fine-tuned {METRIC_LABELS[config.metric]} {held} against {path} in {', '.join(gated)}"
+        )
     return outcome(violations, notices, "passed")
 
 

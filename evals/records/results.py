@@ -39,6 +39,8 @@ class RunResults:
     statistics: Statistics
     results: tuple[CaseResult, ...]
     paired: Mapping[str, PairedStats] = field(default_factory=dict)
+    # Keyed by adapter: task success minus the base's, where the suite's cases say what should happen.
+    paired_task: Mapping[str, PairedStats] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     noise: NoiseFloor | None = None
     baseline_error: str | None = None
@@ -74,6 +76,9 @@ class RunResults:
 
     def paired_for(self, adapter: str | None = None) -> PairedStats | None:
         return self.paired.get(adapter or self.primary)
+
+    def paired_task_for(self, adapter: str | None = None) -> PairedStats | None:
+        return self.paired_task.get(adapter or self.primary)
 
     def comparison_for(self, adapter: str | None = None) -> BaselineComparison | None:
         return self.baseline_comparison.get(adapter or self.primary)

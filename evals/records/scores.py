@@ -30,6 +30,12 @@ def default_adapter_name(path: Path) -> str:
     return NAME_CHARS.sub("-", folder.name).strip("-") or "adapter"
 
 
+# The per-case score the paired statistics, the leaderboard and the gate compare (--jarvis-gate-metric).
+GateMetric = Literal["relevance", "task_success"]
+GATE_METRICS: tuple[str, ...] = ("relevance", "task_success")
+METRIC_LABELS = {"relevance": "relevance", "task_success": "task success"}
+
+
 # How a call was written in an answer: a bare id, ``tool_id(args)``, a JSON value, a <tool_call> block.
 CallForm = Literal["bare", "json", "tool_call", "function"]
 
@@ -69,6 +75,17 @@ class Call:
 
 
 @dataclass(frozen=True)
+class ExecutedCall:
+    """One call of an answer as the tool runtime ran it (evals/runtime): its result, or why it failed."""
+
+    name: str  # as the answer spelt it
+    arguments: str  # the arguments as JSON text (or the raw text the answer gave)
+    ok: bool
+    result: str = ""  # the tool's answer, or the error
+    error_kind: str = ""  # one of evals.runtime.ERROR_KINDS when not ok
+
+
+@dataclass(frozen=True)
 class ArmScore:
     """The metrics of one arm's answer to one case.
 
@@ -91,6 +108,25 @@ class ArmScore:
     recited: bool = False
     malformed: bool = False
     loop: bool = False  # metric version 3
+    # What the answer's calls did in the tool runtime (docs/metrics.md). None where not measured:
+    # a case without `expect:`, or a results file of an earlier version. ``abstained`` is measured
+    # only where nothing should run, ``arguments_ok`` only where an expected tool was called.
+    task_success: float | None = field(default=None, metadata={"range": (0.0, 1.0)})
+    tool_names_ok: bool | None = None
+    arguments_ok: bool | None = None
+    abstained: bool | None = None
+    executed: tuple[ExecutedCall, ...] = ()
+    state_diff: tuple[str, ...] = ()  # "volume: 50 -> 60", one line per changed field
+    unmet: tuple[str, ...] = ()  # why task success is 0, one line per unmet part
+
+    def value(self, metric: str) -> float | None:
+        """The score ``metric`` compares: relevance, or task success (None where not measured)."""
+        return self.relevance if metric == "relevance" else self.task_success
+
+    @property
+    def false_activation(self) -> bool | None:
+        """True when a call ran (or was attempted) where nothing should run; None elsewhere."""
+        return None if self.abstained is None else not self.abstained
 
     @property
     def keyword_match(self) -> float:
@@ -143,6 +179,11 @@ class ScoredCase:
     def relevance_delta(self) -> float:
         return self.finetuned.relevance - self.base.relevance
 
+    def delta(self, metric: str) -> float | None:
+        """Fine-tuned minus base on ``metric``; None when the case does not measure it."""
+        tuned, base = self.finetuned.value(metric), self.base.value(metric)
+        return None if tuned is None or base is None else tuned - base
+
     @property
     def regression(self) -> bool:
         return self.finetuned.relevance < self.base.relevance
@@ -167,6 +208,17 @@ class ArmStats:
     refusal: int | None = None
     recited: int | None = None
     loop: int | None = None
+    # The tool runtime's metrics (None where no case of the group measures them): means over the
+    # cases with an `expect:`, and false activation over those where nothing should run.
+    task_success: float | None = field(default=None, metadata={"range": (0.0, 1.0)})
+    tool_names_ok: float | None = field(default=None, metadata={"range": (0.0, 1.0)})
+    arguments_ok: float | None = field(default=None, metadata={"range": (0.0, 1.0)})
+    false_activation: float | None = field(default=None, metadata={"range": (0.0, 1.0)})
+    n_task: int = count(0)  # cases with task success measured
+    n_no_tool: int = count(0)  # cases where nothing should run
+
+    def value(self, metric: str) -> float | None:
+        return self.relevance if metric == "relevance" else self.task_success
 
 
 @dataclass(frozen=True)

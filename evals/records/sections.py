@@ -34,6 +34,7 @@ class PairedStats:
     confidence: float
     overall: PairedBlock
     by_category: Mapping[str, PairedBlock] = field(default_factory=dict)
+    metric: str = "relevance"  # the per-case score compared: relevance or task_success
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ class BaselineComparison:
     baseline: str
     overall: BaselineBlock
     by_category: Mapping[str, BaselineBlock] = field(default_factory=dict)
+    metric: str = "relevance"  # the gate's metric (--jarvis-gate-metric)
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,8 @@ class LeaderboardRow:
     avg_keyword_match: float
     avg_valid_call: float | None
     vs_base: PairedBlock
+    avg_task_success: float | None = None
+    metric: str = "relevance"  # what the ranking and vs_base compare
 
 
 # A training checkpoint's folder, as transformers' Trainer names them.

@@ -9,10 +9,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
-CATEGORIES: tuple[str, ...] = ("commands", "corrections", "routing")
+# The seed's three categories, then the full suite's (issue 24): requests where nothing should run,
+# argument-heavy requests, and follow-ups that depend on earlier turns.
+CATEGORIES: tuple[str, ...] = ("commands", "corrections", "routing", "no_tool", "arguments", "follow_up")
+SEED_CATEGORIES = CATEGORIES[:3]
+NO_TOOL = "no_tool"
+# `expect: nothing`: no call may run.
+EXPECT_NOTHING = "nothing"
+TurnRole = Literal["user", "assistant", "tool"]
 # How the tools reach the model: listed in the system prompt, or as function schemas.
 ToolsFormat = Literal["system-text", "native-tools"]
 SYSTEM_TEXT: ToolsFormat = "system-text"
@@ -87,6 +94,14 @@ class Tool:
 
 
 @dataclass(frozen=True)
+class Turn:
+    """One earlier turn of a follow-up case: what the user said, what JARVIS answered, or a tool's result."""
+
+    role: TurnRole
+    content: str
+
+
+@dataclass(frozen=True)
 class Case:
     """One evaluation prompt with what a good answer must contain."""
 
@@ -101,6 +116,18 @@ class Case:
     source: str | None = None
     level: int | None = None
     variant: int | None = None
+    # What should happen (evals/runtime, docs/metrics.md): the state before the turn, the earlier
+    # turns whose calls run first, and the expected state change ("nothing": no call may run).
+    # None: the case says nothing, and task success is not measured for it. Mappings are left out
+    # of the hash (a frozen record must stay hashable); equality still compares them.
+    setup: Mapping[str, Any] | None = field(default=None, hash=False)
+    expect: Mapping[str, Any] | str | None = field(default=None, hash=False)
+    history: tuple[Turn, ...] = ()
+
+    @property
+    def expects_nothing(self) -> bool:
+        """True when no call may run (``expected_tools: []``, ``expect: nothing``)."""
+        return self.expect == EXPECT_NOTHING
 
     def to_dict(self) -> dict[str, Any]:
         """The canonical form ``suite_hash`` digests (results files store cases through the codec)."""
@@ -115,6 +142,13 @@ class Case:
         if self.level is not None:
             # Only variants carry these keys, so a run without them writes what it always wrote.
             data.update(source=self.source, level=self.level, variant=self.variant)
+        # Only cases with an expectation carry these keys, for the same reason.
+        if self.setup is not None:
+            data["setup"] = self.setup
+        if self.expect is not None:
+            data["expect"] = self.expect
+        if self.history:
+            data["history"] = [{"role": t.role, "content": t.content} for t in self.history]
         return data
 
 
@@ -150,4 +184,9 @@ class Suite:
 
     def counts(self) -> dict[str, int]:
         """Return the number of cases per category, in the canonical category order."""
-        return {c: sum(1 for case in self.cases if case.category == c) for c in CATEGORIES}
+        present = {case.category for case in self.cases}
+        return {
+            c: sum(1 for case in self.cases if case.category == c)
+            for c in CATEGORIES
+            if c in present or c in SEED_CATEGORIES
+        }

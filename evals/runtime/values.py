@@ -25,6 +25,7 @@ _WORDS: dict[str, int] = {
     **{"deux": 2, "trois": 3, "quatre": 4, "cinq": 5, "six": 6, "sept": 7, "huit": 8, "neuf": 9, "dix": 10},
     **{"onze": 11, "douze": 12, "treize": 13, "quatorze": 14, "quinze": 15, "seize": 16, "vingt": 20},
     **{"trente": 30, "quarante": 40, "cinquante": 50, "soixante": 60, "midi": 12, "minuit": 0},
+    "quatrevingt": 80,  # "quatre-vingt(s)", joined first so that it is not read as 4 + 20
     **{"two": 2, "three": 3, "four": 4, "five": 5, "seven": 7, "eight": 8, "nine": 9, "ten": 10},
     **{"eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50},
 }
@@ -33,6 +34,7 @@ _NUMBER_RUN = re.compile(r"\b(?:%s)(?:(?:[\s-]+(?:et[\s-]+)?)(?:%s))*\b" % (("|"
 
 def _digits(text: str) -> str:
     """Replace runs of number words by their sum: "dix-huit heures" -> "18 heures"."""
+    text = re.sub(r"\bquatre[\s-]vingts?\b", "quatrevingt", text)
 
     def total(match: re.Match[str]) -> str:
         words = [w for w in re.split(r"[\s-]+", match.group()) if w != "et"]
@@ -57,8 +59,8 @@ _CLOCK_DURATION = re.compile(r"^(?:(\d+):)?(\d{1,2}):(\d{2})$")
 def read_duration(text: str) -> int | None:
     """Seconds in a spoken or written duration ("5 minutes", "1h30", "PT90S", "00:05:00"), else None."""
     folded = fold(text).replace("demi-heure", "30 minutes").replace("demi heure", "30 minutes")
-    folded = folded.replace("quart d'heure", "15 minutes")
-    folded = re.sub(r"\b(?:une?|1)\s+30 minutes", "30 minutes", folded)  # "une demi-heure"
+    folded = re.sub(r"\btrois quarts d'heure", "45 minutes", folded).replace("quart d'heure", "15 minutes")
+    folded = re.sub(r"\b(?:une?|1)\s+(30|15) minutes", r"\1 minutes", folded)  # "une demi-heure", "un quart d'heure"
     folded = _digits(folded)
     if iso := _ISO.match(folded):
         seconds = sum(int(v or 0) * u for v, u in zip(iso.groups(), (3600, 60, 1), strict=True))
@@ -80,6 +82,8 @@ def read_duration(text: str) -> int | None:
             total, pending = total + round(pending * last_unit), None
         elif token in ("demie", "demi") and last_unit and tokens[i - 1] == "et":
             total += last_unit // 2
+        elif token == "quart" and last_unit and tokens[i - 1] == "et":  # "une heure et quart"
+            total += last_unit // 4
         elif token not in _FILLERS:
             return None
         elif token in ("minuteur", "timer"):  # "un minuteur de 5 minutes": the count was of timers
@@ -104,11 +108,22 @@ def read_clock(text: str) -> str | None:
     folded = _digits(re.sub(r"\d{4}-\d{2}-\d{2}t?", " ", fold(text)))  # an ISO date-time keeps its time
     if _RELATIVE.search(folded):
         return None
-    hour, minute, suffix = -1, 0, ""
+    hour, minute, suffix, rest = -1, 0, "", ""
     if match := _HOUR_MINUTE.search(folded):
         hour, minute, suffix = int(match.group(1)), int(match.group(2) or 0), match.group(3) or ""
+        # Only after a bare hour ("9 h", not "9 h 10") can French add a quarter or a half.
+        rest = "" if match.group(2) else folded[match.end() :]
     elif match := _AM_PM.search(folded):
         hour, suffix = int(match.group(1)), match.group(2)
+    if rest:  # French quarters and halves, and the evening: "9 h et quart", "7 h du soir"
+        if re.match(r"\s*et (?:le )?quart\b", rest):
+            minute = 15
+        elif re.match(r"\s*et demie?\b", rest):
+            minute = 30
+        elif re.match(r"\s*moins (?:le )?quart\b", rest):
+            hour, minute = hour - 1, 45
+        if re.search(r"\b(?:du soir|de l'apres-midi|de l'aprem)\b", rest) and 1 <= hour < 12:
+            hour += 12
     if suffix:
         if not 1 <= hour <= 12:
             return None

@@ -75,7 +75,7 @@ class CheckpointScore:
         return self.summary.overall.finetuned.relevance
 
     def logs(self) -> dict[str, float]:
-        """The values logged at this step: ``jarvis/relevance``, ``jarvis/valid_call``, per category."""
+        """The values logged at this step: ``jarvis/relevance``, ``jarvis/valid_call``, ``jarvis/task_success``, per category."""
         overall = self.summary.overall
         out = {
             "jarvis/relevance": overall.finetuned.relevance,
@@ -83,6 +83,11 @@ class CheckpointScore:
         }
         if overall.finetuned.valid_call is not None:
             out["jarvis/valid_call"] = overall.finetuned.valid_call
+        # What the calls do (cases with `expect:`): metric_for_best_model="jarvis_task_success" selects on it.
+        if overall.finetuned.task_success is not None:
+            out["jarvis/task_success"] = overall.finetuned.task_success
+        if overall.finetuned.false_activation is not None:
+            out["jarvis/false_activation"] = overall.finetuned.false_activation
         for category, stats in self.summary.by_category.items():
             out[f"jarvis/{category}/relevance"] = stats.finetuned.relevance
         return out
@@ -130,8 +135,11 @@ class InTrainingEval:
             json.dumps(self.suite.function_schemas(), ensure_ascii=False) if self.prompt_format == NATIVE_TOOLS else ""
         )
         system = self.suite.system_prompt_for(self.prompt_format)
-        prompts = [Prompt(system=system, user=c.prompt, tools=tools) for c in cases]
-        return [build_prompt(self.tokenizer, p.system, p.user, p.tool_schemas()) for p in prompts]
+        prompts = [
+            Prompt(system=system, user=c.prompt, tools=tools, history=tuple((t.role, t.content) for t in c.history))
+            for c in cases
+        ]
+        return [build_prompt(self.tokenizer, p.system, p.user, p.tool_schemas(), p.history) for p in prompts]
 
     def _answer(self, model: Any, cases: Sequence[Case], stats: BackendStats) -> list[str]:
         generator = BatchGenerator(model, self.tokenizer, self.settings(), stats)
