@@ -47,7 +47,7 @@ def test_the_metric_agrees_with_the_blind_labels(suite) -> None:
 
 
 def test_the_shipped_corpus_passes_the_cli_gate(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["validate-metric", str(CORPUS), "--min-agreement", str(MIN_AGREEMENT)]) == 0
+    assert main(["validate-metric", str(CORPUS), "--no-task-labels", "--min-agreement", str(MIN_AGREEMENT)]) == 0
     out = capsys.readouterr().out
     assert LAST_LINE.match(out.rstrip("\n").splitlines()[-1])
     assert "confusion matrix" in out and "agreement per class:" in out and "typo_id" in out
@@ -68,7 +68,7 @@ def test_report_shows_the_matrix_every_disagreement_and_ends_with_the_agreement(
         "monte le son\tvolume_up\tMonte le son.\t1",  # an echo labelled 1: a disagreement
         "ferme la fenêtre\tclose_window\tJe ne peux pas.\t0",
     )
-    assert main(["validate-metric", str(path)]) == 0  # no minimum: never fails
+    assert main(["validate-metric", str(path), "--no-task-labels"]) == 0  # no minimum: never fails
     lines = capsys.readouterr().out.rstrip("\n").splitlines()
     assert lines[-1] == "agreement: 2/3 = 66.7 %"
     assert "  label 1          1           1" in lines
@@ -83,10 +83,10 @@ def test_below_the_minimum_exits_1_and_still_ends_with_the_agreement(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = _tsv(tmp_path, "monte le son\tvolume_up\tvolume_up\t1", "monte le son\tvolume_up\tvolume_down\t1")
-    assert main(["validate-metric", str(path), "--min-agreement", "0.97"]) == 1
+    assert main(["validate-metric", str(path), "--no-task-labels", "--min-agreement", "0.97"]) == 1
     lines = capsys.readouterr().out.rstrip("\n").splitlines()
     assert lines[-2:] == ["minimum agreement 97.0 %: NOT reached", "agreement: 1/2 = 50.0 %"]
-    assert main(["validate-metric", str(path), "--min-agreement", "0.5"]) == 0
+    assert main(["validate-metric", str(path), "--no-task-labels", "--min-agreement", "0.5"]) == 0
 
 
 def test_extra_columns_are_ignored_and_a_class_column_gives_agreement_per_class(
@@ -98,7 +98,7 @@ def test_extra_columns_are_ignored_and_a_class_column_gives_agreement_per_class(
         "x\tmonte le son\tvolume_up\tJe ne peux pas.\t1\trefusal",
         header="note\tprompt\texpected_tools\tanswer\tlabel\tclass",
     )
-    assert main(["validate-metric", str(path)]) == 0
+    assert main(["validate-metric", str(path), "--no-task-labels"]) == 0
     out = capsys.readouterr().out
     assert "  call       1/1   = 100.0 %" in out
     assert "  refusal    0/1   =   0.0 %" in out
