@@ -203,8 +203,11 @@ def test_numbers_are_strict_except_integral_floats() -> None:
     assert one("volume_up", {"step": 20.5}).errors[0].error_kind == "bad_type"
 
 
-def test_free_text_is_ignored_by_a_tool_that_requires_nothing() -> None:
-    assert one("music_play", "du jazz", form="function").after.music == "playing"
+def test_free_text_arguments_are_refused_even_where_nothing_is_required() -> None:
+    # Labelled in tests/data/task_labels.tsv (line 139): `volume_down(step, 10)` names no argument.
+    assert one("music_play", "du jazz", form="function").errors[0].error_kind == "raw_arguments"
+    assert one("volume_down", "step, 10", form="function").errors[0].error_kind == "raw_arguments"
+    assert one("volume_up", "").after.volume == 60, "a bare id: no arguments"
     assert one("volume_up", None).after.volume == 60, "JSON null arguments: none"
 
 

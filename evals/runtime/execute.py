@@ -61,8 +61,9 @@ class Execution:
 def _arguments(call: Call, required: tuple[str, ...]) -> tuple[dict[str, Any] | None, CallResult | None]:
     """The call's arguments as a mapping, or the failed result when they are not one.
 
-    Text is what a bare id or ``tool(free text)`` leaves: a tool with nothing required runs
-    without arguments (the text is ignored, as a shell ignores a comment); any other tool cannot.
+    Text is what a bare id or ``tool(free text)`` leaves. Empty text (a bare id) runs a tool with
+    nothing required; any other text is refused as a schema-checking runtime refuses it, since
+    ``volume_down(step, 10)`` or ``music_play("jazz")`` names no argument (BFCL's AST check).
     """
     value = call.arguments
     if value is None:  # JSON null: no arguments
@@ -70,7 +71,7 @@ def _arguments(call: Call, required: tuple[str, ...]) -> tuple[dict[str, Any] | 
     if isinstance(value, Mapping):
         return {str(k): v for k, v in value.items()}, None
     if isinstance(value, str):
-        if not required:
+        if not value.strip() and not required:
             return {}, None
         if not value.strip():
             missing = ", ".join(repr(r) for r in required)

@@ -25,13 +25,16 @@ from evals.runtime.state import State
 ARGUMENT_ERRORS = frozenset(
     {"raw_arguments", "bad_arguments", "unexpected_argument", "missing_argument", "bad_type", "bad_value"}
 )
-# Fields one action changes together: an app opens with its window, play sets what plays,
-# raising the volume unmutes. An expectation on one of them covers the others.
-COUPLED: tuple[frozenset[str], ...] = (
-    frozenset({"apps_open", "windows"}),
-    frozenset({"music", "music_query"}),
-    frozenset({"volume", "muted"}),
-)
+# What an expectation on one field lets change with it, because one action changes both: an app
+# opens with its window (and quits with its last one), play sets what plays, raising the volume
+# unmutes. One way only: "remets le son" (muted) does not allow a louder volume.
+COVERS: dict[str, frozenset[str]] = {
+    "apps_open": frozenset({"windows"}),
+    "windows": frozenset({"apps_open"}),
+    "music": frozenset({"music_query"}),
+    "music_query": frozenset({"music"}),
+    "volume": frozenset({"muted"}),
+}
 
 
 # What a runtime would try to dispatch though no tool has that name: ``nom_outil(...)`` anywhere, or
@@ -82,9 +85,8 @@ def state_before(case: Case, tool_ids: Iterable[str]) -> State:
 
 def _covered(keys: Iterable[str]) -> frozenset[str]:
     covered = set(keys)
-    for group in COUPLED:
-        if covered & group:
-            covered |= group
+    for key in list(covered):
+        covered |= COVERS.get(key, frozenset())
     return frozenset(covered)
 
 
@@ -140,11 +142,14 @@ def judge_calls(
     if answer:
         calls = (*calls, *attempted_calls(strip_think(answer), calls, ids))
     expected = set(case.expected_tools)
-    # A recital names every tool and asks for none: nothing runs, and it does not abstain either.
-    calls = () if recited else tuple(calls)
+    attempted = tuple(calls)
+    # A recital of the tool list names every tool and asks for none; one of the instructions names
+    # none. Neither runs anything; only the first fails to abstain.
+    names_tools = recited and any(t in answer for t in ids)
+    abstained = (not attempted and not names_tools) if case.expects_nothing else None
+    calls = () if recited else attempted
     exact = {c.name for c in calls if c.name and not c.malformed}
-    names_ok = not recited and exact == expected and all(c.name and not c.malformed for c in calls)
-    abstained = (not calls and not recited) if case.expects_nothing else None
+    names_ok = not names_tools and exact == expected and all(c.name and not c.malformed for c in calls)
     before = state_before(case, ids)
     run = execute(calls, before)
     on_expected = [r for r in run.results if r.call.name in expected and not r.call.malformed]
@@ -153,14 +158,19 @@ def judge_calls(
     executed = _executed(run)
     if case.expect is None:
         return TaskScore(None, names_ok, arguments_ok, abstained, executed, diff)
-    if recited:
-        return TaskScore(0.0, False, None, abstained, executed, diff, ("the answer recites the tool list",))
     spec = parse_expect(case.expect)
-    unmet = list(check_expect(spec, before, run.after, run).unmet)
-    if not spec.nothing:
-        side = [name for name in _changed(before, run.after) if name not in _covered(k for k, _ in spec.parts)]
-        unmet += [f"{name}: changed, but the request did not ask for it" for name in side]
-    return TaskScore(0.0 if unmet else 1.0, names_ok, arguments_ok, abstained, executed, diff, tuple(unmet))
+    if spec.nothing:
+        names = ", ".join(c.raw_name or c.name or "?" for c in attempted)
+        unmet: tuple[str, ...] = (f"expected no call, got {len(attempted)}: {names}",) if attempted else ()
+        if names_tools:
+            unmet += ("expected no call, the answer recites the tool list",)
+        return TaskScore(1.0 if abstained else 0.0, names_ok, arguments_ok, abstained, executed, diff, unmet)
+    if recited:
+        return TaskScore(0.0, False, None, abstained, executed, diff, ("the answer recites the system prompt",))
+    unmet_parts = list(check_expect(spec, before, run.after, run).unmet)
+    side = [name for name in _changed(before, run.after) if name not in _covered(k for k, _ in spec.parts)]
+    unmet_parts += [f"{name}: changed, but the request did not ask for it" for name in side]
+    return TaskScore(0.0 if unmet_parts else 1.0, names_ok, arguments_ok, abstained, executed, diff, tuple(unmet_parts))
 
 
 def judge(answer: str, case: Case, tools: Suite | Sequence[Tool]) -> TaskScore:
