@@ -180,3 +180,28 @@ def test_extends_takes_the_parent_and_refuses_a_missing_one(tmp_path: Path) -> N
     child.write_text(child.read_text(encoding="utf-8").replace("parent.yaml", "nowhere.yaml"), encoding="utf-8")
     with pytest.raises(SuiteError, match="nowhere.yaml"):
         load_suite(child)
+
+
+def test_coupling_is_one_way_an_unmute_does_not_allow_a_louder_volume() -> None:
+    # Labelled in tests/data/task_labels.tsv (line 378): "annule, remets le son" answered by a louder volume.
+    c = Case(
+        id="unmute",
+        category="follow_up",
+        prompt="annule, remets le son",
+        expected_tools=("volume_mute",),
+        keywords=("son",),
+        setup={"volume": 50},
+        expect={"muted": False},
+        history=(Turn("user", "coupe le son"), Turn("assistant", "volume_mute() — Je coupe le son.")),
+    )
+    assert judge("volume_mute(mute=false) — Je remets le son.", c, FULL).task_success == 1.0
+    louder = judge("volume_up(step=10) — Je remets le son.", c, FULL)
+    assert louder.task_success == 0.0 and any("volume" in u for u in louder.unmet)
+
+
+def test_reciting_the_instructions_alone_abstains_but_reciting_the_tool_list_does_not() -> None:
+    c = case("nt_merci_jarvis")
+    instructions = "Merci, l'assistant vocal francophone. Les demandes viennent de la reconnaissance vocale."
+    tools = "Outils : volume_up, volume_down, volume_mute, open_app, close_window, cluster_status."
+    assert arm(instructions, c).abstained is True
+    assert arm(tools, c).abstained is False and arm(tools, c).task_success == 0.0
