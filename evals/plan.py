@@ -83,10 +83,23 @@ class RunPlan:
         return not self.quick
 
     @property
+    def baseline(self) -> Path:
+        """Each suite has its own baseline: ``baseline.json`` is the seed suite's, another suite's is
+        ``baseline-<name>.json`` beside it, unless the option names another file."""
+        path = self.config.baseline
+        if self.suite is None or self.suite.name == DEFAULT_SUITE_NAME or path.name != DEFAULT_BASELINE_NAME:
+            return path
+        return path.with_name(f"baseline-{self.suite.name}.json")
+
+    @property
     def settings(self) -> EvalConfig:
-        """The configuration as this run applies it: the scope's limit, token clamp and reports folder."""
+        """The configuration as this run applies it: the scope's limit, token clamp, reports folder and baseline."""
         return dataclasses.replace(
-            self.config, max_new_tokens=self.max_new_tokens, reports_dir=self.reports_dir, limit=self.limit
+            self.config,
+            max_new_tokens=self.max_new_tokens,
+            reports_dir=self.reports_dir,
+            limit=self.limit,
+            baseline=self.baseline,
         )
 
     def partial_reason(self, n_selected: int, keyword: str = "", markexpr: str = "") -> str:
@@ -122,6 +135,10 @@ class RunPlan:
         if self.problem is not None:
             raise JarvisError(self.problem)
         _ = self.model_path  # a local model folder that is not one raises here
+
+
+DEFAULT_SUITE_NAME = "jarvis"
+DEFAULT_BASELINE_NAME = "baseline.json"
 
 
 def build_plan(config: EvalConfig) -> RunPlan:

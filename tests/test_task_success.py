@@ -205,3 +205,15 @@ def test_reciting_the_instructions_alone_abstains_but_reciting_the_tool_list_doe
     tools = "Outils : volume_up, volume_down, volume_mute, open_app, close_window, cluster_status."
     assert arm(instructions, c).abstained is True
     assert arm(tools, c).abstained is False and arm(tools, c).task_success == 0.0
+
+
+def test_each_suite_has_its_own_default_baseline_file() -> None:
+    from evals.config import EvalConfig
+    from evals.plan import build_plan
+
+    default = Path("reports/baseline.json")
+    assert build_plan(EvalConfig(baseline=default)).settings.baseline == default
+    full = build_plan(EvalConfig(suite=Path("jarvis-full"), baseline=default))
+    assert full.settings.baseline == Path("reports/baseline-jarvis-full.json")
+    named = build_plan(EvalConfig(suite=Path("jarvis-full"), baseline=Path("x/mine.json")))
+    assert named.settings.baseline == Path("x/mine.json"), "a file named on purpose is kept"
