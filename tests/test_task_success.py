@@ -217,3 +217,35 @@ def test_each_suite_has_its_own_default_baseline_file() -> None:
     assert full.settings.baseline == Path("reports/baseline-jarvis-full.json")
     named = build_plan(EvalConfig(suite=Path("jarvis-full"), baseline=Path("x/mine.json")))
     assert named.settings.baseline == Path("x/mine.json"), "a file named on purpose is kept"
+
+
+def test_the_full_suite_runs_one_test_per_case_and_prints_task_success_per_category(
+    pytester: pytest.Pytester,
+) -> None:
+    import json
+
+    from evals.backends import registered_backends, unregister_backend
+    from tests.test_layout import TEST_FILE, doc_backend
+
+    pytester.makepyfile(echo_backend=doc_backend(), test_bench=TEST_FILE)
+    pytester.syspathinsert()
+    try:
+        result = pytester.runpytest_inprocess(
+            "-p", "echo_backend", "-m", "jarvis", "--jarvis-suite=jarvis-full", "--jarvis-backend=echo",
+            "--jarvis-echo-text=Avec plaisir, je reste à votre écoute.", "--jarvis-no-cache", "-p", "no:cacheprovider",
+        )  # fmt: skip
+        assert result.ret == 0, result.stdout.str()
+        result.assert_outcomes(passed=90)
+        out = result.stdout.str()
+        assert "task success base -> ft" in out and "false activation base -> ft" in out
+        for category in ("no_tool", "arguments", "follow_up"):
+            result.stdout.re_match_lines([rf"^{category}\s+\d+\s+"])
+        # Words alone: every case where nothing should run abstains, every action fails its task.
+        data = json.loads((pytester.path / "reports" / "benchmark_results.json").read_text(encoding="utf-8"))
+        no_tool = data["statistics"]["by_category"]["no_tool"]["arms"]["base"]
+        assert no_tool["false_activation"] == 0.0 and no_tool["task_success"] == 1.0
+        assert data["statistics"]["by_category"]["arguments"]["arms"]["base"]["task_success"] == 0.0
+        assert "baseline-jarvis-full.json" in out, "the full suite looks for its own baseline"
+    finally:
+        if "echo" in registered_backends():
+            unregister_backend("echo")
