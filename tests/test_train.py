@@ -17,7 +17,14 @@ from evals.errors import JarvisError
 from evals.metrics import find_tools
 from evals.suite import load_suite
 from evals.training.trainer import SUMMARY_FILE, TrainConfig
-from evals.training.trainset import SEPARATOR, TrainExample, evaluation_overlap, generate, load_examples
+from evals.training.trainset import (
+    SEPARATOR,
+    TrainExample,
+    default_full_suite_path,
+    evaluation_overlap,
+    generate,
+    load_examples,
+)
 
 
 def spec_normalize(text: str, punctuation: str = " ") -> str:
@@ -40,8 +47,25 @@ def examples(suite):
 # The shipped training set
 
 
+def full_suite_texts() -> dict[str, list[str]]:
+    """The full suite's own cases (yaml read directly): id -> its prompt and its history's user turns."""
+    import yaml
+
+    path = default_full_suite_path()
+    if not path.is_file():
+        pytest.skip(f"{path} is not in this checkout: the full suite's disjointness is checked where it is")
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert data.get("extends") == "jarvis.yaml"
+    out: dict[str, list[str]] = {}
+    for case in data["cases"]:
+        turns = [t["content"] for t in case.get("history") or () if t["role"] == "user"]
+        out[case["id"]] = [case["prompt"], *([case["intended"]] if case.get("intended") else []), *turns]
+    assert len(out) > 30
+    return out
+
+
 def test_training_set_size(examples):
-    assert 400 <= len(examples) <= 800
+    assert 400 <= len(examples) <= 750
 
 
 def test_no_evaluation_prompt_is_a_training_prompt(suite, examples):
@@ -49,6 +73,14 @@ def test_no_evaluation_prompt_is_a_training_prompt(suite, examples):
         train = {spec_normalize(e.prompt, punctuation) for e in examples}
         leaked = [c.id for c in suite.cases if spec_normalize(c.prompt, punctuation) in train]
         assert not leaked, f"evaluation prompts in the training set: {leaked}"
+
+
+def test_no_prompt_of_the_full_suite_is_a_training_prompt(examples):
+    cases = full_suite_texts()
+    for punctuation in (" ", ""):
+        train = {spec_normalize(e.prompt, punctuation) for e in examples}
+        leaked = {case: [t for t in texts if spec_normalize(t, punctuation) in train] for case, texts in cases.items()}
+        assert not {k: v for k, v in leaked.items() if v}, "full-suite prompts or history turns in the training set"
 
 
 def test_no_training_prompt_is_close_to_the_evaluation(suite, examples):
@@ -63,12 +95,93 @@ def test_every_tool_is_known_and_taught(suite, examples):
     assert sum(1 for e in examples if len(e.tools) > 1) >= 40  # multi-tool requests
 
 
-def test_answers_have_the_format_the_system_prompt_asks(suite, examples):
+def test_about_one_example_in_seven_needs_no_tool(examples):
+    share = sum(1 for e in examples if not e.tools) / len(examples)
+    assert 0.12 <= share <= 0.20, share
+
+
+CALL_SHAPE = re.compile(r'[a-z_]+\((?:[a-z]+=(?:\d+|"(?:[^"\\]|\\.)*")(?:, [a-z]+=(?:\d+|"(?:[^"\\]|\\.)*"))*)?\)')
+
+
+def test_answers_have_the_shape_of_suite_2(suite, examples):
+    from evals.metrics import parse_calls
+
+    ids = {t.id for t in suite.tools}
     for e in examples:
-        assert e.answer.startswith(", ".join(e.tools) + SEPARATOR), e
-        assert "\n" not in e.answer
+        assert "\n" not in e.answer, e
+        calls = parse_calls(e.answer, suite.tool_ids)
+        if not e.tools:  # nothing to do: words only, no tool id, nothing that reads as a call
+            assert calls == () and SEPARATOR not in e.answer, e
+            assert not any(tool in e.answer.lower() for tool in ids), e
+            assert find_tools(e.answer, e.prompt, suite.tools).named == set(), e
+            continue
+        head, confirmation = e.answer.split(SEPARATOR, 1)
+        assert re.fullmatch(rf"{CALL_SHAPE.pattern}(?:, {CALL_SHAPE.pattern})*", head), e
+        assert confirmation[0].isupper() and confirmation.endswith("."), e
+        assert [c.name for c in calls] == list(e.tools), e
+        assert all(c.form == "function" and not c.malformed and isinstance(c.arguments, dict) for c in calls), e
         # The confirmation must not name a tool the request did not ask for.
         assert find_tools(e.answer, e.prompt, suite.tools).named == set(e.tools), e
+
+
+def setup_for(tools) -> dict:
+    """The state a request presumes: a window to close, music to pause."""
+    setup: dict = {}
+    if "close_window" in tools:
+        setup.update(apps_open=["notes"], windows=["notes"])
+    if "music_pause" in tools:
+        setup.update(music="playing", music_query="jazz")
+    return setup
+
+
+def test_every_training_call_runs_without_error(suite, examples):
+    from evals.metrics import parse_calls
+    from evals.runtime import State, execute
+
+    failures = []
+    for e in examples:
+        execution = execute(parse_calls(e.answer, suite.tool_ids), State.from_setup(setup_for(e.tools)))
+        failures += [(e.prompt, e.answer, r.error) for r in execution.errors]
+        assert len(execution.results) == len(e.tools)
+    assert not failures
+
+
+def test_requests_that_carry_values_pass_them_as_arguments(suite, examples):
+    from evals.metrics import parse_calls
+
+    calls = [(e, c) for e in examples for c in parse_calls(e.answer, suite.tool_ids)]
+    with_arguments = {c.name for _, c in calls if c.arguments}
+    required = {"open_app", "weather", "timer_set", "log_search", "web_search", "send_message", "reminder_create"}
+    assert required | {"volume_up", "volume_down", "brightness_up", "brightness_down", "music_play"} <= with_arguments
+    for e, c in calls:
+        if c.name in required:
+            assert c.arguments, e
+        for key in ("level", "step"):  # a number said is the number passed ("à fond" is 100, "au minimum" 0)
+            if key in c.arguments and c.arguments[key] not in (0, 100):
+                assert re.search(rf"\b{c.arguments[key]}\b", e.prompt), e
+        if c.name == "weather":
+            assert spec_normalize(c.arguments["city"]) in spec_normalize(e.prompt) or len(e.tools) == 1, e
+    levels = Counter(c.name for e, c in calls if "level" in c.arguments)
+    assert min(levels[t] for t in ("volume_up", "volume_down", "brightness_up", "brightness_down")) >= 3
+    # A level said with no direction ("mets le volume à 65") raises: the documented convention.
+    bare = [c for e, c in calls if re.match(r"(?i)mets le volume à \d+", e.prompt) and len(e.tools) == 1]
+    assert all(c.name == "volume_up" and "level" in c.arguments for c in bare)
+
+
+def test_misheard_app_names_open_the_real_app(suite, examples):
+    from evals.metrics import parse_calls
+    from evals.training.trainset import load_phrases
+
+    apps = {e.said: e for e in load_phrases().entities["apps"]}
+    misheard = 0
+    for e in examples:
+        for c in parse_calls(e.answer, suite.tool_ids):
+            if c.name == "open_app":
+                assert c.arguments["app"] in apps, e
+                said = apps[c.arguments["app"]]
+                if spec_normalize(said.said) not in spec_normalize(e.prompt):
+                    misheard += 1
+    assert misheard >= 8
 
 
 def test_generator_is_deterministic_and_apart_from_the_evaluation(suite):
@@ -77,12 +190,37 @@ def test_generator_is_deterministic_and_apart_from_the_evaluation(suite):
     assert all(evaluation_overlap(e.prompt, suite) is None for e in first)
 
 
+def test_the_shipped_file_is_what_the_generator_writes(suite, examples):
+    generated = generate(suite)
+    if default_full_suite_path().is_file():
+        assert generated == examples
+    else:  # written with the full suite in view, which drops a few more prompts
+        assert set(examples) <= set(generated) and len(generated) - len(examples) < 10
+
+
 def test_evaluation_overlap_catches_copies(suite):
     assert evaluation_overlap("Ouvre Chrome !", suite)
     assert evaluation_overlap("jarvis, coupe le son", suite)  # contains an evaluation prompt
     assert evaluation_overlap("ouvre chromium", suite)  # an evaluation entity
     assert evaluation_overlap("verrouille l ordinateur", suite)
-    assert evaluation_overlap("ouvre firefox", suite) is None
+    assert evaluation_overlap("ouvre discord", suite) is None
+
+
+def test_the_full_suite_is_read_for_the_overlap(suite, tmp_path: Path):
+    full = tmp_path / "jarvis_full.yaml"
+    full.write_text(
+        "extends: jarvis.yaml\ncases:\n"
+        "  - {id: a, prompt: merci, expected_tools: [], expect: nothing}\n"
+        "  - id: b\n    prompt: et plus fort\n"
+        "    history: [{role: user, content: mets du funk}, {role: assistant, content: 'music_play() — Ok.'}]\n",
+        encoding="utf-8",
+    )
+    assert evaluation_overlap("Merci !", suite, full) == "equals evaluation case a"
+    assert evaluation_overlap("merci beaucoup", suite, full) is None  # a one-word prompt is only kept from copies
+    assert evaluation_overlap("mets du funk", suite, full) == "equals evaluation case b"
+    assert evaluation_overlap("jarvis, mets du funk", suite, full) is None  # a history turn is only kept from copies
+    assert evaluation_overlap("jarvis, et plus fort", suite, full) == "contains the prompt of evaluation case b"
+    assert evaluation_overlap("music_play() — Ok.", suite, full) is None  # assistant turns are not prompts
 
 
 def test_load_examples_names_the_bad_line(tmp_path: Path):

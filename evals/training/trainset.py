@@ -3,11 +3,15 @@
 ``python -m evals.training.trainset`` regenerates ``evals/suites/jarvis_train.jsonl`` deterministically
 from the phrasings in ``evals/suites/jarvis_train_phrases.yaml``.
 Each line is ``{"prompt": ..., "answer": ..., "tools": [...]}``; the answer has the shape the
-suite's system prompt asks for: the tool id(s), a dash, then a short French confirmation.
+suite's system prompt (version 2.0) asks for: the call(s) with their arguments, a dash, then a short
+French confirmation (``open_app(app="firefox") — J'ouvre Firefox.``), or, when nothing is to be
+done (thanks, greetings, conversation), a short French reply with no tool at all (``tools`` empty).
 
-The set never contains an evaluation prompt (compared after ``normalize``), nor a prompt that
-contains a whole evaluation prompt, nor the evaluation's own entities and misspellings
-(``forbidden`` in the phrasings file): the benchmark measures whether routing generalises, not whether it was memorised.
+The set never contains an evaluation prompt of either shipped suite (``jarvis.yaml`` and, when it
+is there, ``jarvis_full.yaml``: its prompts and its history's user turns), compared after
+``normalize``, nor a prompt that contains a whole evaluation prompt of two words or more, nor the
+evaluation's own entities and misspellings (``forbidden`` in the phrasings file): the benchmark
+measures whether routing generalises, not whether it was memorised.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from evals.suite import load_suite
 
 DEFAULT_TRAIN_FILE = "jarvis_train.jsonl"
 PHRASES_FILE = "jarvis_train_phrases.yaml"
+FULL_SUITE_FILE = "jarvis_full.yaml"
 SEPARATOR = " — "
 SEED = 20261125
 
@@ -70,15 +75,73 @@ def _contains_words(haystack: str, needle: str) -> bool:
     return f" {needle} " in f" {haystack} "
 
 
-def evaluation_overlap(prompt: str, suite: Suite) -> str | None:
-    """Return why ``prompt`` is too close to the evaluation cases, or None when it is apart."""
+@dataclass(frozen=True)
+class EvalText:
+    """A text the model is evaluated on: a case's prompt, its intended reading, or a history user turn.
+
+    ``prompt``: a case's own request (no training prompt may contain it); a history turn is only
+    kept from being copied, since it is context ("augmente la luminosité") and not what is scored.
+    """
+
+    case: str
+    text: str
+    prompt: bool = True
+
+
+def evaluation_texts(suite: Suite, full_suite: str | Path | None = None) -> tuple[EvalText, ...]:
+    """The evaluation texts of ``suite`` and of the full suite (``jarvis_full.yaml``) when it exists.
+
+    The full suite is read with yaml directly (its own ``cases:`` only; the ones it extends are
+    ``suite``'s): prompts, ``intended`` readings and the user turns of ``history``.
+    """
+    texts = [EvalText(c.id, t) for c in suite.cases for t in (c.prompt, c.intended) if t]
+    path = Path(full_suite) if full_suite is not None else default_full_suite_path()
+    for case in _full_suite_cases(str(path)):
+        texts += [EvalText(case["id"], t) for t in case["prompts"]]
+        texts += [EvalText(case["id"], t, prompt=False) for t in case["history"]]
+    return tuple(texts)
+
+
+def default_full_suite_path() -> Path:
+    return Path(str(resources.files("evals") / "suites" / FULL_SUITE_FILE))
+
+
+@lru_cache(maxsize=4)
+def _full_suite_cases(path: str) -> tuple[dict[str, Any], ...]:
+    import yaml
+
+    file = Path(path)
+    if not file.is_file():
+        return ()
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        out = []
+        for i, raw in enumerate(data.get("cases") or ()):
+            history = raw.get("history") or ()
+            users = [str(t["content"]) for t in history if t.get("role") == "user" and t.get("content")]
+            prompts = [str(raw["prompt"]), *([str(raw["intended"])] if raw.get("intended") else [])]
+            out.append({"id": str(raw.get("id", f"case {i}")), "prompts": prompts, "history": users})
+        return tuple(out)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, KeyError, TypeError, AttributeError) as exc:
+        raise JarvisError(f"full suite {file} is unusable for the disjointness check ({exc})") from None
+
+
+def evaluation_overlap(prompt: str, suite: Suite, full_suite: str | Path | None = None) -> str | None:
+    """Return why ``prompt`` is too close to the evaluation cases, or None when it is apart.
+
+    Too close: equal to an evaluation text (after ``normalize``, or with spaces removed), or
+    containing an evaluation prompt of two words or more as whole words ("jarvis, coupe le son"),
+    or containing a ``forbidden`` word of the evaluation. A one-word evaluation prompt ("merci")
+    and a history turn are only kept from being copied: forbidding every training prompt that
+    holds them would forbid the word, or the plainest request ("augmente la luminosité").
+    """
     norm, flat = normalize(prompt), compact(prompt)
-    for case in suite.cases:
-        for text in filter(None, (case.prompt, case.intended)):
-            if norm == normalize(text) or flat == compact(text):
-                return f"equals evaluation case {case.id}"
-        if _contains_words(norm, normalize(case.prompt)):
-            return f"contains the prompt of evaluation case {case.id}"
+    for item in evaluation_texts(suite, full_suite):
+        text = normalize(item.text)
+        if norm == text or flat == compact(item.text):
+            return f"equals evaluation case {item.case}"
+        if item.prompt and " " in text and _contains_words(norm, text):
+            return f"contains the prompt of evaluation case {item.case}"
     for phrase in load_phrases().forbidden:
         if _contains_words(norm, normalize(phrase)):
             return f"contains the evaluation's own words '{phrase}'"
@@ -120,8 +183,28 @@ def load_examples(path: str | Path | None = None, tool_ids: Iterable[str] | None
 
 
 # ---------------------------------------------------------------------------------------
-# Generation. Each tool has requests (clean, polite, terse, indirect) and misheard forms;
-# slots in braces are filled from the entity lists below, none of them an evaluation entity.
+# Generation. Each tool has requests (clean, indirect, terse, misheard, and levels for volume and
+# brightness); slots in braces are filled from the entity lists, none of them an evaluation entity,
+# and each filled slot passes its argument to the call. `chat` holds the requests that need no tool.
+
+
+@dataclass(frozen=True)
+class Entity:
+    """A slot value: how the request says it, how the confirmation says it, what the call passes."""
+
+    said: str
+    confirmed: str
+    arg: str | int
+    misheard: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Template:
+    """A request: its text with {slots}, and the arguments and confirmation it fixes, if any."""
+
+    say: str
+    args: Mapping[str, Any]
+    confirm: str = ""
 
 
 @dataclass(frozen=True)
@@ -129,15 +212,90 @@ class Phrases:
     """The data the training set is built from (``jarvis_train_phrases.yaml``), read once."""
 
     forbidden: tuple[str, ...]
-    entities: Mapping[str, tuple[Any, ...]]
+    arguments: Mapping[str, str]
+    entities: Mapping[str, tuple[Entity, ...]]
     polite: tuple[str, ...]
     joiners: tuple[str, ...]
-    tools: Mapping[str, Mapping[str, tuple[str, ...]]]
+    tools: Mapping[str, Mapping[str, tuple[Template, ...]]]
+    confirms: Mapping[str, tuple[str, ...]]
+    defaults: Mapping[str, Mapping[str, Any]]
     multi: tuple[tuple[str, ...], ...]
+    chat: Mapping[str, tuple[tuple[str, str], ...]]
+
+
+ENTITY_KINDS = (
+    "apps",
+    "cities",
+    "when",
+    "durations",
+    "contacts",
+    "messages",
+    "times",
+    "chores",
+    "topics",
+    "log_queries",
+    "music",
+    "high",
+    "low",
+    "level",
+    "step",
+)
+# The slot name each entity list fills in a template ("{app}", "{city}"...).
+SLOT = {
+    "apps": "app",
+    "cities": "city",
+    "durations": "duration",
+    "contacts": "contact",
+    "messages": "message",
+    "times": "time",
+    "chores": "chore",
+    "topics": "topic",
+    "log_queries": "query",
+}
 
 
 def default_phrases_path() -> Path:
     return Path(str(resources.files("evals") / "suites" / PHRASES_FILE))
+
+
+def _keys(item: Mapping[str, Any], allowed: set[str]) -> None:
+    """A comma left unquoted in a YAML flow mapping makes a key of the rest: refuse it."""
+    if not set(item) <= allowed:
+        raise KeyError(f"unexpected key(s) {sorted(set(item) - allowed)} in {dict(item)} (quote values with commas)")
+
+
+def _entity(item: Any) -> Entity:
+    if isinstance(item, Mapping):
+        _keys(item, {"said", "confirmed", "arg", "misheard"})
+        said = str(item["said"])
+        arg = item.get("arg", said)
+        return Entity(said, str(item.get("confirmed", said)), arg, tuple(str(m) for m in item.get("misheard", ())))
+    if isinstance(item, bool) or not isinstance(item, str | int):
+        raise TypeError(f"entity {item!r} is neither text, a number nor a mapping")
+    return Entity(str(item), str(item), item)
+
+
+def _template(item: Any) -> Template:
+    if isinstance(item, Mapping):
+        _keys(item, {"say", "args", "confirm"})
+        return Template(str(item["say"]), dict(item.get("args") or {}), str(item.get("confirm", "")))
+    return Template(str(item), {})
+
+
+def _chat(groups: Mapping[str, Any]) -> dict[str, tuple[tuple[str, str], ...]]:
+    """Each group's (prompt, answer) pairs; a bare prompt's answer is "" (drawn from ``answers`` later)."""
+    out: dict[str, tuple[tuple[str, str], ...]] = {}
+    for name, group in groups.items():
+        pairs = []
+        for p in group["prompts"]:
+            if isinstance(p, Mapping):
+                _keys(p, {"say", "answer"})
+            pairs.append((str(p["say"]), str(p["answer"])) if isinstance(p, Mapping) else (str(p), ""))
+        out[name] = tuple(pairs)
+        if any(not a for _, a in pairs) and not group.get("answers"):
+            raise KeyError(f"chat group {name} has prompts without an answer and no 'answers'")
+        out[f"{name}:answers"] = tuple((str(a), str(a)) for a in group.get("answers") or ())
+    return out
 
 
 @lru_cache(maxsize=4)
@@ -148,71 +306,59 @@ def load_phrases(path: str | None = None) -> Phrases:
     file = Path(path) if path else default_phrases_path()
     try:
         data = yaml.safe_load(file.read_text(encoding="utf-8"))
-        pairs = ("when", "durations", "messages", "chores", "music")
-        entities: dict[str, tuple[Any, ...]] = {
-            "apps": tuple((a["said"], a["confirmed"], tuple(a["misheard"])) for a in data["apps"]),
-            **{k: tuple((e["said"], e["confirmed"]) for e in data[k]) for k in pairs},
-            **{k: tuple(data[k]) for k in ("cities", "contacts", "times", "topics", "log_queries")},
-        }
+        tools = data["tools"]
         return Phrases(
             forbidden=tuple(data["forbidden"]),
-            entities=entities,
+            arguments={str(k): str(v) for k, v in data["arguments"].items()},
+            entities={k: tuple(_entity(e) for e in data[k]) for k in ENTITY_KINDS},
             polite=tuple(data["polite"]),
             joiners=tuple(data["joiners"]),
-            tools={t: {reg: tuple(v) for reg, v in regs.items()} for t, regs in data["tools"].items()},
+            tools={
+                t: {
+                    reg: tuple(_template(v) for v in vs)
+                    for reg, vs in regs.items()
+                    if reg not in ("confirm", "defaults")
+                }
+                for t, regs in tools.items()
+            },
+            confirms={t: tuple(regs["confirm"]) for t, regs in tools.items()},
+            defaults={t: dict(regs.get("defaults") or {}) for t, regs in tools.items()},
             multi=tuple(tuple(c) for c in data["multi"]),
+            chat=_chat(data["chat"]),
         )
     except (OSError, UnicodeDecodeError, yaml.YAMLError, KeyError, TypeError, AttributeError) as exc:
         raise JarvisError(f"training phrases {file} are unusable ({exc}): restore the shipped file") from None
 
 
 # How many requests of each register every tool gets (before polite, noisy and alias forms).
-PER_TOOL = {"clean": 6, "indirect": 4, "terse": 2, "misheard": 7}
+PER_TOOL = {"clean": 6, "indirect": 4, "terse": 2, "misheard": 7, "levels": 9}
+# Levels and steps are taught twice per phrasing, with other numbers: the number is the lesson.
+REPEAT = {"levels": 2}
 
 
-def _slots(tool: str, rng: random.Random) -> dict[str, str]:
-    """Pick one value per slot, deterministic for a given ``rng`` state."""
-    e = load_phrases().entities
-    app = rng.choice(e["apps"])
-    when, city = rng.choice(e["when"]), rng.choice(e["cities"])
-    duration, contact, message = rng.choice(e["durations"]), rng.choice(e["contacts"]), rng.choice(e["messages"])
-    time, chore, topic = rng.choice(e["times"]), rng.choice(e["chores"]), rng.choice(e["topics"])
-    query, music = rng.choice(e["log_queries"]), rng.choice(e["music"])
-    return {
-        "app": app[0],
-        "app_name": app[1],
-        "misheard": rng.choice(app[2]),
-        "when": when[0],
-        "when_name": when[1],
-        "city": city,
-        "city_name": city,
-        "duration": duration[0],
-        "duration_name": duration[1],
-        "contact": contact,
-        "contact_name": contact,
-        "message": message[0],
-        "time": time,
-        "time_name": time,
-        "chore": chore[0],
-        "chore_name": chore[1],
-        "topic": topic,
-        "topic_name": topic,
-        "query": query,
-        "query_name": query,
-        "music": music[0],
-        "music_name": music[1],
-    }
+def _picks(rng: random.Random) -> dict[str, Entity]:
+    """Pick one entity per slot, deterministic for a given ``rng`` state."""
+    entities = load_phrases().entities
+    return {SLOT.get(kind, kind): rng.choice(entities[kind]) for kind in ENTITY_KINDS}
+
+
+def _slots(picks: Mapping[str, Entity], rng: random.Random) -> dict[str, str]:
+    slots: dict[str, str] = {}
+    for name, entity in picks.items():
+        slots[name], slots[f"{name}_name"] = entity.said, entity.confirmed
+    slots["misheard"] = rng.choice(picks["app"].misheard)
+    return slots
 
 
 def _bases(template: str) -> set[str]:
-    """Return the entity kinds a template mentions ("{misheard}" is an app too)."""
+    """Return the slot kinds a template mentions ("{misheard}" is an app too)."""
     return {"app" if s == "misheard" else s.split("_")[0] for s in re.findall(r"{(\w+)}", template)}
 
 
 def _confirm(tool: str, slots: Mapping[str, str], rng: random.Random, prompt_template: str) -> str:
     """Return a first-person confirmation naming as many of the request's entities as possible."""
     have = _bases(prompt_template)
-    fitting = [o for o in load_phrases().tools[tool]["confirm"] if _bases(o) <= have]
+    fitting = [o for o in load_phrases().confirms[tool] if _bases(o) <= have]
     if not fitting:
         raise JarvisError(
             f"tool {tool}: no confirmation fits the request '{prompt_template}'; add one to {PHRASES_FILE}"
@@ -221,15 +367,63 @@ def _confirm(tool: str, slots: Mapping[str, str], rng: random.Random, prompt_tem
     return rng.choice([o for o in fitting if len(_bases(o)) == most]).format(**slots)
 
 
-def _answer(tools: Sequence[str], clauses: Sequence[str]) -> str:
+def format_call(tool: str, arguments: Mapping[str, Any]) -> str:
+    """``open_app(app="firefox")``: arguments in the schema's order, text quoted (JSON), integers bare."""
+    from evals.runtime.tools import REGISTRY
+
+    order = list(REGISTRY[tool].schema.get("properties", {})) if tool in REGISTRY else []
+    keys = sorted(arguments, key=lambda k: order.index(k) if k in order else len(order))
+    parts = [
+        f"{k}={v}" if isinstance(v, int) else f"{k}={json.dumps(str(v), ensure_ascii=False)}"
+        for k in keys
+        for v in (arguments[k],)
+    ]
+    return f"{tool}({', '.join(parts)})"
+
+
+def _arguments(tool: str, template: Template, picks: Mapping[str, Entity]) -> dict[str, Any]:
+    """The call's arguments: the tool's defaults, then each slot the request fills, then the fixed ones."""
+    phrases = load_phrases()
+    args = dict(phrases.defaults.get(tool, {}))
+    for base in sorted(_bases(template.say)):
+        args[phrases.arguments[base]] = picks[base].arg
+    args.update(template.args)
+    return args
+
+
+def _answer(calls: Sequence[str], clauses: Sequence[str]) -> str:
     text = " et ".join(clauses)
-    return f"{', '.join(tools)}{SEPARATOR}{text[0].upper()}{text[1:]}."
+    return f"{', '.join(calls)}{SEPARATOR}{text[0].upper()}{text[1:]}."
 
 
-def _single(tool: str, template: str, rng: random.Random) -> TrainExample:
-    slots = _slots(tool, rng)
-    prompt = template.format(**slots)
-    return TrainExample(prompt=prompt, answer=_answer([tool], [_confirm(tool, slots, rng, template)]), tools=(tool,))
+@dataclass(frozen=True)
+class _Rendered:
+    prompt: str
+    call: str
+    clause: str
+
+
+_ELISION = re.compile(r"\b([dD]|[qQ]u)e ([aeiouéèêâAEIOUÉ])")
+
+
+def elide(text: str) -> str:
+    """French elision where a slot meets its template: "de appeler" -> "d'appeler", "que on" -> "qu'on"."""
+    return _ELISION.sub(r"\1'\2", text)
+
+
+def _render(tool: str, template: Template, rng: random.Random, say: str | None = None) -> _Rendered:
+    """Fill a request's slots; return the request, its call and its confirmation clause."""
+    picks = _picks(rng)
+    slots = _slots(picks, rng)
+    prompt = elide((say or template.say).format(**slots))
+    call = format_call(tool, _arguments(tool, template, picks))
+    clause = template.confirm.format(**slots) if template.confirm else _confirm(tool, slots, rng, template.say)
+    return _Rendered(prompt, call, elide(clause))
+
+
+def _single(tool: str, template: Template, rng: random.Random, say: str | None = None) -> TrainExample:
+    r = _render(tool, template, rng, say)
+    return TrainExample(prompt=r.prompt, answer=_answer([r.call], [r.clause]), tools=(tool,))
 
 
 _NOISE_SWAPS = (
@@ -287,8 +481,9 @@ def _capitalised(prompt: str, rng: random.Random) -> str:
     return prompt
 
 
-def generate(suite: Suite, seed: int = SEED) -> list[TrainExample]:
-    """Build the training set from the registry: every tool in every register, then multi-tool requests.
+def generate(suite: Suite, seed: int = SEED, full_suite: str | Path | None = None) -> list[TrainExample]:
+    """Build the training set from the registry: every tool in every register, multi-tool requests,
+    then the requests that need no tool.
 
     Prompts too close to the evaluation (``evaluation_overlap``) and duplicates (after
     ``normalize``) are dropped; the order is shuffled with ``seed``.
@@ -302,28 +497,32 @@ def generate(suite: Suite, seed: int = SEED) -> list[TrainExample]:
     for tool in (t.id for t in suite.tools):
         data = phrases.tools[tool]
         # A fixed share per register keeps every tool equally taught and the set small enough
-        # for the 5-minute CPU budget of `jarvis-evals train`.
+        # for the CPU budget of `jarvis-evals train`.
         for register, k in PER_TOOL.items():
-            for template in rng.sample(data[register], k=min(k, len(data[register]))):
-                candidates.append(_single(tool, template, rng))
+            templates = data.get(register, ())
+            for template in rng.sample(templates, k=min(k, len(templates))):
+                for _ in range(REPEAT.get(register, 1)):
+                    candidates.append(_single(tool, template, rng))
         for template in rng.sample(data["clean"], k=2):
-            candidates.append(_single(tool, rng.choice(phrases.polite).replace("{p}", template), rng))
+            candidates.append(_single(tool, template, rng, rng.choice(phrases.polite).replace("{p}", template.say)))
         for template in rng.sample((*data["clean"], *data["indirect"]), k=3):
             example = _single(tool, template, rng)
             candidates.append(TrainExample(_noisy(example.prompt, rng), example.answer, example.tools))
         # The tool's own aliases, said as requests: the registry is the vocabulary.
-        if any(not _bases(o) for o in data["confirm"]):
+        if any(not _bases(o) for o in phrases.confirms[tool]):
             aliases = next(t.aliases for t in suite.tools if t.id == tool)
             for alias in rng.sample(aliases, k=min(2, len(aliases))):
-                candidates.append(TrainExample(alias, _answer([tool], [_confirm(tool, {}, rng, "")]), (tool,)))
-    candidates.extend(_multi(suite, rng))
+                alias_template = Template(alias.replace("{", "{{").replace("}", "}}"), {})
+                candidates.append(_single(tool, alias_template, rng))
+    candidates.extend(_multi(rng))
+    candidates.extend(_chat_examples(rng))
 
     kept: list[TrainExample] = []
     seen: set[str] = set()
     for example in candidates:
         prompt = _capitalised(example.prompt, rng)
         key = compact(prompt)
-        if key in seen or evaluation_overlap(prompt, suite):
+        if key in seen or evaluation_overlap(prompt, suite, full_suite):
             continue
         seen.add(key)
         kept.append(TrainExample(prompt, example.answer, example.tools))
@@ -331,22 +530,34 @@ def generate(suite: Suite, seed: int = SEED) -> list[TrainExample]:
     return kept
 
 
-def _multi(suite: Suite, rng: random.Random) -> Iterator[TrainExample]:
+def _multi(rng: random.Random) -> Iterator[TrainExample]:
     """Yield requests that need several tools, each joined from the tools' own phrasings."""
     phrases = load_phrases()
     for combo in phrases.multi:  # pairs (and a few triples) a person would plausibly ask in one breath
         for _ in range(2):
-            parts, clauses = [], []
+            parts, calls, clauses = [], [], []
             for tool in combo:
                 data = phrases.tools[tool]
                 template = rng.choice((*data["clean"], *data["clean"], *data["misheard"]))
-                slots = _slots(tool, rng)
-                parts.append(template.format(**slots))
-                clauses.append(_confirm(tool, slots, rng, template))
+                r = _render(tool, template, rng)
+                parts.append(r.prompt)
+                calls.append(r.call)
+                clauses.append(r.clause)
             prompt = parts[0]
             for part in parts[1:]:
                 prompt += rng.choice(phrases.joiners) + part
-            yield TrainExample(prompt=prompt, answer=_answer(list(combo), clauses), tools=tuple(combo))
+            yield TrainExample(prompt=prompt, answer=_answer(calls, clauses), tools=tuple(combo))
+
+
+def _chat_examples(rng: random.Random) -> Iterator[TrainExample]:
+    """Yield the requests that need no tool, each with its spoken reply and no call."""
+    chat = load_phrases().chat
+    for name, pairs in chat.items():
+        if name.endswith(":answers"):
+            continue
+        answers = [a for a, _ in chat[f"{name}:answers"]]
+        for prompt, answer in pairs:
+            yield TrainExample(prompt=prompt, answer=answer or rng.choice(answers), tools=())
 
 
 def write_examples(examples: Iterable[TrainExample], path: str | Path) -> Path:
@@ -361,10 +572,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--suite", default=None, help="suite YAML (default: the shipped jarvis.yaml)")
     parser.add_argument("--out", default=str(default_train_path()), help="JSONL file to write")
     parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument(
+        "--full-suite",
+        default=None,
+        help=f"the full suite whose cases the set must also avoid (default: the shipped {FULL_SUITE_FILE}, if any)",
+    )
     args = parser.parse_args(argv)
-    examples = generate(load_suite(args.suite), seed=args.seed)
+    examples = generate(load_suite(args.suite), seed=args.seed, full_suite=args.full_suite)
     write_examples(examples, args.out)
-    print(f"wrote {len(examples)} examples to {args.out}")
+    none = sum(1 for e in examples if not e.tools)
+    multi = sum(1 for e in examples if len(e.tools) > 1)
+    print(f"wrote {len(examples)} examples to {args.out} ({none} with no tool, {multi} with several tools)")
     return 0
 
 
