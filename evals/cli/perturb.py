@@ -70,6 +70,13 @@ def sample(cases: list[Case], per_level: int) -> dict[int, list[Case]]:
     return {lv: found[:: max(1, len(found) // per_level)][:per_level] for lv, found in sorted(by_level.items())}
 
 
+class _NoAliases(yaml.SafeDumper):
+    """Variants share their source's setup and expect; a suite refuses aliases, so each is written out."""
+
+    def ignore_aliases(self, data: object) -> bool:
+        return True
+
+
 def run(args: argparse.Namespace) -> int:
     source = args.suite or default_suite_path()
     suite = load_suite(source)
@@ -82,8 +89,12 @@ def run(args: argparse.Namespace) -> int:
         f"--categories {','.join(args.categories)} --levels {','.join(map(str, args.levels))} "
         f"--variants {args.variants} --seed {args.seed}\n"
     )
-    body = yaml.safe_dump(
-        suite_document(Path(source), cases, args.seed, args.variants), allow_unicode=True, sort_keys=False, width=120
+    body = yaml.dump(
+        suite_document(Path(source), cases, args.seed, args.variants),
+        Dumper=_NoAliases,
+        allow_unicode=True,
+        sort_keys=False,
+        width=120,
     )
     atomic_write_text(args.out, header + body)
     load_suite(args.out)  # what was written must load: fail here rather than in the next run
