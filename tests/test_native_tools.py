@@ -141,3 +141,9 @@ def test_native_training_answers_with_one_tool_call_per_tool() -> None:
     blocks = native_answer(example).split("\n</tool_call>")
     assert native_answer(example).count("<tool_call>") == 2
     assert json.loads(blocks[0].split("<tool_call>\n")[1]) == {"name": "volume_down", "arguments": {}}
+    # Suite 2.0's answers carry arguments and a confirmation; a no-call answer stays words.
+    with_args = TrainExample("ouvre discord", 'open_app(app="discord") — J\'ouvre Discord.', ("open_app",))
+    first = native_answer(with_args).split("\n</tool_call>")
+    assert json.loads(first[0].split("<tool_call>\n")[1]) == {"name": "open_app", "arguments": {"app": "discord"}}
+    assert first[1].strip() == "J'ouvre Discord."
+    assert native_answer(TrainExample("merci", "Avec plaisir.", ())) == "Avec plaisir."

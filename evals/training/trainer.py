@@ -149,14 +149,24 @@ class TrainResult:
 
 
 def native_answer(example: TrainExample) -> str:
-    """The example's answer in the native tool-calling format: one Qwen/Hermes ``<tool_call>`` per tool.
+    """The example's answer in the native tool-calling format: one Qwen/Hermes ``<tool_call>`` per call.
 
-    The demo's calls carry no arguments: the training set records which tools a request needs,
-    not their arguments.
+    The calls and their arguments are read from the system-text answer (``tool(arg="v") — ...``),
+    then the confirmation follows, as a native answer confirms after its calls. An answer with no
+    tool (nothing to be done) is the words alone.
     """
-    return "\n".join(
-        f"<tool_call>\n{json.dumps({'name': tool, 'arguments': {}})}\n</tool_call>" for tool in example.tools
-    )
+    if not example.tools:
+        return example.answer
+    from evals.metrics import parse_calls  # the same reader the benchmark scores with
+
+    calls = parse_calls(example.answer, example.tools)
+    blocks = [
+        f"<tool_call>\n{json.dumps({'name': c.name, 'arguments': c.arguments if isinstance(c.arguments, dict) else {}}, ensure_ascii=False)}\n</tool_call>"
+        for c in calls
+        if c.name
+    ]
+    confirmation = example.answer.split(" — ", 1)[1] if " — " in example.answer else ""
+    return "\n".join([*blocks, confirmation] if confirmation else blocks)
 
 
 def encode_example(
