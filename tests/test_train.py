@@ -95,9 +95,10 @@ def test_every_tool_is_known_and_taught(suite, examples):
     assert sum(1 for e in examples if len(e.tools) > 1) >= 40  # multi-tool requests
 
 
-def test_about_one_example_in_seven_needs_no_tool(examples):
+def test_about_one_example_in_five_needs_no_tool(examples):
+    # 15.6 % left the demo calling a tool on 9 of 23 cases where nothing should run; 20 % is the second try.
     share = sum(1 for e in examples if not e.tools) / len(examples)
-    assert 0.12 <= share <= 0.20, share
+    assert 0.17 <= share <= 0.25, share
 
 
 CALL_SHAPE = re.compile(r'[a-z_]+\((?:[a-z]+=(?:\d+|"(?:[^"\\]|\\.)*")(?:, [a-z]+=(?:\d+|"(?:[^"\\]|\\.)*"))*)?\)')
