@@ -207,3 +207,12 @@ def test_a_quotation_of_the_request_names_nothing() -> None:
     assert _score("J'ouvre « Chrome ».", "ouvre chrome", "open_app").relevance == 1.0
     message = "send_message — Message envoyé à Julie : « J'arrive »."
     assert _score(message, "dis à Julie que j'arrive", "send_message").relevance == 1.0
+
+
+def test_a_copy_of_the_whole_request_inside_other_text_routes_nothing() -> None:
+    # The 4-bit base's answer to route_multi_cluster_logs (suite 2.0): repeating is not routing.
+    prompt = "le cluster a planté, vérifie son état et fouille les journaux d'erreurs"
+    copied = f"Il est bon, {prompt}, s'il est bon, {prompt}, s'"
+    assert _score(copied, prompt, "cluster_status,log_search").relevance == 0.0
+    # A first-person confirmation in the request's own words still routes.
+    assert _score("Je mets la musique en pause.", "mets la musique en pause", "music_pause").relevance == 1.0

@@ -141,6 +141,26 @@ def quoted_request_spans(text: str, prompt: str) -> list[tuple[int, int]]:
     return spans
 
 
+# A request this long copied word for word is a repetition, never a confirmation in its own words.
+VERBATIM_MIN_WORDS = 5
+
+
+def verbatim_request_spans(text: str, prompt: str) -> list[tuple[int, int]]:
+    """Where the answer copies the whole request word for word (five words or more), case and spacing aside.
+
+    A weak base model repeats the request inside other text ("Il est bon, le cluster a planté,
+    vérifie son état…"): repeating is not routing, so the copy names nothing.
+    """
+    words = re.findall(r"\w+", prompt.translate(APOSTROPHES).lower())
+    if len(words) < VERBATIM_MIN_WORDS:
+        return []
+    pattern = re.compile(r"\W+".join(re.escape(w) for w in words), re.IGNORECASE)
+    # "Je mets la musique en pause." confirms in the request's words: a first-person copy is kept.
+    first_person = re.compile(r"(?:\bje\s+|\bj')$", re.IGNORECASE)
+    text = text.translate(APOSTROPHES)
+    return [m.span() for m in pattern.finditer(text) if not first_person.search(text[: m.start()])]
+
+
 def _without_instructions(text: str, tool_ids: Sequence[str]) -> str:
     """The answer with its recital of the instructions blanked: an echo stays an echo when the model
     goes on reciting its system prompt ("Monte le son, l'assistant vocal francophone. Les demandes…")."""

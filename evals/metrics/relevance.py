@@ -21,6 +21,7 @@ from evals.metrics.flags import (
     is_refusal,
     loop_units,
     quoted_request_spans,
+    verbatim_request_spans,
 )
 from evals.metrics.text import (
     APOSTROPHES,
@@ -276,7 +277,7 @@ def analyse(answer: str, prompt: str, expected: Iterable[str], tools: Sequence[T
     for a, b in _invented_labels(free, tool_ids):
         labelled += [Found(tool, a) for tool in sorted(_sentence_mentions(lex_words(free[a:b]), lexicons))]
         blank(chars, a, b)
-    for a, b in quoted_request_spans(free, prompt):
+    for a, b in [*quoted_request_spans(free, prompt), *verbatim_request_spans(free, prompt)]:
         blank(chars, a, b)
     lexical = "".join(chars)
     # Ids named before a first-person commitment to another id, in its sentence, are candidates.
