@@ -119,17 +119,19 @@ def _robustness_section(rob: Robustness) -> list[str]:
     return lines
 
 
-def _paired_section(paired: PairedStats) -> list[str]:
-    lines = section_title(
-        f"PAIRED STATISTICS (fine-tuned minus base relevance per case; bootstrap "
-        f"{paired.resamples} resamples, seed {paired.seed})"
-    )
+def _paired_table(paired: PairedStats, title: str) -> list[str]:
+    """A paired section's title and its table: one row per scope (global, then each category)."""
+    lines = section_title(f"{title}; bootstrap {paired.resamples} resamples, seed {paired.seed})")
     rows = [paired_row(scope, block) for scope, block in [("global", paired.overall), *paired.by_category.items()]]
-    lines += table_lines(
+    return lines + table_lines(
         ["scope", "n", "mean diff", f"{100 * paired.confidence:g} % CI", "sign p", "wins/losses/ties", "significant"],
         rows,
         align="lrrrrrl",
     )
+
+
+def _paired_section(paired: PairedStats) -> list[str]:
+    lines = _paired_table(paired, "PAIRED STATISTICS (fine-tuned minus base relevance per case")
     sentence = significance_sentence(paired)
     if sentence:
         lines += wrap_lines(sentence, indent=2)
@@ -138,16 +140,7 @@ def _paired_section(paired: PairedStats) -> list[str]:
 
 def _task_paired_section(paired: PairedStats) -> list[str]:
     """The TASK SUCCESS (paired) block: fine-tuned minus base task success per judged case."""
-    lines = section_title(
-        f"TASK SUCCESS (paired: fine-tuned minus base task success per judged case; bootstrap "
-        f"{paired.resamples} resamples, seed {paired.seed})"
-    )
-    rows = [paired_row(scope, block) for scope, block in [("global", paired.overall), *paired.by_category.items()]]
-    lines += table_lines(
-        ["scope", "n", "mean diff", f"{100 * paired.confidence:g} % CI", "sign p", "wins/losses/ties", "significant"],
-        rows,
-        align="lrrrrrl",
-    )
+    lines = _paired_table(paired, "TASK SUCCESS (paired: fine-tuned minus base task success per judged case")
     return lines + wrap_lines(task_significance(paired), indent=2)
 
 
