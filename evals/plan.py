@@ -84,10 +84,12 @@ class RunPlan:
 
     @property
     def baseline(self) -> Path:
-        """Each suite has its own baseline: ``baseline.json`` is the seed suite's, another suite's is
-        ``baseline-<name>.json`` beside it, unless the option names another file."""
+        """The shipped full suite has its own baseline, ``baseline-jarvis-full.json`` beside ``baseline.json``.
+
+        Only the shipped suites: a team's own suite keeps the ``baseline.json`` it blessed.
+        """
         path = self.config.baseline
-        if self.suite is None or self.suite.name == DEFAULT_SUITE_NAME or path.name != DEFAULT_BASELINE_NAME:
+        if self.suite is None or self.suite.name not in OWN_BASELINE_SUITES or path.name != DEFAULT_BASELINE_NAME:
             return path
         return path.with_name(f"baseline-{self.suite.name}.json")
 
@@ -137,7 +139,7 @@ class RunPlan:
         _ = self.model_path  # a local model folder that is not one raises here
 
 
-DEFAULT_SUITE_NAME = "jarvis"
+OWN_BASELINE_SUITES = frozenset({"jarvis-full"})
 DEFAULT_BASELINE_NAME = "baseline.json"
 
 
