@@ -145,13 +145,13 @@ def gains_section(results: RunResults) -> dict[str, Any]:
     }
 
 
-def significance_sentence(paired: PairedStats) -> str:
-    """Say in words whether the global paired gain is significant."""
+def significance_sentence(paired: PairedStats, metric: str = "relevance", worse: str = "the fine-tune is worse") -> str:
+    """Say in words whether the global paired gain of ``metric`` (its label) is significant."""
     glob = paired.overall
     alpha = f"{100 * (1 - paired.confidence):g} %"
     ci = f" ({100 * paired.confidence:g} % CI of the mean difference [{glob.ci_low:+.3f}, {glob.ci_high:+.3f}])"
     if not glob.significant:
-        return f"The relevance difference is NOT significant at {alpha}{ci}: it may be noise."
+        return f"The {metric} difference is NOT significant at {alpha}{ci}: it may be noise."
     if glob.mean_diff < 0:
-        return f"The relevance LOSS is significant at {alpha}{ci}: the fine-tune is worse."
-    return f"The relevance gain is significant at {alpha}{ci}."
+        return f"The {metric} LOSS is significant at {alpha}{ci}: {worse}."
+    return f"The {metric} gain is significant at {alpha}{ci}."

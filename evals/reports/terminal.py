@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from evals.power import sentence as power_sentence
-from evals.records import GateOutcome, Leaderboard, Robustness, RunResults, Stats
+from evals.records import GateOutcome, Leaderboard, PairedBlock, Robustness, RunResults, Stats
 from evals.reports.task import FALSE_ACTIVATION, arrow, measured, share
 from evals.verdict import category_stats, format_pct, verdict_of, weakest_category
 
@@ -125,6 +125,14 @@ def _row(name: str, s: Stats, width: int, task: bool = False) -> str:
     return row
 
 
+def _paired_line(metric: str, paired: PairedBlock, extra: str = "") -> str:
+    return (
+        f"paired {metric} diff (fine-tuned - base): {paired.mean_diff:+.3f} "
+        f"95% CI [{paired.ci_low:+.3f}, {paired.ci_high:+.3f}], sign test p={paired.sign_test_p:.3g} "
+        f"({'significant' if paired.significant else 'not significant'} at 5%{extra})"
+    )
+
+
 def summary_lines(
     results: RunResults | None, gate: GateOutcome | None, written: list[Path], notes: list[str]
 ) -> list[str]:
@@ -133,19 +141,9 @@ def summary_lines(
     if results is not None:
         lines.extend(terminal_summary_lines(results))
         if (paired_stats := results.paired_for()) is not None:
-            paired = paired_stats.overall
-            lines.append(
-                f"paired relevance diff (fine-tuned - base): {paired.mean_diff:+.3f} "
-                f"95% CI [{paired.ci_low:+.3f}, {paired.ci_high:+.3f}], sign test p={paired.sign_test_p:.3g} "
-                f"({'significant' if paired.significant else 'not significant'} at 5%)"
-            )
+            lines.append(_paired_line("relevance", paired_stats.overall))
         if (task_stats := results.paired_task_for()) is not None:
-            paired = task_stats.overall
-            lines.append(
-                f"paired task success diff (fine-tuned - base): {paired.mean_diff:+.3f} "
-                f"95% CI [{paired.ci_low:+.3f}, {paired.ci_high:+.3f}], sign test p={paired.sign_test_p:.3g} "
-                f"({'significant' if paired.significant else 'not significant'} at 5%, n={paired.n})"
-            )
+            lines.append(_paired_line("task success", task_stats.overall, f", n={task_stats.overall.n}"))
         if (power := results.power_for()) is not None:
             lines.append(f"power: {power_sentence(power)}")
         if results.robustness is not None:

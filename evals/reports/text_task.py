@@ -16,6 +16,7 @@ from evals.reports.task import (
     share,
 )
 from evals.reports.text_blocks import section_title, wrap_lines
+from evals.verdict import significance_sentence
 
 METRICS_TEXT = (
     "task success = the answer's calls, run in the tool runtime from the case's state (after its "
@@ -80,14 +81,7 @@ CATEGORY_HEADERS = ["task base", "task ft", "fa base", "fa ft"]
 
 
 def task_significance(paired: PairedStats) -> str:
-    glob = paired.overall
-    alpha = f"{100 * (1 - paired.confidence):g} %"
-    ci = f" ({100 * paired.confidence:g} % CI of the mean difference [{glob.ci_low:+.3f}, {glob.ci_high:+.3f}])"
-    if not glob.significant:
-        return f"The task success difference is NOT significant at {alpha}{ci}: it may be noise."
-    if glob.mean_diff < 0:
-        return f"The task success LOSS is significant at {alpha}{ci}: the fine-tune does fewer tasks right."
-    return f"The task success gain is significant at {alpha}{ci}."
+    return significance_sentence(paired, "task success", "the fine-tune does fewer tasks right")
 
 
 def verdict_fields(results: RunResults) -> list[tuple[str, str]]:
