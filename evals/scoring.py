@@ -16,6 +16,7 @@ from evals.records import (
     CaseResult,
     GroupStats,
     PairStats,
+    SampleScore,
     ScoredCase,
     Statistics,
     Suite,
@@ -36,6 +37,41 @@ def score_arm(answer: str, case: Case, suite: Suite) -> ArmScore:
         executed=task.executed,
         state_diff=task.state_diff,
         unmet=task.unmet,
+    )
+
+
+def score_samples(answers: Sequence[str], case: Case, suite: Suite) -> ArmScore:
+    """Score an arm's answers to one case: one answer as ``score_arm``; N samples as their rates.
+
+    With samples, relevance, valid call and task success become the means over the samples (the
+    per-case rates every statistic and the gate compare), each sample's scores are kept in
+    ``samples``, and the answer, calls and flags shown are sample 0's.
+    """
+    scores = [score_arm(text, case, suite) for text in answers]
+    if len(scores) == 1:
+        return scores[0]
+
+    def mean(values: list[float | None]) -> float | None:
+        return None if any(v is None for v in values) else fmean(v for v in values if v is not None)
+
+    first = scores[0]
+    return replace(
+        first,
+        relevance=fmean(s.relevance for s in scores),
+        valid_call=mean([s.valid_call for s in scores]),
+        task_success=mean([s.task_success for s in scores]),
+        samples=tuple(
+            SampleScore(
+                answer=s.answer,
+                relevance=s.relevance,
+                valid_call=s.valid_call,
+                task_success=s.task_success,
+                tool_names_ok=s.tool_names_ok,
+                arguments_ok=s.arguments_ok,
+                abstained=s.abstained,
+            )
+            for s in scores
+        ),
     )
 
 
@@ -66,15 +102,17 @@ def arm_stats(scores: Sequence[ArmScore]) -> ArmStats:
     def flagged(flag: str) -> int | None:
         return sum(1 for s in scores if getattr(s, flag)) if v2 else None
 
+    # Per case, the rate over its samples (the answer itself when there is one): a mean of rates.
     task = [s.task_success for s in scores if s.task_success is not None]
     measured = [s for s in scores if s.task_success is not None]
-    arguments = [s.arguments_ok for s in measured if s.arguments_ok is not None]
-    silent = [s.false_activation for s in scores if s.false_activation is not None]
+    names = [s.rate("tool_names_ok") or 0.0 for s in measured]
+    arguments = [a for a in (s.rate("arguments_ok") for s in measured) if a is not None]
+    silent = [f for f in (s.false_activation_rate for s in scores) if f is not None]
     return ArmStats(
         task_success=_mean(task) if task else None,
-        tool_names_ok=_mean(float(bool(s.tool_names_ok)) for s in measured) if measured else None,
-        arguments_ok=_mean(float(a) for a in arguments) if arguments else None,
-        false_activation=_mean(float(f) for f in silent) if silent else None,
+        tool_names_ok=_mean(names) if measured else None,
+        arguments_ok=_mean(arguments) if arguments else None,
+        false_activation=_mean(silent) if silent else None,
         n_task=len(task),
         n_no_tool=len(silent),
         relevance=_mean(s.relevance for s in scores),

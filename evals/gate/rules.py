@@ -273,16 +273,17 @@ def _false_activation_check(
         c
         for c in cases
         if c.id in baseline.cases
-        and c.finetuned.false_activation is not None
-        and baseline.cases[c.id].finetuned.false_activation is not None
+        and c.finetuned.false_activation_rate is not None
+        and baseline.cases[c.id].finetuned.false_activation_rate is not None
     ]
     if not common:
         return [], []
-    current = fmean(float(bool(c.finetuned.false_activation)) for c in common)
-    reference = fmean(float(bool(baseline.cases[c.id].finetuned.false_activation)) for c in common)
+    # Per case, the share of its answers (samples) that acted: one answer gives 0 or 1.
+    current = fmean(c.finetuned.false_activation_rate or 0.0 for c in common)
+    reference = fmean(baseline.cases[c.id].finetuned.false_activation_rate or 0.0 for c in common)
     tolerance = config.false_activation_tolerance
     if current > reference + tolerance + _EPS:
-        fired = [c.id for c in common if c.finetuned.false_activation]
+        fired = [c.id for c in common if c.finetuned.false_activation_rate]
         message = (
             f"gate: false activation {current:.2f} > baseline {reference:.2f} + tolerance {tolerance:g} "
             f"on {len(common)} case(s) where nothing should run (a call ran on: {', '.join(fired[:5])})"

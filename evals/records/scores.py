@@ -86,11 +86,34 @@ class ExecutedCall:
 
 
 @dataclass(frozen=True)
+class SampleScore:
+    """One sampled answer's scores (``--jarvis-samples N``): what a case's rates are counted from."""
+
+    answer: str
+    relevance: float = score()
+    valid_call: float | None = field(default=None, metadata={"range": (0.0, 1.0)})
+    task_success: float | None = field(default=None, metadata={"range": (0.0, 1.0)})
+    tool_names_ok: bool | None = None
+    arguments_ok: bool | None = None
+    abstained: bool | None = None
+
+
+# A sampled answer "succeeds" on a metric when it scores full marks (a two-tool request half done does not).
+SUCCESS = 1.0 - 1e-9
+
+
+@dataclass(frozen=True)
 class ArmScore:
     """The metrics of one arm's answer to one case.
 
     ``valid_call`` is None for an answer scored by metric version 1 (a results file of an early
     run), which had no calls, flags or valid-call rate.
+
+    With N sampled answers per case (``samples``, sample 0 first; empty for one answer), the
+    scores the statistics and the gate read (``relevance``, ``valid_call``, ``task_success``,
+    ``tool_names_ok`` / ``arguments_ok`` / ``abstained`` through their rates) are the case's
+    means over its samples, so every paired test compares per-case rates; the answer, its calls
+    and flags shown are sample 0's.
     """
 
     answer: str
@@ -118,15 +141,44 @@ class ArmScore:
     executed: tuple[ExecutedCall, ...] = ()
     state_diff: tuple[str, ...] = ()  # "volume: 50 -> 60", one line per changed field
     unmet: tuple[str, ...] = ()  # why task success is 0, one line per unmet part
+    samples: tuple[SampleScore, ...] = ()  # every sampled answer, sample 0 first; () for one answer
 
     def value(self, metric: str) -> float | None:
         """The score ``metric`` compares: relevance, or task success (None where not measured)."""
         return self.relevance if metric == "relevance" else self.task_success
 
     @property
+    def n_samples(self) -> int:
+        return len(self.samples) or 1
+
+    def successes(self, metric: str) -> tuple[bool, ...] | None:
+        """Per sample (or for the one answer), whether it scored full marks on ``metric``; None where not measured."""
+        if not self.samples:
+            single = self.value(metric)
+            return None if single is None else (single >= SUCCESS,)
+        values = [s.relevance if metric == "relevance" else s.task_success for s in self.samples]
+        if any(v is None for v in values):
+            return None
+        return tuple(v is not None and v >= SUCCESS for v in values)
+
+    def rate(self, flag: str) -> float | None:
+        """The share of samples where ``flag`` (tool_names_ok, arguments_ok, abstained) holds; None where unmeasured."""
+        if not self.samples:
+            single = getattr(self, flag)
+            return None if single is None else float(single)
+        values = [getattr(s, flag) for s in self.samples if getattr(s, flag) is not None]
+        return sum(map(float, values)) / len(values) if values else None
+
+    @property
     def false_activation(self) -> bool | None:
-        """True when a call ran (or was attempted) where nothing should run; None elsewhere."""
+        """True when a call ran (or was attempted) where nothing should run; None elsewhere (sample 0's, when sampled)."""
         return None if self.abstained is None else not self.abstained
+
+    @property
+    def false_activation_rate(self) -> float | None:
+        """The share of answers (samples) that acted where nothing should run; None elsewhere."""
+        abstained = self.rate("abstained")
+        return None if abstained is None else 1.0 - abstained
 
     @property
     def keyword_match(self) -> float:
