@@ -442,7 +442,7 @@ class AnswerCache:
     context: CacheContext
 
     def keys(self, arm_identity: str, prompts: Sequence[Prompt]) -> list[str]:
-        return [entry_key(self.context, arm_identity, p.system, p.user, p.tools, p.history) for p in prompts]
+        return [entry_key(self.context, arm_identity, p.system, p.user, p.tools, p.history, p.sample) for p in prompts]
 
     def get(self, keys: Iterable[str]) -> dict[str, CachedAnswer]:
         return self.store.get_many(list(keys))

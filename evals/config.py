@@ -77,6 +77,12 @@ class EvalConfig:
     trust_remote_code: bool = False
     max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS  # as given; quick mode's clamp is the plan's (evals.plan)
     batch_size: str = "auto"
+    decoding: str = "greedy"
+    samples: int = 1
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    seed: int = 0
     assert_policy: AssertPolicy = AssertPolicy()
     reports_dir: Path = Path("reports")  # as given; quick mode's subfolder is the plan's
     history: Path | None = None  # None: no history is kept
@@ -180,6 +186,12 @@ def read_config(config: pytest.Config) -> EvalConfig:
         trust_remote_code=values["jarvis_trust_remote_code"],
         max_new_tokens=plain("jarvis_max_new_tokens"),
         batch_size=plain("jarvis_batch_size"),
+        decoding=plain("jarvis_decoding"),
+        samples=plain("jarvis_samples"),
+        temperature=plain("jarvis_temperature"),
+        top_p=plain("jarvis_top_p"),
+        top_k=plain("jarvis_top_k"),
+        seed=plain("jarvis_seed"),
         assert_policy=replace(plain("jarvis_assert"), metric=plain("jarvis_gate_metric")),
         reports_dir=reports,
         history=None
@@ -208,7 +220,32 @@ def read_config(config: pytest.Config) -> EvalConfig:
         false_activation_tolerance=plain("jarvis_false_activation_tolerance"),
         backend=plain("jarvis_backend"),
     )
+    problem = decoding_problem(settings)
+    if problem:
+        raise pytest.UsageError(problem)
     return _with_backend(settings, config, {d: v if isinstance(v, bool) else v[0] for d, v in values.items()})
+
+
+def decoding_problem(settings: EvalConfig) -> str | None:
+    """Say why the decoding options contradict each other (sampling settings for a greedy run), or None."""
+    if settings.decoding == "sampled":
+        return None
+    given = [
+        flag
+        for flag, value in (
+            ("--jarvis-samples", settings.samples if settings.samples != 1 else None),
+            ("--jarvis-temperature", settings.temperature),
+            ("--jarvis-top-p", settings.top_p),
+            ("--jarvis-top-k", settings.top_k),
+        )
+        if value is not None
+    ]
+    if not given:
+        return None
+    return (
+        f"{', '.join(given)}: sampling settings with greedy decoding (every greedy answer would be the same); "
+        "add --jarvis-decoding=sampled"
+    )
 
 
 def _parse_ini(opt: Option, raw: Any, config: pytest.Config) -> Any:

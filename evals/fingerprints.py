@@ -19,7 +19,7 @@ from types import MappingProxyType
 from typing import Any, cast
 
 from evals.models import AdapterInfo, embedded_model_dir, inspect_adapter, is_embedded
-from evals.records import GenerationSettings, encode
+from evals.records import SAMPLING_SETTINGS, GenerationSettings, encode
 
 # Bump when the key derivation changes, so old entries simply stop matching.
 # 2: the prompt as data (system prompt + request) under the backend's identity.
@@ -37,7 +37,9 @@ FULL_HASH_LIMIT = 1 << 30
 # follows from the tokenizer files, which the model fingerprint covers. Every other setting is
 # part of the key (the prompt format, system-text or native-tools, among them), so a setting added
 # later is keyed by default.
-ANSWER_NEUTRAL_SETTINGS = frozenset({"batch_size", "template"})
+# Settings that never change an answer. ``samples`` is how many are drawn: each entry is keyed by its
+# own sample index instead, so a run of 5 samples reuses the 3 of an earlier run.
+ANSWER_NEUTRAL_SETTINGS = frozenset({"batch_size", "template", "samples"})
 
 # Files that shape what a model folder answers besides its weights: config, decoding defaults,
 # tokenizer, chat templates and remote code (trust_remote_code runs the *.py files).
@@ -229,6 +231,9 @@ class CacheContext:
             backend["device"] = str(backend["device"]).split(":")[0]
         given = encode(self.generation) if isinstance(self.generation, GenerationSettings) else dict(self.generation)
         settings = {k: v for k, v in given.items() if k not in ANSWER_NEUTRAL_SETTINGS}
+        if settings.get("decoding", "greedy") == "greedy":
+            for name in SAMPLING_SETTINGS:  # greedy answers are keyed as before sampling existed
+                settings.pop(name, None)
         try:
             _canonical({"backend": backend, "generation": settings})
         except (TypeError, ValueError) as exc:
@@ -255,8 +260,12 @@ def entry_key(
     user: str,
     tools: str = "",
     history: tuple[tuple[str, str], ...] = (),
+    sample: int | None = None,
 ) -> str:
-    """Return the sha256 of a canonical JSON of the context, the arm and the prompt (system, request, tools)."""
+    """Return the sha256 of a canonical JSON of the context, the arm and the prompt (system, request, tools).
+
+    ``sample``: the index of a sampled answer (None for the one greedy answer).
+    """
     payload = {
         "key_version": KEY_VERSION,
         "context": context.to_dict(),
@@ -268,4 +277,6 @@ def entry_key(
         payload["tools"] = tools
     if history:  # a follow-up: the earlier turns are part of what the model sees
         payload["history"] = [list(turn) for turn in history]
+    if sample is not None:
+        payload["sample"] = sample
     return _sha256_text(_canonical(payload))

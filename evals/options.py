@@ -17,6 +17,7 @@ from evals.gate.baseline import DEFAULT_BASELINE_PATH
 from evals.loggers import parse_trackers
 from evals.parsers import (
     parse_batch_size,
+    parse_decoding,
     parse_gate_metric,
     parse_gate_mode,
     parse_min_gain,
@@ -25,7 +26,9 @@ from evals.parsers import (
     parse_positive_int,
     parse_prompt_format,
     parse_quant,
+    parse_temperature,
     parse_tolerance,
+    parse_top_p,
 )
 from evals.policy import ASSERT_HELP, parse_assert
 from evals.records import DEFAULT_MAX_NEW_TOKENS
@@ -116,6 +119,56 @@ OPTIONS: tuple[Option, ...] = (
         "prompts per generate call, or auto (halves on out-of-memory)",
         parse_batch_size,
         metavar="N|auto",
+    ),
+    Option(
+        "--jarvis-decoding",
+        "jarvis_decoding",
+        "greedy",
+        "greedy (one answer per case) | sampled (the model's generation_config, e.g. Qwen3's temperature 0.6, "
+        "top_p 0.95, top_k 20; --jarvis-temperature/-top-p/-top-k override it)",
+        parse_decoding,
+        metavar="greedy|sampled",
+    ),
+    Option(
+        "--jarvis-samples",
+        "jarvis_samples",
+        "1",
+        "answers per case and arm with sampled decoding, each from its own seed; per-case rates, pass^N and a "
+        "clustered interval replace single answers (N times the generation)",
+        parse_positive_int,
+        metavar="N",
+    ),
+    Option(
+        "--jarvis-temperature",
+        "jarvis_temperature",
+        None,
+        "sampling temperature (sampled decoding; default: the model's)",
+        parse_temperature,
+        metavar="T",
+    ),
+    Option(
+        "--jarvis-top-p",
+        "jarvis_top_p",
+        None,
+        "nucleus sampling mass (sampled decoding; default: the model's)",
+        parse_top_p,
+        metavar="P",
+    ),
+    Option(
+        "--jarvis-top-k",
+        "jarvis_top_k",
+        None,
+        "sample among the K likeliest tokens (sampled decoding; default: the model's)",
+        parse_positive_int,
+        metavar="K",
+    ),
+    Option(
+        "--jarvis-seed",
+        "jarvis_seed",
+        "0",
+        "mixed into every sample's seed (sampled decoding): another seed draws other samples",
+        parse_nonnegative_int,
+        metavar="N",
     ),
     Option(
         "--jarvis-assert",

@@ -207,3 +207,29 @@ def parse_base_url(value: str) -> str:
     if not sep or scheme not in ("http", "https") or not rest:
         raise argparse.ArgumentTypeError(f"{redact_url(value)!r} is not an http(s) URL; e.g. http://127.0.0.1:8000/v1")
     return url
+
+
+def parse_decoding(value: str) -> str:
+    """Parse ``--jarvis-decoding``: greedy (one answer per case) or sampled."""
+    text = str(value).strip().lower()
+    if text not in ("greedy", "sampled"):
+        raise argparse.ArgumentTypeError(f"decoding must be greedy or sampled, got {value!r}")
+    return text
+
+
+def parse_temperature(value: str) -> float:
+    """Parse ``--jarvis-temperature``: a positive number (greedy decoding is --jarvis-decoding=greedy)."""
+    number = finite_number(value)
+    if number is None or number <= 0:
+        raise argparse.ArgumentTypeError(
+            f"temperature must be a number above 0, e.g. 0.6, got {value!r} (for greedy decoding, leave sampling off)"
+        )
+    return number
+
+
+def parse_top_p(value: str) -> float:
+    """Parse ``--jarvis-top-p``: a probability mass in (0, 1]."""
+    number = finite_number(value)
+    if number is None or not 0 < number <= 1:
+        raise argparse.ArgumentTypeError(f"top-p must be above 0 and at most 1, e.g. 0.95, got {value!r}")
+    return number

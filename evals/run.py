@@ -18,6 +18,7 @@ from pathlib import Path
 from evals import metrics
 from evals.adapters import AdapterSpec
 from evals.backends.base import Answer, Arm, Backend, Prompt
+from evals.budget import budget_line, measured_rate, shape
 from evals.cache import CACHE_FILE, AnswerCache, CacheContext, CachedAnswer, GenerationCache
 from evals.config import EvalConfig
 from evals.environment import recorded_versions
@@ -55,13 +56,15 @@ class EvalRun:
     backend: Backend
     arms: tuple[Arm, ...]  # the base arm first, then one per adapter (named like it)
     selected: list[Case] = field(default_factory=list)
-    answers: dict[tuple[str, str], Answer] = field(default_factory=dict)  # (arm name, case id)
+    answers: dict[tuple[str, str], Answer] = field(default_factory=dict)  # (arm name, case id): sample 0's
+    sample_answers: dict[tuple[str, str], tuple[Answer, ...]] = field(default_factory=dict)  # every sample's
     scored: dict[tuple[str, str], ScoredCase] = field(default_factory=dict)  # (adapter name, case id)
     warnings: list[str] = field(default_factory=list)
     scope: str = ""  # why the selection is partial ("quick mode", "-k 'volume'"...), "" for the whole suite
     stored: int = 0  # fresh answers written to the cache, batch by batch
     started: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     _store: GenerationCache | None = field(default=None, repr=False)
+    _budget_said: bool = field(default=False, repr=False)
 
     @classmethod
     def from_config(cls, config: EvalConfig) -> EvalRun:
@@ -139,6 +142,13 @@ class EvalRun:
             template=self.backend.template(),
             shared_prefix=self.config.shared_prefix if self.plan.backend.shared_prefix else None,
             prompt_format=self.prompt_format,
+            do_sample=self.config.decoding == "sampled",
+            decoding="sampled" if self.config.decoding == "sampled" else "greedy",
+            samples=self.config.samples,
+            temperature=self.config.temperature,
+            top_p=self.config.top_p,
+            top_k=self.config.top_k,
+            seed=self.config.seed,
         )
 
     @property
@@ -168,16 +178,31 @@ class EvalRun:
         # Key order kept (name before description), as a template renders the schemas it is given.
         return json.dumps(self.suite.function_schemas(), ensure_ascii=False)
 
+    def asks(self, case: Case) -> list[Prompt]:
+        """The prompts a case puts to each arm: one, or one per sample (``--jarvis-samples``), each with its index."""
+        prompt = self.prompt(case)
+        if not self.settings.sampled:
+            return [prompt]
+        return [replace(prompt, sample=i) for i in range(self.settings.samples)]
+
     def ensure_answers(self) -> None:
-        """Answer every selected case with every arm, once: from the cache, else in one backend pass."""
+        """Answer every selected case with every arm, once: from the cache, else in one backend pass.
+
+        A sampled run asks each case's N samples in the same pass, so they share batches and the
+        prefix cache with every other prompt.
+        """
         missing = {arm: [c for c in self.selected if (arm.name, c.id) not in self.answers] for arm in self.arms}
         missing = {arm: cases for arm, cases in missing.items() if cases}
         if not missing:
             return
-        answers = self.answer_prompts({arm: [self.prompt(c) for c in cases] for arm, cases in missing.items()})
+        n = len(self.asks(self.selected[0]))
+        answers = self.answer_prompts({arm: [p for c in cases for p in self.asks(c)] for arm, cases in missing.items()})
         for arm, cases in missing.items():
-            for case, answer in zip(cases, answers[arm], strict=True):
+            for i, case in enumerate(cases):
+                samples = tuple(answers[arm][i * n : (i + 1) * n])
+                answer = samples[0]
                 self.answers[(arm.name, case.id)] = answer
+                self.sample_answers[(arm.name, case.id)] = samples
                 warning = f"case {case.id}: prompt longer than the model's context, truncated from the left"
                 if answer.truncated_prompt and warning not in self.warnings:  # once per case, not per arm
                     self.warnings.append(warning)
@@ -213,6 +238,7 @@ class EvalRun:
                     )
         if not todo:
             return {arm: [a for a in answers if a is not None] for arm, answers in out.items()}
+        self._say_budget(sum(len(p) for p in todo.values()), sum(len(p) for p in work.values()))
 
         def store(arm: Arm, indices: list[int], answers: list[Answer]) -> None:
             fresh_cache = self._cache()
@@ -228,6 +254,20 @@ class EvalRun:
             new = iter(fresh.get(arm, ()))
             done[arm] = [a if a is not None else next(new) for a in answers]
         return done
+
+    def _say_budget(self, fresh: int, asked: int) -> None:
+        """Say once, before generating, how many answers are to come and about how long they take."""
+        if self._budget_said:
+            return
+        self._budget_said = True
+        n_arms = len(self.arms)
+        samples = self.settings.samples if self.settings.sampled else 1
+        described = (
+            shape(max(1, asked // (n_arms * samples)), n_arms, samples) if asked % (n_arms * samples) == 0 else ""
+        )
+        described = f"of {described}, {asked - fresh} cached" if described else f"of {asked}, {asked - fresh} cached"
+        rate = measured_rate(self.config.reports_dir / RESULTS_FILE)
+        print(f"[jarvis] {budget_line(fresh, described, rate)}", file=sys.stderr, flush=True)
 
     def _probe(
         self, arm: Arm, prompts: list[Prompt], keys: list[str], found: dict[str, CachedAnswer]
@@ -247,8 +287,8 @@ class EvalRun:
             return found
         self.warnings.append(
             f"served model of arm {arm.name} answered {changed} of {len(probes)} cached prompts differently: "
-            "the model behind its name changed, so its cached answers were not used (re-bless the baseline "
-            "if the change is meant)"
+            "the model behind its name changed (or, with sampled decoding, the server ignores the seed), so its "
+            "cached answers were not used (re-bless the baseline if the change is meant)"
         )
         return {}
 
@@ -266,9 +306,9 @@ class EvalRun:
         """Score one case for one adapter (the primary by default) against the base arm; remember it."""
         self.ensure_answers()
         name = adapter or self.primary
-        base = self.answers[(BASE_ARM, case.id)]
-        tuned = self.answers[(name, case.id)]
-        scored = score_pair(case, base.text, tuned.text, self.suite)
+        base = [a.text for a in self.sample_answers[(BASE_ARM, case.id)]]
+        tuned = [a.text for a in self.sample_answers[(name, case.id)]]
+        scored = score_pair(case, base, tuned, self.suite)
         self.scored[(name, case.id)] = scored
         return scored
 
@@ -299,7 +339,8 @@ class EvalRun:
         categories = tuple(dict.fromkeys(c.category for c in cases))
         all_categories = tuple(dict.fromkeys(c.category for c in self.suite.cases))
         scored_ids = {cid for _, cid in self.scored}
-        n_cached = sum(1 for (_, cid), a in self.answers.items() if a.cached and cid in scored_ids)
+        used = [a for (_, cid), samples in self.sample_answers.items() if cid in scored_ids for a in samples]
+        n_cached = sum(1 for a in used if a.cached)
         stats = self.backend.stats
         loaded = self.backend.device() != "not loaded"
         primary_cases = sum(1 for c in cases if self.primary in c.arms)
@@ -320,6 +361,8 @@ class EvalRun:
             partial=bool(self.scope) or primary_cases < len(self.suite.cases) or categories != all_categories,
             n_generate_calls=stats.generate_calls,
             n_cached_answers=n_cached,
+            n_fresh_answers=len(used) - n_cached,
+            n_new_tokens=sum(a.new_tokens for a in used if not a.cached),
             generation_seconds=round(stats.generation_seconds, 3),
             load_seconds=round(stats.load_seconds, 3),
             model_fingerprint=str(self.backend.identity().get("model", "")),

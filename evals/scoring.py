@@ -75,18 +75,25 @@ def score_samples(answers: Sequence[str], case: Case, suite: Suite) -> ArmScore:
     )
 
 
-def score_case(case: Case, answers: Mapping[str, str], suite: Suite) -> CaseResult:
-    """Score every arm's answer to one case (``answers``: the base's first, then each adapter's by name)."""
-    base = answers[BASE_ARM]
+def score_case(case: Case, answers: Mapping[str, str | Sequence[str]], suite: Suite) -> CaseResult:
+    """Score every arm's answer to one case (``answers``: the base's first, then each adapter's by name).
+
+    An arm may give several sampled answers: its scores are then their rates (``score_samples``),
+    and the cosine similarity compares sample 0's answers.
+    """
+    texts = {name: [given] if isinstance(given, str) else list(given) for name, given in answers.items()}
+    base = texts[BASE_ARM][0]
     return CaseResult(
         case=case,
-        arms={name: score_arm(text, case, suite) for name, text in answers.items()},
-        similarity={name: cosine_similarity(base, text) for name, text in answers.items() if name != BASE_ARM},
+        arms={name: score_samples(given, case, suite) for name, given in texts.items()},
+        similarity={name: cosine_similarity(base, given[0]) for name, given in texts.items() if name != BASE_ARM},
     )
 
 
-def score_pair(case: Case, base_answer: str, finetuned_answer: str, suite: Suite) -> ScoredCase:
-    """Score one adapter's answer against the base's (the view a single comparison reads)."""
+def score_pair(
+    case: Case, base_answer: str | Sequence[str], finetuned_answer: str | Sequence[str], suite: Suite
+) -> ScoredCase:
+    """Score one adapter's answer(s) against the base's (the view a single comparison reads)."""
     return score_case(case, {BASE_ARM: base_answer, "finetuned": finetuned_answer}, suite).versus("finetuned")
 
 

@@ -244,6 +244,27 @@ def test_native_tools_travel_as_the_requests_tools_and_the_answers_match_the_in_
     assert answers(srv) == answers(results(pytester, "hf"))
 
 
+def test_sampled_decoding_sends_one_request_per_sample_with_its_own_seed(
+    bench, pytester: pytest.Pytester, proxy: Proxy
+) -> None:
+    served = bench("--jarvis-no-cache", "--jarvis-decoding=sampled", "--jarvis-samples=2", "--jarvis-temperature=0.7",
+                   url=proxy.url)  # fmt: skip
+    assert served.ret == 0, served.stdout.str()
+    assert len(proxy.chats) == 3 * 2 * 2  # cases x samples x arms
+    seeds: dict[tuple[str, str], set[int]] = {}
+    for chat in proxy.chats:
+        assert chat["temperature"] == 0.7 and "top_k" not in chat and "top_p" not in chat  # unset: the server's
+        seeds.setdefault((chat["model"], chat["messages"][-1]["content"]), set()).add(chat["seed"])
+    assert all(len(s) == 2 for s in seeds.values())  # two samples, two seeds
+    by_prompt: dict[str, list[set[int]]] = {}
+    for (_, prompt), s in seeds.items():
+        by_prompt.setdefault(prompt, []).append(s)
+    assert all(a == b for a, b in by_prompt.values())  # both arms draw sample i from the same seed
+    data = results(pytester)
+    assert data["metadata"]["generation"]["decoding"] == "sampled"
+    assert all(len(c["arms"]["base"]["samples"]) == 2 for c in data["results"])
+
+
 def test_the_shipped_example_of_own_tests_runs_through_a_served_model(
     bench, pytester: pytest.Pytester, server: ServeHandle
 ) -> None:

@@ -19,6 +19,7 @@ so a run whose answers are all cached never loads a model.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -69,6 +70,19 @@ class Prompt:
     tools: str = ""
     # Earlier turns of a follow-up case, (role, content) in order, shown before ``user``.
     history: tuple[tuple[str, str], ...] = ()
+    # Which of a case's sampled answers this asks for (--jarvis-samples); None: the one greedy answer.
+    sample: int | None = None
+
+    def seed(self, run_seed: int = 0) -> int:
+        """The seed of this sample: from the prompt as data, its index and the run's seed, never its batch.
+
+        Both arms draw sample i of a case from the same seed (common random numbers), so their
+        paired difference carries less sampling noise than two independent draws.
+        """
+        payload = json.dumps(
+            [self.system, self.user, self.tools, self.history, self.sample or 0, run_seed], ensure_ascii=False
+        )
+        return int.from_bytes(hashlib.sha256(payload.encode("utf-8")).digest()[:4], "big") >> 1  # 31 bits: any server
 
     def messages(self) -> list[dict[str, str]]:
         """The chat messages: system, the earlier turns, then the request."""

@@ -33,6 +33,7 @@ from evals.backends.prompting import (
     template_of,
     template_of_folder,
 )
+from evals.backends.sampling import Sampling, model_sampling_defaults, resolve_sampling, seeded_sampler
 from evals.environment import package_versions, predict_device
 from evals.errors import JarvisError
 from evals.fingerprints import NO_ADAPTER, fingerprint_adapter_info, fingerprint_model
@@ -144,13 +145,17 @@ def _misfit_detail(exc: BaseException) -> str:
 
 
 def generation_config(settings: GenerationSettings, tokenizer: Any) -> Any:
-    """Build the one ``GenerationConfig`` passed to ``generate`` from the recorded settings."""
+    """Build the one ``GenerationConfig`` passed to ``generate`` from the recorded settings.
+
+    Sampled runs decode greedily too: the seeded sampler (evals.backends.sampling) draws each
+    row's token by perturbing its scores, so transformers must not sample or warp on its own.
+    """
     from transformers import GenerationConfig
 
-    greedy = {} if settings.do_sample else GREEDY_NEUTRAL
+    greedy = {} if settings.do_sample and not settings.sampled else GREEDY_NEUTRAL
     return GenerationConfig(
         max_new_tokens=settings.max_new_tokens,
-        do_sample=settings.do_sample,
+        do_sample=settings.do_sample and not settings.sampled,
         num_beams=settings.num_beams,
         pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id,
@@ -176,12 +181,15 @@ class BatchGenerator:
     settings: GenerationSettings
     stats: BackendStats
 
+    sampling: Sampling | None = None  # sampled decoding: each row draws from its seed (evals.backends.sampling)
+
     def __post_init__(self) -> None:
         self.limit = context_limit(self.model, self.settings.max_new_tokens)
         self.config = generation_config(self.settings, self.tokenizer)
 
-    def __call__(self, texts: Sequence[str]) -> list[Answer]:
+    def __call__(self, texts: Sequence[str], seeds: Sequence[int] = ()) -> list[Answer]:
         import torch
+        from transformers import LogitsProcessorList
 
         tok = self.tokenizer
         tok.padding_side = "left"  # decoder-only models continue from the right edge
@@ -205,7 +213,10 @@ class BatchGenerator:
                     max_length=self.limit if truncation else None,
                 )
                 inputs = {k: v.to(device) for k, v in encoded.items()}
-            output = self.model.generate(**inputs, generation_config=self.config)
+            extra = {}
+            if self.sampling is not None:
+                extra["logits_processor"] = LogitsProcessorList([seeded_sampler(self.sampling, seeds)])
+            output = self.model.generate(**inputs, generation_config=self.config, **extra)
         self.stats.generate_calls += 1
         self.stats.generation_seconds += time.perf_counter() - start
         new = output[:, inputs["input_ids"].shape[1] :]
@@ -281,6 +292,7 @@ class HFBackend:
         self._loaded: set[str] = set()
         self._tools_checked: tuple[str, ...] | None = None  # the notices, once checked
         self._identity: dict[str, Any] | None = None
+        self._sampling_said = ""
 
     # -- identity (cheap, no model) ----------------------------------------------------------
 
@@ -392,14 +404,26 @@ class HFBackend:
             for arm, prompts in work.items()
         }
 
+    def _sampling(self, settings: GenerationSettings) -> Sampling | None:
+        """The sampling parameters of a sampled run (said once), or None for greedy decoding."""
+        if not settings.sampled:
+            return None
+        sampling = resolve_sampling(settings, model_sampling_defaults(self.model))
+        line = f"sampled decoding: {sampling.describe()}; {settings.samples} answer(s) per case, seed {settings.seed}"
+        if line != self._sampling_said:
+            self._sampling_said = line
+            print(f"[jarvis] {line}", file=sys.stderr, flush=True)
+        return sampling
+
     def _generate_arm(
         self, arm: Arm, prompts: Sequence[Prompt], settings: GenerationSettings, on_answers: OnAnswers | None
     ) -> list[Answer]:
         """Generate one arm's answers in batches (longest prompts first), with a progress bar."""
         with self._as_arm(arm) as model:
             texts = [build_prompt(self.tokenizer, p.system, p.user, p.tool_schemas(), p.history) for p in prompts]
+            seeds = [p.seed(settings.seed) for p in prompts]
             notices = self._check_tools_reach_the_model(prompts)
-            generator = BatchGenerator(model, self.tokenizer, settings, self.stats)
+            generator = BatchGenerator(model, self.tokenizer, settings, self.stats, self._sampling(settings))
             size = initial_batch_size(self.device(), len(texts), settings.batch_size)
             label = arm.label(len(self._adapters))
             with progress(total=len(texts), desc=f"generating {label} arm", unit="prompts") as bar:
@@ -408,7 +432,7 @@ class HFBackend:
 
                 def counted(batch: Sequence[int]) -> list[Answer]:
                     nonlocal tokens
-                    answers = generator([texts[i] for i in batch])
+                    answers = generator([texts[i] for i in batch], [seeds[i] for i in batch])
                     if notices:
                         answers = [replace(a, notices=notices) for a in answers]
                     tokens += sum(a.new_tokens for a in answers)

@@ -3,7 +3,8 @@
 Every arm is a model the server serves by name: the base (``--jarvis-served-base``) and each
 fine-tuned arm (``--jarvis-served-adapter``: a vLLM or SGLang LoRA module, or a merged copy of the
 adapter). Each prompt is one chat completion with the suite's system prompt and the request,
-greedy (temperature 0, top_p 1, a fixed seed), ``max_tokens`` from the settings and
+greedy (temperature 0, top_p 1, a fixed seed) or, with sampled decoding, one request per sample
+with that sample's seed (``_sampling_request``), ``max_tokens`` from the settings and
 ``chat_template_kwargs={"enable_thinking": false}``; the answer is cleaned like the in-process one.
 
 Up to ``concurrency`` requests are in flight (asyncio, one httpx connection each); arms run one
@@ -330,7 +331,7 @@ class OpenAIBackend:
             "messages": _messages(prompt),
             "max_tokens": settings.max_new_tokens,
             "stream": False,
-            **GREEDY,
+            **(_sampling_request(prompt, settings) if settings.sampled else GREEDY),
         }
         if template_kwargs:
             body["chat_template_kwargs"] = {"enable_thinking": settings.enable_thinking}
@@ -408,6 +409,21 @@ class OpenAIBackend:
 
 
 # --- helpers --------------------------------------------------------------------------------
+
+
+def _sampling_request(prompt: Prompt, settings: GenerationSettings) -> dict[str, Any]:
+    """A sampled request: the sample's own seed, and only the sampling values the options set.
+
+    Unset values are left to the server, which takes them from the model's generation_config
+    (vLLM, SGLang). One request per sample rather than ``n``: sample i then has its own seed and
+    cache entry, the same in a run of 3 samples and of 5, and servers without ``n`` need nothing else.
+    """
+    request: dict[str, Any] = {"seed": prompt.seed(settings.seed)}
+    for name in ("temperature", "top_p", "top_k"):  # top_k only when asked: strict servers refuse it
+        value = getattr(settings, name)
+        if value is not None:
+            request[name] = value
+    return request
 
 
 def _canonical(data: Any) -> str:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evals.adapters import find_latest_adapter
+from evals.budget import budget_line, measured_rate, shape
 from evals.cli.check_env import (  # noqa: F401 (re-exported: the table's rows and the machine's checks)
     FAIL,
     OK,
@@ -54,6 +55,7 @@ from evals.models import (
 )
 from evals.options import add_cli_argument
 from evals.records import Suite
+from evals.reports import JSON_NAME
 from evals.suite import DEFAULT_SUITE, load_suite
 
 
@@ -68,6 +70,8 @@ class CheckOptions:
     reports: Path = Path("reports")
     baseline: Path = Path(DEFAULT_BASELINE_PATH)
     quant: str = "4bit"
+    decoding: str = "greedy"
+    samples: int = 1
 
     def __post_init__(self) -> None:
         if self.quant not in QUANT_CHOICES:
@@ -330,7 +334,24 @@ def run_checks(options: CheckOptions) -> list[CheckResult]:
     results.append(suite_row)
     results += _guarded("reports", lambda: check_reports(options.reports))
     results += _guarded("baseline", lambda: check_baseline(options.baseline, suite, options.model, options.quant))
+    if suite is not None:
+        results += _guarded("generation", lambda: check_budget(suite, options))
     return results
+
+
+def check_budget(suite: Suite, options: CheckOptions) -> CheckResult:
+    """How many answers a full run generates (``--samples`` multiplies them), and about how long they take."""
+    samples = options.samples if options.decoding == "sampled" else 1
+    if options.samples > 1 and options.decoding != "sampled":
+        return CheckResult(
+            "generation",
+            FAIL,
+            f"--samples {options.samples} with greedy decoding: every answer would be the same",
+            "add --decoding sampled, or drop --samples",
+        )
+    answers = len(suite.cases) * 2 * samples
+    line = budget_line(answers, shape(len(suite.cases), 2, samples), measured_rate(options.reports / JSON_NAME))
+    return CheckResult("generation", OK, f"{options.decoding}: {line}")
 
 
 def count(results: Sequence[CheckResult]) -> dict[str, int]:
@@ -376,6 +397,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_cli_argument(parser, "--jarvis-suite", "--suite", type=Path)
     add_cli_argument(parser, "--jarvis-reports", "--reports", type=Path)
     add_cli_argument(parser, "--jarvis-baseline", "--baseline", type=Path)
+    add_cli_argument(parser, "--jarvis-decoding", "--decoding")
+    add_cli_argument(parser, "--jarvis-samples", "--samples")
     parser.add_argument("--json", action="store_true", help="print the results as JSON (for CI)")
 
 
@@ -388,6 +411,8 @@ def options_from_args(args: argparse.Namespace) -> CheckOptions:
         reports=args.reports,
         baseline=args.baseline,
         quant=args.quant,
+        decoding=args.decoding,
+        samples=args.samples,
     )
 
 
