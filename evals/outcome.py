@@ -24,6 +24,7 @@ from evals.records import CustomCheck, GateOutcome, NoiseFloor, RunResults, deco
 from evals.reports import write_reports
 from evals.robustness import robustness_section
 from evals.run import EvalRun
+from evals.sampling import stability_section
 
 NOISE_FILE = "noise.json"
 PARTIAL_DIR = "partial"
@@ -106,6 +107,12 @@ def conclude(
                 gate_config.category_tolerances,
             )
             for name in results.adapters
+        },
+        # Sampled runs only (N > 1): greedy results carry no stability section.
+        stability={
+            name: section
+            for name in results.adapters
+            if (section := stability_section(results.pairs(name), name)) is not None
         },
     )
     if len(results.adapters) > 1:

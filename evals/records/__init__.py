@@ -20,7 +20,6 @@ from evals.records.scores import (
     NAME_CHARS,
     RESERVED_NAMES,
     ArmScore,
-    SampleScore,
     ArmStats,
     Call,
     CallForm,
@@ -31,6 +30,7 @@ from evals.records.scores import (
     GroupStats,
     PairStats,
     RunMetadata,
+    SampleScore,
     ScoredCase,
     Statistics,
     Stats,
@@ -39,6 +39,7 @@ from evals.records.scores import (
 )
 from evals.records.sections import (
     GATE_STATUSES,
+    ArmStability,
     BaselineBlock,
     BaselineComparison,
     CurvePoint,
@@ -56,6 +57,7 @@ from evals.records.sections import (
     PowerBlock,
     PowerSection,
     Robustness,
+    StabilitySection,
 )
 from evals.records.suite import (
     CATEGORIES,
@@ -93,6 +95,7 @@ __all__ = [
     "ArmScore",
     "SampleScore",
     "ArmStats",
+    "ArmStability",
     "BaselineBlock",
     "BaselineComparison",
     "Call",
@@ -125,6 +128,7 @@ __all__ = [
     "ScoredCase",
     "Statistics",
     "Stats",
+    "StabilitySection",
     "Suite",
     "Summary",
     "Tool",
