@@ -24,7 +24,7 @@ from evals.records import CustomCheck, GateOutcome, NoiseFloor, RunResults, deco
 from evals.reports import write_reports
 from evals.robustness import robustness_section
 from evals.run import EvalRun
-from evals.sampling import stability_section
+from evals.sampling import sampled, stability_section
 
 NOISE_FILE = "noise.json"
 PARTIAL_DIR = "partial"
@@ -78,6 +78,7 @@ def conclude(
     run: EvalRun | None, plan: RunPlan, executed: int, custom_checks: tuple[CustomCheck, ...] = ()
 ) -> RunOutcome:
     """Build the results of a run, gate them, write the reports; never lose an earlier file."""
+    from evals.sampled_power import power_section as sampled_power_section
     from evals.stats import baseline_section, leaderboard, measures, paired_section
 
     notes: list[str] = []
@@ -89,6 +90,7 @@ def conclude(
         return RunOutcome(results=None, gate=no_evidence, notes=notes)
 
     results = run.results()
+    clean = {name: [c for c in results.pairs(name) if not c.case.level] for name in results.adapters}  # not variants
     results = replace(
         results,
         paired={name: paired_section(results.pairs(name)) for name in results.adapters},
@@ -101,12 +103,11 @@ def conclude(
         custom_checks=custom_checks,
         robustness=robustness_section(results.pairs()),
         power={
-            name: power_section(
-                [c for c in results.pairs(name) if not c.case.level],  # clean cases: a variant is not a case
-                gate_config.tolerance,
-                gate_config.category_tolerances,
+            # Sampled answers: rates are estimates, so power is simulated (evals/sampled_power.py).
+            name: (sampled_power_section if sampled(cases) else power_section)(
+                cases, gate_config.tolerance, gate_config.category_tolerances
             )
-            for name in results.adapters
+            for name, cases in clean.items()
         },
         # Sampled runs only (N > 1): greedy results carry no stability section.
         stability={

@@ -128,7 +128,7 @@ def clustered_bootstrap(
     n = len(base)
     if n == 0:
         return Interval(mean=0.0, low=0.0, high=0.0, n=0, confidence=float(confidence))
-    arms = [_padded(base), _padded(tuned)]
+    arms = [padded_samples(base), padded_samples(tuned)]
     mean = float(np.mean(arms[1][2] - arms[0][2]))
     if n == 1 and all(counts[0] == 1 for _, counts, _ in arms):
         return Interval(mean=mean, low=mean, high=mean, n=1, confidence=float(confidence))
@@ -147,7 +147,7 @@ def clustered_bootstrap(
     return Interval(mean=mean, low=min(low, mean), high=max(high, mean), n=n, confidence=float(confidence))
 
 
-def _padded(samples: Sequence[Sequence[float]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def padded_samples(samples: Sequence[Sequence[float]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Ragged samples as a zero-padded (cases, most samples) array, the count and the rate of each case."""
     counts = np.array([len(s) for s in samples], dtype=np.int64)
     if np.any(counts == 0):
