@@ -70,7 +70,7 @@ def metric_label(metric: str) -> str:
 
 
 def summary_line(results: RunResults) -> str | None:
-    """One line for the terminal and the CI summary: pass^k and unstable cases of both arms; None when greedy."""
+    """The terminal's and CI summary's stability sentence: pass^k and unstable cases of both arms; None when greedy."""
     section = stability(results)
     if section is None or not section.metrics:
         return None
@@ -78,15 +78,13 @@ def summary_line(results: RunResults) -> str | None:
     arms = section.metrics[metric]
     base, tuned = arms.get(BASE_ARM), arms.get(results.primary)
     parts = [
-        f"{arm_label(results, name)} pass^{section.k} {s.pass_all_k:.3f} ({len(s.unstable)} unstable)"
-        for name, s in (("base", base), (results.primary, tuned))
+        f"{arm_label(results, name)} {s.pass_all_k:.3f} ({len(s.unstable)} unstable cases)"
+        for name, s in ((BASE_ARM, base), (results.primary, tuned))
         if s is not None
     ]
     return (
-        f"stability over {section.samples} samples per case, {metric_label(metric)}: "
-        + ", ".join(parts)
-        + "; paired intervals are "
-        + CLUSTERED
+        f"{section.samples} sampled answers per case; {metric_label(metric)} pass^{section.k} (all right) "
+        f"{', '.join(parts)}; paired intervals {CLUSTERED}"
     )
 
 

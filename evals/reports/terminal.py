@@ -154,7 +154,7 @@ def summary_lines(
         if (power := results.power_for()) is not None:
             lines.append(f"power: {power_sentence(power)}")
         if (stable := stability_line(results)) is not None:  # sampled answers only
-            lines.append(stable)
+            lines.append(f"stability: {stable}")
         if results.robustness is not None:
             lines.extend(robustness_lines(results.robustness))
         meta = results.metadata
