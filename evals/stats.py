@@ -362,12 +362,8 @@ def leaderboard(
                 avg_relevance=overall.finetuned.relevance,
                 avg_keyword_match=overall.finetuned.keyword_match,
                 avg_valid_call=overall.finetuned.valid_call,
-                vs_base=paired_block(
-                    [d for c in results.pairs(name) if (d := c.delta(metric)) is not None],
-                    resamples,
-                    DEFAULT_CONFIDENCE,
-                    seed,
-                ),
+                # The paired section's own global block: clustered when the cases carry samples.
+                vs_base=paired_section(results.pairs(name), resamples, seed, DEFAULT_CONFIDENCE, metric).overall,
                 avg_task_success=overall.finetuned.task_success,
                 metric=metric,
             )
@@ -379,5 +375,12 @@ def leaderboard(
             for name in ranked[:2]
         )
         diffs = [best[i] - second[i] for i in best if i in second]
-        duel = paired_block(diffs, resamples, DEFAULT_CONFIDENCE, seed)
+        interval = None
+        if sampled(results.pairs()):  # both adapters' rates are estimates: the clustered interval
+            arms = [{c.id: sample_values(c.finetuned, metric) for c in results.pairs(name)} for name in ranked[:2]]
+            common = [i for i in best if i in second]
+            interval = clustered_bootstrap(
+                [arms[1][i] or () for i in common], [arms[0][i] or () for i in common], resamples, seed=seed
+            )
+        duel = paired_block(diffs, resamples, DEFAULT_CONFIDENCE, seed, interval=interval)
     return Leaderboard(rows=tuple(rows), best_vs_runner_up=duel)

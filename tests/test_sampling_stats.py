@@ -153,3 +153,23 @@ def test_a_sampled_run_round_trips_through_json(run: RunResults) -> None:
     again = RunResults.from_dict(json.loads(json.dumps(run.to_dict())))
     assert again.stability == run.stability and again.paired == run.paired and again.power == run.power
     assert with_sections(again).stability == run.stability
+
+
+def test_the_leaderboard_of_sampled_adapters_reads_clustered_intervals(run: RunResults) -> None:
+    from evals.stats import leaderboard
+    from tests.factories import make_adapters_run
+
+    other = sampled_run({k: (base, max(0, tuned - 2)) for k, (base, tuned) in GOODS.items()}, 5, sections=False)
+    two = make_adapters_run({"lora": ("a", run.pairs()), "worse": ("b", other.pairs())}, primary="lora")
+    board = leaderboard(two, resamples=2000, metric="task_success")
+    assert [r.name for r in board.rows] == ["lora", "worse"]
+    assert board.rows[0].vs_base == paired_section(two.pairs("lora"), resamples=2000, metric="task_success").overall
+    duel = board.best_vs_runner_up
+    # Two fewer tasks done in every case that had any: 8 wins, nt_salut (0 and 0) a tie.
+    assert duel is not None and (duel.wins, duel.losses, duel.ties) == (8, 0, 1)
+    diffs = [
+        (c.finetuned.task_success or 0) - (o.finetuned.task_success or 0)
+        for c, o in zip(run.pairs(), other.pairs(), strict=True)
+    ]
+    plain = paired_bootstrap(diffs, resamples=2000)
+    assert duel.ci_high - duel.ci_low > plain.high - plain.low
