@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from functools import cache
 from statistics import NormalDist
 
 import numpy as np
@@ -76,8 +77,13 @@ def catch_rate(
         losses = np.count_nonzero(diffs < -_TIE, axis=1)
         wins = np.count_nonzero(diffs > _TIE, axis=1)
         for w, lost, out in zip(wins.tolist(), losses.tolist(), excludes.tolist(), strict=True):
-            caught += bool(out) and lost >= k_min and sign_test(w, lost) < alpha
+            caught += bool(out) and max(w, lost) >= k_min and _sign_p(w, lost) < alpha
     return caught / simulations
+
+
+@cache
+def _sign_p(wins: int, losses: int) -> float:
+    return sign_test(wins, losses)
 
 
 def _rates(
@@ -93,9 +99,8 @@ def _rates(
     available = counts[drawn]
     picks = (rng.random((*drawn.shape, width)) * available[..., None]).astype(np.int64)
     scores = values[drawn[..., None], picks]
-    keep = rng.random(scores.shape)  # drawn for "before" too, so every drop size sees the same draws
-    if q is not None:
-        scores = np.where(keep < q, 0.0, scores)
+    if q is not None:  # the same uniforms for every drop size: a larger drop only removes more
+        scores = np.where(rng.random(scores.shape) < q, 0.0, scores)
     used_n = available if per_case is None else np.full_like(available, per_case)
     used = np.arange(width) < used_n[..., None]
     scores = np.where(used, scores, 0.0)
