@@ -58,20 +58,8 @@ def sampled_run(goods: Mapping[str, tuple[int, int]], n: int, *, sections: bool 
 
 
 def with_sections(results: RunResults) -> RunResults:
-    """The sections ``outcome.conclude`` adds that read the cases: paired, paired task, power, stability."""
-    from evals.power import power_section
-    from evals.sampled_power import power_section as sampled_power_section
-    from evals.sampling import sampled, stability_section
-    from evals.stats import measures, paired_section
+    """The sections a run adds from its scored cases (``outcome.with_statistics``), the gate's tolerance at 0.05."""
+    from evals.gate import GateConfig
+    from evals.outcome import with_statistics
 
-    pairs = results.pairs()
-    stability = stability_section(pairs, "lora")
-    return replace(
-        results,
-        paired={"lora": paired_section(pairs, resamples=2000)},
-        paired_task={"lora": paired_section(pairs, resamples=2000, metric="task_success")}
-        if measures(pairs, "task_success")
-        else {},
-        power={"lora": (sampled_power_section if sampled(pairs) else power_section)(pairs, 0.05)},
-        stability={"lora": stability} if stability is not None else {},
-    )
+    return with_statistics(results, GateConfig(tolerance=0.05))

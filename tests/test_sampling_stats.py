@@ -113,7 +113,9 @@ def test_a_sampled_run_compares_per_case_rates_with_a_clustered_interval(run: Ru
     # The sign test counts per-case rate differences; equal rates (5/5 against 5/5) are ties.
     assert (task.overall.wins, task.overall.losses, task.overall.ties) == (5, 2, 2)
     assert task.overall.mean_diff == pytest.approx((5 + 4 + 3 + 4 + 0 + 3 - 3 - 3 + 0) / 45)
-    assert paired_section(run.pairs(), resamples=2000, metric="task_success") == task, "seeded"
+    power = run.power_for()
+    assert power is not None and power.samples == 5 and power.overall.samples_for_tolerance is not None  # simulated
+    assert paired_section(run.pairs(), metric="task_success") == task, "seeded"
     # Either arm with samples makes the interval clustered (the base may have been served greedy).
     one_base = [replace(c, base=replace(c.base, samples=())) for c in run.pairs()]
     assert paired_section(one_base, resamples=2000).clustered
@@ -143,6 +145,8 @@ def test_a_greedy_run_has_no_stability_section_and_keeps_its_paired_interval() -
     assert greedy.stability == {} and greedy.paired_for() is not None
     assert not greedy.paired_for().clustered  # type: ignore[union-attr]
     assert "stability" not in greedy.to_dict()
+    power = greedy.power_for()
+    assert power is not None and power.samples == 1 and power.overall.samples_for_tolerance is None  # closed form
     diffs = [d for c in greedy.pairs() if (d := c.delta("relevance")) is not None]
     assert greedy.paired_for().overall.ci_low == paired_bootstrap(diffs, resamples=2000).low  # type: ignore[union-attr]
 

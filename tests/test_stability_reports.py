@@ -71,14 +71,14 @@ def test_text_shows_each_case_s_rates_and_pass_all(text: str) -> None:
 def test_text_paired_sections_say_the_interval_is_clustered(text: str) -> None:
     flat = " ".join(text.split())
     assert (
-        "PAIRED STATISTICS (fine-tuned minus base relevance per case; bootstrap 2000 resamples, clustered by case"
+        "PAIRED STATISTICS (fine-tuned minus base relevance per case; bootstrap 10000 resamples, clustered by case"
         in flat
     )
     assert (
-        "TASK SUCCESS (paired: fine-tuned minus base task success per judged case; bootstrap 2000 resamples, clustered"
+        "TASK SUCCESS (paired: fine-tuned minus base task success per judged case; bootstrap 10000 resamples, clustered"
         in flat
     )
-    assert "[-0.089, +0.667], clustered by case): it may be noise." in flat
+    assert "[-0.111, +0.667], clustered by case): it may be noise." in flat
     assert "simulated over 5 samples per case" in flat and "samples per case on these 9 cases" in flat
 
 
