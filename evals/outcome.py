@@ -13,7 +13,15 @@ from pathlib import Path
 from evals.config import EvalConfig
 from evals.errors import JarvisError
 from evals.fingerprints import fingerprint_model_v1
-from evals.gate import Baseline, NoBaseline, evaluate_gate, evaluate_gate_all, load_baseline, save_baseline
+from evals.gate import (
+    Baseline,
+    GateConfig,
+    NoBaseline,
+    evaluate_gate,
+    evaluate_gate_all,
+    load_baseline,
+    save_baseline,
+)
 from evals.gate.baseline import environment_change, upgrade_fingerprint
 from evals.history import append_history, record_of
 from evals.jsonio import loads_guarded
@@ -24,6 +32,7 @@ from evals.records import CustomCheck, GateOutcome, NoiseFloor, RunResults, deco
 from evals.reports import write_reports
 from evals.robustness import robustness_section
 from evals.run import EvalRun
+from evals.sampling import sampled, stability_section
 
 NOISE_FILE = "noise.json"
 PARTIAL_DIR = "partial"
@@ -73,11 +82,47 @@ def read_noise(config: EvalConfig, results: RunResults) -> NoiseFloor | None:
     return noise if same_adapter and (noise.model, noise.quantization) == (config.model, meta.quantization) else None
 
 
+def with_statistics(results: RunResults, gate_config: GateConfig) -> RunResults:
+    """Add the sections read off the scored cases: paired tests, power, stability, the leaderboard.
+
+    With sampled answers (N > 1) the paired intervals are clustered by case, power is simulated and
+    the stability section is filled; with one answer per case every section is as it always was.
+    """
+    from evals.sampled_power import power_section as sampled_power_section
+    from evals.stats import leaderboard, measures, paired_section
+
+    clean = {name: [c for c in results.pairs(name) if not c.case.level] for name in results.adapters}  # not variants
+    results = replace(
+        results,
+        paired={name: paired_section(results.pairs(name)) for name in results.adapters},
+        paired_task={
+            name: paired_section(results.pairs(name), metric="task_success")
+            for name in results.adapters
+            if measures(results.pairs(name), "task_success")
+        },
+        power={
+            # Sampled answers: rates are estimates, so power is simulated (evals/sampled_power.py).
+            name: (sampled_power_section if sampled(cases) else power_section)(
+                cases, gate_config.tolerance, gate_config.category_tolerances
+            )
+            for name, cases in clean.items()
+        },
+        stability={
+            name: section
+            for name in results.adapters
+            if (section := stability_section(results.pairs(name), name)) is not None
+        },
+    )
+    if len(results.adapters) > 1:
+        results = replace(results, leaderboard=leaderboard(results, metric=gate_config.metric))
+    return results
+
+
 def conclude(
     run: EvalRun | None, plan: RunPlan, executed: int, custom_checks: tuple[CustomCheck, ...] = ()
 ) -> RunOutcome:
     """Build the results of a run, gate them, write the reports; never lose an earlier file."""
-    from evals.stats import baseline_section, leaderboard, measures, paired_section
+    from evals.stats import baseline_section
 
     notes: list[str] = []
     config = plan.settings  # the reports folder, the token limit... as the plan applies them
@@ -87,29 +132,13 @@ def conclude(
         no_evidence = evaluate_gate(None, NoBaseline(str(config.baseline)), gate_config, executed=0)
         return RunOutcome(results=None, gate=no_evidence, notes=notes)
 
-    results = run.results()
+    results = with_statistics(run.results(), gate_config)
     results = replace(
         results,
-        paired={name: paired_section(results.pairs(name)) for name in results.adapters},
-        paired_task={
-            name: paired_section(results.pairs(name), metric="task_success")
-            for name in results.adapters
-            if measures(results.pairs(name), "task_success")
-        },
         noise=read_noise(config, results),
         custom_checks=custom_checks,
         robustness=robustness_section(results.pairs()),
-        power={
-            name: power_section(
-                [c for c in results.pairs(name) if not c.case.level],  # clean cases: a variant is not a case
-                gate_config.tolerance,
-                gate_config.category_tolerances,
-            )
-            for name in results.adapters
-        },
     )
-    if len(results.adapters) > 1:
-        results = replace(results, leaderboard=leaderboard(results, metric=gate_config.metric))
     problems = empty_answers(results, config)
     if problems:
         results = replace(results, warnings=(*results.warnings, *problems))

@@ -7,7 +7,8 @@ probability ``q = d / mean`` (the mean falls by ``d`` on average). With only los
 rejects at level ``alpha`` once ``k_min`` cases are lost (6 at 5 %: p = 2 / 2**6 = 0.031), and the
 bootstrap interval then already excludes 0. So the chance of catching the drop is the binomial tail
 ``P(Binomial(m, q) >= k_min)`` over the ``m`` cases that can drop: a closed form, checked against
-resampled runs with planted drops in tests/test_power.py.
+resampled runs with planted drops in tests/test_power.py. Runs of N sampled answers per case have
+noisy per-case rates; their power is simulated instead (``evals.sampled_power``).
 
 Everything here is pure Python (no numpy): the numbers are small and exact.
 """
@@ -123,6 +124,8 @@ def sentence(section: PowerSection) -> str:
         )
     mde = block.detectable_drop
     said = f"this run can detect a relevance drop of {mde:.2f} or more as significant ({100 * section.power:g} % power)"
+    if section.samples > 1:
+        said = said[:-1] + f", simulated over {section.samples} samples per case)"
     if mde <= tol:
         return f"{said}; the gate's tolerance {tol:g} is above it"
     said += (
@@ -131,6 +134,10 @@ def sentence(section: PowerSection) -> str:
     )
     if block.cases_for_tolerance is not None:
         said += f"; about {block.cases_for_tolerance} cases like these would detect a drop of {tol:g}"
+    if section.samples > 1:  # sampled answers: more samples per case is the other lever
+        said += f" (at {section.samples} samples each)"
+        if block.samples_for_tolerance is not None:
+            said += f", or about {block.samples_for_tolerance} samples per case on these {block.n} cases"
     return said
 
 

@@ -32,6 +32,7 @@ from evals.records import (
     RunResults,
     ScoredCase,
 )
+from evals.sampling import sample_values, sampled
 
 if TYPE_CHECKING:
     from evals.gate.baseline import Baseline
@@ -107,6 +108,68 @@ def paired_bootstrap(
     )
 
 
+def clustered_bootstrap(
+    base: Sequence[Sequence[float]],
+    tuned: Sequence[Sequence[float]],
+    resamples: int = DEFAULT_RESAMPLES,
+    confidence: float = DEFAULT_CONFIDENCE,
+    seed: int = DEFAULT_SEED,
+) -> Interval:
+    """Return the mean per-case difference of rates (tuned minus base) and its two-level bootstrap interval.
+
+    ``base[i]`` and ``tuned[i]`` are case i's sampled scores in each arm. Each resample draws cases
+    with replacement, then each arm's samples within every drawn case, independently: a case's rate
+    is itself an estimate from a few answers, and the interval has to carry that noise too (one
+    sample per case gives back the plain paired bootstrap's distribution).
+    """
+    _check(resamples, confidence)
+    if len(base) != len(tuned):
+        raise ValueError(f"both arms need the same cases, got {len(base)} and {len(tuned)}")
+    n = len(base)
+    if n == 0:
+        return Interval(mean=0.0, low=0.0, high=0.0, n=0, confidence=float(confidence))
+    arms = [padded_samples(base), padded_samples(tuned)]
+    mean = float(np.mean(arms[1][2] - arms[0][2]))
+    if n == 1 and all(counts[0] == 1 for _, counts, _ in arms):
+        return Interval(mean=mean, low=mean, high=mean, n=1, confidence=float(confidence))
+    rng = np.random.default_rng(seed)
+    means = np.empty(int(resamples))
+    # Chunks of resamples keep the (chunk, cases, samples) draws a few MB at any suite size.
+    chunk = max(1, 2_000_000 // (n * max(arms[0][0].shape[1], arms[1][0].shape[1])))
+    for start in range(0, int(resamples), chunk):
+        size = min(chunk, int(resamples) - start)
+        cases = rng.integers(0, n, size=(size, n))
+        rates = [_resampled_rates(values, counts, cases, rng) for values, counts, _ in arms]
+        means[start : start + size] = (rates[1] - rates[0]).mean(axis=1)
+    alpha = 1.0 - float(confidence)
+    bounds: np.ndarray = np.quantile(means, [alpha / 2.0, 1.0 - alpha / 2.0])
+    low, high = float(bounds[0]), float(bounds[1])
+    return Interval(mean=mean, low=min(low, mean), high=max(high, mean), n=n, confidence=float(confidence))
+
+
+def padded_samples(samples: Sequence[Sequence[float]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ragged samples as a zero-padded (cases, most samples) array, the count and the rate of each case."""
+    counts = np.array([len(s) for s in samples], dtype=np.int64)
+    if np.any(counts == 0):
+        raise ValueError("every case needs at least one sampled score per arm")
+    values = np.zeros((len(samples), int(counts.max())))
+    for i, row in enumerate(samples):
+        values[i, : len(row)] = row
+    if not np.all(np.isfinite(values)):
+        raise ValueError("sampled scores must be finite numbers (got NaN or infinity)")
+    return values, counts, values.sum(axis=1) / counts
+
+
+def _resampled_rates(values: np.ndarray, counts: np.ndarray, cases: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Each drawn case's rate over its samples drawn again with replacement: shape (resamples, cases)."""
+    width = values.shape[1]
+    drawn = counts[cases]  # (size, n): how many samples each drawn case has
+    picks = (rng.random((*cases.shape, width)) * drawn[..., None]).astype(np.int64)
+    used = np.arange(width) < drawn[..., None]  # a case with fewer samples ignores the padding
+    scores = values[cases[..., None], picks]
+    return np.where(used, scores, 0.0).sum(axis=2) / drawn
+
+
 def sign_test(wins: int, losses: int) -> float:
     """Return the exact two-sided binomial (p = 1/2) p-value of wins vs losses; ties are not counted.
 
@@ -142,9 +205,15 @@ def paired_block(
     resamples: int = DEFAULT_RESAMPLES,
     confidence: float = DEFAULT_CONFIDENCE,
     seed: int = DEFAULT_SEED,
+    interval: Interval | None = None,
 ) -> PairedBlock:
-    """Return the mean, bootstrap interval, sign counts and test of one group's paired differences."""
-    interval = paired_bootstrap(diffs, resamples=resamples, confidence=confidence, seed=seed)
+    """Return the mean, bootstrap interval, sign counts and test of one group's paired differences.
+
+    ``interval``: one computed otherwise (the clustered bootstrap of sampled answers); the sign
+    test still counts the per-case differences.
+    """
+    if interval is None:
+        interval = paired_bootstrap(diffs, resamples=resamples, confidence=confidence, seed=seed)
     wins, losses, ties = count_signs(diffs)
     p = sign_test(wins, losses)
     return PairedBlock(
@@ -184,11 +253,33 @@ def paired_section(
 ) -> PairedStats:
     """Return the ``paired`` section: fine-tuned minus base ``metric``, globally and per category that ran.
 
-    Cases that do not measure the metric (task success without `expect:`) are left out.
+    Cases that do not measure the metric (task success without `expect:`) are left out. With
+    sampled answers (N > 1) the differences are of per-case rates, the sign test counts them as
+    always, and the interval is the clustered bootstrap (cases, then samples within each).
     """
     _check(resamples, confidence)
-    rows = [(c.category, d) for c in cases if (d := c.delta(metric)) is not None]
-    overall, by_category = _grouped(rows, lambda d: paired_block(d, resamples, confidence, seed))
+    if not sampled(cases):
+        rows = [(c.category, d) for c in cases if (d := c.delta(metric)) is not None]
+        overall, by_category = _grouped(rows, lambda d: paired_block(d, resamples, confidence, seed))
+    else:
+        measured = [
+            (c, b, t)
+            for c in cases
+            if (b := sample_values(c.base, metric)) and (t := sample_values(c.finetuned, metric))
+        ]
+
+        def block(group: Sequence[tuple[ScoredCase, tuple[float, ...], tuple[float, ...]]]) -> PairedBlock:
+            interval = clustered_bootstrap(
+                [b for _, b, _ in group], [t for _, _, t in group], resamples, confidence, seed
+            )
+            diffs = [float(np.mean(t)) - float(np.mean(b)) for _, b, t in group]
+            return paired_block(diffs, resamples, confidence, seed, interval=interval)
+
+        overall = block(measured)
+        by_category = {
+            cat: block([m for m in measured if m[0].category == cat])
+            for cat in _categories([m[0].category for m in measured])
+        }
     return PairedStats(
         resamples=int(resamples),
         seed=int(seed),
@@ -196,6 +287,7 @@ def paired_section(
         overall=overall,
         by_category=by_category,
         metric=metric,
+        clustered=sampled(cases),
     )
 
 
@@ -270,12 +362,8 @@ def leaderboard(
                 avg_relevance=overall.finetuned.relevance,
                 avg_keyword_match=overall.finetuned.keyword_match,
                 avg_valid_call=overall.finetuned.valid_call,
-                vs_base=paired_block(
-                    [d for c in results.pairs(name) if (d := c.delta(metric)) is not None],
-                    resamples,
-                    DEFAULT_CONFIDENCE,
-                    seed,
-                ),
+                # The paired section's own global block: clustered when the cases carry samples.
+                vs_base=paired_section(results.pairs(name), resamples, seed, DEFAULT_CONFIDENCE, metric).overall,
                 avg_task_success=overall.finetuned.task_success,
                 metric=metric,
             )
@@ -287,5 +375,12 @@ def leaderboard(
             for name in ranked[:2]
         )
         diffs = [best[i] - second[i] for i in best if i in second]
-        duel = paired_block(diffs, resamples, DEFAULT_CONFIDENCE, seed)
+        interval = None
+        if sampled(results.pairs()):  # both adapters' rates are estimates: the clustered interval
+            arms = [{c.id: sample_values(c.finetuned, metric) for c in results.pairs(name)} for name in ranked[:2]]
+            common = [i for i in best if i in second]
+            interval = clustered_bootstrap(
+                [arms[1][i] or () for i in common], [arms[0][i] or () for i in common], resamples, seed=seed
+            )
+        duel = paired_block(diffs, resamples, DEFAULT_CONFIDENCE, seed, interval=interval)
     return Leaderboard(rows=tuple(rows), best_vs_runner_up=duel)

@@ -149,7 +149,8 @@ def significance_sentence(paired: PairedStats, metric: str = "relevance", worse:
     """Say in words whether the global paired gain of ``metric`` (its label) is significant."""
     glob = paired.overall
     alpha = f"{100 * (1 - paired.confidence):g} %"
-    ci = f" ({100 * paired.confidence:g} % CI of the mean difference [{glob.ci_low:+.3f}, {glob.ci_high:+.3f}])"
+    clustered = ", clustered by case" if paired.clustered else ""  # sampled answers: rates, not single scores
+    ci = f" ({100 * paired.confidence:g} % CI of the mean difference [{glob.ci_low:+.3f}, {glob.ci_high:+.3f}]{clustered})"
     if not glob.significant:
         return f"The {metric} difference is NOT significant at {alpha}{ci}: it may be noise."
     if glob.mean_diff < 0:

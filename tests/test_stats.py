@@ -123,7 +123,8 @@ def test_paired_section_schema_and_counts() -> None:
     cases += [scored("r-loss", "routing", 1.0, 0.0)]
     section = encode(paired_section(cases, resamples=500, seed=1))
 
-    assert set(section) == {"resamples", "seed", "confidence", "overall", "by_category", "metric"}
+    assert set(section) == {"resamples", "seed", "confidence", "overall", "by_category", "metric", "clustered"}
+    assert section["clustered"] is False  # one answer per case: the plain paired bootstrap
     assert (section["resamples"], section["seed"], section["confidence"]) == (500, 1, 0.95)
     assert list(section["by_category"]) == ["commands", "routing"]  # only what ran, suite order
     for block in [section["overall"], *section["by_category"].values()]:

@@ -41,6 +41,7 @@ from evals.records.scores import (
 )
 from evals.records.sections import (
     GATE_STATUSES,
+    ArmStability,
     BaselineBlock,
     BaselineComparison,
     CurvePoint,
@@ -58,6 +59,7 @@ from evals.records.sections import (
     PowerBlock,
     PowerSection,
     Robustness,
+    StabilitySection,
 )
 from evals.records.suite import (
     CATEGORIES,
@@ -95,6 +97,7 @@ __all__ = [
     "ArmScore",
     "SampleScore",
     "ArmStats",
+    "ArmStability",
     "BaselineBlock",
     "BaselineComparison",
     "Call",
@@ -129,6 +132,7 @@ __all__ = [
     "ScoredCase",
     "Statistics",
     "Stats",
+    "StabilitySection",
     "Suite",
     "Summary",
     "Tool",

@@ -19,6 +19,7 @@ from evals.records.sections import (
     PairedStats,
     PowerSection,
     Robustness,
+    StabilitySection,
 )
 
 # What a baseline file keeps of a run's results: enough to compare, re-score and gate against.
@@ -55,6 +56,8 @@ class RunResults:
     robustness: Robustness | None = None
     # Keyed by adapter: the smallest relevance drop the run can detect (evals/power.py).
     power: Mapping[str, PowerSection] = field(default_factory=dict)
+    # Keyed by adapter, sampled runs only (N > 1): pass@k, pass^k and unstable cases (evals/sampling.py).
+    stability: Mapping[str, StabilitySection] = field(default_factory=dict)
 
     @property
     def primary(self) -> str:
@@ -85,6 +88,9 @@ class RunResults:
 
     def power_for(self, adapter: str | None = None) -> PowerSection | None:
         return self.power.get(adapter or self.primary)
+
+    def stability_for(self, adapter: str | None = None) -> StabilitySection | None:
+        return self.stability.get(adapter or self.primary)
 
     def to_dict(self) -> dict[str, Any]:
         """The results file's document: the format version, then every section that is not empty."""

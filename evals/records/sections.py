@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, get_args
 
+from evals.records.codec import count, score
+
 
 @dataclass(frozen=True)
 class PairedBlock:
@@ -35,6 +37,8 @@ class PairedStats:
     overall: PairedBlock
     by_category: Mapping[str, PairedBlock] = field(default_factory=dict)
     metric: str = "relevance"  # the per-case score compared: relevance or task_success
+    # Sampled answers (N > 1): the interval resamples cases, then each arm's samples within them.
+    clustered: bool = False
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,8 @@ class PowerBlock:
     detectable_drop: float | None  # None: no drop, however large, is caught at that power
     miss_at_example: float  # the chance a real drop of the section's example size is not significant
     cases_for_tolerance: int | None  # cases like these needed to detect a drop of the tolerance
+    # Sampled answers (N > 1): samples per case needed, at these cases, to detect a drop of the tolerance.
+    samples_for_tolerance: int | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,36 @@ class PowerSection:
     tolerance: float
     overall: PowerBlock
     by_category: Mapping[str, PowerBlock] = field(default_factory=dict)
+    samples: int = 1  # answers per case; above 1 the figures come from a seeded simulation
+
+
+@dataclass(frozen=True)
+class ArmStability:
+    """One arm's pass rates on one metric over the cases, from N sampled answers each (evals/sampling.py).
+
+    ``pass_at_1`` is the mean per-case success rate; ``pass_at_k`` the mean chance that at least one of
+    k answers succeeds; ``pass_all_k`` (pass^k) that all k do. ``unstable``: (case id, rate) of the
+    cases whose answers sometimes succeed and sometimes fail, in run order.
+    """
+
+    n_cases: int = count()
+    pass_at_1: float = score()
+    pass_at_k: float = score()
+    pass_all_k: float = score()
+    unstable: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass(frozen=True)
+class StabilitySection:
+    """One adapter and the base over sampled answers: N samples per case, k, and per metric and arm the pass rates.
+
+    ``metrics`` maps "relevance" and "task_success" (where measured) to each arm's ``ArmStability``,
+    keyed by arm name (``base``, then the adapter).
+    """
+
+    samples: int = count()
+    k: int = count()
+    metrics: Mapping[str, Mapping[str, ArmStability]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import json
 from typing import TYPE_CHECKING
 
 from evals.records import ArmScore, Leaderboard, RunResults
+from evals.reports.stability import case_unstable, pass_all
 
 if TYPE_CHECKING:  # pandas is imported where a frame is built, not by the terminal summary
     import pandas as pd
@@ -59,6 +60,17 @@ TASK_COLUMNS: tuple[str, ...] = (
     "abstained_finetuned",
 )
 
+# Appended after those, in sampled runs only (N > 1): the relevance, valid-call and task-success
+# columns above then hold each case's rates over its samples. ``pass_all``: every answer scored full
+# marks (relevance and, where judged, task success); ``unstable``: some did and some did not.
+SAMPLED_COLUMNS: tuple[str, ...] = (
+    "samples",
+    "base_pass_all",
+    "finetuned_pass_all",
+    "base_unstable",
+    "finetuned_unstable",
+)
+
 
 def results_rows(results: RunResults) -> tuple[list[str], list[dict[str, object]]]:
     """Return the per-case table: its columns and one row per scored case, every score included."""
@@ -88,7 +100,14 @@ def results_rows(results: RunResults) -> tuple[list[str], list[dict[str, object]
         for c in results.pairs()
     ]
     columns = [*COLUMNS, *VERSION_2_COLUMNS] if results.summary().overall.has_valid_call else list(COLUMNS)
-    return [*columns, *TASK_COLUMNS], rows
+    if results.stability_for() is None:  # one answer per case: the table of every earlier round
+        return [*columns, *TASK_COLUMNS], rows
+    for row, c in zip(rows, results.pairs(), strict=True):
+        row["samples"] = max(c.base.n_samples, c.finetuned.n_samples)
+        for arm in ("base", "finetuned"):
+            row[f"{arm}_pass_all"] = pass_all(c.arm(arm))
+            row[f"{arm}_unstable"] = case_unstable(c.arm(arm))
+    return [*columns, *TASK_COLUMNS, *SAMPLED_COLUMNS], rows
 
 
 _TASK_FIELDS = ("task_success", "tool_names_ok", "arguments_ok", "abstained")

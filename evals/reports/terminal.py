@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from evals.power import sentence as power_sentence
-from evals.records import GateOutcome, Leaderboard, PairedBlock, Robustness, RunResults, Stats
+from evals.records import GateOutcome, Leaderboard, PairedBlock, PairedStats, Robustness, RunResults, Stats
+from evals.reports.stability import CLUSTERED
+from evals.reports.stability import summary_line as stability_line
 from evals.reports.task import FALSE_ACTIVATION, arrow, measured, share
 from evals.verdict import category_stats, format_pct, verdict_of, weakest_category
 
@@ -133,6 +135,10 @@ def _paired_line(metric: str, paired: PairedBlock, extra: str = "") -> str:
     )
 
 
+def _clustered(paired: PairedStats) -> str:
+    return f", CI {CLUSTERED}" if paired.clustered else ""
+
+
 def summary_lines(
     results: RunResults | None, gate: GateOutcome | None, written: list[Path], notes: list[str]
 ) -> list[str]:
@@ -141,11 +147,14 @@ def summary_lines(
     if results is not None:
         lines.extend(terminal_summary_lines(results))
         if (paired_stats := results.paired_for()) is not None:
-            lines.append(_paired_line("relevance", paired_stats.overall))
+            lines.append(_paired_line("relevance", paired_stats.overall, _clustered(paired_stats)))
         if (task_stats := results.paired_task_for()) is not None:
-            lines.append(_paired_line("task success", task_stats.overall, f", n={task_stats.overall.n}"))
+            n = f", n={task_stats.overall.n}"
+            lines.append(_paired_line("task success", task_stats.overall, n + _clustered(task_stats)))
         if (power := results.power_for()) is not None:
             lines.append(f"power: {power_sentence(power)}")
+        if (stable := stability_line(results)) is not None:  # sampled answers only
+            lines.append(f"stability: {stable}")
         if results.robustness is not None:
             lines.extend(robustness_lines(results.robustness))
         meta = results.metadata

@@ -22,7 +22,9 @@ from evals.records import (
     Robustness,
     RunResults,
 )
+from evals.reports.stability import CLUSTERED
 from evals.reports.text_blocks import section_title, table_lines, wrap_lines
+from evals.reports.text_stability import stability_lines
 from evals.reports.text_task import task_significance
 from evals.verdict import significance_sentence
 
@@ -55,6 +57,7 @@ def later_sections(results: RunResults) -> list[list[str]]:
         out.append(_task_paired_section(paired_task))
     if (power := results.power_for()) is not None:
         out.append(_power_section(power, results.noise))
+    out.append(stability_lines(results))  # empty for one answer per case
     if results.robustness is not None:
         out.append(_robustness_section(results.robustness))
     if (comparison := results.comparison_for()) is not None:
@@ -121,7 +124,8 @@ def _robustness_section(rob: Robustness) -> list[str]:
 
 def _paired_table(paired: PairedStats, title: str) -> list[str]:
     """A paired section's title and its table: one row per scope (global, then each category)."""
-    lines = section_title(f"{title}; bootstrap {paired.resamples} resamples, seed {paired.seed})")
+    clustered = f", {CLUSTERED}" if paired.clustered else ""
+    lines = section_title(f"{title}; bootstrap {paired.resamples} resamples{clustered}, seed {paired.seed})")
     rows = [paired_row(scope, block) for scope, block in [("global", paired.overall), *paired.by_category.items()]]
     return lines + table_lines(
         ["scope", "n", "mean diff", f"{100 * paired.confidence:g} % CI", "sign p", "wins/losses/ties", "significant"],
@@ -173,7 +177,13 @@ def _power_section(power: PowerSection, noise: NoiseFloor | None) -> list[str]:
         align="lrrrrr",
     )
     lines += wrap_lines(power_sentence(power)[0].upper() + power_sentence(power)[1:] + ".", indent=2)
-    if noise is not None:
+    if power.samples > 1:
+        lines += wrap_lines(
+            f"With {power.samples} sampled answers per case a re-run moves each case's rate: the figures come from "
+            "a seeded simulation of run pairs (cases and samples drawn again, the drop planted, the gate's test).",
+            indent=2,
+        )
+    elif noise is not None:
         lines += wrap_lines(
             f"Repeated-run noise floor (jarvis-evals noise): {noise.base_differing} base and "
             f"{noise.finetuned_differing} fine-tuned answers of {noise.n_cases} differed between two identical "

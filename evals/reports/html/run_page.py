@@ -15,7 +15,9 @@ from evals.power import sentence as power_sentence
 from evals.records import ArmScore, PairedBlock, RunResults, ScoredCase, Stats
 from evals.reports.charts import BASE_COLOR, FINETUNED_COLOR, VERDICT_COLORS
 from evals.reports.html.parts import Cell, Row, cases_section, dl, esc, kpi, num, page, section, sign_css
+from evals.reports.html.stability_parts import stability_section
 from evals.reports.html.task_parts import css_for
+from evals.reports.stability import CLUSTERED
 from evals.reports.task import FALSE_ACTIVATION, arrow, gain, measured
 from evals.verdict import (
     THRESHOLDS_TEXT,
@@ -52,6 +54,7 @@ def render_html(results: RunResults, *, chart: str | None = None, curve: str | N
         _identity_section(results),
         section("Charts", f'<div class="chart">{chart}</div>', open_=True, id_="charts"),
         _category_section(results),
+        *([stable] if (stable := stability_section(results)) is not None else []),
         *([_robustness_section(results, curve)] if curve is not None else []),
         cases_section(rows, [label for label, _, _ in columns], "Cases", _case_legend(results)),
     ]
@@ -129,7 +132,8 @@ def _run_header(results: RunResults) -> str:
         )
     ]
     if (p := results.paired_for()) is not None:
-        kpis.append(kpi(f"Paired difference, {100 * p.confidence:g} % CI", *_ci_text(p.overall)))
+        clustered = f", {CLUSTERED}" if p.clustered else ""
+        kpis.append(kpi(f"Paired difference, {100 * p.confidence:g} % CI{clustered}", *_ci_text(p.overall)))
     else:
         kpis.append(kpi("Paired difference", "not computed", "this run has no paired statistics"))
     if s.base.valid_call is not None and s.finetuned.valid_call is not None:
