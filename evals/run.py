@@ -18,7 +18,7 @@ from pathlib import Path
 from evals import metrics
 from evals.adapters import AdapterSpec
 from evals.backends.base import Answer, Arm, Backend, Prompt
-from evals.budget import budget_line, measured_rate, shape
+from evals.budget import budget_line, measured_rate
 from evals.cache import CACHE_FILE, AnswerCache, CacheContext, CachedAnswer, GenerationCache
 from evals.config import EvalConfig
 from evals.environment import recorded_versions
@@ -260,13 +260,13 @@ class EvalRun:
         if self._budget_said:
             return
         self._budget_said = True
-        n_arms = len(self.arms)
+        from evals.reports import JSON_NAME  # the reports package imports the run's records, not the run
+
         samples = self.settings.samples if self.settings.sampled else 1
-        described = (
-            shape(max(1, asked // (n_arms * samples)), n_arms, samples) if asked % (n_arms * samples) == 0 else ""
+        described = f"{asked - fresh} of {asked} cached" + (
+            f"; {samples} samples per case and arm" if samples > 1 else ""
         )
-        described = f"of {described}, {asked - fresh} cached" if described else f"of {asked}, {asked - fresh} cached"
-        rate = measured_rate(self.config.reports_dir / RESULTS_FILE)
+        rate = measured_rate(self.config.reports_dir / JSON_NAME)
         print(f"[jarvis] {budget_line(fresh, described, rate)}", file=sys.stderr, flush=True)
 
     def _probe(
