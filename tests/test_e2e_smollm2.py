@@ -87,3 +87,36 @@ def test_embedded_model_one_category_generates_ten(
     result.assert_outcomes(passed=10)
     data = json.loads((pytester.path / "reports" / "partial" / "benchmark_results.json").read_text())
     assert len(data["results"]) == 10 and data["metadata"]["n_generate_calls"] == 2
+
+
+def test_embedded_model_sampled_runs_are_reproducible(
+    pytester: pytest.Pytester, smollm2_dir: Path, smollm2_lora: Path
+) -> None:
+    """Issue 25: N samples per case and arm, served from the cache again, and the same without it."""
+    pytester.makepyfile(test_bench=TEST_FILE)
+    cache = pytester.path / "cache"
+    args = [
+        "-m", "jarvis and routing", f"--jarvis-model={smollm2_dir}", f"--jarvis-adapter={smollm2_lora}",
+        "--jarvis-max-new-tokens=10", "--jarvis-decoding=sampled", "--jarvis-samples=3", "--jarvis-temperature=0.9",
+        f"--jarvis-cache-dir={cache}", "--jarvis-assert=none", "-p", "no:cacheprovider",
+    ]  # fmt: skip
+    path = pytester.path / "reports" / "partial" / "benchmark_results.json"
+
+    def samples() -> list[list[str]]:
+        data = json.loads(path.read_text())
+        return [[s["answer"] for s in c["arms"][arm]["samples"]] for c in data["results"] for arm in c["arms"]]
+
+    cold = pytester.runpytest(*args)
+    cold.assert_outcomes(passed=10)
+    first = samples()
+    assert len(first) == 20 and all(len(s) == 3 for s in first)
+    assert any(len(set(s)) > 1 for s in first), "samples of one case differ at temperature 0.9"
+    assert json.loads(path.read_text())["stability"], "a sampled run has a stability section"
+    warm = pytester.runpytest(*args)
+    warm.assert_outcomes(passed=10)
+    meta = json.loads(path.read_text())["metadata"]
+    assert (meta["n_generate_calls"], meta["n_cached_answers"]) == (0, 60)
+    assert samples() == first
+    uncached = pytester.runpytest(*args, "--jarvis-no-cache")
+    uncached.assert_outcomes(passed=10)
+    assert samples() == first  # the same seeds give the same answers on the same machine

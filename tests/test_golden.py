@@ -47,6 +47,8 @@ def test_the_schema_2_baseline_shipped_in_round_3_reads_as_format_2() -> None:
     assert baseline.identity.generation == {
         **{k: v for k, v in old["identity"]["generation"].items() if k != "tools_format"},
         "prompt_format": old["identity"]["generation"]["tools_format"],
+        # Settings added since take their defaults: that baseline decoded greedily, one answer per case.
+        **{"decoding": "greedy", "seed": 0, "temperature": None, "top_k": None, "top_p": None},
     }
     assert baseline.identity.template == old["identity"]["prompt_format"]
     fresh = baseline.rescored(load_suite(), METRIC_VERSION)
