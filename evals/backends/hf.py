@@ -445,7 +445,10 @@ class HFBackend:
                     bar.update(done - bar.n)
                     elapsed = time.perf_counter() - start
                     if tokens and elapsed:
-                        bar.set_postfix_str(f"{tokens / elapsed:.0f} tok/s")
+                        # Prompts run longest first, so the time left is an upper bound, not a promise.
+                        left = elapsed / done * (total - done)
+                        eta = f", about {left / 60:.0f} min left" if left >= 90 else ""
+                        bar.set_postfix_str(f"{tokens / elapsed:.0f} tok/s{eta}")
 
                 order = list(range(len(texts)))
                 return list(run_batched(order, counted, size, sort_key=lambda i: len(texts[i]), on_batch=on_batch))

@@ -1,0 +1,69 @@
+"""What --jarvis-samples costs (issue 25): N = 5 sampled answers against N = 1, a script, not a timed test.
+
+    PYTHONPATH=. python benchmarks/samples_cost.py [--category routing] [--quant 4bit] [--adapter DIR]
+
+In one process, on the embedded SmolLM2 with the demo adapter (the newest output/*/final), it
+answers one category's cases with both arms, nothing cached, three ways: greedy (N = 1), sampled
+with N = 1, and sampled with N = 5 (the model's sampling values overridden by Qwen3's: temperature
+0.6, top_p 0.95, top_k 20), and prints each wall time, tokens and the ratios. The N samples of a
+case share batches and the shared-prefix cache, so N = 5 costs less than five runs only where
+batches were not full; on CPU, where time grows with the tokens, expect about N.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import replace
+
+from evals.adapters import find_latest_adapter
+from evals.backends.base import Arm, Prompt
+from evals.backends.hf import HFBackend
+from evals.records import BASE_ARM, GenerationSettings
+from evals.suite import load_suite
+
+QWEN3 = {"temperature": 0.6, "top_p": 0.95, "top_k": 20}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--category", default="routing", help="the suite's category to answer (10 cases)")
+    parser.add_argument("--quant", default="4bit", choices=("4bit", "8bit", "none"))
+    parser.add_argument("--adapter", default=None, help="adapter folder (default: the newest output/*/final)")
+    parser.add_argument("--max-new-tokens", type=int, default=64)
+    args = parser.parse_args()
+
+    suite = load_suite(None)
+    cases = [c for c in suite.cases if c.category == args.category]
+    adapter = args.adapter or str(find_latest_adapter("output"))
+    arms = (Arm(BASE_ARM), Arm("demo", adapter))
+    backend = HFBackend("embedded", args.quant, False, arms)
+    system = suite.system_prompt_for("system-text")
+    prompts = [Prompt(system, c.prompt) for c in cases]
+    backend.generate({arm: prompts[:1] for arm in arms}, GenerationSettings(max_new_tokens=2))  # load, warm up
+
+    greedy = GenerationSettings(max_new_tokens=args.max_new_tokens)
+    sampled = replace(greedy, decoding="sampled", do_sample=True, **QWEN3)  # type: ignore[arg-type]
+    runs = {
+        "greedy, N = 1": (greedy, prompts),
+        "sampled, N = 1": (replace(sampled, samples=1), [replace(p, sample=0) for p in prompts]),
+        "sampled, N = 5": (replace(sampled, samples=5), [replace(p, sample=i) for p in prompts for i in range(5)]),
+    }
+    seconds: dict[str, float] = {}
+    for name, (settings, asked) in runs.items():
+        start = time.perf_counter()
+        answers = backend.generate({arm: asked for arm in arms}, settings)
+        seconds[name] = time.perf_counter() - start
+        tokens = sum(a.new_tokens for arm in arms for a in answers[arm])
+        print(f"{name}: {seconds[name]:.1f} s, {len(asked) * len(arms)} answers, {tokens} tokens", file=sys.stderr)
+
+    base = seconds["greedy, N = 1"]
+    print(f"{len(cases)} {args.category} cases x 2 arms, {args.quant}, embedded SmolLM2 + {adapter}")
+    for name, value in seconds.items():
+        print(f"  {name:<15} {value:7.1f} s   x{value / base:.2f} of greedy")
+    print(f"  N = 5 / N = 1 (both sampled): x{seconds['sampled, N = 5'] / seconds['sampled, N = 1']:.2f}")
+
+
+if __name__ == "__main__":
+    main()
