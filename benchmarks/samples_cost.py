@@ -41,7 +41,7 @@ def main() -> None:
     backend = HFBackend("embedded", args.quant, False, arms)
     system = suite.system_prompt_for("system-text")
     prompts = [Prompt(system, c.prompt) for c in cases]
-    backend.generate({arm: prompts[:1] for arm in arms}, GenerationSettings(max_new_tokens=2))  # load, warm up
+    backend.generate(dict.fromkeys(arms, prompts[:1]), GenerationSettings(max_new_tokens=2))  # load, warm up
 
     greedy = GenerationSettings(max_new_tokens=args.max_new_tokens)
     sampled = replace(greedy, decoding="sampled", do_sample=True, **QWEN3)  # type: ignore[arg-type]
@@ -53,7 +53,7 @@ def main() -> None:
     seconds: dict[str, float] = {}
     for name, (settings, asked) in runs.items():
         start = time.perf_counter()
-        answers = backend.generate({arm: asked for arm in arms}, settings)
+        answers = backend.generate(dict.fromkeys(arms, asked), settings)
         seconds[name] = time.perf_counter() - start
         tokens = sum(a.new_tokens for arm in arms for a in answers[arm])
         print(f"{name}: {seconds[name]:.1f} s, {len(asked) * len(arms)} answers, {tokens} tokens", file=sys.stderr)
