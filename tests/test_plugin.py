@@ -122,6 +122,32 @@ def test_bad_option_value_is_rejected(pytester: pytest.Pytester) -> None:
     result.stderr.fnmatch_lines(["*--jarvis-quant*'3bit' is not a quantization; use one of 4bit, 8bit, none*"])
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--jarvis-samples=5"],
+            "*--jarvis-samples: sampling settings with greedy decoding*add --jarvis-decoding=sampled",
+        ),
+        (
+            ["--jarvis-top-k=20", "--jarvis-temperature=0.6"],
+            "*--jarvis-temperature, --jarvis-top-k: sampling settings*",
+        ),
+        (["--jarvis-decoding=beam"], "*decoding must be greedy or sampled, got 'beam'*"),
+        (["--jarvis-decoding=sampled", "--jarvis-temperature=0"], "*temperature must be a number above 0*"),
+        (["--jarvis-decoding=sampled", "--jarvis-top-p=1.5"], "*top-p must be above 0 and at most 1*"),
+    ],
+)
+def test_contradictory_decoding_options_are_one_usage_error(
+    pytester: pytest.Pytester, args: list[str], message: str
+) -> None:
+    pytester.makepyfile(test_bench=TEST_FILE)
+    result = pytester.runpytest("-m", "jarvis", *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+    assert "Traceback" not in result.stderr.str()
+
+
 def test_xdist_refuses_a_jarvis_run(pytester: pytest.Pytester) -> None:
     pytest.importorskip("xdist")
     pytester.makepyfile(test_bench=TEST_FILE)
