@@ -1,0 +1,173 @@
+"""Drift outside the task: how far an adapter moved the model on neutral French prompts.
+
+For each prompt of a neutral set (``evals/suites/neutral_fr.yaml``: chit-chat and general
+questions, nothing the suite routes) the base arm answers greedily; both arms are then
+teacher-forced on that answer. At each answer token the next-token distributions are compared:
+KL(base || fine-tuned), averaged over the answer, is 0 when the adapter changes nothing there.
+The fine-tuned arm's mean log-likelihood of the base's answer (and the base's own, for
+reference) says the same in a unit a reader knows.
+
+The base's answer, not the fine-tuned one's, is the path: both arms are scored on the same
+tokens, and it is the behaviour a fine-tune should keep. torch is imported inside the functions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from evals.backends.hf import generation_config
+from evals.backends.prompting import build_prompt
+from evals.errors import JarvisError
+from evals.records import GenerationSettings
+from evals.records.probe import DriftPrompt
+
+NEUTRAL_SET = "neutral_fr.yaml"
+DEFAULT_DRIFT_TOKENS = 48  # long enough for a sentence or two; drift shows from the first tokens
+# Enters one arm and yields the model as that arm (``HFBackend._as_arm`` bound to an arm, or peft's toggles).
+ArmScope = Callable[[], AbstractContextManager[Any]]
+
+
+@dataclass(frozen=True)
+class NeutralPrompt:
+    id: str
+    prompt: str
+
+
+@dataclass(frozen=True)
+class NeutralSet:
+    """A versioned set of neutral prompts and the plain system prompt they are asked under."""
+
+    name: str
+    version: str
+    system_prompt: str
+    prompts: tuple[NeutralPrompt, ...]
+
+
+def neutral_set_path() -> Path:
+    return Path(str(resources.files("evals") / "suites" / NEUTRAL_SET))
+
+
+def load_neutral_set(path: str | Path | None = None) -> NeutralSet:
+    """Load a neutral prompt set (the shipped French one by default); one-line errors name the file."""
+    path = Path(path) if path is not None else neutral_set_path()
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise JarvisError(f"neutral prompt set {path} cannot be read: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("prompts"), list) or not data["prompts"]:
+        raise JarvisError(f"neutral prompt set {path} needs a non-empty `prompts:` list")
+    prompts = []
+    for i, item in enumerate(data["prompts"]):
+        if not isinstance(item, dict) or not str(item.get("prompt") or "").strip():
+            raise JarvisError(f"neutral prompt set {path}: prompt {i + 1} needs `id` and a non-empty `prompt`")
+        prompts.append(NeutralPrompt(id=str(item.get("id") or f"p{i + 1}"), prompt=str(item["prompt"])))
+    if len({p.id for p in prompts}) != len(prompts):
+        raise JarvisError(f"neutral prompt set {path}: prompt ids must be unique")
+    return NeutralSet(
+        name=str(data.get("name") or path.stem),
+        version=str(data.get("version") or ""),
+        system_prompt=str(data.get("system_prompt") or "").strip(),
+        prompts=tuple(prompts),
+    )
+
+
+def greedy_answer_ids(model: Any, tokenizer: Any, texts: Sequence[str], max_new_tokens: int) -> list[list[int]]:
+    """Answer each rendered prompt greedily in one left-padded batch; ids up to and including the first end token."""
+    import torch
+
+    tokenizer.padding_side = "left"
+    encoded = tokenizer(list(texts), return_tensors="pt", padding=True, add_special_tokens=False)
+    device = next(model.parameters()).device
+    config = generation_config(GenerationSettings(max_new_tokens=max_new_tokens), tokenizer)
+    with torch.inference_mode():
+        output = model.generate(**{k: v.to(device) for k, v in encoded.items()}, generation_config=config)
+    stop = {tokenizer.eos_token_id, tokenizer.pad_token_id} - {None}
+    answers = []
+    for row in output[:, encoded["input_ids"].shape[1] :].tolist():
+        n = next((i + 1 for i, t in enumerate(row) if t in stop), len(row))
+        answers.append([int(t) for t in row[:n]])
+    return answers
+
+
+def answer_logprobs(model: Any, prompts: Sequence[Sequence[int]], answers: Sequence[Sequence[int]]) -> list[Any]:
+    """Teacher-force each prompt + answer (right-padded, one batch); return each answer's next-token log-probs.
+
+    Row i of the result is a float64 tensor [len(answer), vocab]: the distribution each answer token was drawn from.
+    """
+    import torch
+
+    rows = [list(p) + list(a) for p, a in zip(prompts, answers, strict=True)]
+    width = max(len(r) for r in rows)
+    # Right padding: causal attention keeps the real tokens blind to what follows them.
+    ids = torch.tensor([r + [r[-1]] * (width - len(r)) for r in rows], device=next(model.parameters()).device)
+    with torch.inference_mode():
+        logits = model(input_ids=ids).logits
+    out = []
+    for i, (p, a) in enumerate(zip(prompts, answers, strict=True)):
+        # Position t predicts token t + 1: the answer's tokens are predicted from len(p) - 1 on.
+        out.append(torch.log_softmax(logits[i, len(p) - 1 : len(p) - 1 + len(a)].double(), dim=-1))
+    return out
+
+
+def measure_drift(
+    tokenizer: Any,
+    neutral: NeutralSet,
+    base: ArmScope,
+    tuned: ArmScope,
+    arm: str,
+    max_new_tokens: int = DEFAULT_DRIFT_TOKENS,
+    batch_size: int = 8,
+    system_prompt: str | None = None,
+) -> list[DriftPrompt]:
+    """Measure one adapter arm's drift from the base on every neutral prompt.
+
+    ``system_prompt`` overrides the set's own (e.g. the suite's, to ask under JARVIS's instructions).
+    """
+    import torch
+
+    system = neutral.system_prompt if system_prompt is None else system_prompt
+    texts = [build_prompt(tokenizer, system, p.prompt) for p in neutral.prompts]
+    rows = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+    records: list[DriftPrompt] = []
+    for start in range(0, len(texts), batch_size):
+        batch = range(start, min(start + batch_size, len(texts)))
+        with base() as model:
+            answers = greedy_answer_ids(model, tokenizer, [texts[i] for i in batch], max_new_tokens)
+            base_lp = answer_logprobs(model, [rows[i] for i in batch], answers)
+        with tuned() as model:
+            tuned_lp = answer_logprobs(model, [rows[i] for i in batch], answers)
+        for i, answer, lb, lt in zip(batch, answers, base_lp, tuned_lp, strict=True):
+            prompt = neutral.prompts[i]
+            text = tokenizer.decode(answer, skip_special_tokens=True).strip()
+            if not answer:  # nothing generated: nothing to compare
+                records.append(DriftPrompt(prompt.id, arm, text, 0))
+                continue
+            # KL(base || tuned) at each token; clamp float rounding below 0 (KL is >= 0).
+            kl = (lb.exp() * (lb - lt)).sum(-1).clamp(min=0.0)
+            target = torch.tensor(answer, device=lb.device)[:, None]
+            records.append(
+                DriftPrompt(
+                    prompt_id=prompt.id,
+                    arm=arm,
+                    answer=text,
+                    answer_tokens=len(answer),
+                    mean_kl=_finite(float(kl.mean())),
+                    max_kl=_finite(float(kl.max())),
+                    arm_loglik=_finite(float(lt.gather(-1, target).mean())),
+                    base_loglik=_finite(float(lb.gather(-1, target).mean())),
+                )
+            )
+    return records
+
+
+def _finite(value: float, bound: float = 1e4) -> float:
+    """A number a record can hold (JSON has no infinity): a token one arm rules out reads as +-``bound``."""
+    return value if math.isfinite(value) else math.copysign(bound, value)
