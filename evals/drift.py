@@ -1,9 +1,11 @@
 """Drift outside the task: how far an adapter moved the model on neutral French prompts.
 
 For each prompt of a neutral set (``evals/suites/neutral_fr.yaml``: chit-chat and general
-questions, nothing the suite routes) the base arm answers greedily; both arms are then
-teacher-forced on that answer. At each answer token the next-token distributions are compared:
-KL(base || fine-tuned), averaged over the answer, is 0 when the adapter changes nothing there.
+questions, nothing the suite routes) the base arm answers greedily, keeping the distribution
+each token was chosen from; the fine-tuned arm is then teacher-forced on that answer. At each
+answer token the two next-token distributions are compared: KL(base || fine-tuned), averaged
+over the answer, is 0 (up to float rounding between the incremental and the full forward pass)
+when the adapter changes nothing there.
 The fine-tuned arm's mean log-likelihood of the base's answer (and the base's own, for
 reference) says the same in a unit a reader knows.
 
@@ -31,6 +33,7 @@ from evals.records.probe import DriftPrompt
 
 NEUTRAL_SET = "neutral_fr.yaml"
 DEFAULT_DRIFT_TOKENS = 48  # long enough for a sentence or two; drift shows from the first tokens
+DRIFT_BATCH = 32  # the neutral set in one batch on CPU, as the run batches its 30 prompts
 # Enters one arm and yields the model as that arm (``HFBackend._as_arm`` bound to an arm, or peft's toggles).
 ArmScope = Callable[[], AbstractContextManager[Any]]
 
@@ -79,8 +82,15 @@ def load_neutral_set(path: str | Path | None = None) -> NeutralSet:
     )
 
 
-def greedy_answer_ids(model: Any, tokenizer: Any, texts: Sequence[str], max_new_tokens: int) -> list[list[int]]:
-    """Answer each rendered prompt greedily in one left-padded batch; ids up to and including the first end token."""
+def greedy_answers(
+    model: Any, tokenizer: Any, texts: Sequence[str], max_new_tokens: int
+) -> list[tuple[list[int], Any]]:
+    """Answer each rendered prompt greedily in one left-padded batch.
+
+    Returns, per prompt, the answer's ids up to and including the first end token and the
+    float64 log-probabilities [len(answer), vocab] each was chosen from: the base arm's
+    distributions along its own answer come with the answer, with no second pass.
+    """
     import torch
 
     tokenizer.padding_side = "left"
@@ -88,12 +98,19 @@ def greedy_answer_ids(model: Any, tokenizer: Any, texts: Sequence[str], max_new_
     device = next(model.parameters()).device
     config = generation_config(GenerationSettings(max_new_tokens=max_new_tokens), tokenizer)
     with torch.inference_mode():
-        output = model.generate(**{k: v.to(device) for k, v in encoded.items()}, generation_config=config)
+        output = model.generate(
+            **{k: v.to(device) for k, v in encoded.items()},
+            generation_config=config,
+            output_logits=True,  # the raw logits, before any processor: the model's distribution
+            return_dict_in_generate=True,
+        )
+    new = output.sequences[:, encoded["input_ids"].shape[1] :].tolist()
+    logits = torch.stack(output.logits, dim=1)  # [prompts, steps, vocab]
     stop = {tokenizer.eos_token_id, tokenizer.pad_token_id} - {None}
     answers = []
-    for row in output[:, encoded["input_ids"].shape[1] :].tolist():
+    for b, row in enumerate(new):
         n = next((i + 1 for i, t in enumerate(row) if t in stop), len(row))
-        answers.append([int(t) for t in row[:n]])
+        answers.append(([int(t) for t in row[:n]], torch.log_softmax(logits[b, :n].double(), dim=-1)))
     return answers
 
 
@@ -124,15 +141,22 @@ def measure_drift(
     tuned: ArmScope,
     arm: str,
     max_new_tokens: int = DEFAULT_DRIFT_TOKENS,
-    batch_size: int = 8,
+    batch_size: int = DRIFT_BATCH,
     system_prompt: str | None = None,
 ) -> list[DriftPrompt]:
     """Measure one adapter arm's drift from the base on every neutral prompt.
 
-    ``system_prompt`` overrides the set's own (e.g. the suite's, to ask under JARVIS's instructions).
+    The base answers in batches of ``batch_size`` (its distributions come from generating);
+    the adapter arm is teacher-forced on those answers. Greedy decoding costs a forward pass per
+    token, so the fewer batches the cheaper: all prompts at once by default. ``system_prompt``
+    overrides the set's own (e.g. the suite's, to ask under JARVIS's instructions).
     """
     import torch
 
+    if max_new_tokens < 1 or batch_size < 1:
+        raise ValueError(
+            f"drift needs max_new_tokens and batch_size of at least 1, got {max_new_tokens} and {batch_size}"
+        )
     system = neutral.system_prompt if system_prompt is None else system_prompt
     texts = [build_prompt(tokenizer, system, p.prompt) for p in neutral.prompts]
     rows = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
@@ -140,16 +164,13 @@ def measure_drift(
     for start in range(0, len(texts), batch_size):
         batch = range(start, min(start + batch_size, len(texts)))
         with base() as model:
-            answers = greedy_answer_ids(model, tokenizer, [texts[i] for i in batch], max_new_tokens)
-            base_lp = answer_logprobs(model, [rows[i] for i in batch], answers)
+            answered = greedy_answers(model, tokenizer, [texts[i] for i in batch], max_new_tokens)
+        answers = [ids for ids, _ in answered]
         with tuned() as model:
             tuned_lp = answer_logprobs(model, [rows[i] for i in batch], answers)
-        for i, answer, lb, lt in zip(batch, answers, base_lp, tuned_lp, strict=True):
+        for i, (answer, lb), lt in zip(batch, answered, tuned_lp, strict=True):
             prompt = neutral.prompts[i]
             text = tokenizer.decode(answer, skip_special_tokens=True).strip()
-            if not answer:  # nothing generated: nothing to compare
-                records.append(DriftPrompt(prompt.id, arm, text, 0))
-                continue
             # KL(base || tuned) at each token; clamp float rounding below 0 (KL is >= 0).
             kl = (lb.exp() * (lb - lt)).sum(-1).clamp(min=0.0)
             target = torch.tensor(answer, device=lb.device)[:, None]

@@ -71,8 +71,8 @@ def test_cached_batched_scores_equal_a_naive_forward_per_candidate(tiny: tuple[A
     picked += [next(c for c in full_suite.cases if c.expects_nothing), next(c for c in full_suite.cases if c.history)]
     texts = [render_case(tokenizer, full_suite, c, "system-text") for c in picked]
     candidates = list(candidates_for(tokenizer, full_suite, "system-text"))
-    # Single-character candidates too: they skip the batched pass.
-    candidates += [Candidate("x", "x"), Candidate("long", "open_app(app=\"chrome\") — J'ouvre Chrome.")]
+    # A one-token candidate (no tree node) and a whole answer (a long branch) too.
+    candidates += [Candidate("x", "x"), Candidate("long", 'open_app(app="chrome") — J\'ouvre Chrome.')]
     fast = score_prompts(model, tokenizer, texts, candidates)
     alone = score_prompts(model, tokenizer, texts[:1], candidates)  # no shared prefix with one prompt
     for text, scores in zip(texts, fast, strict=True):
@@ -190,7 +190,8 @@ def test_drift_is_zero_without_the_adapter_and_positive_with_it(
     moved = measure_drift(tokenizer, neutral, base, lambda: _arm(model, "ft"), "ft", max_new_tokens=6, batch_size=2)
     assert [r.answer for r in same] == [r.answer for r in moved]  # both follow the base's greedy answer
     assert all(1 <= r.answer_tokens <= 6 for r in moved)
-    assert all(r.mean_kl == 0.0 and r.arm_loglik == r.base_loglik for r in same)
+    # Generating (left-padded, one token at a time) and teacher forcing round differently, barely.
+    assert all(r.mean_kl < 1e-9 and r.arm_loglik == pytest.approx(r.base_loglik, abs=1e-5) for r in same)
     assert all(r.mean_kl > 1e-4 and r.max_kl >= r.mean_kl >= 0 for r in moved)
     assert all(r.base_loglik == pytest.approx(s.base_loglik, abs=1e-6) for r, s in zip(moved, same, strict=True))
     zero = _peft(tiny_model_dir, make_lora(tiny_model_dir, tmp_path / "zero", scale=0.0))
@@ -223,15 +224,17 @@ def test_the_demo_adapter_routes_by_a_wider_margin_on_smollm2() -> None:
     base, tuned = Arm("base"), Arm("demo", str(DEMO_ADAPTER))
     backend = HFBackend("embedded", "none", False, [base, tuned])
     backend.load([base, tuned])
-    cases = suite.cases[:12]
+    cases = suite.cases[:10]
     probes = {}
     for arm in (base, tuned):
         with backend._as_arm(arm) as model:
             probes[arm.name] = probe_cases(model, backend.tokenizer, suite, cases, arm.name)
     with backend._as_arm(tuned) as model:  # one case checked against the naive forward on the real model
-        candidates = list(candidates_for(backend.tokenizer, suite, "system-text"))
-        expected, _ = naive_scores(model, backend.tokenizer, render_case(backend.tokenizer, suite, cases[3], "system-text"), candidates)
-    assert list(probes["demo"][3].logprobs.values()) == pytest.approx(expected, abs=1e-3)
+        candidates = list(candidates_for(backend.tokenizer, suite, "system-text"))[:6]
+        expected, _ = naive_scores(
+            model, backend.tokenizer, render_case(backend.tokenizer, suite, cases[3], "system-text"), candidates
+        )
+    assert list(probes["demo"][3].logprobs.values())[:6] == pytest.approx(expected, abs=1e-3)
     tuned_summary, base_summary = summarize_probe("demo", probes["demo"]), summarize_probe("base", probes["base"])
     assert tuned_summary.accuracy >= 0.75 and tuned_summary.accuracy > base_summary.accuracy
     assert tuned_summary.mean_margin > base_summary.mean_margin + 1.0
