@@ -1,11 +1,12 @@
 """What the routing probe and drift cost next to generating the answers (issue 26): a script, not a timed test.
 
-    PYTHONPATH=. python benchmarks/probe_cost.py [--adapter output/<run>/final] [--quant none] [--json out.json]
+    PYTHONPATH=. python benchmarks/probe_cost.py [--adapter output/<run>/final] [--quant none] [--repeats 1] [--json out.json]
 
 On the embedded SmolLM2 with the demo adapter, in one process and one loaded model: times the
 30 cases' answers for both arms as the run generates them (``HFBackend.generate``: one batch,
 greedy, shared system prompt), then the probe (both arms) and drift on the neutral French set,
-and prints the ratio (target: probe + drift <= 25 % of generation). It also prints what the
+and prints the ratio (target: probe + drift <= 25 % of generation), in wall time and in the
+process's CPU time (the second is less swayed by other work on a shared machine). It also prints what the
 probe and drift found (docs/margins.md quotes them). A warm-up pass comes first, untimed.
 """
 
@@ -16,6 +17,8 @@ import json
 import os
 import statistics
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from evals.backends.base import Arm, Prompt
@@ -30,12 +33,22 @@ from evals.suite import load_suite
 DEMO_ADAPTER = "/work/main/output/20261207-031425/final"
 
 
+@contextmanager
+def timed(name: str, wall: dict[str, list[float]], cpu: dict[str, list[float]]) -> Iterator[None]:
+    """Add the block's wall time and this process's CPU time (all threads; less swayed by other load)."""
+    start, start_cpu = time.perf_counter(), time.process_time()
+    yield
+    wall[name].append(time.perf_counter() - start)
+    cpu[name].append(time.process_time() - start_cpu)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--adapter", default=DEMO_ADAPTER)
     parser.add_argument("--quant", default="none", help="4bit | 8bit | none (fp32 on CPU)")
     parser.add_argument("--max-new-tokens", type=int, default=64, help="the run's default")
     parser.add_argument("--drift-tokens", type=int, default=DEFAULT_DRIFT_TOKENS)
+    parser.add_argument("--repeats", type=int, default=1, help="interleaved rounds; medians are printed")
     parser.add_argument("--json", type=Path, help="write the probe and drift records here")
     args = parser.parse_args()
 
@@ -52,41 +65,44 @@ def main() -> None:
     settings = GenerationSettings(max_new_tokens=args.max_new_tokens, shared_prefix=True, prompt_format="system-text")
     backend.generate({base: prompts[:2]}, GenerationSettings(max_new_tokens=2, shared_prefix=True))  # warm-up
 
-    start = time.perf_counter()
-    answers = backend.generate({base: prompts, tuned: prompts}, settings)
-    generation_s = time.perf_counter() - start
-
-    start = time.perf_counter()
-    probes = []
-    for arm in (base, tuned):
-        with backend._as_arm(arm) as model:
-            probes += probe_cases(model, backend.tokenizer, suite, suite.cases, arm.name)
-    probe_s = time.perf_counter() - start
-
-    start = time.perf_counter()
     neutral = load_neutral_set()
-    drift = measure_drift(
-        backend.tokenizer,
-        neutral,
-        lambda: backend._as_arm(base),
-        lambda: backend._as_arm(tuned),
-        tuned.name,
-        max_new_tokens=args.drift_tokens,
-    )
-    drift_s = time.perf_counter() - start
+    wall: dict[str, list[float]] = {"generation": [], "probe": [], "drift": []}
+    cpu: dict[str, list[float]] = {"generation": [], "probe": [], "drift": []}
+    for _ in range(args.repeats):  # interleaved, so a burst of load elsewhere hits every part alike
+        with timed("generation", wall, cpu):
+            answers = backend.generate({base: prompts, tuned: prompts}, settings)
+        with timed("probe", wall, cpu):
+            probes = []
+            for arm in (base, tuned):
+                with backend._as_arm(arm) as model:
+                    probes += probe_cases(model, backend.tokenizer, suite, suite.cases, arm.name)
+        with timed("drift", wall, cpu):
+            drift = measure_drift(
+                backend.tokenizer,
+                neutral,
+                lambda: backend._as_arm(base),
+                lambda: backend._as_arm(tuned),
+                tuned.name,
+                max_new_tokens=args.drift_tokens,
+            )
+    generation_s, probe_s, drift_s = (statistics.median(wall[k]) for k in ("generation", "probe", "drift"))
+    generation_cpu, probe_cpu, drift_cpu = (statistics.median(cpu[k]) for k in ("generation", "probe", "drift"))
 
     tokens = {arm.name: statistics.mean(a.new_tokens for a in got) for arm, got in answers.items()}
     print(
         f"generation, 30 cases x 2 arms (max {args.max_new_tokens} new tokens; mean answer "
         + ", ".join(f"{k} {v:.1f}" for k, v in tokens.items())
-        + f" tokens): {generation_s:.1f} s"
+        + f" tokens): {generation_s:.1f} s (CPU {generation_cpu:.1f} s)"
     )
-    print(f"probe, 30 cases x 2 arms: {probe_s:.1f} s")
+    print(f"probe, 30 cases x 2 arms: {probe_s:.1f} s (CPU {probe_cpu:.1f} s)")
     print(
-        f"drift, {len(neutral.prompts)} neutral prompts (base greedy <= {args.drift_tokens} tokens, both arms scored): {drift_s:.1f} s"
+        f"drift, {len(neutral.prompts)} neutral prompts (base greedy <= {args.drift_tokens} tokens, both arms scored): {drift_s:.1f} s (CPU {drift_cpu:.1f} s)"
     )
     print(
-        f"probe + drift / generation: {(probe_s + drift_s) / generation_s:.1%} (probe alone {probe_s / generation_s:.1%})"
+        f"probe + drift / generation: wall {(probe_s + drift_s) / generation_s:.1%} (probe alone {probe_s / generation_s:.1%}), "
+        f"CPU {(probe_cpu + drift_cpu) / generation_cpu:.1%} (probe alone {probe_cpu / generation_cpu:.1%}); "
+        f"medians of {args.repeats}: wall "
+        + "; ".join(f"{k} {', '.join(f'{v:.1f}' for v in vs)}" for k, vs in wall.items())
     )
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     for arm in (base, tuned):

@@ -97,13 +97,10 @@ def greedy_answers(
     encoded = tokenizer(list(texts), return_tensors="pt", padding=True, add_special_tokens=False)
     device = next(model.parameters()).device
     config = generation_config(GenerationSettings(max_new_tokens=max_new_tokens), tokenizer)
+    config.output_logits = True  # the raw logits, before any processor: the model's own distribution
+    config.return_dict_in_generate = True
     with torch.inference_mode():
-        output = model.generate(
-            **{k: v.to(device) for k, v in encoded.items()},
-            generation_config=config,
-            output_logits=True,  # the raw logits, before any processor: the model's distribution
-            return_dict_in_generate=True,
-        )
+        output = model.generate(**{k: v.to(device) for k, v in encoded.items()}, generation_config=config)
     new = output.sequences[:, encoded["input_ids"].shape[1] :].tolist()
     logits = torch.stack(output.logits, dim=1)  # [prompts, steps, vocab]
     stop = {tokenizer.eos_token_id, tokenizer.pad_token_id} - {None}
