@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -215,11 +214,13 @@ def test_the_shipped_neutral_set_stays_off_the_suites_topics(tmp_path: Path) -> 
 
 @pytest.mark.skipif(not DEMO_ADAPTER.is_dir(), reason=f"the demo adapter {DEMO_ADAPTER} is absent")
 def test_the_demo_adapter_routes_by_a_wider_margin_on_smollm2() -> None:
-    """The embedded SmolLM2 in fp32 with the demo adapter: the probe separates the arms (< 60 s)."""
+    """The embedded SmolLM2 in fp32 with the demo adapter: the probe separates the arms.
+
+    ~15 s on 2 quiet cores (not asserted: other jobs on a shared machine stretch it several times).
+    """
     from evals.backends.base import Arm
     from evals.backends.hf import HFBackend
 
-    start = time.perf_counter()
     suite = load_suite()
     base, tuned = Arm("base"), Arm("demo", str(DEMO_ADAPTER))
     backend = HFBackend("embedded", "none", False, [base, tuned])
@@ -243,7 +244,6 @@ def test_the_demo_adapter_routes_by_a_wider_margin_on_smollm2() -> None:
     )
     assert all(r.mean_kl > 0.001 and math.isfinite(r.mean_kl) for r in drift)
     assert summarize_drift("demo", drift).arm_loglik < summarize_drift("demo", drift).base_loglik
-    assert time.perf_counter() - start < 90
 
 
 def test_scoring_needs_a_token_per_candidate(tiny: tuple[Any, Any]) -> None:
