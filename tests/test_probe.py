@@ -216,7 +216,7 @@ def test_the_shipped_neutral_set_stays_off_the_suites_topics(tmp_path: Path) -> 
 def test_the_demo_adapter_routes_by_a_wider_margin_on_smollm2() -> None:
     """The embedded SmolLM2 in fp32 with the demo adapter: the probe separates the arms.
 
-    ~15 s on 2 quiet cores (not asserted: other jobs on a shared machine stretch it several times).
+    ~11 s on 2 quiet cores (not asserted: other jobs on a shared machine stretch it several times).
     """
     from evals.backends.base import Arm
     from evals.backends.hf import HFBackend
