@@ -25,8 +25,8 @@ from typing import Any
 
 import yaml
 
-from evals.backends.hf import generation_config
-from evals.backends.prompting import build_prompt
+from evals.backends.hf import CACHE_ARGUMENT, generation_config
+from evals.backends.prompting import MIN_SHARED_PREFIX, build_prompt, shared_prefix_length
 from evals.errors import JarvisError
 from evals.records import GenerationSettings
 from evals.records.probe import DriftPrompt
@@ -112,23 +112,37 @@ def greedy_answers(
 
 
 def answer_logprobs(model: Any, prompts: Sequence[Sequence[int]], answers: Sequence[Sequence[int]]) -> list[Any]:
-    """Teacher-force each prompt + answer (right-padded, one batch); return each answer's next-token log-probs.
+    """Teacher-force each prompt + answer in one batch; return each answer's next-token log-probs.
 
-    Row i of the result is a float64 tensor [len(answer), vocab]: the distribution each answer token was drawn from.
+    Row i of the result is a float64 tensor [len(answer), vocab]: the distribution each answer
+    token was drawn from. The prompts' common prefix (the system prompt) is computed once and its
+    cache repeated per row, and logits are computed from the first answer position on only.
     """
     import torch
 
-    rows = [list(p) + list(a) for p, a in zip(prompts, answers, strict=True)]
-    width = max(len(r) for r in rows)
+    device = next(model.parameters()).device
+    shared = shared_prefix_length(prompts) if len(prompts) > 1 else 0
+    shared = shared if shared >= MIN_SHARED_PREFIX else 0
+    rests = [list(p[shared:]) + list(a) for p, a in zip(prompts, answers, strict=True)]
+    width = max(len(r) for r in rests)
     # Right padding: causal attention keeps the real tokens blind to what follows them.
-    ids = torch.tensor([r + [r[-1]] * (width - len(r)) for r in rows], device=next(model.parameters()).device)
+    ids = torch.tensor([r + [r[-1]] * (width - len(r)) for r in rests], device=device)
+    skip = min(len(p) - shared for p in prompts) - 1  # positions before every row's first answer prediction
     with torch.inference_mode():
-        logits = model(input_ids=ids).logits
-    out = []
+        cache = None
+        if shared:
+            prefix = torch.tensor([list(prompts[0][:shared])], device=device)
+            out = model(input_ids=prefix, use_cache=True, logits_to_keep=1)
+            cache = out.get("cache") if out.get("cache") is not None else out.get("past_key_values")
+            cache.batch_repeat_interleave(len(rests))
+        extra = {CACHE_ARGUMENT: cache, "use_cache": True} if cache is not None else {}
+        logits = model(input_ids=ids, logits_to_keep=width - skip, **extra).logits
+    result = []
     for i, (p, a) in enumerate(zip(prompts, answers, strict=True)):
-        # Position t predicts token t + 1: the answer's tokens are predicted from len(p) - 1 on.
-        out.append(torch.log_softmax(logits[i, len(p) - 1 : len(p) - 1 + len(a)].double(), dim=-1))
-    return out
+        # Position t predicts token t + 1: the answer's tokens are predicted from the prompt's last token on.
+        start = len(p) - shared - 1 - skip
+        result.append(torch.log_softmax(logits[i, start : start + len(a)].double(), dim=-1))
+    return result
 
 
 def measure_drift(
