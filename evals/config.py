@@ -83,6 +83,9 @@ class EvalConfig:
     top_p: float | None = None
     top_k: int | None = None
     seed: int = 0
+    probe: bool = True
+    near_tie: float = 1.0
+    gate_margin: float | None = None
     assert_policy: AssertPolicy = AssertPolicy()
     reports_dir: Path = Path("reports")  # as given; quick mode's subfolder is the plan's
     history: Path | None = None  # None: no history is kept
@@ -120,6 +123,7 @@ class EvalConfig:
             mode=self.gate_mode,
             metric=self.gate_metric,
             false_activation_tolerance=self.false_activation_tolerance,
+            margin_tolerance=self.gate_margin,
             require_baseline=self.require_baseline,
             baseline_path=str(self.baseline),
             blessing=self.save_baseline,
@@ -192,6 +196,9 @@ def read_config(config: pytest.Config) -> EvalConfig:
         top_p=plain("jarvis_top_p"),
         top_k=plain("jarvis_top_k"),
         seed=plain("jarvis_seed"),
+        probe=not values["jarvis_no_probe"],
+        near_tie=plain("jarvis_near_tie"),
+        gate_margin=plain("jarvis_gate_margin"),
         assert_policy=replace(plain("jarvis_assert"), metric=plain("jarvis_gate_metric")),
         reports_dir=reports,
         history=None

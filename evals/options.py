@@ -21,6 +21,7 @@ from evals.parsers import (
     parse_gate_metric,
     parse_gate_mode,
     parse_min_gain,
+    parse_nats,
     parse_noise_levels,
     parse_nonnegative_int,
     parse_positive_int,
@@ -169,6 +170,30 @@ OPTIONS: tuple[Option, ...] = (
         "mixed into every sample's seed (sampled decoding): another seed draws other samples",
         parse_nonnegative_int,
         metavar="N",
+    ),
+    Option(
+        "--jarvis-no-probe",
+        None,
+        False,
+        "skip the forced-choice routing probe (per-case margins in nats, near ties; in-process backend only)",
+        flag_only=True,
+    ),
+    Option(
+        "--jarvis-near-tie",
+        "jarvis_near_tie",
+        "1.0",
+        "a routing margin below this many nats is a near tie: a small change could flip the choice",
+        parse_nats,
+        metavar="NATS",
+    ),
+    Option(
+        "--jarvis-gate-margin",
+        "jarvis_gate_margin",
+        None,
+        "fail the gate when the fine-tuned routing margins fell significantly, by more than NATS on average, "
+        "against the baseline's (default: such a fall is a warning)",
+        parse_nats,
+        metavar="NATS",
     ),
     Option(
         "--jarvis-assert",

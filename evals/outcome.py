@@ -26,9 +26,10 @@ from evals.gate.baseline import environment_change, upgrade_fingerprint
 from evals.history import append_history, record_of
 from evals.jsonio import loads_guarded
 from evals.loggers import log_run
+from evals.margins import margin_section
 from evals.plan import RunPlan
 from evals.power import power_section
-from evals.records import CustomCheck, GateOutcome, NoiseFloor, RunResults, decode
+from evals.records import NEAR_TIE_NATS, CustomCheck, GateOutcome, NoiseFloor, RunResults, decode
 from evals.reports import write_reports
 from evals.robustness import robustness_section
 from evals.run import EvalRun
@@ -82,7 +83,7 @@ def read_noise(config: EvalConfig, results: RunResults) -> NoiseFloor | None:
     return noise if same_adapter and (noise.model, noise.quantization) == (config.model, meta.quantization) else None
 
 
-def with_statistics(results: RunResults, gate_config: GateConfig) -> RunResults:
+def with_statistics(results: RunResults, gate_config: GateConfig, near_tie: float = NEAR_TIE_NATS) -> RunResults:
     """Add the sections read off the scored cases: paired tests, power, stability, the leaderboard.
 
     With sampled answers (N > 1) the paired intervals are clustered by case, power is simulated and
@@ -112,6 +113,11 @@ def with_statistics(results: RunResults, gate_config: GateConfig) -> RunResults:
             for name in results.adapters
             if (section := stability_section(results.pairs(name), name)) is not None
         },
+        margins={
+            name: margin
+            for name in results.adapters
+            if (margin := margin_section(results.pairs(name), near_tie)) is not None
+        },
     )
     if len(results.adapters) > 1:
         results = replace(results, leaderboard=leaderboard(results, metric=gate_config.metric))
@@ -132,7 +138,7 @@ def conclude(
         no_evidence = evaluate_gate(None, NoBaseline(str(config.baseline)), gate_config, executed=0)
         return RunOutcome(results=None, gate=no_evidence, notes=notes)
 
-    results = with_statistics(run.results(), gate_config)
+    results = with_statistics(run.results(), gate_config, config.near_tie)
     results = replace(
         results,
         noise=read_noise(config, results),

@@ -233,3 +233,11 @@ def parse_top_p(value: str) -> float:
     if number is None or not 0 < number <= 1:
         raise argparse.ArgumentTypeError(f"top-p must be above 0 and at most 1, e.g. 0.95, got {value!r}")
     return number
+
+
+def parse_nats(value: str) -> float:
+    """Parse a margin in nats (``--jarvis-near-tie``, ``--jarvis-gate-margin``): a number at least 0."""
+    number = finite_number(value)
+    if number is None or number < 0:
+        raise argparse.ArgumentTypeError(f"a margin in nats must be a number at least 0, e.g. 1.0, got {value!r}")
+    return number

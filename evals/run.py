@@ -8,6 +8,7 @@ side; this module knows nothing of it, and nothing here knows how a backend gene
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import sys
@@ -32,10 +33,12 @@ from evals.records import (
     Case,
     CaseResult,
     GenerationSettings,
+    ProbeCase,
     RunMetadata,
     RunResults,
     ScoredCase,
     Suite,
+    decode,
     encode,
 )
 from evals.scoring import score_pair, summarize
@@ -58,6 +61,7 @@ class EvalRun:
     selected: list[Case] = field(default_factory=list)
     answers: dict[tuple[str, str], Answer] = field(default_factory=dict)  # (arm name, case id): sample 0's
     sample_answers: dict[tuple[str, str], tuple[Answer, ...]] = field(default_factory=dict)  # every sample's
+    probes: dict[tuple[str, str], ProbeCase] = field(default_factory=dict)  # (arm name, case id)
     scored: dict[tuple[str, str], ScoredCase] = field(default_factory=dict)  # (adapter name, case id)
     warnings: list[str] = field(default_factory=list)
     scope: str = ""  # why the selection is partial ("quick mode", "-k 'volume'"...), "" for the whole suite
@@ -65,6 +69,7 @@ class EvalRun:
     started: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     _store: GenerationCache | None = field(default=None, repr=False)
     _budget_said: bool = field(default=False, repr=False)
+    _probe_skipped: str = field(default="", repr=False)  # why the routing probe does not run, once said
 
     @classmethod
     def from_config(cls, config: EvalConfig) -> EvalRun:
@@ -212,6 +217,64 @@ class EvalRun:
                         if answer.cached:  # the backend printed it when it generated; say it now instead
                             print(f"[jarvis] warning: {notice}", file=sys.stderr, flush=True)
 
+    def ensure_probes(self) -> None:
+        """Probe every selected case under every arm once: from the cache, else in the backend.
+
+        The probe (evals/probe.py) reads the model's own probabilities, so only a backend that holds
+        the model computes it; elsewhere, or with --jarvis-no-probe, it is skipped with one line.
+        A probe that cannot run on this model (a template that renders no tool call) is skipped
+        the same way: margins are an early warning beside the verdict, never a reason to lose it.
+        """
+        if not self.config.probe or self._probe_skipped:
+            return
+        missing = {arm: [c for c in self.selected if (arm.name, c.id) not in self.probes] for arm in self.arms}
+        missing = {arm: cases for arm, cases in missing.items() if cases}
+        if not missing:
+            return
+        cache = self._cache()
+        keys: dict[tuple[str, str], str] = {}
+        for arm, cases in missing.items():
+            if cache is None:
+                break
+            answer_keys = cache.keys(self.backend.arm_identity(arm), [self.prompt(c) for c in cases])
+            keys.update({(arm.name, c.id): probe_key(k) for c, k in zip(cases, answer_keys, strict=True)})
+        found = cache.get(keys.values()) if cache else {}
+        todo: dict[Arm, list[Case]] = {}
+        for arm, cases in missing.items():
+            for case in cases:
+                hit = found.get(keys.get((arm.name, case.id), ""))
+                if hit is not None:
+                    self.probes[(arm.name, case.id)] = decode(ProbeCase, json.loads(hit.text))
+                else:
+                    todo.setdefault(arm, []).append(case)
+        if not todo:
+            return
+        probe = getattr(self.backend, "probe", None)
+        if probe is None:
+            self._skip_probe(f"the {self.backend.kind} backend does not read the model's probabilities")
+            return
+        for arm, cases in todo.items():
+            try:
+                records = probe(arm, cases, self.suite, self.prompt_format)
+            except (JarvisError, ValueError) as exc:
+                self._skip_probe(str(exc))
+                return
+            for case, record in zip(cases, records, strict=True):
+                self.probes[(arm.name, case.id)] = record
+            fresh = self._cache()
+            if fresh is not None:
+                answer_keys = fresh.keys(self.backend.arm_identity(arm), [self.prompt(c) for c in cases])
+                fresh.store.put_many(
+                    {
+                        probe_key(k): CachedAnswer(text=json.dumps(encode(r), ensure_ascii=False), new_tokens=0)
+                        for k, r in zip(answer_keys, records, strict=True)
+                    }
+                )
+
+    def _skip_probe(self, why: str) -> None:
+        self._probe_skipped = why
+        print(f"[jarvis] routing margins skipped: {why} (--jarvis-no-probe silences this)", file=sys.stderr, flush=True)
+
     def answer_prompts(self, work: dict[Arm, list[Prompt]]) -> dict[Arm, list[Answer]]:
         """Answer each arm's prompts: cached answers first, the rest in one call to the backend.
 
@@ -305,10 +368,16 @@ class EvalRun:
     def score(self, case: Case, adapter: str | None = None) -> ScoredCase:
         """Score one case for one adapter (the primary by default) against the base arm; remember it."""
         self.ensure_answers()
+        self.ensure_probes()
         name = adapter or self.primary
         base = [a.text for a in self.sample_answers[(BASE_ARM, case.id)]]
         tuned = [a.text for a in self.sample_answers[(name, case.id)]]
         scored = score_pair(case, base, tuned, self.suite)
+        scored = replace(
+            scored,
+            base=replace(scored.base, probe=self.probes.get((BASE_ARM, case.id))),
+            finetuned=replace(scored.finetuned, probe=self.probes.get((name, case.id))),
+        )
         self.scored[(name, case.id)] = scored
         return scored
 
@@ -376,6 +445,14 @@ class EvalRun:
             results=cases,
             warnings=tuple(dict.fromkeys((*self.warnings, *self.backend.stats.notices))),
         )
+
+
+PROBE_KEY_VERSION = "probe-1"
+
+
+def probe_key(answer_key: str) -> str:
+    """The cache key of a case's probe record: its greedy answer's key (same identity and prompt), marked."""
+    return hashlib.sha256(f"{PROBE_KEY_VERSION}|{answer_key}".encode()).hexdigest()
 
 
 def unwritable(folder: Path) -> str | None:

@@ -40,7 +40,7 @@ from evals.fingerprints import NO_ADAPTER, fingerprint_adapter_info, fingerprint
 from evals.hfload import load_base, load_tokenizer, quiet_loading
 from evals.models import AdapterInfo, context_window, embedded_fingerprint, inspect_adapter, is_embedded, resolve_model
 from evals.progress import progress
-from evals.records import GenerationSettings
+from evals.records import Case, GenerationSettings, ProbeCase, Suite
 
 if TYPE_CHECKING:
     from evals.plan import RunPlan
@@ -403,6 +403,14 @@ class HFBackend:
             arm: self._generate_arm(arm, prompts, settings, on_answers) if prompts else []
             for arm, prompts in work.items()
         }
+
+    def probe(self, arm: Arm, cases: Sequence[Case], suite: Suite, prompt_format: str) -> list[ProbeCase]:
+        """The forced-choice routing probe of ``cases`` under ``arm`` (evals/probe.py), the model as generation uses it."""
+        from evals.probe import probe_cases
+
+        self.load([arm])
+        with self._as_arm(arm) as model:
+            return probe_cases(model, self.tokenizer, suite, cases, arm.name, prompt_format)
 
     def _sampling(self, settings: GenerationSettings) -> Sampling | None:
         """The sampling parameters of a sampled run (said once), or None for greedy decoding."""

@@ -71,6 +71,9 @@ class GateConfig:
     mode: str = "tolerance"
     metric: str = "relevance"  # what is compared: relevance or task_success
     false_activation_tolerance: float = 0.0
+    # --jarvis-gate-margin: a significant fall of the fine-tuned routing margins (nats, mean per case)
+    # beyond this fails the gate; None: a significant fall is a warning only.
+    margin_tolerance: float | None = None
     require_baseline: bool = False
     baseline_path: str = DEFAULT_BASELINE_PATH
     blessing: bool = False  # this run replaces the baseline: an unreadable one is not a failure
@@ -296,6 +299,39 @@ def _false_activation_check(
     return [], [f"gate: false activation {current:.2f} held within tolerance of baseline {reference:.2f}"]
 
 
+def _margin_check(
+    cases: Sequence[ScoredCase], baseline: Baseline, config: GateConfig
+) -> tuple[list[GateViolation], list[str]]:
+    """Compare the fine-tuned routing margins with the baseline's, case by case (paired test over cases).
+
+    A significant fall is reported even while relevance holds: the cases are getting closer to
+    flipping. With ``margin_tolerance`` it fails the gate once the mean fall exceeds it.
+    """
+    from evals.stats import paired_block
+
+    pairs = [
+        (c.finetuned.probe.routing_margin, baseline.cases[c.id].finetuned.probe.routing_margin)  # type: ignore[union-attr]
+        for c in cases
+        if c.id in baseline.cases and c.finetuned.probe is not None and baseline.cases[c.id].finetuned.probe is not None
+    ]
+    if not pairs:
+        return [], []
+    block = paired_block([now - then for now, then in pairs])
+    if not (block.significant and block.mean_diff < 0):
+        return [], []
+    fall = -block.mean_diff
+    told = (
+        f"fine-tuned routing margins fell by {fall:.2f} nats per case against the baseline "
+        f"(95% CI [{block.ci_low:+.2f}, {block.ci_high:+.2f}], sign test p={block.sign_test_p:.2g}, "
+        f"{block.losses} of {block.n} cases lower)"
+    )
+    tolerance = config.margin_tolerance
+    if tolerance is not None and fall > tolerance + _EPS:
+        message = f"gate: {told}, beyond --jarvis-gate-margin {tolerance:g}"
+        return [GateViolation(rule="margin", baseline=0.0, current=-fall, tolerance=tolerance, message=message)], []
+    return [], [f"gate: warning: {told}; the answers may not have changed yet, but these cases are nearer to flipping"]
+
+
 def _robustness_check(
     cases: Sequence[ScoredCase], baseline: Baseline, config: GateConfig
 ) -> tuple[list[GateViolation], list[str]]:
@@ -424,6 +460,9 @@ def evaluate_gate(
     silent, silent_notices = _false_activation_check(cases, baseline, config)
     violations += silent
     notices += silent_notices
+    margin, margin_notices = _margin_check(cases, baseline, config)
+    violations += margin
+    notices += margin_notices
     if results.robustness is not None and adapter in (None, results.primary):  # the primary's curve
         robust, robust_notices = _robustness_check(cases, baseline, config)
         violations += robust

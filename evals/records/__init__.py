@@ -11,6 +11,7 @@
 
 from evals.records.codec import decode, encode
 from evals.records.migrate import FORMAT_VERSION
+from evals.records.probe import NEAR_TIE_NATS, NO_CALL, ProbeCase
 from evals.records.results import BASELINE_SECTIONS, RunResults
 from evals.records.scores import (
     BASE_ARM,
@@ -52,6 +53,8 @@ from evals.records.sections import (
     GateViolation,
     Leaderboard,
     LeaderboardRow,
+    MarginBlock,
+    MarginSection,
     NoiseExample,
     NoiseFloor,
     PairedBlock,
@@ -78,6 +81,9 @@ from evals.records.suite import (
 )
 
 __all__ = [
+    "NEAR_TIE_NATS",
+    "NO_CALL",
+    "ProbeCase",
     "BASELINE_SECTIONS",
     "BASE_ARM",
     "DEFAULT_MAX_NEW_TOKENS",
@@ -125,6 +131,8 @@ __all__ = [
     "PairedBlock",
     "PairedStats",
     "PowerBlock",
+    "MarginBlock",
+    "MarginSection",
     "PowerSection",
     "Robustness",
     "RunMetadata",

@@ -15,6 +15,7 @@ from evals.records.sections import (
     EnvironmentChange,
     GateOutcome,
     Leaderboard,
+    MarginSection,
     NoiseFloor,
     PairedStats,
     PowerSection,
@@ -56,6 +57,8 @@ class RunResults:
     robustness: Robustness | None = None
     # Keyed by adapter: the smallest relevance drop the run can detect (evals/power.py).
     power: Mapping[str, PowerSection] = field(default_factory=dict)
+    # Keyed by adapter: the routing probe's margins against the base's (evals/margins.py); empty unprobed.
+    margins: Mapping[str, MarginSection] = field(default_factory=dict)
     # Keyed by adapter, sampled runs only (N > 1): pass@k, pass^k and unstable cases (evals/sampling.py).
     stability: Mapping[str, StabilitySection] = field(default_factory=dict)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from evals.records.codec import count, score
+from evals.records.probe import ProbeCase
 from evals.records.suite import Case
 
 BASE_ARM = "base"
@@ -161,6 +162,9 @@ class ArmScore:
     state_diff: tuple[str, ...] = ()  # "volume: 50 -> 60", one line per changed field
     unmet: tuple[str, ...] = ()  # why task success is 0, one line per unmet part
     samples: tuple[SampleScore, ...] = ()  # every sampled answer, sample 0 first; () for one answer
+    # The forced-choice routing probe of this arm on this case (evals/probe.py): how strongly it
+    # prefers the right tool, in nats. None where not measured (--jarvis-no-probe, a server).
+    probe: ProbeCase | None = None
 
     def value(self, metric: str) -> float | None:
         """The score ``metric`` compares: relevance, or task success (None where not measured)."""

@@ -42,6 +42,35 @@ class PairedStats:
 
 
 @dataclass(frozen=True)
+class MarginBlock:
+    """The routing probe over one group of cases (evals/margins.py): each arm's margins, and their paired difference.
+
+    Margins are in nats: log P(best expected tool) - log P(best other candidate) as the start of
+    the answer; ``diff`` compares the fine-tuned arm's margin with the base's, case by case.
+    """
+
+    n: int
+    base_mean: float
+    finetuned_mean: float
+    base_correct: int  # cases whose forced choice is right
+    finetuned_correct: int
+    base_near_ties: int  # |margin| below the section's near-tie band
+    finetuned_near_ties: int
+    diff: PairedBlock
+
+
+@dataclass(frozen=True)
+class MarginSection:
+    """One adapter's routing margins against the base's: globally, per category, and the cases at risk."""
+
+    near_tie: float  # nats
+    overall: MarginBlock
+    by_category: Mapping[str, MarginBlock] = field(default_factory=dict)
+    # Fine-tuned cases whose forced choice is right but within the near-tie band: (case id, margin).
+    at_risk: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass(frozen=True)
 class PowerBlock:
     """What one group of cases can detect (evals/power.py): the smallest drop caught at the section's power."""
 

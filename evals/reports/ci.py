@@ -14,6 +14,7 @@ from html import escape
 
 from evals.power import sentence as power_sentence
 from evals.records import RunResults, ScoredCase, Stats
+from evals.reports.margins import summary_line as margin_line
 from evals.reports.stability import summary_line as stability_line
 from evals.reports.task import gain, measured
 from evals.verdict import category_stats, format_pct, regressions, significance_sentence, verdict_of
@@ -48,6 +49,8 @@ def markdown_summary(results: RunResults) -> str:
         lines += ["", f"**Power:** {_md(power_sentence(power))}."]
     if (stable := stability_line(results)) is not None:  # sampled answers only
         lines += ["", f"**Stability:** {_md(stable)}."]
+    if (margin := margin_line(results)) is not None:  # probed runs only
+        lines += ["", f"**Routing margin:** {_md(margin)}."]
     lines += [
         "",
         f"Model {_code(m.model)} + adapter {_code(m.adapter)} ({_md(m.quantization)}, {_md(m.device)}), "

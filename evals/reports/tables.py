@@ -72,6 +72,15 @@ SAMPLED_COLUMNS: tuple[str, ...] = (
 )
 
 
+# Appended last in runs the routing probe measured: each arm's margin (nats) and near-tie flag.
+PROBE_COLUMNS: tuple[str, ...] = (
+    "routing_margin_base",
+    "routing_margin_finetuned",
+    "near_tie_base",
+    "near_tie_finetuned",
+)
+
+
 def results_rows(results: RunResults) -> tuple[list[str], list[dict[str, object]]]:
     """Return the per-case table: its columns and one row per scored case, every score included."""
     rows: list[dict[str, object]] = [
@@ -100,14 +109,23 @@ def results_rows(results: RunResults) -> tuple[list[str], list[dict[str, object]
         for c in results.pairs()
     ]
     columns = [*COLUMNS, *VERSION_2_COLUMNS] if results.summary().overall.has_valid_call else list(COLUMNS)
-    if results.stability_for() is None:  # one answer per case: the table of every earlier round
-        return [*columns, *TASK_COLUMNS], rows
-    for row, c in zip(rows, results.pairs(), strict=True):
-        row["samples"] = max(c.base.n_samples, c.finetuned.n_samples)
-        for arm in ("base", "finetuned"):
-            row[f"{arm}_pass_all"] = pass_all(c.arm(arm))
-            row[f"{arm}_unstable"] = case_unstable(c.arm(arm))
-    return [*columns, *TASK_COLUMNS, *SAMPLED_COLUMNS], rows
+    columns += TASK_COLUMNS
+    if results.stability_for() is not None:  # sampled answers only
+        columns += SAMPLED_COLUMNS
+        for row, c in zip(rows, results.pairs(), strict=True):
+            row["samples"] = max(c.base.n_samples, c.finetuned.n_samples)
+            for arm in ("base", "finetuned"):
+                row[f"{arm}_pass_all"] = pass_all(c.arm(arm))
+                row[f"{arm}_unstable"] = case_unstable(c.arm(arm))
+    section = results.margins.get(results.primary)
+    if section is not None:  # probed runs only: an unprobed run's table is that of every earlier round
+        columns += PROBE_COLUMNS
+        for row, c in zip(rows, results.pairs(), strict=True):
+            for arm in ("base", "finetuned"):
+                probe = c.arm(arm).probe
+                row[f"routing_margin_{arm}"] = "" if probe is None else round(probe.routing_margin, 4)
+                row[f"near_tie_{arm}"] = "" if probe is None else probe.is_near_tie(section.near_tie)
+    return columns, rows
 
 
 _TASK_FIELDS = ("task_success", "tool_names_ok", "arguments_ok", "abstained")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from evals.power import sentence as power_sentence
 from evals.records import GateOutcome, Leaderboard, PairedBlock, PairedStats, Robustness, RunResults, Stats
+from evals.reports.margins import summary_line as margin_line
 from evals.reports.stability import CLUSTERED
 from evals.reports.stability import summary_line as stability_line
 from evals.reports.task import FALSE_ACTIVATION, arrow, measured, share
@@ -155,6 +156,8 @@ def summary_lines(
             lines.append(f"power: {power_sentence(power)}")
         if (stable := stability_line(results)) is not None:  # sampled answers only
             lines.append(f"stability: {stable}")
+        if (margin := margin_line(results)) is not None:  # probed runs only
+            lines.append(f"routing margin: {margin}")
         if results.robustness is not None:
             lines.extend(robustness_lines(results.robustness))
         meta = results.metadata

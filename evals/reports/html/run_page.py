@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from evals.power import sentence as power_sentence
 from evals.records import ArmScore, PairedBlock, RunResults, ScoredCase, Stats
 from evals.reports.charts import BASE_COLOR, FINETUNED_COLOR, VERDICT_COLORS
+from evals.reports.html.margin_parts import html_section as margin_section
 from evals.reports.html.parts import Cell, Row, cases_section, dl, esc, kpi, num, page, section, sign_css
 from evals.reports.html.stability_parts import stability_section
 from evals.reports.html.task_parts import css_for
@@ -55,6 +56,7 @@ def render_html(results: RunResults, *, chart: str | None = None, curve: str | N
         section("Charts", f'<div class="chart">{chart}</div>', open_=True, id_="charts"),
         _category_section(results),
         *([stable] if (stable := stability_section(results)) is not None else []),
+        *([margin] if (margin := margin_section(results)) is not None else []),
         *([_robustness_section(results, curve)] if curve is not None else []),
         cases_section(rows, [label for label, _, _ in columns], "Cases", _case_legend(results)),
     ]

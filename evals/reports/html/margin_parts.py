@@ -1,0 +1,49 @@
+"""The HTML run page's Routing margins section: the table per category, the cases at risk, a bar per case."""
+
+from __future__ import annotations
+
+from evals.records import RunResults
+from evals.reports.html.parts import esc, num, section
+from evals.reports.margins import EXPLAIN, HEADERS, at_risk_text, case_margins, margins, rows
+
+
+def html_section(results: RunResults) -> str | None:
+    """The Routing margins section of the HTML page: the table, the cases at risk, a bar per case."""
+    section_ = margins(results)
+    if section_ is None:
+        return None
+    head = "".join(f'<th scope="col">{esc(h)}</th>' for h in HEADERS)
+    body = "".join(
+        f'<tr><th scope="row">{esc(row[0])}</th>' + "".join(num(cell) for cell in row[1:]) + "</tr>"
+        for row in rows(section_)
+    )
+    table = f'<div class="table-wrap"><table class="stats"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+    cases = case_margins(results)
+    scale = max([abs(m) for _, base, tuned, _ in cases for m in (base, tuned)] + [1.0])
+    bars = "".join(
+        f'<tr><th scope="row">{esc(case)}</th>'
+        + "".join(_bar(margin, scale, section_.near_tie) for margin in (base, tuned))
+        + "</tr>"
+        for case, base, tuned, _ in cases
+    )
+    bar_table = (
+        '<div class="table-wrap"><table class="stats"><thead><tr><th scope="col">case</th>'
+        '<th scope="col">base margin</th><th scope="col">fine-tuned margin</th></tr></thead>'
+        f"<tbody>{bars}</tbody></table></div>"
+    )
+    note = f"{EXPLAIN}. Near tie: |margin| < {section_.near_tie:g} nats, where a small change of the weights could flip the choice."
+    risk = f"Cases at risk (fine-tuned right, within the near-tie band): {at_risk_text(section_)}."
+    content = f'<p class="note">{esc(note)}</p>{table}<p class="note">{esc(risk)}</p>{bar_table}'
+    return section("Routing margins", content, open_=True, id_="margins")
+
+
+def _bar(margin: float, scale: float, near_tie: float) -> str:
+    """A cell with the margin and a bar from the middle: right of it for a right choice, left for a wrong one."""
+    width = 50.0 * min(1.0, abs(margin) / scale)
+    left = 50.0 if margin >= 0 else 50.0 - width
+    colour = "#b58900" if abs(margin) < near_tie else ("#2e7d32" if margin >= 0 else "#c62828")
+    return (
+        f'<td class="num"><div style="position:relative;height:0.9em;background:#eee;min-width:8em">'
+        f'<div style="position:absolute;left:{left:.1f}%;width:{width:.1f}%;height:100%;background:{colour}"></div>'
+        f"</div>{margin:+.2f}</td>"
+    )
