@@ -302,7 +302,7 @@ from evals.backends.hf import BatchGenerator
 
 @pytest.fixture(scope="session", autouse=True)
 def ctrl_c_in_generation():
-    def interrupted(self, texts):
+    def interrupted(self, texts, seeds=()):
         raise KeyboardInterrupt
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(BatchGenerator, "__call__", interrupted)

@@ -186,11 +186,11 @@ from evals.backends.hf import BatchGenerator
 def ctrl_c_on_the_second_batch():
     calls = []
     original = BatchGenerator.__call__
-    def interrupted(self, texts):
+    def interrupted(self, texts, seeds=()):
         calls.append(len(texts))
         if len(calls) == 2:
             raise KeyboardInterrupt
-        return original(self, texts)
+        return original(self, texts, seeds)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(BatchGenerator, "__call__", interrupted)
         yield

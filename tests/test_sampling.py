@@ -131,3 +131,37 @@ def test_an_arms_scores_over_samples_are_its_rates_and_sample_0_is_shown() -> No
     assert one.samples == () and one.relevance == 1.0 and one.successes("relevance") == (True,)
     result = score_case(case, {BASE_ARM: [bad, bad, bad], "lora": [good, good, bad]}, suite)
     assert result.versus("lora").relevance_delta == pytest.approx(2 / 3)
+
+
+# --- budgets -----------------------------------------------------------------------------------
+
+
+def test_the_budget_line_counts_answers_and_estimates_from_the_last_runs_measured_rate(tmp_path: Path) -> None:
+    import json
+
+    from evals.budget import budget_line, measured_rate, shape
+
+    assert shape(30, 2, 5) == "30 cases x 2 arms x 5 samples = 300 answers"
+    assert shape(30, 2, 1) == "30 cases x 2 arms = 60 answers"
+    results = tmp_path / "benchmark_results.json"
+    assert measured_rate(results) is None  # no earlier run: no time is made up
+    assert "no earlier run on record" in budget_line(300, shape(30, 2, 5), None)
+    meta = {"generation_seconds": 60.0, "n_fresh_answers": 60, "n_new_tokens": 1200, "device": "cpu"}
+    results.write_text(json.dumps({"metadata": meta}))
+    rate = measured_rate(results)
+    assert rate is not None and rate.seconds_per_answer == 1.0 and rate.tokens_per_second == 20.0
+    line = budget_line(300, shape(30, 2, 5), rate)
+    assert line.startswith("300 answers to generate (30 cases x 2 arms x 5 samples = 300 answers)")
+    assert "about 5 min at the last run's 1.00 s per answer, 20 tok/s" in line
+    results.write_text(json.dumps({"metadata": {**meta, "n_fresh_answers": 0}}))  # a cached run measured nothing
+    assert measured_rate(results) is None
+
+
+def test_check_counts_the_generations_to_come() -> None:
+    from evals.cli.check import CheckOptions, check_budget
+
+    suite = load_suite(None)
+    row = check_budget(suite, CheckOptions(decoding="sampled", samples=5, reports=Path("/nonexistent")))
+    assert row.status == "ok" and "300 answers to generate" in row.detail
+    refused = check_budget(suite, CheckOptions(samples=5))
+    assert refused.status == "FAIL" and "--decoding sampled" in (refused.fix or "")
