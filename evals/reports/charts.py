@@ -318,3 +318,42 @@ def build_robustness_figure(results: RunResults) -> Figure:
     ax_rel.set_ylabel("mean relevance")
     ax_rel.legend(loc="lower left", fontsize=9, frameon=False)
     return fig
+
+
+def build_margin_figure(results: RunResults) -> Figure:
+    """Return the margin-shift chart: each case's base margin against its fine-tuned margin (nats).
+
+    Above the diagonal the adapter prefers the right tool more firmly than the base; right of 0
+    the base already chose right, above 0 the adapter does; the band around 0 is the near-tie zone.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from evals.reports.margins import case_margins, margins
+
+    section = margins(results)
+    if section is None:
+        raise ValueError("build_margin_figure needs a run whose cases were probed")
+    points = case_margins(results)
+    fig = Figure(figsize=(6.4, 5.6), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    base = [b for _, b, _, _ in points]
+    tuned = [t for _, _, t, _ in points]
+    low = min([*base, *tuned, -section.near_tie]) - 0.5
+    high = max([*base, *tuned, section.near_tie]) + 0.5
+    ax.axhspan(
+        -section.near_tie, section.near_tie, color="#f2c94c", alpha=0.25, label=f"near tie (< {section.near_tie:g} nat)"
+    )
+    ax.plot([low, high], [low, high], color="#888888", linewidth=1, linestyle="--", label="no change")
+    ax.axhline(0, color="#444444", linewidth=0.8)
+    ax.axvline(0, color="#444444", linewidth=0.8)
+    colours = ["#2e7d32" if t > 0 else "#c62828" for t in tuned]
+    ax.scatter(base, tuned, c=colours, s=28, zorder=3)
+    ax.set_xlim(low, high)
+    ax.set_ylim(low, high)
+    ax.set_xlabel("base routing margin (nats)")
+    ax.set_ylabel("fine-tuned routing margin (nats)")
+    ax.set_title(f"Margin shift, {len(points)} cases (green: fine-tuned forced choice right)")
+    ax.legend(loc="lower right", fontsize=8)
+    return fig

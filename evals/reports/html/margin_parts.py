@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from evals.records import RunResults
+from evals.reports.charts import build_margin_figure
 from evals.reports.html.parts import esc, num, section
 from evals.reports.margins import EXPLAIN, HEADERS, at_risk_text, case_margins, margins, rows
 
@@ -33,7 +34,13 @@ def html_section(results: RunResults) -> str | None:
     )
     note = f"{EXPLAIN}. Near tie: |margin| < {section_.near_tie:g} nats, where a small change of the weights could flip the choice."
     risk = f"Cases at risk (fine-tuned right, within the near-tie band): {at_risk_text(section_)}."
-    content = f'<p class="note">{esc(note)}</p>{table}<p class="note">{esc(risk)}</p>{bar_table}'
+    from evals.reports.html.run_page import chart_svg  # the page imports this module: not at import time
+
+    chart = chart_svg(build_margin_figure(results), "Margin shift: base against fine-tuned routing margin per case")
+    content = (
+        f'<p class="note">{esc(note)}</p>{table}<p class="note">{esc(risk)}</p>'
+        f'<div class="chart">{chart}</div>{bar_table}'
+    )
     return section("Routing margins", content, open_=True, id_="margins")
 
 
