@@ -101,6 +101,7 @@ def jarvis_run(request: pytest.FixtureRequest) -> EvalRun:
             with visible(request.config):  # progress goes to the real stderr, not the first test's output
                 run.ensure_answers()
                 run.ensure_probes()
+                run.ensure_drift()
         except JarvisError as exc:
             session.fatal = str(exc)
     if session.fatal is not None:

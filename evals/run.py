@@ -32,6 +32,8 @@ from evals.records import (
     NATIVE_TOOLS,
     Case,
     CaseResult,
+    DriftPrompt,
+    DriftSection,
     GenerationSettings,
     ProbeCase,
     RunMetadata,
@@ -41,6 +43,7 @@ from evals.records import (
     decode,
     encode,
 )
+from evals.records.probe import summarize_drift
 from evals.scoring import score_pair, summarize
 
 # Cached prompts a served run asks again before trusting the rest of an arm's cached answers.
@@ -62,6 +65,7 @@ class EvalRun:
     answers: dict[tuple[str, str], Answer] = field(default_factory=dict)  # (arm name, case id): sample 0's
     sample_answers: dict[tuple[str, str], tuple[Answer, ...]] = field(default_factory=dict)  # every sample's
     probes: dict[tuple[str, str], ProbeCase] = field(default_factory=dict)  # (arm name, case id)
+    drift: dict[str, DriftSection] = field(default_factory=dict)  # adapter name
     scored: dict[tuple[str, str], ScoredCase] = field(default_factory=dict)  # (adapter name, case id)
     warnings: list[str] = field(default_factory=list)
     scope: str = ""  # why the selection is partial ("quick mode", "-k 'volume'"...), "" for the whole suite
@@ -271,6 +275,51 @@ class EvalRun:
                     }
                 )
 
+    def ensure_drift(self) -> None:
+        """Measure each adapter's drift from the base on the neutral prompts once: cached per adapter and prompt.
+
+        It goes with the probe (--jarvis-no-probe turns both off) and runs only on a full run's
+        adapters whose cases were probed: it reads the model's probabilities the same way.
+        """
+        if not self.config.probe or self._probe_skipped or not self.selected or self.scope:
+            return  # a partial run (quick, -k, one category) is a quick look: drift waits for the full run
+        drift = getattr(self.backend, "drift", None)
+        from evals.drift import load_neutral_set
+
+        neutral = load_neutral_set()
+        label = f"{neutral.name} {neutral.version}".strip()
+        cache = self._cache()
+        for arm in self.arms:
+            if arm.is_base or arm.name in self.drift:
+                continue
+            keys = []
+            if cache is not None:
+                answer_keys = cache.keys(
+                    self.backend.arm_identity(arm), [self.ask(p.prompt, neutral.system_prompt) for p in neutral.prompts]
+                )
+                keys = [drift_key(k, label) for k in answer_keys]
+            found = cache.get(keys) if cache is not None else {}
+            if keys and all(k in found for k in keys):
+                rows = [decode(DriftPrompt, json.loads(found[k].text)) for k in keys]
+            elif drift is None:
+                return  # the probe said why it was skipped; drift needs the same access to the model
+            else:
+                try:
+                    rows = drift(arm, neutral)
+                except (JarvisError, ValueError) as exc:
+                    self._skip_probe(f"drift: {exc}")
+                    return
+                if cache is not None:
+                    cache.store.put_many(
+                        {
+                            k: CachedAnswer(text=json.dumps(encode(r), ensure_ascii=False), new_tokens=0)
+                            for k, r in zip(keys, rows, strict=True)
+                        }
+                    )
+            self.drift[arm.name] = DriftSection(
+                neutral_set=label, summary=summarize_drift(arm.name, rows), prompts=tuple(rows)
+            )
+
     def _skip_probe(self, why: str) -> None:
         self._probe_skipped = why
         print(f"[jarvis] routing margins skipped: {why} (--jarvis-no-probe silences this)", file=sys.stderr, flush=True)
@@ -444,10 +493,16 @@ class EvalRun:
             statistics=summarize(cases),
             results=cases,
             warnings=tuple(dict.fromkeys((*self.warnings, *self.backend.stats.notices))),
+            drift={name: d for name, d in self.drift.items() if any(name in c.arms for c in cases)},
         )
 
 
 PROBE_KEY_VERSION = "probe-1"
+
+
+def drift_key(answer_key: str, neutral_set: str) -> str:
+    """The cache key of one neutral prompt's drift record under one adapter (its answer's key, marked)."""
+    return hashlib.sha256(f"drift-1|{neutral_set}|{answer_key}".encode()).hexdigest()
 
 
 def probe_key(answer_key: str) -> str:

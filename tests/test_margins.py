@@ -139,3 +139,44 @@ def test_a_run_probes_every_case_caches_the_probes_and_no_probe_turns_it_off(
     off.assert_outcomes(passed=10)
     unprobed = json.loads(path.read_text())
     assert not unprobed.get("margins") and all(c["arms"]["base"]["probe"] is None for c in unprobed["results"])
+
+
+def test_a_full_run_measures_drift_caches_it_and_the_baseline_keeps_it(
+    pytester: pytest.Pytester, tiny_model_dir: Path, tiny_adapter_dir: Path
+) -> None:
+    pytester.makepyfile(test_bench=TEST_FILE)
+    args = [
+        "-m", "jarvis", f"--jarvis-model={tiny_model_dir}", f"--jarvis-adapter={tiny_adapter_dir}",
+        "--jarvis-quant=none", "--jarvis-max-new-tokens=4", f"--jarvis-cache-dir={pytester.path / 'cache'}",
+        "--jarvis-assert=none", "-p", "no:cacheprovider",
+    ]  # fmt: skip
+    cold = pytester.runpytest(*args, "--jarvis-save-baseline")
+    cold.assert_outcomes(passed=30)
+    data = json.loads((pytester.path / "reports" / "benchmark_results.json").read_text())
+    drift = data["drift"][data["metadata"]["primary"]]
+    assert drift["summary"]["prompts"] == len(drift["prompts"]) >= 20
+    assert drift["summary"]["mean_kl"] > 0  # the tiny LoRA is not zero: it moves the model everywhere
+    assert "drift: mean KL(base || fine-tuned)" in cold.stdout.str()
+    blessed = json.loads((pytester.path / "reports" / "baseline.json").read_text())
+    assert blessed["drift"] == data["drift"]
+    warm = pytester.runpytest(*args)
+    warm.assert_outcomes(passed=30)
+    again = json.loads((pytester.path / "reports" / "benchmark_results.json").read_text())
+    assert again["metadata"]["load_seconds"] == 0 and again["drift"] == data["drift"]  # all from the cache
+
+
+def test_an_adapter_drifting_much_more_than_the_baselines_is_flagged() -> None:
+    from evals.records import DriftSection, DriftSummary
+
+    def with_drift(cases: list[ScoredCase], kl: float):  # type: ignore[no-untyped-def]
+        summary = DriftSummary(arm="lora", prompts=24, tokens=500, mean_kl=kl, token_mean_kl=kl)
+        return replace(make_results(cases), drift={"lora": DriftSection("neutral_fr 1.0", summary)})
+
+    cases = [probed(f"c{i}", "commands", -3.0, 4.0) for i in range(10)]
+    baseline = replace(Baseline.from_results(with_drift(cases, 0.4)), path=PATH)
+    for kl, flagged in ((0.7, False), (0.9, True)):
+        results = with_drift(cases, kl)
+        results = replace(results, baseline_comparison={"lora": baseline_section(results.pairs(), baseline)})
+        outcome = evaluate_gate(results, baseline, GateConfig(baseline_path=PATH), executed=10)
+        assert outcome.status == "passed"  # a warning, not a failure
+        assert any("drift outside the task 0.900" in r for r in outcome.reasons) == flagged

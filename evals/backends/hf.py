@@ -40,9 +40,10 @@ from evals.fingerprints import NO_ADAPTER, fingerprint_adapter_info, fingerprint
 from evals.hfload import load_base, load_tokenizer, quiet_loading
 from evals.models import AdapterInfo, context_window, embedded_fingerprint, inspect_adapter, is_embedded, resolve_model
 from evals.progress import progress
-from evals.records import Case, GenerationSettings, ProbeCase, Suite
+from evals.records import BASE_ARM, Case, DriftPrompt, GenerationSettings, ProbeCase, Suite
 
 if TYPE_CHECKING:
+    from evals.drift import NeutralSet
     from evals.plan import RunPlan
 
 # Neutral sampling values for greedy decoding. Left unset, transformers fills them from the
@@ -411,6 +412,15 @@ class HFBackend:
         self.load([arm])
         with self._as_arm(arm) as model:
             return probe_cases(model, self.tokenizer, suite, cases, arm.name, prompt_format)
+
+    def drift(self, arm: Arm, neutral: NeutralSet) -> list[DriftPrompt]:
+        """How far ``arm`` moved from the base on the neutral prompts (evals/drift.py)."""
+        from evals.drift import measure_drift
+
+        self.load([arm])
+        return measure_drift(
+            self.tokenizer, neutral, lambda: self._as_arm(Arm(BASE_ARM)), lambda: self._as_arm(arm), arm.name
+        )
 
     def _sampling(self, settings: GenerationSettings) -> Sampling | None:
         """The sampling parameters of a sampled run (said once), or None for greedy decoding."""

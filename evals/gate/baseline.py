@@ -189,7 +189,8 @@ class Baseline:
             if results.primary in r.arms
         )
         meta = replace(results.metadata, adapters={results.primary: results.metadata.adapter})
-        return cls(RunResults(metadata=meta, statistics=summarize(cases), results=cases))
+        drift = {results.primary: d} if (d := results.drift_for()) is not None else {}
+        return cls(RunResults(metadata=meta, statistics=summarize(cases), results=cases, drift=drift))
 
     def lacks_task_success(self, suite: Suite) -> bool:
         """True when the suite says what should happen for a case the file has no task success for (an earlier version)."""
@@ -204,9 +205,8 @@ class Baseline:
             for r in self.results.results
         )
         meta = replace(self.metadata, metric_version=metric_version)
-        return replace(
-            self, results=RunResults(metadata=meta, statistics=summarize(cases), results=cases), rescore=False
-        )
+        rescored = RunResults(metadata=meta, statistics=summarize(cases), results=cases, drift=self.results.drift)
+        return replace(self, results=rescored, rescore=False)
 
     def to_dict(self) -> dict[str, Any]:
         return self.results.as_baseline()

@@ -332,6 +332,26 @@ def _margin_check(
     return [], [f"gate: warning: {told}; the answers may not have changed yet, but these cases are nearer to flipping"]
 
 
+# Drift beyond this multiple of the baseline's (and this far above it, in nats per token) is flagged.
+DRIFT_FACTOR, DRIFT_MARGIN = 2.0, 0.05
+
+
+def _drift_check(results: RunResults, baseline: Baseline, adapter: str | None) -> list[str]:
+    """Flag an adapter that moved the model on neutral prompts much more than the baseline's adapter did."""
+    now, then = results.drift_for(adapter), baseline.results.drift_for()
+    if now is None or then is None or now.neutral_set != then.neutral_set:
+        return []
+    current, reference = now.summary.mean_kl, then.summary.mean_kl
+    if current <= max(DRIFT_FACTOR * reference, reference + DRIFT_MARGIN):
+        return []
+    return [
+        f"gate: warning: drift outside the task {current:.3f} nats/token on the neutral prompts, "
+        f"{current / reference:.1f} times the baseline's {reference:.3f}"
+        if reference > 0
+        else f"gate: warning: drift outside the task {current:.3f} nats/token on the neutral prompts, the baseline's was 0"
+    ]
+
+
 def _robustness_check(
     cases: Sequence[ScoredCase], baseline: Baseline, config: GateConfig
 ) -> tuple[list[GateViolation], list[str]]:
@@ -463,6 +483,7 @@ def evaluate_gate(
     margin, margin_notices = _margin_check(cases, baseline, config)
     violations += margin
     notices += margin_notices
+    notices += _drift_check(results, baseline, adapter)
     if results.robustness is not None and adapter in (None, results.primary):  # the primary's curve
         robust, robust_notices = _robustness_check(cases, baseline, config)
         violations += robust

@@ -11,7 +11,7 @@
 
 from evals.records.codec import decode, encode
 from evals.records.migrate import FORMAT_VERSION
-from evals.records.probe import NEAR_TIE_NATS, NO_CALL, ProbeCase
+from evals.records.probe import NEAR_TIE_NATS, NO_CALL, DriftPrompt, DriftSection, DriftSummary, ProbeCase
 from evals.records.results import BASELINE_SECTIONS, RunResults
 from evals.records.scores import (
     BASE_ARM,
@@ -84,6 +84,9 @@ __all__ = [
     "NEAR_TIE_NATS",
     "NO_CALL",
     "ProbeCase",
+    "DriftPrompt",
+    "DriftSection",
+    "DriftSummary",
     "BASELINE_SECTIONS",
     "BASE_ARM",
     "DEFAULT_MAX_NEW_TOKENS",

@@ -171,3 +171,12 @@ def summarize_drift(arm: str, rows: Sequence[DriftPrompt]) -> DriftSummary:
         arm_loglik=math.fsum(r.arm_loglik for r in mine) / len(mine),
         base_loglik=math.fsum(r.base_loglik for r in mine) / len(mine),
     )
+
+
+@dataclass(frozen=True)
+class DriftSection:
+    """One adapter's drift from the base on the neutral prompt set: the summary and every prompt."""
+
+    neutral_set: str  # name and version of the prompt set
+    summary: DriftSummary
+    prompts: tuple[DriftPrompt, ...] = ()

@@ -8,6 +8,7 @@ from typing import Any
 
 from evals.records.codec import decode, encode
 from evals.records.migrate import FORMAT_VERSION, migrate
+from evals.records.probe import DriftSection
 from evals.records.scores import CaseResult, RunMetadata, ScoredCase, Statistics, Summary
 from evals.records.sections import (
     BaselineComparison,
@@ -25,6 +26,8 @@ from evals.records.sections import (
 
 # What a baseline file keeps of a run's results: enough to compare, re-score and gate against.
 BASELINE_SECTIONS = ("metadata", "statistics", "results")
+# Kept in a baseline when the blessed run has them: the drift a later adapter is compared with.
+BASELINE_OPTIONAL = ("drift",)
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,8 @@ class RunResults:
     power: Mapping[str, PowerSection] = field(default_factory=dict)
     # Keyed by adapter: the routing probe's margins against the base's (evals/margins.py); empty unprobed.
     margins: Mapping[str, MarginSection] = field(default_factory=dict)
+    # Keyed by adapter: how far it moved the model on neutral French prompts (evals/drift.py).
+    drift: Mapping[str, DriftSection] = field(default_factory=dict)
     # Keyed by adapter, sampled runs only (N > 1): pass@k, pass^k and unstable cases (evals/sampling.py).
     stability: Mapping[str, StabilitySection] = field(default_factory=dict)
 
@@ -92,6 +97,9 @@ class RunResults:
     def power_for(self, adapter: str | None = None) -> PowerSection | None:
         return self.power.get(adapter or self.primary)
 
+    def drift_for(self, adapter: str | None = None) -> DriftSection | None:
+        return self.drift.get(adapter or self.primary)
+
     def stability_for(self, adapter: str | None = None) -> StabilitySection | None:
         return self.stability.get(adapter or self.primary)
 
@@ -111,4 +119,5 @@ class RunResults:
     def as_baseline(self) -> dict[str, Any]:
         """The baseline file's document: the declared subset of the results (``BASELINE_SECTIONS``)."""
         data = self.to_dict()
-        return {"format_version": FORMAT_VERSION, "kind": "baseline", **{k: data[k] for k in BASELINE_SECTIONS}}
+        kept = [*BASELINE_SECTIONS, *(k for k in BASELINE_OPTIONAL if k in data)]
+        return {"format_version": FORMAT_VERSION, "kind": "baseline", **{k: data[k] for k in kept}}

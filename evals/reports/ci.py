@@ -14,6 +14,7 @@ from html import escape
 
 from evals.power import sentence as power_sentence
 from evals.records import RunResults, ScoredCase, Stats
+from evals.reports.margins import drift_line
 from evals.reports.margins import summary_line as margin_line
 from evals.reports.stability import summary_line as stability_line
 from evals.reports.task import gain, measured
@@ -51,6 +52,8 @@ def markdown_summary(results: RunResults) -> str:
         lines += ["", f"**Stability:** {_md(stable)}."]
     if (margin := margin_line(results)) is not None:  # probed runs only
         lines += ["", f"**Routing margin:** {_md(margin)}."]
+    if (drift := drift_line(results)) is not None:  # full probed runs only
+        lines += ["", f"**Drift:** {_md(drift)}."]
     lines += [
         "",
         f"Model {_code(m.model)} + adapter {_code(m.adapter)} ({_md(m.quantization)}, {_md(m.device)}), "

@@ -97,3 +97,41 @@ def text_lines(results: RunResults) -> list[str]:
     ]
     lines.append("")
     return lines + table_lines(["case", "base", "fine-tuned", "fine-tuned forced choice"], per_case, align="lrrl")
+
+
+def drift_line(results: RunResults) -> str | None:
+    """``mean KL 0.840 nats/token over 24 neutral prompts; fine-tuned log-likelihood of the base's answers ...``."""
+    drift = results.drift_for()
+    if drift is None:
+        return None
+    d = drift.summary
+    return (
+        f"mean KL(base || fine-tuned) {d.mean_kl:.3f} nats/token over {d.prompts} neutral prompts ({drift.neutral_set}); "
+        f"the fine-tuned arm's log-likelihood of the base's answers {d.arm_loglik:+.3f} nats/token "
+        f"against the base's own {d.base_loglik:+.3f}"
+    )
+
+
+def drift_lines(results: RunResults) -> list[str]:
+    """The DRIFT section of the text report: the summary and each neutral prompt; empty when not measured."""
+    drift = results.drift_for()
+    line = drift_line(results)
+    if drift is None or line is None:
+        return []
+    lines = section_title(
+        "DRIFT (outside the task: neutral French prompts, teacher-forced on the base's greedy answer)"
+    )
+    lines += wrap_lines(line + ". 0 means the adapter changes nothing there; it is a forgetting signal.", indent=2)
+    rows = [
+        [
+            p.prompt_id,
+            str(p.answer_tokens),
+            f"{p.mean_kl:.3f}",
+            f"{p.max_kl:.2f}",
+            f"{p.arm_loglik:+.2f}",
+            f"{p.base_loglik:+.2f}",
+        ]
+        for p in drift.prompts
+    ]
+    headers = ["prompt", "tokens", "mean KL", "max KL", "fine-tuned loglik", "base loglik"]
+    return lines + table_lines(headers, rows, align="lrrrrr")

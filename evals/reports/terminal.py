@@ -6,6 +6,7 @@ from pathlib import Path
 
 from evals.power import sentence as power_sentence
 from evals.records import GateOutcome, Leaderboard, PairedBlock, PairedStats, Robustness, RunResults, Stats
+from evals.reports.margins import drift_line
 from evals.reports.margins import summary_line as margin_line
 from evals.reports.stability import CLUSTERED
 from evals.reports.stability import summary_line as stability_line
@@ -158,6 +159,8 @@ def summary_lines(
             lines.append(f"stability: {stable}")
         if (margin := margin_line(results)) is not None:  # probed runs only
             lines.append(f"routing margin: {margin}")
+        if (drift := drift_line(results)) is not None:  # full probed runs only
+            lines.append(f"drift: {drift}")
         if results.robustness is not None:
             lines.extend(robustness_lines(results.robustness))
         meta = results.metadata

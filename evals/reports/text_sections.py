@@ -22,6 +22,7 @@ from evals.records import (
     Robustness,
     RunResults,
 )
+from evals.reports.margins import drift_lines
 from evals.reports.margins import text_lines as margin_lines
 from evals.reports.stability import CLUSTERED
 from evals.reports.text_blocks import section_title, table_lines, wrap_lines
@@ -60,6 +61,7 @@ def later_sections(results: RunResults) -> list[list[str]]:
         out.append(_power_section(power, results.noise))
     out.append(stability_lines(results))  # empty for one answer per case
     out.append(margin_lines(results))  # empty when nothing was probed
+    out.append(drift_lines(results))  # empty when drift was not measured
     if results.robustness is not None:
         out.append(_robustness_section(results.robustness))
     if (comparison := results.comparison_for()) is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from evals.records import RunResults
 from evals.reports.charts import build_margin_figure
 from evals.reports.html.parts import esc, num, section
-from evals.reports.margins import EXPLAIN, HEADERS, at_risk_text, case_margins, margins, rows
+from evals.reports.margins import EXPLAIN, HEADERS, at_risk_text, case_margins, drift_line, margins, rows
 
 
 def html_section(results: RunResults) -> str | None:
@@ -54,3 +54,24 @@ def _bar(margin: float, scale: float, near_tie: float) -> str:
         f'<div style="position:absolute;left:{left:.1f}%;width:{width:.1f}%;height:100%;background:{colour}"></div>'
         f"</div>{margin:+.2f}</td>"
     )
+
+
+def drift_section(results: RunResults) -> str | None:
+    """The Drift section of the HTML page: the summary line and a row per neutral prompt."""
+    drift = results.drift_for()
+    line = drift_line(results)
+    if drift is None or line is None:
+        return None
+    heads = ["prompt", "base answer", "tokens", "mean KL", "max KL", "fine-tuned loglik", "base loglik"]
+    body = "".join(
+        f'<tr><th scope="row">{esc(p.prompt_id)}</th><td>{esc(p.answer)}</td>{num(str(p.answer_tokens))}'
+        f"{num(f'{p.mean_kl:.3f}')}{num(f'{p.max_kl:.2f}')}{num(f'{p.arm_loglik:+.2f}')}{num(f'{p.base_loglik:+.2f}')}</tr>"
+        for p in drift.prompts
+    )
+    table = (
+        '<div class="table-wrap"><table class="stats"><thead><tr>'
+        + "".join(f'<th scope="col">{esc(h)}</th>' for h in heads)
+        + f"</tr></thead><tbody>{body}</tbody></table></div>"
+    )
+    note = f"Outside the task: {line}. 0 means the adapter changes nothing there; it is a forgetting signal."
+    return section("Drift outside the task", f'<p class="note">{esc(note)}</p>{table}', open_=False, id_="drift")

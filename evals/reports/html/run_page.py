@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from evals.power import sentence as power_sentence
 from evals.records import ArmScore, PairedBlock, RunResults, ScoredCase, Stats
 from evals.reports.charts import BASE_COLOR, FINETUNED_COLOR, VERDICT_COLORS
+from evals.reports.html.margin_parts import drift_section
 from evals.reports.html.margin_parts import html_section as margin_section
 from evals.reports.html.parts import Cell, Row, cases_section, dl, esc, kpi, num, page, section, sign_css
 from evals.reports.html.stability_parts import stability_section
@@ -57,6 +58,7 @@ def render_html(results: RunResults, *, chart: str | None = None, curve: str | N
         _category_section(results),
         *([stable] if (stable := stability_section(results)) is not None else []),
         *([margin] if (margin := margin_section(results)) is not None else []),
+        *([drift] if (drift := drift_section(results)) is not None else []),
         *([_robustness_section(results, curve)] if curve is not None else []),
         cases_section(rows, [label for label, _, _ in columns], "Cases", _case_legend(results)),
     ]
