@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from evals.adapters import find_latest_adapter
 from evals.backends.base import Arm, Prompt
 from evals.backends.hf import HFBackend
 from evals.drift import DEFAULT_DRIFT_TOKENS, load_neutral_set, measure_drift
@@ -29,8 +30,6 @@ from evals.records import GenerationSettings
 from evals.records.codec import encode
 from evals.records.probe import summarize_drift, summarize_probe
 from evals.suite import load_suite
-
-DEMO_ADAPTER = "/work/main/output/20261207-031425/final"
 
 
 @contextmanager
@@ -44,7 +43,7 @@ def timed(name: str, wall: dict[str, list[float]], cpu: dict[str, list[float]]) 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--adapter", default=DEMO_ADAPTER)
+    parser.add_argument("--adapter", default=None, help="adapter folder (default: the newest output/*/final)")
     parser.add_argument("--quant", default="none", help="4bit | 8bit | none (fp32 on CPU)")
     parser.add_argument("--max-new-tokens", type=int, default=64, help="the run's default")
     parser.add_argument("--drift-tokens", type=int, default=DEFAULT_DRIFT_TOKENS)
@@ -53,7 +52,7 @@ def main() -> None:
     args = parser.parse_args()
 
     suite = load_suite()
-    base, tuned = Arm("base"), Arm("demo", args.adapter)
+    base, tuned = Arm("base"), Arm("demo", args.adapter or str(find_latest_adapter("output")))
     backend = HFBackend("embedded", args.quant, False, [base, tuned])
     start = time.perf_counter()
     backend.load([base, tuned])

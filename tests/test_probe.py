@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from evals.adapters import find_latest_adapter
 from evals.drift import NeutralSet, load_neutral_set, measure_drift
 from evals.errors import JarvisError
 from evals.probe import Candidate, call_opening, candidates_for, probe_cases, render_case, score_prompts
@@ -18,7 +19,8 @@ from evals.records.probe import NO_CALL, DriftPrompt, ProbeCase, choose, summari
 from evals.suite import load_suite
 from tests.tiny import CHATML, make_lora
 
-DEMO_ADAPTER = Path("/work/main/output/20261207-031425/final")
+# The demo adapter of this checkout (`jarvis-evals train`), when one was trained: never another folder's.
+DEMO_ADAPTER = find_latest_adapter(Path(__file__).resolve().parents[1] / "output") or Path("output/none/final")
 
 # A Qwen3-style template: tools in the system turn, and an assistant's calls as <tool_call> blocks.
 QWEN_LIKE = (
