@@ -167,11 +167,17 @@ def main() -> None:
     try:
         cache = work / "cache"  # empty: the first run is cold and fills it
         cold_wall, _ = pytest_run(jarvis_args(adapter, work / "cold", cache, tokens))
+        # The same cold run without the routing probe and drift (issue 26): what they add.
+        bare_wall, _ = pytest_run(
+            [*jarvis_args(adapter, work / "bare", work / "bare-cache", tokens), "--jarvis-no-probe"]
+        )
         warm_wall, _ = pytest_run(jarvis_args(adapter, work / "warm", cache, tokens))
         _, importtime = pytest_run(jarvis_args(adapter, work / "imports", cache, tokens), ("-X", "importtime"))
         cold, warm = results_of(work / "cold"), results_of(work / "warm")
         meta = cold["metadata"]
-        overhead = cold_wall - meta["generation_seconds"] - meta["load_seconds"]
+        # The harness alone: the run without the probe's and drift's own forward passes.
+        bare = results_of(work / "bare")["metadata"]
+        overhead = bare_wall - bare["generation_seconds"] - bare["load_seconds"]
         imported = heavy_imports(importtime)
         results.update(
             cold_wall_s=round(cold_wall, 2), cached_wall_s=round(warm_wall, 2), generation_s=meta["generation_seconds"],
@@ -180,6 +186,16 @@ def main() -> None:
             cached_run_imports=imported,
         )  # fmt: skip
         rows.append(("cold `pytest -m jarvis` (30 prompts x 2 arms, every report)", f"{cold_wall:.1f} s", "", ""))
+        extra = cold_wall / bare_wall - 1
+        results.update(no_probe_cold_wall_s=round(bare_wall, 2))
+        rows.append(
+            (
+                "routing probe + drift: cold run / cold run with --jarvis-no-probe",
+                f"{cold_wall:.1f} / {bare_wall:.1f} s = +{100 * extra:.0f} %",
+                "<= +25 %",
+                verdict(extra, 0.25),
+            )
+        )
         share = warm_wall / cold_wall
         rows.append(
             (
@@ -199,8 +215,8 @@ def main() -> None:
         )
         rows.append(
             (
-                "harness overhead (cold wall - loading - generation)",
-                f"{cold_wall:.1f} - {meta['load_seconds']:.1f} - {meta['generation_seconds']:.1f} = {overhead:.1f} s",
+                "harness overhead (cold wall - loading - generation, --jarvis-no-probe)",
+                f"{bare_wall:.1f} - {bare['load_seconds']:.1f} - {bare['generation_seconds']:.1f} = {overhead:.1f} s",
                 "<= 3 s",
                 verdict(overhead, 3.0),
             )
