@@ -154,10 +154,12 @@ def measure_drift(
     max_new_tokens: int = DEFAULT_DRIFT_TOKENS,
     batch_size: int = DRIFT_BATCH,
     system_prompt: str | None = None,
+    base_answers: Sequence[Sequence[int]] | None = None,
 ) -> list[DriftPrompt]:
     """Measure one adapter arm's drift from the base on every neutral prompt.
 
-    The base answers in batches of ``batch_size`` (its distributions come from generating);
+    The base answers in batches of ``batch_size`` (its distributions come from generating), or,
+    with ``base_answers`` (token ids from ``base_answer_ids``, e.g. cached), is teacher-forced on them;
     the adapter arm is teacher-forced on those answers. Greedy decoding costs a forward pass per
     token, so the fewer batches the cheaper: all prompts at once by default. ``system_prompt``
     overrides the set's own (e.g. the suite's, to ask under JARVIS's instructions).
@@ -174,8 +176,13 @@ def measure_drift(
     records: list[DriftPrompt] = []
     for start in range(0, len(texts), batch_size):
         batch = range(start, min(start + batch_size, len(texts)))
-        with base() as model:
-            answered = greedy_answers(model, tokenizer, [texts[i] for i in batch], max_new_tokens)
+        if base_answers is None:
+            with base() as model:
+                answered = greedy_answers(model, tokenizer, [texts[i] for i in batch], max_new_tokens)
+        else:  # answers kept from an earlier run (they depend on the base only): teacher-force the base on them
+            given = [list(base_answers[i]) for i in batch]
+            with base() as model:
+                answered = list(zip(given, answer_logprobs(model, [rows[i] for i in batch], given), strict=True))
         answers = [ids for ids, _ in answered]
         with tuned() as model:
             tuned_lp = answer_logprobs(model, [rows[i] for i in batch], answers)
@@ -198,6 +205,29 @@ def measure_drift(
                 )
             )
     return records
+
+
+def base_answer_ids(
+    tokenizer: Any,
+    neutral: NeutralSet,
+    base: ArmScope,
+    max_new_tokens: int = DEFAULT_DRIFT_TOKENS,
+    system_prompt: str | None = None,
+) -> list[list[int]]:
+    """The base's greedy answers to the neutral prompts, as token ids: what every adapter's drift is measured along.
+
+    They depend on the base model only, so a run keeps them (in the generation cache) and a new
+    adapter costs two teacher-forced passes instead of a generation.
+    """
+    system = neutral.system_prompt if system_prompt is None else system_prompt
+    texts = [build_prompt(tokenizer, system, p.prompt) for p in neutral.prompts]
+    out: list[list[int]] = []
+    for start in range(0, len(texts), DRIFT_BATCH):
+        with base() as model:
+            out += [
+                ids for ids, _ in greedy_answers(model, tokenizer, texts[start : start + DRIFT_BATCH], max_new_tokens)
+            ]
+    return out
 
 
 def _finite(value: float, bound: float = 1e4) -> float:

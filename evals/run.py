@@ -15,6 +15,7 @@ import sys
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from evals import metrics
 from evals.adapters import AdapterSpec
@@ -45,6 +46,9 @@ from evals.records import (
 )
 from evals.records.probe import summarize_drift
 from evals.scoring import score_pair, summarize
+
+if TYPE_CHECKING:
+    from evals.drift import NeutralSet
 
 # Cached prompts a served run asks again before trusting the rest of an arm's cached answers.
 PROBE_SIZE = 2
@@ -305,7 +309,7 @@ class EvalRun:
                 return  # the probe said why it was skipped; drift needs the same access to the model
             else:
                 try:
-                    rows = drift(arm, neutral)
+                    rows = drift(arm, neutral, self._drift_answers(neutral, label))
                 except (JarvisError, ValueError) as exc:
                     self._skip_probe(f"drift: {exc}")
                     return
@@ -319,6 +323,27 @@ class EvalRun:
             self.drift[arm.name] = DriftSection(
                 neutral_set=label, summary=summarize_drift(arm.name, rows), prompts=tuple(rows)
             )
+
+    def _drift_answers(self, neutral: NeutralSet, label: str) -> list[list[int]]:
+        """The base's answers to the neutral prompts (token ids): from the cache, else generated once and kept.
+
+        They depend on the base model only: every later adapter is measured along the same answers.
+        """
+        cache = self._cache()
+        key = ""
+        if cache is not None:
+            base_keys = cache.keys(
+                self.backend.arm_identity(Arm(BASE_ARM)),
+                [self.ask(p.prompt, neutral.system_prompt) for p in neutral.prompts],
+            )
+            key = hashlib.sha256(f"drift-answers-1|{label}|{'|'.join(base_keys)}".encode()).hexdigest()
+            hit = cache.get([key]).get(key)
+            if hit is not None:
+                return [list(ids) for ids in json.loads(hit.text)]
+        answers: list[list[int]] = self.backend.drift_answers(neutral)  # type: ignore[attr-defined]
+        if cache is not None:
+            cache.store.put_many({key: CachedAnswer(text=json.dumps(answers), new_tokens=0)})
+        return answers
 
     def _skip_probe(self, why: str) -> None:
         self._probe_skipped = why

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from evals.adapters import find_latest_adapter
-from evals.drift import NeutralSet, load_neutral_set, measure_drift
+from evals.drift import NeutralSet, base_answer_ids, load_neutral_set, measure_drift
 from evals.errors import JarvisError
 from evals.probe import Candidate, call_opening, candidates_for, probe_cases, render_case, score_prompts
 from evals.records.codec import decode, encode
@@ -201,6 +201,11 @@ def test_drift_is_zero_without_the_adapter_and_positive_with_it(
     summary = summarize_drift("ft", moved)
     assert summary.prompts == 3 and summary.mean_kl > 0 and summary.tokens == sum(r.answer_tokens for r in moved)
     assert decode(DriftPrompt, encode(moved[0])) == moved[0]
+    # Along kept base answers (a later run's cache), the base is teacher-forced instead: the same drift.
+    kept = base_answer_ids(tokenizer, neutral, base, max_new_tokens=6)
+    again = measure_drift(tokenizer, neutral, base, lambda: _arm(model, "ft"), "ft", 6, base_answers=kept)
+    assert [r.answer for r in again] == [r.answer for r in moved]
+    assert all(r.mean_kl == pytest.approx(m.mean_kl, abs=1e-5) for r, m in zip(again, moved, strict=True))
 
 
 def test_the_shipped_neutral_set_stays_off_the_suites_topics(tmp_path: Path) -> None:

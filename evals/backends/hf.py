@@ -413,13 +413,25 @@ class HFBackend:
         with self._as_arm(arm) as model:
             return probe_cases(model, self.tokenizer, suite, cases, arm.name, prompt_format)
 
-    def drift(self, arm: Arm, neutral: NeutralSet) -> list[DriftPrompt]:
-        """How far ``arm`` moved from the base on the neutral prompts (evals/drift.py)."""
+    def drift_answers(self, neutral: NeutralSet) -> list[list[int]]:
+        """The base's greedy answers to the neutral prompts, as token ids (evals/drift.py)."""
+        from evals.drift import base_answer_ids
+
+        self.load()
+        return base_answer_ids(self.tokenizer, neutral, lambda: self._as_arm(Arm(BASE_ARM)))
+
+    def drift(self, arm: Arm, neutral: NeutralSet, base_answers: Sequence[Sequence[int]]) -> list[DriftPrompt]:
+        """How far ``arm`` moved from the base on the neutral prompts, along the base's answers (evals/drift.py)."""
         from evals.drift import measure_drift
 
         self.load([arm])
         return measure_drift(
-            self.tokenizer, neutral, lambda: self._as_arm(Arm(BASE_ARM)), lambda: self._as_arm(arm), arm.name
+            self.tokenizer,
+            neutral,
+            lambda: self._as_arm(Arm(BASE_ARM)),
+            lambda: self._as_arm(arm),
+            arm.name,
+            base_answers=base_answers,
         )
 
     def _sampling(self, settings: GenerationSettings) -> Sampling | None:
