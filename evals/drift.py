@@ -25,8 +25,8 @@ from typing import Any
 
 import yaml
 
-from evals.backends.hf import CACHE_ARGUMENT, generation_config
 from evals.backends.prompting import MIN_SHARED_PREFIX, build_prompt, shared_prefix_length
+from evals.backends.sampling import CACHE_ARGUMENT, generation_config
 from evals.errors import JarvisError
 from evals.records import GenerationSettings
 from evals.records.probe import DriftPrompt

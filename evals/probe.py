@@ -35,8 +35,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from evals.backends.hf import CACHE_ARGUMENT
 from evals.backends.prompting import MIN_SHARED_PREFIX, build_prompt, shared_prefix_length
+from evals.backends.sampling import CACHE_ARGUMENT
 from evals.errors import JarvisError
 from evals.records.probe import ProbeCase, choose
 from evals.records.suite import NATIVE_TOOLS, SYSTEM_TEXT, Case, Suite

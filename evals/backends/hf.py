@@ -18,7 +18,6 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +32,15 @@ from evals.backends.prompting import (
     template_of,
     template_of_folder,
 )
-from evals.backends.sampling import Sampling, model_sampling_defaults, resolve_sampling, seeded_sampler
+from evals.backends.sampling import (  # noqa: F401 (CACHE_ARGUMENT, GREEDY_NEUTRAL: re-exported)
+    CACHE_ARGUMENT,
+    GREEDY_NEUTRAL,
+    Sampling,
+    generation_config,
+    model_sampling_defaults,
+    resolve_sampling,
+    seeded_sampler,
+)
 from evals.environment import package_versions, predict_device
 from evals.errors import JarvisError
 from evals.fingerprints import NO_ADAPTER, fingerprint_adapter_info, fingerprint_model
@@ -45,11 +52,6 @@ from evals.records import BASE_ARM, Case, DriftPrompt, GenerationSettings, Probe
 if TYPE_CHECKING:
     from evals.drift import NeutralSet
     from evals.plan import RunPlan
-
-# Neutral sampling values for greedy decoding. Left unset, transformers fills them from the
-# model's generation_config.json (Qwen3 ships temperature 0.6, top_p 0.95, top_k 20), and warns
-# that greedy decoding ignores them; at these values greedy decoding is unaffected and quiet.
-GREEDY_NEUTRAL = {"temperature": 1.0, "top_p": 1.0, "top_k": 50}
 
 
 def _adapter_keys(info: AdapterInfo) -> set[str]:
@@ -145,25 +147,6 @@ def _misfit_detail(exc: BaseException) -> str:
 # --- generating -----------------------------------------------------------------------------
 
 
-def generation_config(settings: GenerationSettings, tokenizer: Any) -> Any:
-    """Build the one ``GenerationConfig`` passed to ``generate`` from the recorded settings.
-
-    Sampled runs decode greedily too: the seeded sampler (evals.backends.sampling) draws each
-    row's token by perturbing its scores, so transformers must not sample or warp on its own.
-    """
-    from transformers import GenerationConfig
-
-    greedy = {} if settings.do_sample and not settings.sampled else GREEDY_NEUTRAL
-    return GenerationConfig(
-        max_new_tokens=settings.max_new_tokens,
-        do_sample=settings.do_sample and not settings.sampled,
-        num_beams=settings.num_beams,
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        **greedy,
-    )
-
-
 def context_limit(model: Any, max_new_tokens: int) -> int | None:
     """Return how many prompt tokens fit before the answer, or None when unknown."""
     config = getattr(model, "config", None)
@@ -255,10 +238,6 @@ class BatchGenerator:
             "attention_mask": torch.tensor(mask, device=device),
             CACHE_ARGUMENT: cache,
         }
-
-
-# transformers 5 renamed generate's past_key_values argument to cache (the old name warns).
-CACHE_ARGUMENT = "cache" if int(version("transformers").split(".")[0]) >= 5 else "past_key_values"
 
 
 class HFBackend:

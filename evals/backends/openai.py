@@ -267,8 +267,9 @@ class OpenAIBackend:
     def generate(
         self, work: Mapping[Arm, Sequence[Prompt]], settings: GenerationSettings, on_answers: OnAnswers | None = None
     ) -> dict[Arm, list[Answer]]:
-        if settings.do_sample or settings.num_beams != 1:
-            raise JarvisError("the openai backend decodes greedily only (do_sample off, one beam)")
+        if (settings.do_sample and not settings.sampled) or settings.num_beams != 1:
+            # Sampling goes through --jarvis-decoding=sampled (a seed per sample); beams are not offered.
+            raise JarvisError("the openai backend decodes greedily or with --jarvis-decoding=sampled, one beam")
         self.validate()
         start = time.perf_counter()
         try:

@@ -16,9 +16,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from importlib.metadata import version
 from typing import Any
 
 from evals.records import GenerationSettings
+
+# Neutral sampling values for greedy decoding. Left unset, transformers fills them from the
+# model's generation_config.json (Qwen3 ships temperature 0.6, top_p 0.95, top_k 20), and warns
+# that greedy decoding ignores them; at these values greedy decoding is unaffected and quiet.
+GREEDY_NEUTRAL = {"temperature": 1.0, "top_p": 1.0, "top_k": 50}
+
+# transformers 5 renamed generate's past_key_values argument to cache (the old name warns).
+CACHE_ARGUMENT = "cache" if int(version("transformers").split(".")[0]) >= 5 else "past_key_values"
 
 
 @dataclass(frozen=True)
@@ -110,3 +119,22 @@ def seeded_sampler(sampling: Sampling, seeds: Sequence[int]) -> Any:
             return picked.scatter_(-1, chosen, 0.0)  # greedy's argmax takes the drawn token
 
     return SeededSampler()
+
+
+def generation_config(settings: GenerationSettings, tokenizer: Any) -> Any:
+    """Build the one ``GenerationConfig`` passed to ``generate`` from the recorded settings.
+
+    Sampled runs decode greedily too: the seeded sampler (evals.backends.sampling) draws each
+    row's token from its own generator, so transformers must not sample or warp on its own.
+    """
+    from transformers import GenerationConfig
+
+    greedy = {} if settings.do_sample and not settings.sampled else GREEDY_NEUTRAL
+    return GenerationConfig(
+        max_new_tokens=settings.max_new_tokens,
+        do_sample=settings.do_sample and not settings.sampled,
+        num_beams=settings.num_beams,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        **greedy,
+    )

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from evals.records import RunResults
 from evals.reports.charts import build_margin_figure
 from evals.reports.html.parts import esc, num, section
 from evals.reports.margins import EXPLAIN, HEADERS, at_risk_text, case_margins, drift_line, margins, rows
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-def html_section(results: RunResults) -> str | None:
-    """The Routing margins section of the HTML page: the table, the cases at risk, a bar per case."""
+
+def html_section(results: RunResults, render_svg: Callable[[Figure, str], str]) -> str | None:
+    """The Routing margins section of the HTML page: the table, the cases at risk, the chart, a bar per case.
+
+    ``render_svg`` is the page's figure-to-inline-SVG function (the page imports this module).
+    """
     section_ = margins(results)
     if section_ is None:
         return None
@@ -34,9 +43,7 @@ def html_section(results: RunResults) -> str | None:
     )
     note = f"{EXPLAIN}. Near tie: |margin| < {section_.near_tie:g} nats, where a small change of the weights could flip the choice."
     risk = f"Cases at risk (fine-tuned right, within the near-tie band): {at_risk_text(section_)}."
-    from evals.reports.html.run_page import chart_svg  # the page imports this module: not at import time
-
-    chart = chart_svg(build_margin_figure(results), "Margin shift: base against fine-tuned routing margin per case")
+    chart = render_svg(build_margin_figure(results), "Margin shift: base against fine-tuned routing margin per case")
     content = (
         f'<p class="note">{esc(note)}</p>{table}<p class="note">{esc(risk)}</p>'
         f'<div class="chart">{chart}</div>{bar_table}'

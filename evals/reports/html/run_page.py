@@ -57,7 +57,7 @@ def render_html(results: RunResults, *, chart: str | None = None, curve: str | N
         section("Charts", f'<div class="chart">{chart}</div>', open_=True, id_="charts"),
         _category_section(results),
         *([stable] if (stable := stability_section(results)) is not None else []),
-        *([margin] if (margin := margin_section(results)) is not None else []),
+        *([margin] if (margin := margin_section(results, chart_svg)) is not None else []),
         *([drift] if (drift := drift_section(results)) is not None else []),
         *([_robustness_section(results, curve)] if curve is not None else []),
         cases_section(rows, [label for label, _, _ in columns], "Cases", _case_legend(results)),
