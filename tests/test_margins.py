@@ -111,15 +111,20 @@ def test_arm_scores_round_trip_their_probe() -> None:
 # --- the run -------------------------------------------------------------------------------------
 
 
+def tiny_run(pytester: pytest.Pytester, model: Path, adapter: Path, marker: str) -> list[str]:
+    """The benchmark's arguments on the tiny model and LoRA, with a cache of the test's own (written once)."""
+    pytester.makepyfile(test_bench=TEST_FILE)
+    return [
+        "-m", marker, f"--jarvis-model={model}", f"--jarvis-adapter={adapter}", "--jarvis-quant=none",
+        "--jarvis-max-new-tokens=4", f"--jarvis-cache-dir={pytester.path / 'cache'}", "--jarvis-assert=none",
+        "-p", "no:cacheprovider",
+    ]  # fmt: skip
+
+
 def test_a_run_probes_every_case_caches_the_probes_and_no_probe_turns_it_off(
     pytester: pytest.Pytester, tiny_model_dir: Path, tiny_adapter_dir: Path
 ) -> None:
-    pytester.makepyfile(test_bench=TEST_FILE)
-    args = [
-        "-m", "jarvis and routing", f"--jarvis-model={tiny_model_dir}", f"--jarvis-adapter={tiny_adapter_dir}",
-        "--jarvis-quant=none", "--jarvis-max-new-tokens=4", f"--jarvis-cache-dir={pytester.path / 'cache'}",
-        "--jarvis-assert=none", "-p", "no:cacheprovider",
-    ]  # fmt: skip
+    args = tiny_run(pytester, tiny_model_dir, tiny_adapter_dir, "jarvis and routing")
     path = pytester.path / "reports" / "partial" / "benchmark_results.json"
     cold = pytester.runpytest(*args)
     cold.assert_outcomes(passed=10)
@@ -144,12 +149,7 @@ def test_a_run_probes_every_case_caches_the_probes_and_no_probe_turns_it_off(
 def test_a_full_run_measures_drift_caches_it_and_the_baseline_keeps_it(
     pytester: pytest.Pytester, tiny_model_dir: Path, tiny_adapter_dir: Path
 ) -> None:
-    pytester.makepyfile(test_bench=TEST_FILE)
-    args = [
-        "-m", "jarvis", f"--jarvis-model={tiny_model_dir}", f"--jarvis-adapter={tiny_adapter_dir}",
-        "--jarvis-quant=none", "--jarvis-max-new-tokens=4", f"--jarvis-cache-dir={pytester.path / 'cache'}",
-        "--jarvis-assert=none", "-p", "no:cacheprovider",
-    ]  # fmt: skip
+    args = tiny_run(pytester, tiny_model_dir, tiny_adapter_dir, "jarvis")
     cold = pytester.runpytest(*args, "--jarvis-save-baseline")
     cold.assert_outcomes(passed=30)
     data = json.loads((pytester.path / "reports" / "benchmark_results.json").read_text())
