@@ -180,3 +180,10 @@ def test_an_adapter_drifting_much_more_than_the_baselines_is_flagged() -> None:
         outcome = evaluate_gate(results, baseline, GateConfig(baseline_path=PATH), executed=10)
         assert outcome.status == "passed"  # a warning, not a failure
         assert any("drift outside the task 0.900" in r for r in outcome.reasons) == flagged
+
+
+def test_a_fall_of_numerical_size_is_not_reported_even_on_every_case() -> None:
+    blessed = [probed(f"c{i}", "commands", -3.0, 4.0) for i in range(30)]
+    nudged = [probed(f"c{i}", "commands", -3.0, 3.96) for i in range(30)]  # 0.04 lower everywhere: p ~ 2e-9
+    outcome = _gate(nudged, blessed, margin_tolerance=0.0)
+    assert outcome.status == "passed" and not any("margins" in r for r in outcome.reasons)

@@ -299,6 +299,12 @@ def _false_activation_check(
     return [], [f"gate: false activation {current:.2f} held within tolerance of baseline {reference:.2f}"]
 
 
+# A mean fall below this many nats is numerics, not the adapter: the same 4-bit model on CPU gave the
+# demo's margins 0.04 nats apart between a process that generated first and one that only probed,
+# and a shift that small, in the same direction on every case, would pass the sign test.
+MARGIN_NOISE = 0.1
+
+
 def _margin_check(
     cases: Sequence[ScoredCase], baseline: Baseline, config: GateConfig
 ) -> tuple[list[GateViolation], list[str]]:
@@ -317,7 +323,7 @@ def _margin_check(
     if not pairs:
         return [], []
     block = paired_block([now - then for now, then in pairs])
-    if not (block.significant and block.mean_diff < 0):
+    if not (block.significant and block.mean_diff < -MARGIN_NOISE):
         return [], []
     fall = -block.mean_diff
     told = (
