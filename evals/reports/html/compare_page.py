@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from evals.records import RunResults
 from evals.reports.compare import CaseChange, Comparison, compare_runs
-from evals.reports.html.parts import Cell, Row, cases_section, dl, esc, kpi, num, page, section, sign_css
+from evals.reports.html.parts import Cell, Row, cases_section, dl, esc, kpi, num, page, section, sign_css, stats_table
 from evals.reports.html.task_parts import css_for
 
 # A fine-tuned relevance "flips" between two runs when it crosses this value (half right).
@@ -140,11 +140,7 @@ def _comparison_scope_section(c: Comparison) -> str:
         + "</tr>"
         for r in c.rows
     )
-    table = (
-        '<div class="table-wrap"><table class="stats"><thead><tr>'
-        + "".join(f'<th scope="col">{esc(h)}</th>' for h in headers)
-        + f"</tr></thead><tbody>{body}</tbody></table></div>"
-    )
+    table = stats_table(headers, body)
     return section(f"Fine-tuned relevance ({c.label_b} minus {c.label_a})", table, open_=True, id_="categories")
 
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from evals.records import RunResults
 from evals.reports.charts import build_margin_figure
-from evals.reports.html.parts import esc, num, section
+from evals.reports.html.parts import esc, num, section, stats_table
 from evals.reports.margins import EXPLAIN, HEADERS, at_risk_text, case_margins, drift_line, margins, rows
 
 if TYPE_CHECKING:
@@ -22,12 +22,11 @@ def html_section(results: RunResults, render_svg: Callable[[Figure, str], str]) 
     section_ = margins(results)
     if section_ is None:
         return None
-    head = "".join(f'<th scope="col">{esc(h)}</th>' for h in HEADERS)
     body = "".join(
         f'<tr><th scope="row">{esc(row[0])}</th>' + "".join(num(cell) for cell in row[1:]) + "</tr>"
         for row in rows(section_)
     )
-    table = f'<div class="table-wrap"><table class="stats"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+    table = stats_table(HEADERS, body)
     cases = case_margins(results)
     scale = max([abs(m) for _, base, tuned, _ in cases for m in (base, tuned)] + [1.0])
     bars = "".join(
@@ -36,11 +35,7 @@ def html_section(results: RunResults, render_svg: Callable[[Figure, str], str]) 
         + "</tr>"
         for case, base, tuned, _ in cases
     )
-    bar_table = (
-        '<div class="table-wrap"><table class="stats"><thead><tr><th scope="col">case</th>'
-        '<th scope="col">base margin</th><th scope="col">fine-tuned margin</th></tr></thead>'
-        f"<tbody>{bars}</tbody></table></div>"
-    )
+    bar_table = stats_table(["case", "base margin", "fine-tuned margin"], bars)
     note = f"{EXPLAIN}. Near tie: |margin| < {section_.near_tie:g} nats, where a small change of the weights could flip the choice."
     risk = f"Cases at risk (fine-tuned right, within the near-tie band): {at_risk_text(section_)}."
     chart = render_svg(build_margin_figure(results), "Margin shift: base against fine-tuned routing margin per case")
@@ -75,10 +70,6 @@ def drift_section(results: RunResults) -> str | None:
         f"{num(f'{p.mean_kl:.3f}')}{num(f'{p.max_kl:.2f}')}{num(f'{p.arm_loglik:+.2f}')}{num(f'{p.base_loglik:+.2f}')}</tr>"
         for p in drift.prompts
     )
-    table = (
-        '<div class="table-wrap"><table class="stats"><thead><tr>'
-        + "".join(f'<th scope="col">{esc(h)}</th>' for h in heads)
-        + f"</tr></thead><tbody>{body}</tbody></table></div>"
-    )
+    table = stats_table(heads, body)
     note = f"Outside the task: {line}. 0 means the adapter changes nothing there; it is a forgetting signal."
     return section("Drift outside the task", f'<p class="note">{esc(note)}</p>{table}', open_=False, id_="drift")

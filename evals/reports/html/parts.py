@@ -250,6 +250,12 @@ def _delta(value: float) -> str:
     return f"{value:+.2f}" if value else "±0"
 
 
+def stats_table(headers: Sequence[str], body: str) -> str:
+    """A scrollable statistics table: one header row of ``headers``, then the rows of ``body`` (HTML)."""
+    head = "".join(f'<th scope="col">{esc(h)}</th>' for h in headers)
+    return f'<div class="table-wrap"><table class="stats"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+
+
 def num(text: str, css: str = "") -> str:
     return f'<td class="num {css}">{esc(text)}</td>'
 

@@ -16,7 +16,7 @@ from evals.records import ArmScore, PairedBlock, RunResults, ScoredCase, Stats
 from evals.reports.charts import BASE_COLOR, FINETUNED_COLOR, VERDICT_COLORS
 from evals.reports.html.margin_parts import drift_section
 from evals.reports.html.margin_parts import html_section as margin_section
-from evals.reports.html.parts import Cell, Row, cases_section, dl, esc, kpi, num, page, section, sign_css
+from evals.reports.html.parts import Cell, Row, cases_section, dl, esc, kpi, num, page, section, sign_css, stats_table
 from evals.reports.html.stability_parts import stability_section
 from evals.reports.html.task_parts import css_for
 from evals.reports.stability import CLUSTERED
@@ -311,11 +311,7 @@ def _category_section(results: RunResults) -> str:
 
     body = "".join(row(n, s, paired.by_category.get(n) if paired else None) for n, s in groups.items())
     body += row("global", overall, paired.overall if paired else None, "total")
-    table = (
-        '<div class="table-wrap"><table class="stats"><thead><tr>'
-        + "".join(f'<th scope="col">{esc(h)}</th>' for h in headers)
-        + f"</tr></thead><tbody>{body}</tbody></table></div>"
-    )
+    table = stats_table(headers, body)
     return section("By category", table, open_=True, id_="categories")
 
 
@@ -353,9 +349,7 @@ def _leaderboard_section(results: RunResults) -> str:
     )
     table = (
         f'<p class="note">{esc(board.verdict())} The header, chart and category table describe the primary adapter.</p>'
-        '<div class="table-wrap"><table class="stats"><thead><tr>'
-        + "".join(f'<th scope="col">{esc(h)}</th>' for h in headers)
-        + f"</tr></thead><tbody>{body}</tbody></table></div>"
+        + stats_table(headers, body)
     )
     steps = board.training_steps()
     if steps:  # checkpoints of one training: the curve of relevance against the step, as in the PNG
@@ -392,12 +386,7 @@ def _robustness_section(results: RunResults, curve: str) -> str:
         f"p={s.sign_test_p:.3g} ({'significant' if s.significant else 'not significant'}; > 0: the fine-tune "
         f"degrades more slowly): {rob.verdict()}."
     )
-    table = (
-        f'<div class="chart">{curve}</div><p class="note">{esc(note)}</p>'
-        '<div class="table-wrap"><table class="stats"><thead><tr>'
-        + "".join(f'<th scope="col">{esc(h)}</th>' for h in headers)
-        + f"</tr></thead><tbody>{body}</tbody></table></div>"
-    )
+    table = f'<div class="chart">{curve}</div><p class="note">{esc(note)}</p>' + stats_table(headers, body)
     return section("Robustness to speech-recognition noise", table, open_=True, id_="robustness")
 
 

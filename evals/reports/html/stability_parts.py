@@ -7,7 +7,7 @@ run's page, or that of a results file of an earlier round, reads exactly as befo
 from __future__ import annotations
 
 from evals.records import RunResults
-from evals.reports.html.parts import esc, num, section
+from evals.reports.html.parts import esc, num, section, stats_table
 from evals.reports.stability import (
     CLUSTERED,
     PASS_ALL_TEXT,
@@ -47,13 +47,5 @@ def stability_section(results: RunResults) -> str | None:
     cases_note = (
         f"Per case: the rate over the {n} answers and, in brackets, how many scored full marks; {PASS_ALL_TEXT}."
     )
-    content = f'<p class="note">{esc(note)}</p>{_table(heads, body)}<p class="note">{esc(cases_note)}</p>{_table(headers, rows)}'
+    content = f'<p class="note">{esc(note)}</p>{stats_table(heads, body)}<p class="note">{esc(cases_note)}</p>{stats_table(headers, rows)}'
     return section("Stability over sampled answers", content, open_=True, id_="stability")
-
-
-def _table(headers: list[str], body: str) -> str:
-    return (
-        '<div class="table-wrap"><table class="stats"><thead><tr>'
-        + "".join(f'<th scope="col">{esc(h)}</th>' for h in headers)
-        + f"</tr></thead><tbody>{body}</tbody></table></div>"
-    )
