@@ -12,10 +12,11 @@ import hashlib
 import json
 import os
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from evals import metrics
 from evals.adapters import AdapterSpec
@@ -49,6 +50,8 @@ from evals.scoring import score_pair, summarize
 
 if TYPE_CHECKING:
     from evals.drift import NeutralSet
+
+T = TypeVar("T")
 
 # Cached prompts a served run asks again before trusting the rest of an arm's cached answers.
 PROBE_SIZE = 2
@@ -191,12 +194,17 @@ class EvalRun:
         # Key order kept (name before description), as a template renders the schemas it is given.
         return json.dumps(self.suite.function_schemas(), ensure_ascii=False)
 
+    @property
+    def samples_per_case(self) -> int:
+        """How many answers each arm gives a case: ``--jarvis-samples`` when sampling, else one."""
+        return self.config.samples if self.config.decoding == "sampled" else 1
+
     def asks(self, case: Case) -> list[Prompt]:
         """The prompts a case puts to each arm: one, or one per sample (``--jarvis-samples``), each with its index."""
         prompt = self.prompt(case)
-        if not self.settings.sampled:
+        if self.config.decoding != "sampled":
             return [prompt]
-        return [replace(prompt, sample=i) for i in range(self.settings.samples)]
+        return [replace(prompt, sample=i) for i in range(self.samples_per_case)]
 
     def ensure_answers(self) -> None:
         """Answer every selected case with every arm, once: from the cache, else in one backend pass.
@@ -208,7 +216,7 @@ class EvalRun:
         missing = {arm: cases for arm, cases in missing.items() if cases}
         if not missing:
             return
-        n = len(self.asks(self.selected[0]))
+        n = self.samples_per_case
         answers = self.answer_prompts({arm: [p for c in cases for p in self.asks(c)] for arm, cases in missing.items()})
         for arm, cases in missing.items():
             for i, case in enumerate(cases):
@@ -239,20 +247,19 @@ class EvalRun:
         missing = {arm: cases for arm, cases in missing.items() if cases}
         if not missing:
             return
-        cache = self._cache()
+        # (arm, case id): the cache key of its probe record; no keys at all without the cache (hence strict=False).
         keys: dict[tuple[str, str], str] = {}
         for arm, cases in missing.items():
-            if cache is None:
-                break
-            answer_keys = cache.keys(self.backend.arm_identity(arm), [self.prompt(c) for c in cases])
-            keys.update({(arm.name, c.id): probe_key(k) for c, k in zip(cases, answer_keys, strict=True)})
-        found = cache.get(keys.values()) if cache else {}
+            keys.update(
+                zip(((arm.name, c.id) for c in cases), self._record_keys(PROBE_RECORD, arm, cases), strict=False)
+            )
+        found = self._recall(ProbeCase, list(keys.values()))
         todo: dict[Arm, list[Case]] = {}
         for arm, cases in missing.items():
             for case in cases:
                 hit = found.get(keys.get((arm.name, case.id), ""))
                 if hit is not None:
-                    self.probes[(arm.name, case.id)] = decode(ProbeCase, json.loads(hit.text))
+                    self.probes[(arm.name, case.id)] = hit
                 else:
                     todo.setdefault(arm, []).append(case)
         if not todo:
@@ -269,15 +276,8 @@ class EvalRun:
                 return
             for case, record in zip(cases, records, strict=True):
                 self.probes[(arm.name, case.id)] = record
-            fresh = self._cache()
-            if fresh is not None:
-                answer_keys = fresh.keys(self.backend.arm_identity(arm), [self.prompt(c) for c in cases])
-                fresh.store.put_many(
-                    {
-                        probe_key(k): CachedAnswer(text=json.dumps(encode(r), ensure_ascii=False), new_tokens=0)
-                        for k, r in zip(answer_keys, records, strict=True)
-                    }
-                )
+            # Keyed again now the model has loaded: the identity names the device really used.
+            self._keep(dict(zip(self._record_keys(PROBE_RECORD, arm, cases), records, strict=False)))
 
     def ensure_drift(self) -> None:
         """Measure each adapter's drift from the base on the neutral prompts once: cached per adapter and prompt.
@@ -292,58 +292,67 @@ class EvalRun:
 
         neutral = load_neutral_set()
         label = f"{neutral.name} {neutral.version}".strip()
-        cache = self._cache()
+        asked = [self.ask(p.prompt, neutral.system_prompt) for p in neutral.prompts]
         for arm in self.arms:
             if arm.is_base or arm.name in self.drift:
                 continue
-            keys = []
-            if cache is not None:
-                answer_keys = cache.keys(
-                    self.backend.arm_identity(arm), [self.ask(p.prompt, neutral.system_prompt) for p in neutral.prompts]
-                )
-                keys = [drift_key(k, label) for k in answer_keys]
-            found = cache.get(keys) if cache is not None else {}
+            keys = self._record_keys(f"drift-1|{label}", arm, asked)
+            found = self._recall(DriftPrompt, keys)
             if keys and all(k in found for k in keys):
-                rows = [decode(DriftPrompt, json.loads(found[k].text)) for k in keys]
+                rows = [found[k] for k in keys]
             elif drift is None:
                 return  # the probe said why it was skipped; drift needs the same access to the model
             else:
                 try:
-                    rows = drift(arm, neutral, self._drift_answers(neutral, label))
+                    rows = drift(arm, neutral, self._drift_answers(asked, neutral, label))
                 except (JarvisError, ValueError) as exc:
                     self._skip_probe(f"drift: {exc}")
                     return
-                if cache is not None:
-                    cache.store.put_many(
-                        {
-                            k: CachedAnswer(text=json.dumps(encode(r), ensure_ascii=False), new_tokens=0)
-                            for k, r in zip(keys, rows, strict=True)
-                        }
-                    )
+                self._keep(dict(zip(self._record_keys(f"drift-1|{label}", arm, asked), rows, strict=False)))
             self.drift[arm.name] = DriftSection(
                 neutral_set=label, summary=summarize_drift(arm.name, rows), prompts=tuple(rows)
             )
 
-    def _drift_answers(self, neutral: NeutralSet, label: str) -> list[list[int]]:
+    def _drift_answers(self, asked: list[Prompt], neutral: NeutralSet, label: str) -> list[list[int]]:
         """The base's answers to the neutral prompts (token ids): from the cache, else generated once and kept.
 
         They depend on the base model only: every later adapter is measured along the same answers.
         """
         cache = self._cache()
-        key = ""
-        if cache is not None:
-            base_keys = cache.keys(
-                self.backend.arm_identity(Arm(BASE_ARM)),
-                [self.ask(p.prompt, neutral.system_prompt) for p in neutral.prompts],
-            )
-            key = hashlib.sha256(f"drift-answers-1|{label}|{'|'.join(base_keys)}".encode()).hexdigest()
-            hit = cache.get([key]).get(key)
-            if hit is not None:
-                return [list(ids) for ids in json.loads(hit.text)]
+        base_keys = cache.keys(self.backend.arm_identity(Arm(BASE_ARM)), asked) if cache is not None else []
+        key = record_key(f"drift-answers-1|{label}", "|".join(base_keys))
+        hit = cache.get([key]).get(key) if cache is not None else None
+        if hit is not None:
+            return [list(ids) for ids in json.loads(hit.text)]
         answers: list[list[int]] = self.backend.drift_answers(neutral)  # type: ignore[attr-defined]
         if cache is not None:
             cache.store.put_many({key: CachedAnswer(text=json.dumps(answers), new_tokens=0)})
         return answers
+
+    def _record_keys(self, kind: str, arm: Arm, asked: Sequence[Case | Prompt]) -> list[str]:
+        """The cache keys of records of ``kind`` that go with the answers to ``asked`` (cases or prompts); [] uncached."""
+        cache = self._cache()
+        if cache is None:
+            return []
+        prompts = [a if isinstance(a, Prompt) else self.prompt(a) for a in asked]
+        return [record_key(kind, k) for k in cache.keys(self.backend.arm_identity(arm), prompts)]
+
+    def _recall(self, cls: type[T], keys: Sequence[str]) -> dict[str, T]:
+        """The records of type ``cls`` stored under ``keys`` (the probe's, drift's), by key."""
+        cache = self._cache()
+        found = cache.get(keys) if cache is not None and keys else {}
+        return {k: decode(cls, json.loads(v.text)) for k, v in found.items()}
+
+    def _keep(self, records: Mapping[str, Any]) -> None:
+        """Store records in the generation cache beside the answers they were computed from."""
+        cache = self._cache()
+        if cache is not None and records:
+            cache.store.put_many(
+                {
+                    k: CachedAnswer(text=json.dumps(encode(r), ensure_ascii=False), new_tokens=0)
+                    for k, r in records.items()
+                }
+            )
 
     def _skip_probe(self, why: str) -> None:
         self._probe_skipped = why
@@ -399,7 +408,7 @@ class EvalRun:
         self._budget_said = True
         from evals.reports import JSON_NAME  # the reports package imports the run's records, not the run
 
-        samples = self.settings.samples if self.settings.sampled else 1
+        samples = self.samples_per_case
         described = f"{asked - fresh} of {asked} cached" + (
             f"; {samples} samples per case and arm" if samples > 1 else ""
         )
@@ -522,17 +531,12 @@ class EvalRun:
         )
 
 
-PROBE_KEY_VERSION = "probe-1"
+PROBE_RECORD = "probe-1"  # the kind (and version) of a probe record in the cache
 
 
-def drift_key(answer_key: str, neutral_set: str) -> str:
-    """The cache key of one neutral prompt's drift record under one adapter (its answer's key, marked)."""
-    return hashlib.sha256(f"drift-1|{neutral_set}|{answer_key}".encode()).hexdigest()
-
-
-def probe_key(answer_key: str) -> str:
-    """The cache key of a case's probe record: its greedy answer's key (same identity and prompt), marked."""
-    return hashlib.sha256(f"{PROBE_KEY_VERSION}|{answer_key}".encode()).hexdigest()
+def record_key(kind: str, answer_key: str) -> str:
+    """The cache key of a record of ``kind`` computed from the answer keyed ``answer_key`` (same identity and prompt)."""
+    return hashlib.sha256(f"{kind}|{answer_key}".encode()).hexdigest()
 
 
 def unwritable(folder: Path) -> str | None:
