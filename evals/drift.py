@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from evals.backends.prompting import MIN_SHARED_PREFIX, build_prompt, shared_prefix_length
+from evals.backends.prompting import MIN_SHARED_PREFIX, build_prompt, prefill, shared_prefix_length
 from evals.backends.sampling import CACHE_ARGUMENT, generation_config
 from evals.errors import JarvisError
 from evals.records import GenerationSettings
@@ -131,10 +131,7 @@ def answer_logprobs(model: Any, prompts: Sequence[Sequence[int]], answers: Seque
     with torch.inference_mode():
         cache = None
         if shared:
-            prefix = torch.tensor([list(prompts[0][:shared])], device=device)
-            out = model(input_ids=prefix, use_cache=True, logits_to_keep=1)
-            cache = out.get("cache") if out.get("cache") is not None else out.get("past_key_values")
-            cache.batch_repeat_interleave(len(rests))
+            cache = prefill(model, prompts[0][:shared], len(rests))
         extra = {CACHE_ARGUMENT: cache, "use_cache": True} if cache is not None else {}
         logits = model(input_ids=ids, logits_to_keep=width - skip, **extra).logits
     result = []

@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from evals.backends.prompting import MIN_SHARED_PREFIX, build_prompt, shared_prefix_length
+from evals.backends.prompting import MIN_SHARED_PREFIX, build_prompt, prefill, shared_prefix_length
 from evals.backends.sampling import CACHE_ARGUMENT
 from evals.errors import JarvisError
 from evals.records.probe import ProbeCase, choose
@@ -179,8 +179,7 @@ def score_prompts(
     with torch.inference_mode():
         prefix_cache = None
         if shared:
-            prefix = torch.tensor([rows[0][:shared]], device=device)
-            prefix_cache = _cache_of(model(input_ids=prefix, use_cache=True, logits_to_keep=1))
+            prefix_cache = prefill(model, rows[0][:shared])
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
             cache = copy.deepcopy(prefix_cache)
@@ -237,11 +236,6 @@ def _tree_inputs(rests: Sequence[Sequence[int]], trie: _Trie, past: int, device:
         "position_ids": positions.to(device),
         "width": width,
     }
-
-
-def _cache_of(output: Any) -> Any:
-    found = output.get("cache")
-    return found if found is not None else output.get("past_key_values")
 
 
 def _read_scores(logp: Any, cand_ids: list[list[int]], trie: _Trie, firsts: list[int]) -> Scores:

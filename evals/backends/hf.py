@@ -26,6 +26,7 @@ from evals.backends.batching import initial_batch_size, run_batched
 from evals.backends.prompting import (
     MIN_SHARED_PREFIX,
     build_prompt,
+    prefill,
     shared_prefix_length,
     strip_think,
     template_ignores_tools,
@@ -225,10 +226,7 @@ class BatchGenerator:
         import torch
 
         pad = self.tokenizer.pad_token_id
-        prefix = torch.tensor([list(rows[0][:shared])], device=device)
-        out = self.model(input_ids=prefix, use_cache=True)
-        cache = out.get("cache") if out.get("cache") is not None else out.get("past_key_values")
-        cache.batch_repeat_interleave(len(rows))
+        cache = prefill(self.model, rows[0][:shared], len(rows))
         rests = [list(r[shared:]) for r in rows]
         width = max(len(r) for r in rests)
         ids = [list(rows[0][:shared]) + [pad] * (width - len(r)) + r for r in rests]

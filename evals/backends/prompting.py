@@ -81,6 +81,21 @@ def template_of_folder(folder: Path) -> str:
 MIN_SHARED_PREFIX = 8
 
 
+def prefill(model: Any, prefix: Sequence[int], rows: int = 1) -> Any:
+    """The key/value cache of a prefix every row shares (the system prompt), computed once and repeated ``rows`` times.
+
+    Only the last position's logits are computed: the cache is what the rows continue from.
+    """
+    import torch
+
+    device = next(model.parameters()).device
+    out = model(input_ids=torch.tensor([list(prefix)], device=device), use_cache=True, logits_to_keep=1)
+    cache = out.get("cache") if out.get("cache") is not None else out.get("past_key_values")
+    if rows > 1:
+        cache.batch_repeat_interleave(rows)
+    return cache
+
+
 def shared_prefix_length(rows: Sequence[Sequence[int]]) -> int:
     """Return how many leading tokens every row shares, leaving each row at least one token of its own.
 
