@@ -32,7 +32,10 @@ from evals.records import GenerationSettings
 from evals.records.probe import DriftPrompt
 
 NEUTRAL_SET = "neutral_fr.yaml"
-DEFAULT_DRIFT_TOKENS = 48  # long enough for a sentence or two; drift shows from the first tokens
+# Drift shows from the first tokens: on the demo adapter scaled 1, 0.6, 0.3 and 0.1, the mean KL over
+# the first 24 tokens of 48-token answers keeps the scales' ratios within 3 % and agrees per prompt
+# (r = 0.85) at half the cost (benchmarks/drift_length.py).
+DEFAULT_DRIFT_TOKENS = 24
 DRIFT_BATCH = 32  # the neutral set in one batch on CPU, as the run batches its 30 prompts
 # Enters one arm and yields the model as that arm (``HFBackend._as_arm`` bound to an arm, or peft's toggles).
 ArmScope = Callable[[], AbstractContextManager[Any]]
@@ -52,6 +55,11 @@ class NeutralSet:
     version: str
     system_prompt: str
     prompts: tuple[NeutralPrompt, ...]
+
+
+def drift_label(neutral: NeutralSet, max_new_tokens: int = DEFAULT_DRIFT_TOKENS) -> str:
+    """What a drift figure was measured on: the set, its version and the answers' length (figures compare only within one)."""
+    return f"{neutral.name} {neutral.version}".strip() + f", {max_new_tokens} tokens"
 
 
 def neutral_set_path() -> Path:
@@ -152,12 +160,14 @@ def measure_drift(
     batch_size: int = DRIFT_BATCH,
     system_prompt: str | None = None,
     base_answers: Sequence[Sequence[int]] | None = None,
+    keep_answers: Callable[[list[list[int]]], None] | None = None,
 ) -> list[DriftPrompt]:
     """Measure one adapter arm's drift from the base on every neutral prompt.
 
     The base answers in batches of ``batch_size`` (its distributions come from generating), or,
-    with ``base_answers`` (token ids from ``base_answer_ids``, e.g. cached), is teacher-forced on them;
-    the adapter arm is teacher-forced on those answers. Greedy decoding costs a forward pass per
+    with ``base_answers`` (token ids an earlier run kept), is teacher-forced on them;
+    the adapter arm is teacher-forced on those answers. Answers generated here go to ``keep_answers``
+    (all of them, once), so a caller keeps them without a second pass of the base. Greedy decoding costs a forward pass per
     token, so the fewer batches the cheaper: all prompts at once by default. ``system_prompt``
     overrides the set's own (e.g. the suite's, to ask under JARVIS's instructions).
     """
@@ -171,6 +181,7 @@ def measure_drift(
     texts = [build_prompt(tokenizer, system, p.prompt) for p in neutral.prompts]
     rows = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
     records: list[DriftPrompt] = []
+    generated: list[list[int]] = []
     for start in range(0, len(texts), batch_size):
         batch = range(start, min(start + batch_size, len(texts)))
         if base_answers is None:
@@ -181,6 +192,7 @@ def measure_drift(
             with base() as model:
                 answered = list(zip(given, answer_logprobs(model, [rows[i] for i in batch], given), strict=True))
         answers = [ids for ids, _ in answered]
+        generated += answers if base_answers is None else []
         with tuned() as model:
             tuned_lp = answer_logprobs(model, [rows[i] for i in batch], answers)
         for i, (answer, lb), lt in zip(batch, answered, tuned_lp, strict=True):
@@ -201,30 +213,9 @@ def measure_drift(
                     base_loglik=_finite(float(lb.gather(-1, target).mean())),
                 )
             )
+    if generated and keep_answers is not None:
+        keep_answers(generated)
     return records
-
-
-def base_answer_ids(
-    tokenizer: Any,
-    neutral: NeutralSet,
-    base: ArmScope,
-    max_new_tokens: int = DEFAULT_DRIFT_TOKENS,
-    system_prompt: str | None = None,
-) -> list[list[int]]:
-    """The base's greedy answers to the neutral prompts, as token ids: what every adapter's drift is measured along.
-
-    They depend on the base model only, so a run keeps them (in the generation cache) and a new
-    adapter costs two teacher-forced passes instead of a generation.
-    """
-    system = neutral.system_prompt if system_prompt is None else system_prompt
-    texts = [build_prompt(tokenizer, system, p.prompt) for p in neutral.prompts]
-    out: list[list[int]] = []
-    for start in range(0, len(texts), DRIFT_BATCH):
-        with base() as model:
-            out += [
-                ids for ids, _ in greedy_answers(model, tokenizer, texts[start : start + DRIFT_BATCH], max_new_tokens)
-            ]
-    return out
 
 
 def _finite(value: float, bound: float = 1e4) -> float:

@@ -189,9 +189,8 @@ def score_prompts(
             width = inputs.pop("width")
             keep = torch.arange(width - 1, width + len(trie.tokens), device=device)
             logits = model(**inputs, use_cache=True, logits_to_keep=keep, **{CACHE_ARGUMENT: cache}).logits
-            logp = torch.log_softmax(logits.double(), dim=-1)  # [rows, 1 + nodes, vocab]
             for row, i in enumerate(chunk):
-                out[i] = _read_scores(logp[row], cand_ids, trie, firsts)
+                out[i] = _read_scores(logits[row], cand_ids, trie, firsts)
     return [out[i] for i in range(len(rows))]
 
 
@@ -238,18 +237,28 @@ def _tree_inputs(rests: Sequence[Sequence[int]], trie: _Trie, past: int, device:
     }
 
 
-def _read_scores(logp: Any, cand_ids: list[list[int]], trie: _Trie, firsts: list[int]) -> Scores:
-    """Sum each candidate's token log-probs from one row's kept logits (0: the prompt's last token, 1 + n: node n)."""
+def _read_scores(logits: Any, cand_ids: list[list[int]], trie: _Trie, firsts: list[int]) -> Scores:
+    """Sum each candidate's token log-probs from one row's kept logits (0: the prompt's last token, 1 + n: node n).
+
+    Only the few tokens read are normalised, each by its position's log-sum-exp: no log-softmax
+    over the whole vocabulary at every position (most of the probe's time once the model has run).
+    The prompt's last position is normalised in float64, so that "no call" stays a number when a
+    call is near-certain; tree positions in float32, whose rounding (~1e-6 nats) is far below a margin.
+    """
     import torch
 
+    first = logits[0].double()
+    first = first - torch.logsumexp(first, dim=0)
+    tree = logits[1:]
+    norms = torch.logsumexp(tree.float(), dim=-1).double().tolist() if len(tree) else []
     totals = []
     for ids, path in zip(cand_ids, trie.steps, strict=True):
-        total = float(logp[0, ids[0]])
+        total = float(first[ids[0]])
         for j, node in enumerate(path, start=1):
-            total += float(logp[1 + node, ids[j]])
+            total += float(tree[node, ids[j]]) - norms[node]
         totals.append(total)
     # log(1 - P(first token starts a call)), in float64 so a near-certain call still reads as a number.
-    call_mass = float(torch.logsumexp(logp[0, firsts], dim=0))
+    call_mass = float(torch.logsumexp(first[firsts], dim=0))
     no_call = math.log(-math.expm1(call_mass)) if call_mass < 0 else LOGP_FLOOR
     return Scores(logprobs=tuple(totals), no_call=max(no_call, LOGP_FLOOR))
 

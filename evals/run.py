@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from evals import metrics
 from evals.adapters import AdapterSpec
@@ -47,9 +47,6 @@ from evals.records import (
 )
 from evals.records.probe import summarize_drift
 from evals.scoring import score_pair, summarize
-
-if TYPE_CHECKING:
-    from evals.drift import NeutralSet
 
 T = TypeVar("T")
 
@@ -288,10 +285,10 @@ class EvalRun:
         if not self.config.probe or self._probe_skipped or not self.selected or self.scope:
             return  # a partial run (quick, -k, one category) is a quick look: drift waits for the full run
         drift = getattr(self.backend, "drift", None)
-        from evals.drift import load_neutral_set
+        from evals.drift import drift_label, load_neutral_set
 
         neutral = load_neutral_set()
-        label = f"{neutral.name} {neutral.version}".strip()
+        label = drift_label(neutral)
         asked = [self.ask(p.prompt, neutral.system_prompt) for p in neutral.prompts]
         for arm in self.arms:
             if arm.is_base or arm.name in self.drift:
@@ -300,11 +297,18 @@ class EvalRun:
             found = self._recall(DriftPrompt, keys)
             if keys and all(k in found for k in keys):
                 rows = [found[k] for k in keys]
-            elif drift is None:
-                return  # the probe said why it was skipped; drift needs the same access to the model
+            elif drift is None:  # a server returns at most a few log-probabilities per token, not a distribution
+                print(
+                    f"[jarvis] drift skipped: the {self.backend.kind} backend returns no full next-token "
+                    "distributions, which KL needs (--jarvis-no-probe silences this)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                return
             else:
+                answers_key, answers = self._drift_answers(asked, label)
                 try:
-                    rows = drift(arm, neutral, self._drift_answers(asked, neutral, label))
+                    rows = drift(arm, neutral, answers, lambda ids, key=answers_key: self._keep_answers(key, ids))
                 except (JarvisError, ValueError) as exc:
                     self._skip_probe(f"drift: {exc}")
                     return
@@ -313,21 +317,22 @@ class EvalRun:
                 neutral_set=label, summary=summarize_drift(arm.name, rows), prompts=tuple(rows)
             )
 
-    def _drift_answers(self, asked: list[Prompt], neutral: NeutralSet, label: str) -> list[list[int]]:
-        """The base's answers to the neutral prompts (token ids): from the cache, else generated once and kept.
+    def _drift_answers(self, asked: list[Prompt], label: str) -> tuple[str, list[list[int]] | None]:
+        """The cache key of the base's answers to the neutral prompts (token ids), and those answers if kept.
 
         They depend on the base model only: every later adapter is measured along the same answers.
+        Without them the backend generates them (``_keep_answers`` stores them).
         """
         cache = self._cache()
         base_keys = cache.keys(self.backend.arm_identity(Arm(BASE_ARM)), asked) if cache is not None else []
         key = record_key(f"drift-answers-1|{label}", "|".join(base_keys))
         hit = cache.get([key]).get(key) if cache is not None else None
-        if hit is not None:
-            return [list(ids) for ids in json.loads(hit.text)]
-        answers: list[list[int]] = self.backend.drift_answers(neutral)  # type: ignore[attr-defined]
+        return key, [list(ids) for ids in json.loads(hit.text)] if hit is not None else None
+
+    def _keep_answers(self, key: str, answers: list[list[int]]) -> None:
+        cache = self._cache()
         if cache is not None:
             cache.store.put_many({key: CachedAnswer(text=json.dumps(answers), new_tokens=0)})
-        return answers
 
     def _record_keys(self, kind: str, arm: Arm, asked: Sequence[Case | Prompt]) -> list[str]:
         """The cache keys of records of ``kind`` that go with the answers to ``asked`` (cases or prompts); [] uncached."""

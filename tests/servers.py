@@ -220,3 +220,80 @@ def merge_lora(model_dir: str | Path, adapter_dir: str | Path, out_dir: str | Pa
     has_tokenizer = any((Path(adapter_dir) / name).is_file() for name in ("tokenizer.json", "tokenizer_config.json"))
     AutoTokenizer.from_pretrained(adapter_dir if has_tokenizer else model_dir).save_pretrained(out_dir)
     return out_dir
+
+
+@contextmanager
+def prompt_logprobs_server(folders: Sequence[str | Path]) -> Iterator[str]:
+    """A stand-in for vLLM's probe API on loopback, computed by the real models in ``folders``; yields its API root.
+
+    vLLM needs a GPU, so it cannot run here. This answers what the served probe asks of it, as vLLM's
+    docs describe: ``/v1/models``, and ``/v1/chat/completions`` with ``prompt_logprobs: 0`` and
+    ``continue_final_message`` (the chat template renders the conversation with the last, assistant
+    message left open), returning each prompt token's log-probability under the model, keyed by
+    token id with its ``decoded_token``. A request is a model's name and a folder path, as
+    transformers serve takes it.
+    """
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    models = {
+        str(f): (AutoModelForCausalLM.from_pretrained(f, dtype=torch.float32).eval(), AutoTokenizer.from_pretrained(f))
+        for f in folders
+    }
+    lock = threading.Lock()
+
+    def prompt_logprobs(request: dict) -> list:
+        model, tokenizer = models[request["model"]]
+        text = tokenizer.apply_chat_template(
+            request["messages"], tools=request.get("tools"), tokenize=False,
+            add_generation_prompt=request.get("add_generation_prompt", True),
+            continue_final_message=request.get("continue_final_message", False),
+            **(request.get("chat_template_kwargs") or {}),
+        )  # fmt: skip
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        with lock, torch.no_grad():
+            logp = torch.log_softmax(model(input_ids=torch.tensor([ids])).logits[0].double(), -1)
+        return [None] + [
+            {str(t): {"logprob": float(logp[i - 1, t]), "decoded_token": tokenizer.decode([t])}}
+            for i, t in enumerate(ids) if i
+        ]  # fmt: skip
+
+    class Handler(BaseHTTPRequestHandler):
+        def _send(self, status: int, data: object) -> None:
+            payload = json.dumps(data).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def do_GET(self) -> None:
+            self._send(200, {"object": "list", "data": [{"id": name, "object": "model"} for name in models]})
+
+        def do_POST(self) -> None:
+            request = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+            if request.get("model") not in models:
+                self._send(404, {"error": {"message": f"model {request.get('model')} not found"}})
+                return
+            message = {"role": "assistant", "content": ""}
+            self._send(
+                200, {"choices": [{"index": 0, "message": message}], "prompt_logprobs": prompt_logprobs(request)}
+            )
+
+        def log_message(self, *args: object) -> None:  # quiet
+            pass
+
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+
+    httpd = Server((HOST, 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://{HOST}:{httpd.server_address[1]}/v1"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

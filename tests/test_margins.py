@@ -168,9 +168,9 @@ def test_a_full_run_measures_drift_caches_it_and_the_baseline_keeps_it(
 def test_an_adapter_drifting_much_more_than_the_baselines_is_flagged() -> None:
     from evals.records import DriftSection, DriftSummary
 
-    def with_drift(cases: list[ScoredCase], kl: float):  # type: ignore[no-untyped-def]
+    def with_drift(cases: list[ScoredCase], kl: float, measured_on: str = "neutral_fr 1.0, 24 tokens"):  # type: ignore[no-untyped-def]
         summary = DriftSummary(arm="lora", prompts=24, tokens=500, mean_kl=kl, token_mean_kl=kl)
-        return replace(make_results(cases), drift={"lora": DriftSection("neutral_fr 1.0", summary)})
+        return replace(make_results(cases), drift={"lora": DriftSection(measured_on, summary)})
 
     cases = [probed(f"c{i}", "commands", -3.0, 4.0) for i in range(10)]
     baseline = replace(Baseline.from_results(with_drift(cases, 0.4)), path=PATH)
@@ -180,6 +180,12 @@ def test_an_adapter_drifting_much_more_than_the_baselines_is_flagged() -> None:
         outcome = evaluate_gate(results, baseline, GateConfig(baseline_path=PATH), executed=10)
         assert outcome.status == "passed"  # a warning, not a failure
         assert any("drift outside the task 0.900" in r for r in outcome.reasons) == flagged
+    # Drift measured on other answers (another set, version or length) is not compared, and the gate says so.
+    longer = with_drift(cases, 0.9, "neutral_fr 1.0, 48 tokens")
+    longer = replace(longer, baseline_comparison={"lora": baseline_section(longer.pairs(), baseline)})
+    reasons = evaluate_gate(longer, baseline, GateConfig(baseline_path=PATH), executed=10).reasons
+    assert not any("drift outside" in r for r in reasons)
+    assert any("drift not compared" in r and "48 tokens" in r for r in reasons)
 
 
 def test_a_fall_of_numerical_size_is_not_reported_even_on_every_case() -> None:

@@ -25,7 +25,7 @@ from evals.backends.served import ServedAdapter, parse_served_adapter
 from evals.errors import JarvisError
 from evals.records import GenerationSettings
 from evals.suite import load_suite
-from tests.servers import HOST, ServeHandle, free_port, merge_lora, transformers_serve
+from tests.servers import HOST, ServeHandle, free_port, merge_lora, prompt_logprobs_server, transformers_serve
 from tests.test_gate_e2e import MINI_SUITE, PROMPTS, SYSTEM
 from tests.test_plugin import TEST_FILE
 
@@ -64,6 +64,7 @@ class Proxy:
     delay: float = 0.0
     refuse_template_kwargs: bool = False
     chats: list[dict] = field(default_factory=list)
+    probes: list[dict] = field(default_factory=list)
     authorizations: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -71,7 +72,10 @@ class Proxy:
         with self.lock:
             self.authorizations.append(auth)
             chat = json.loads(body) if path.endswith("/chat/completions") else None
-            if chat is not None:
+            if chat is not None and "prompt_logprobs" in chat:  # the routing probe's, kept apart from answers
+                self.probes.append(chat)
+                chat = None
+            elif chat is not None:
                 self.chats.append(chat)
                 failing = len(self.chats) <= self.fail_first
         if chat is not None:
@@ -315,6 +319,50 @@ def test_bare_500s_are_retried_and_the_run_gets_the_same_answers(
     assert result.ret == 0, result.stdout.str()
     assert answers(results(pytester)) == direct
     assert len(proxy.chats) == 6 + 3
+
+
+def test_a_server_without_prompt_logprobs_is_asked_once_and_margins_are_skipped_in_one_line(
+    bench, pytester: pytest.Pytester, proxy: Proxy, direct: list
+) -> None:
+    """transformers serve refuses the probe's fields: one probe request, one line, the verdict intact."""
+    result = bench("--jarvis-no-cache", url=proxy.url)
+    assert result.ret == 0, result.stdout.str()
+    assert answers(results(pytester)) == direct
+    assert len(proxy.probes) == 1 and proxy.probes[0]["continue_final_message"] is True
+    line = one_error_line(result, "[jarvis] routing margins skipped:")
+    assert f"{proxy.url} returns no prompt log-probabilities" in line
+    assert not any("drift" in x for x in result.outlines + result.errlines if x.startswith("[jarvis]"))
+    assert all(c["arms"]["base"].get("probe") is None for c in results(pytester)["results"])
+
+
+def test_margins_through_a_server_with_prompt_logprobs_agree_with_the_in_process_probe(
+    tiny_model_dir: Path, tiny_adapter_dir: Path, merged_dir: Path
+) -> None:
+    """vLLM's prompt_logprobs (a stand-in: vLLM needs a GPU) give the in-process probe's numbers, case by case."""
+    from evals.backends.hf import HFBackend
+
+    suite = load_suite(Path(__file__).resolve().parents[1] / "evals" / "suites" / "jarvis_full.yaml")
+    # A command, a multi-tool case, a no-tool case and a follow-up with history.
+    cases = [c for c in suite.cases if c.id in {"cmd_open_chrome", "route_multi_volume_music"}]
+    cases += [next(c for c in suite.cases if c.expects_nothing), next(c for c in suite.cases if c.history)]
+    local = HFBackend(str(tiny_model_dir), "none", False, [Arm(BASE_ARM), Arm("tuned", str(tiny_adapter_dir))])
+    with prompt_logprobs_server([tiny_model_dir, merged_dir]) as url:
+        served = OpenAIBackend(url, str(tiny_model_dir), arms=(Arm(BASE_ARM), Arm("tuned", str(merged_dir))))
+        pairs = ((Arm(BASE_ARM), Arm(BASE_ARM)), (Arm("tuned", str(tiny_adapter_dir)), Arm("tuned", str(merged_dir))))
+        margins = []
+        for local_arm, served_arm in pairs:
+            mine = local.probe(local_arm, cases, suite, "system-text")
+            theirs = served.probe(served_arm, cases, suite, "system-text")
+            for a, b in zip(mine, theirs, strict=True):
+                assert (b.case_id, b.arm, b.predicted, b.rank) == (a.case_id, a.arm, a.predicted, a.rank)
+                assert list(b.logprobs) == list(a.logprobs)  # every tool (and "no call" where nothing should run)
+                assert list(b.logprobs.values()) == pytest.approx(list(a.logprobs.values()), abs=1e-3)
+                assert b.routing_margin == pytest.approx(a.routing_margin, abs=1e-3)
+                assert b.no_call_logprob == pytest.approx(a.no_call_logprob, abs=1e-3)
+            margins.append([b.routing_margin for b in theirs])
+        assert margins[0] != pytest.approx(margins[1], abs=1e-3)  # the merged LoRA moved them: two arms compared
+        with pytest.raises(JarvisError, match="system-text prompt format only"):
+            served.probe(served_arm, cases, suite, "native-tools")
 
 
 def test_a_request_that_keeps_failing_stops_the_run_and_what_was_answered_stays_cached(

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from evals.adapters import find_latest_adapter
-from evals.drift import NeutralSet, base_answer_ids, load_neutral_set, measure_drift
+from evals.drift import NeutralSet, load_neutral_set, measure_drift
 from evals.errors import JarvisError
 from evals.probe import Candidate, call_opening, candidates_for, probe_cases, render_case, score_prompts
 from evals.records.codec import decode, encode
@@ -188,7 +188,17 @@ def test_drift_is_zero_without_the_adapter_and_positive_with_it(
     model = _peft(tiny_model_dir, tiny_adapter_dir)
     base = lambda: _arm(model, None)  # noqa: E731
     same = measure_drift(tokenizer, neutral, base, base, "base", max_new_tokens=6)
-    moved = measure_drift(tokenizer, neutral, base, lambda: _arm(model, "ft"), "ft", max_new_tokens=6, batch_size=2)
+    kept: list[list[int]] = []
+    moved = measure_drift(
+        tokenizer,
+        neutral,
+        base,
+        lambda: _arm(model, "ft"),
+        "ft",
+        max_new_tokens=6,
+        batch_size=2,
+        keep_answers=kept.extend,
+    )
     assert [r.answer for r in same] == [r.answer for r in moved]  # both follow the base's greedy answer
     assert all(1 <= r.answer_tokens <= 6 for r in moved)
     # Generating (left-padded, one token at a time) and teacher forcing round differently, barely.
@@ -202,7 +212,9 @@ def test_drift_is_zero_without_the_adapter_and_positive_with_it(
     assert summary.prompts == 3 and summary.mean_kl > 0 and summary.tokens == sum(r.answer_tokens for r in moved)
     assert decode(DriftPrompt, encode(moved[0])) == moved[0]
     # Along kept base answers (a later run's cache), the base is teacher-forced instead: the same drift.
-    kept = base_answer_ids(tokenizer, neutral, base, max_new_tokens=6)
+    assert len(kept) == 3 and [tokenizer.decode(ids, skip_special_tokens=True).strip() for ids in kept] == [
+        r.answer for r in moved
+    ]
     again = measure_drift(tokenizer, neutral, base, lambda: _arm(model, "ft"), "ft", 6, base_answers=kept)
     assert [r.answer for r in again] == [r.answer for r in moved]
     assert all(r.mean_kl == pytest.approx(m.mean_kl, abs=1e-5) for r, m in zip(again, moved, strict=True))

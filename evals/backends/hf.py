@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -390,15 +390,18 @@ class HFBackend:
         with self._as_arm(arm) as model:
             return probe_cases(model, self.tokenizer, suite, cases, arm.name, prompt_format)
 
-    def drift_answers(self, neutral: NeutralSet) -> list[list[int]]:
-        """The base's greedy answers to the neutral prompts, as token ids (evals/drift.py)."""
-        from evals.drift import base_answer_ids
+    def drift(
+        self,
+        arm: Arm,
+        neutral: NeutralSet,
+        base_answers: Sequence[Sequence[int]] | None,
+        keep_answers: Callable[[list[list[int]]], None] | None = None,
+    ) -> list[DriftPrompt]:
+        """How far ``arm`` moved from the base on the neutral prompts (evals/drift.py).
 
-        self.load()
-        return base_answer_ids(self.tokenizer, neutral, lambda: self._as_arm(Arm(BASE_ARM)))
-
-    def drift(self, arm: Arm, neutral: NeutralSet, base_answers: Sequence[Sequence[int]]) -> list[DriftPrompt]:
-        """How far ``arm`` moved from the base on the neutral prompts, along the base's answers (evals/drift.py)."""
+        Along ``base_answers`` (token ids kept from an earlier run), or along the base's greedy
+        answers generated now, which go to ``keep_answers``.
+        """
         from evals.drift import measure_drift
 
         self.load([arm])
@@ -409,6 +412,7 @@ class HFBackend:
             lambda: self._as_arm(arm),
             arm.name,
             base_answers=base_answers,
+            keep_answers=keep_answers,
         )
 
     def _sampling(self, settings: GenerationSettings) -> Sampling | None:

@@ -42,6 +42,10 @@ from evals.records import GenerationSettings
 if TYPE_CHECKING:
     import httpx
 
+    from evals.backends.served_probe import Scored
+    from evals.records.probe import ProbeCase
+    from evals.records.suite import Case, Suite
+
 TEMPLATE = "chat_template (server)"
 SEED = 0
 # Greedy for every server: temperature 0 is what turns sampling off on transformers serve (a model
@@ -94,6 +98,8 @@ class OpenAIBackend:
         # Whether the server takes chat_template_kwargs: None until a request says (a 400/422 with
         # it and a success without it mean no; then it is never sent again).
         self._template_kwargs: bool | None = None
+        # Why the server cannot be probed (no prompt log-probabilities), once a request has said so.
+        self._no_probe = ""
 
     # -- identity (cheap: one GET /v1/models, nothing loaded here) ---------------------------
 
@@ -404,6 +410,98 @@ class OpenAIBackend:
             ) from None
         self.stats.generate_calls += 1
         return Answer(text=strip_think("\n".join([text, *calls]) if calls else text), new_tokens=tokens)
+
+    # -- the routing probe (evals/backends/served_probe.py) ------------------------------------
+
+    def probe(self, arm: Arm, cases: Sequence[Case], suite: Suite, prompt_format: str) -> list[ProbeCase]:
+        """The forced-choice routing probe of ``cases`` under ``arm``, read off the server's prompt log-probabilities.
+
+        Checked on the first request: a server that returns none (transformers serve, most
+        others) raises one JarvisError saying so, and is not asked again this run.
+        """
+        from evals.records.suite import SYSTEM_TEXT
+
+        if prompt_format != SYSTEM_TEXT:
+            raise JarvisError(
+                f"the {self.kind} backend probes the {SYSTEM_TEXT} prompt format only: the opening of a native "
+                "call is rendered by the server's chat template"
+            )
+        if not self._no_probe:
+            self.validate()
+            from evals.backends.served_probe import NoPromptLogprobs
+
+            try:
+                return asyncio.run(self._probe(arm, list(cases), suite))
+            except NoPromptLogprobs as exc:
+                self._no_probe = str(exc)
+        raise JarvisError(
+            f"{self.base_url} returns no prompt log-probabilities ({self._no_probe}); the probe needs vLLM's "
+            "prompt_logprobs with continue_final_message"
+        )
+
+    async def _probe(self, arm: Arm, cases: list[Case], suite: Suite) -> list[ProbeCase]:
+        """Score every tool after every case's messages, ``concurrency`` requests at a time; the first one alone."""
+        import httpx
+
+        from evals.backends.served_probe import case_turns, probe_records
+
+        model = self.served_name(arm)
+        tools = [t.id for t in suite.tools]
+        messages = [_messages(Prompt(*case_turns(suite, case))) for case in cases]
+        slots = asyncio.Semaphore(self.concurrency)
+        limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
+        async with httpx.AsyncClient(headers=self._headers(), timeout=self._timeout(), limits=limits) as client:
+
+            async def one(index: int, tool: str) -> Scored:
+                async with slots:
+                    return await self._score(client, model, messages[index], tool)
+
+            first = await one(0, tools[0])  # does the server return prompt log-probabilities at all?
+            rest = [asyncio.ensure_future(one(i, t)) for i in range(len(cases)) for t in tools][1:]
+            try:
+                scored = [first, *await asyncio.gather(*rest)]
+            finally:
+                for task in rest:
+                    task.cancel()
+        return probe_records(cases, tools, arm.name, scored)
+
+    async def _score(self, client: httpx.AsyncClient, model: str, messages: list[dict[str, str]], tool: str) -> Scored:
+        """One probe request, retried as generation's are; NoPromptLogprobs when the server cannot answer it."""
+        import httpx
+
+        from evals.backends.served_probe import NoPromptLogprobs, candidate_score, probe_body
+
+        problem = ""
+        for attempt in range(ATTEMPTS):
+            body = probe_body(model, messages, tool, self._template_kwargs is True)
+            try:
+                response = await asyncio.wait_for(
+                    client.post(self._endpoint("/chat/completions"), json=body), self.request_timeout
+                )
+            except (asyncio.TimeoutError, httpx.TimeoutException):
+                raise JarvisError(
+                    f"{self.base_url} (model {model}): no probe answer within {self.request_timeout:g} s "
+                    "(--jarvis-request-timeout)"
+                ) from None
+            except httpx.TransportError as exc:
+                problem = f"connection failed ({_one_line(str(exc) or type(exc).__name__)})"
+                delay = _delay(attempt, None)
+            else:
+                if response.status_code == 200:
+                    try:
+                        data = response.json()
+                    except ValueError:
+                        data = None
+                    return candidate_score(data, tool)
+                if response.status_code in (400, 404, 422):  # the fields refused, or no such endpoint
+                    raise NoPromptLogprobs(f"a probe request was refused: {self._describe(response)}")
+                problem = self._describe(response)
+                if not _retryable(response.status_code):
+                    raise JarvisError(f"{self.base_url} (model {model}): a probe request failed: {problem}")
+                delay = _delay(attempt, response)
+            if attempt < ATTEMPTS - 1:
+                await asyncio.sleep(delay)
+        raise JarvisError(f"{self.base_url} (model {model}): a probe request failed: {problem}, {ATTEMPTS} attempts")
 
     def _failed(self, prompt: Prompt, model: str, problem: str) -> str:
         return f"case {prompt.user!r}: {self.base_url} (model {model}) failed: {problem}"

@@ -345,8 +345,13 @@ DRIFT_FACTOR, DRIFT_MARGIN = 2.0, 0.05
 def _drift_check(results: RunResults, baseline: Baseline, adapter: str | None) -> list[str]:
     """Flag an adapter that moved the model on neutral prompts much more than the baseline's adapter did."""
     now, then = results.drift_for(adapter), baseline.results.drift_for()
-    if now is None or then is None or now.neutral_set != then.neutral_set:
+    if now is None or then is None:
         return []
+    if now.neutral_set != then.neutral_set:
+        return [
+            f"gate: drift not compared: the baseline measured it on {then.neutral_set}, this run on "
+            f"{now.neutral_set}; bless a run to compare it"
+        ]
     current, reference = now.summary.mean_kl, then.summary.mean_kl
     if current <= max(DRIFT_FACTOR * reference, reference + DRIFT_MARGIN):
         return []
