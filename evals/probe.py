@@ -150,7 +150,12 @@ class _Trie:
 
 
 def score_prompts(
-    model: Any, tokenizer: Any, texts: Sequence[str], candidates: Sequence[Candidate], batch_size: int = 8
+    model: Any,
+    tokenizer: Any,
+    texts: Sequence[str],
+    candidates: Sequence[Candidate],
+    batch_size: int = 8,
+    window: int | None = None,
 ) -> list[Scores]:
     """Score every candidate as the start of the answer to every rendered prompt, on the model as it is set.
 
@@ -159,6 +164,10 @@ def score_prompts(
     followed by the candidates' prefix tree, with an attention mask that lets each tree token
     see the prompt and its own ancestors only (tree attention): every candidate is scored as if
     it alone followed the prompt, and a token shared by several candidates is computed once.
+
+    A prompt that leaves no room for the candidates in the model's context (``window`` tokens,
+    by default the config's ``max_position_embeddings``) keeps its end, as generation truncates it
+    (the request and the assistant turn), and nothing is shared then.
     """
     import torch
 
@@ -170,7 +179,15 @@ def score_prompts(
     trie = _Trie.of(cand_ids)
     firsts = sorted({ids[0] for ids in cand_ids})
     rows = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
-    shared = shared_prefix_length(rows) if len(rows) > 1 else 0
+    window = window or getattr(getattr(model, "config", None), "max_position_embeddings", None)
+    # The deepest tree token sits at the prompt's length - 1 + its depth: the last position there is room for.
+    room = int(window) - max(trie.depths, default=0) if window else None
+    truncated = room is not None and max(len(r) for r in rows) > room
+    if truncated:
+        if room is None or room < 1:
+            raise JarvisError(f"the model's context of {window} tokens leaves no room for the probe's candidates")
+        rows = [r[-room:] for r in rows]
+    shared = shared_prefix_length(rows) if len(rows) > 1 and not truncated else 0
     shared = shared if shared >= MIN_SHARED_PREFIX else 0
     device = next(model.parameters()).device
     dtype = next(model.parameters()).dtype

@@ -95,7 +95,9 @@ def test_native_tools_candidates_are_the_templates_call_opening(tiny: tuple[Any,
     case = full_suite.cases[0]
     text = render_case(qwen, full_suite, case, "native-tools")
     assert "<tools>" in text  # asked as generation asks: the schemas reach the prompt
-    [scores] = score_prompts(model, qwen, [text], candidates)
+    # The schemas make this byte-level prompt longer than the tiny model's nominal 2048 positions,
+    # which its rotary embedding does not need: score it whole, as the naive forward does.
+    [scores] = score_prompts(model, qwen, [text], candidates, window=8192)
     expected, no_call = naive_scores(model, qwen, text, list(candidates))
     assert scores.logprobs == pytest.approx(expected, abs=1e-4)
     # Every call starts with the same token: no call is exactly 1 - P(that token).
@@ -269,3 +271,47 @@ def test_scoring_needs_a_token_per_candidate(tiny: tuple[Any, Any]) -> None:
     model, tokenizer = tiny
     with pytest.raises(JarvisError, match="at least one token"):
         score_prompts(model, tokenizer, ["hello"], [Candidate("empty", "")])
+
+
+def test_an_over_long_prompt_keeps_its_end_as_generation_does(tiny: tuple[Any, Any], full_suite: Any) -> None:
+    model, tokenizer = tiny
+    case = next(c for c in full_suite.cases if c.history)
+    text = render_case(tokenizer, full_suite, case, "system-text")
+    candidates = list(candidates_for(tokenizer, full_suite, "system-text"))[:5]
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    depth = max(len(tokenizer(c.text, add_special_tokens=False)["input_ids"]) for c in candidates) - 1
+    window = 200  # far shorter than the prompt (byte-level: one token per byte)
+    assert len(ids) > window
+    scores, again = score_prompts(model, tokenizer, [text, text], candidates, window=window)  # nothing shared
+    assert again == scores
+    kept = tokenizer.decode(ids[-(window - depth) :])
+    expected, no_call = naive_scores(model, tokenizer, kept, candidates)
+    assert scores.logprobs == pytest.approx(expected, abs=1e-4)
+    assert scores.no_call == pytest.approx(no_call, abs=1e-6)
+    with pytest.raises(JarvisError, match="leaves no room"):
+        score_prompts(model, tokenizer, [text], candidates, window=depth)
+
+
+def test_tree_attention_scores_a_qwen3_model_as_a_naive_forward(tmp_path: Path, full_suite: Any) -> None:
+    """Another architecture than Llama (Qwen3: q/k norms, its own rotary and mask code), same tree layout."""
+    import torch
+    from transformers import Qwen3Config, Qwen3ForCausalLM
+
+    from tests.tiny import make_tokenizer
+
+    tokenizer = make_tokenizer()
+    config = Qwen3Config(
+        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, head_dim=16, max_position_embeddings=4096,
+        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = Qwen3ForCausalLM(config).eval()
+    picked = [c for c in full_suite.cases if c.id in {"cmd_open_chrome", "route_multi_volume_music"}]
+    picked += [next(c for c in full_suite.cases if c.history)]
+    texts = [render_case(tokenizer, full_suite, c, "system-text") for c in picked]
+    candidates = list(candidates_for(tokenizer, full_suite, "system-text"))
+    for text, scores in zip(texts, score_prompts(model, tokenizer, texts, candidates, batch_size=2), strict=True):
+        expected, no_call = naive_scores(model, tokenizer, text, candidates)
+        assert scores.logprobs == pytest.approx(expected, abs=1e-4)
+        assert scores.no_call == pytest.approx(no_call, abs=1e-6)
