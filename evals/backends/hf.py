@@ -45,9 +45,10 @@ from evals.backends.sampling import (  # noqa: F401 (CACHE_ARGUMENT, GREEDY_NEUT
 from evals.environment import package_versions, predict_device
 from evals.errors import JarvisError
 from evals.fingerprints import NO_ADAPTER, fingerprint_adapter_info, fingerprint_model
-from evals.hfload import load_base, load_tokenizer, quiet_loading
+from evals.hfload import load_tokenizer, quiet_loading
 from evals.models import AdapterInfo, context_window, embedded_fingerprint, inspect_adapter, is_embedded, resolve_model
 from evals.progress import progress
+from evals.quantized import load_embedded
 from evals.records import BASE_ARM, Case, DriftPrompt, GenerationSettings, ProbeCase, Suite
 
 if TYPE_CHECKING:
@@ -327,7 +328,7 @@ class HFBackend:
         if self.model is None:
             path = self._resolved_path()
             self.tokenizer = load_tokenizer(path, self.trust_remote_code)
-            self.model = load_base(path, self.quant, self.trust_remote_code)
+            self.model = load_embedded(self.model_path, path, self.quant, self.trust_remote_code)
             self.stats.loads += 1
         missing = [
             (self._peft_names[a.name], self._adapters[a.name])
