@@ -20,7 +20,6 @@ def main(mode: str, adapter: str, max_new_tokens: int, batch: str) -> None:
     from evals.backends import BASE_ARM, Arm
     from evals.backends.hf import HFBackend
     from evals.config import EvalConfig
-    from evals.models import resolve_model
     from evals.run import EvalRun
 
     spec = AdapterSpec(name="demo", path=Path(adapter).resolve())
@@ -28,7 +27,8 @@ def main(mode: str, adapter: str, max_new_tokens: int, batch: str) -> None:
     run = EvalRun.from_config(config)
     prompts = [run.prompt(c) for c in run.suite.cases]
     if mode == "base-only":  # the base model alone, no peft wrapper
-        backend = HFBackend(resolve_model(None), "4bit", False, arms=(Arm(BASE_ARM),))
+        # "embedded", as the run names it: loaded the same way (its quantized copy), so only the arms differ.
+        backend = HFBackend("embedded", "4bit", False, arms=(Arm(BASE_ARM),))
         arms = [Arm(BASE_ARM)]
     else:
         backend = run.backend  # type: ignore[assignment]

@@ -1,8 +1,8 @@
 """The embedded model quantized once: later runs load its saved 4-bit weights instead of quantizing again.
 
-bitsandbytes quantizes the fp32 weights to NF4 at every ``from_pretrained`` (about 6 s of a cold
-run's loading on 2 CPU cores); loading the 4-bit weights ``save_pretrained`` wrote takes about
-0.5 s and gives the same tensors bit for bit (tests/test_quantized.py). A copy is keyed by
+bitsandbytes quantizes the fp32 weights to NF4 at every ``from_pretrained``: 1.7 s on 2 quiet CPU
+cores (6.3 s on a busy machine), where loading the 4-bit weights ``save_pretrained`` wrote takes
+0.3 to 0.6 s and gives the same tensors bit for bit (tests/test_quantized.py). A copy is keyed by
 everything that decides its weights: the source's identity (the embedded model's fingerprint),
 the quantization config, and the torch, transformers and bitsandbytes releases; any change makes
 a new copy. It is written to a temporary folder and renamed, so an interrupted save leaves none;
