@@ -724,7 +724,7 @@ def test_a_served_model_swapped_behind_its_name_is_not_scored_from_the_cache(
             "-m", "jarvis", "--jarvis-suite=mini.yaml", "--jarvis-backend=openai",
             f"--jarvis-base-url=http://127.0.0.1:{port}/v1", "--jarvis-served-base=base",
             "--jarvis-served-adapter=tuned", "--jarvis-assert=none", f"--jarvis-cache-dir={pytester.path / 'c'}",
-            "-p", "no:cacheprovider",
+            "-p", "no:cacheprovider", "--jarvis-no-probe",  # the requests counted are answers, not routing margins
         )  # fmt: skip
         assert result.ret == 0, result.stdout.str()
         return json.loads((pytester.path / "reports" / JSON_NAME).read_text(encoding="utf-8"))
