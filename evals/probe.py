@@ -274,10 +274,14 @@ def _read_scores(logits: Any, cand_ids: list[list[int]], trie: _Trie, firsts: li
         for j, node in enumerate(path, start=1):
             total += float(tree[node, ids[j]]) - norms[node]
         totals.append(total)
-    # log(1 - P(first token starts a call)), in float64 so a near-certain call still reads as a number.
-    call_mass = float(torch.logsumexp(first[firsts], dim=0))
+    # In float64 so a near-certain call still reads as a number.
+    return Scores(logprobs=tuple(totals), no_call=no_call_logprob(float(torch.logsumexp(first[firsts], dim=0))))
+
+
+def no_call_logprob(call_mass: float) -> float:
+    """log(1 - P(the first token starts a call)) from log P(it does), floored at LOGP_FLOOR."""
     no_call = math.log(-math.expm1(call_mass)) if call_mass < 0 else LOGP_FLOOR
-    return Scores(logprobs=tuple(totals), no_call=max(no_call, LOGP_FLOOR))
+    return max(no_call, LOGP_FLOOR)
 
 
 def probe_cases(

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from evals.errors import JarvisError
+from evals.probe import no_call_logprob as no_call_from_mass
 from evals.records.probe import ProbeCase, choose
 from evals.records.suite import SYSTEM_TEXT, Case, Suite
 
@@ -34,7 +35,6 @@ PROBE_FIELDS: Mapping[str, Any] = {
     "temperature": 0.0,
     "stream": False,
 }
-LOGP_FLOOR = -100.0  # as evals.probe: log P(no call) when the tools' first tokens hold all the mass
 
 
 class NoPromptLogprobs(JarvisError):
@@ -100,9 +100,7 @@ def no_call_logprob(scored: Sequence[Scored]) -> float:
     """log(1 - P(the first answer token starts some tool)), from the candidates' distinct first tokens."""
     firsts = {s.first_token: s.first_logprob for s in scored}
     top = max(firsts.values())
-    call_mass = top + math.log(sum(math.exp(v - top) for v in firsts.values()))
-    no_call = math.log(-math.expm1(call_mass)) if call_mass < 0 else LOGP_FLOOR
-    return max(no_call, LOGP_FLOOR)
+    return no_call_from_mass(top + math.log(sum(math.exp(v - top) for v in firsts.values())))
 
 
 def case_turns(suite: Suite, case: Case) -> tuple[str, str, str, tuple[tuple[str, str], ...]]:
