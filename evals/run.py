@@ -27,6 +27,7 @@ from evals.config import EvalConfig
 from evals.environment import recorded_versions
 from evals.errors import JarvisError
 from evals.gate.baseline import suite_hash
+from evals.metrics import cosine_similarity, similarity_key
 from evals.models import EMBEDDED_MODEL, is_embedded
 from evals.plan import RunPlan, build_plan
 from evals.records import (
@@ -71,6 +72,7 @@ class EvalRun:
     probes: dict[tuple[str, str], ProbeCase] = field(default_factory=dict)  # (arm name, case id)
     drift: dict[str, DriftSection] = field(default_factory=dict)  # adapter name
     scored: dict[tuple[str, str], ScoredCase] = field(default_factory=dict)  # (adapter name, case id)
+    similarities: dict[tuple[str, str], float] = field(default_factory=dict)  # (base answer, other answer)
     warnings: list[str] = field(default_factory=list)
     scope: str = ""  # why the selection is partial ("quick mode", "-k 'volume'"...), "" for the whole suite
     stored: int = 0  # fresh answers written to the cache, batch by batch
@@ -457,10 +459,11 @@ class EvalRun:
         """Score one case for one adapter (the primary by default) against the base arm; remember it."""
         self.ensure_answers()
         self.ensure_probes()
+        self.ensure_similarities()
         name = adapter or self.primary
         base = [a.text for a in self.sample_answers[(BASE_ARM, case.id)]]
         tuned = [a.text for a in self.sample_answers[(name, case.id)]]
-        scored = score_pair(case, base, tuned, self.suite)
+        scored = score_pair(case, base, tuned, self.suite, self._similarity)
         scored = replace(
             scored,
             base=replace(scored.base, probe=self.probes.get((BASE_ARM, case.id))),
@@ -468,6 +471,40 @@ class EvalRun:
         )
         self.scored[(name, case.id)] = scored
         return scored
+
+    def ensure_similarities(self) -> None:
+        """The cosine of every adapter's answer against the base's: from the cache, else computed and stored.
+
+        Keyed by the two texts and the metric's version (``similarity_key``), not by the run: the
+        cosine needs scikit-learn (about a second to import), which a run whose answers and scores
+        are all cached then never imports.
+        """
+        pairs = {
+            (self.answers[(BASE_ARM, c.id)].text, self.answers[(arm.name, c.id)].text)
+            for c in self.selected
+            for arm in self.arms[1:]
+            if (arm.name, c.id) in self.answers and (BASE_ARM, c.id) in self.answers
+        } - self.similarities.keys()
+        if not pairs:
+            return
+        version = metric_version()
+        keys = {pair: similarity_key(*pair, version) for pair in pairs}
+        cache = self._cache()
+        found = cache.get(list(keys.values())) if cache is not None else {}
+        fresh: dict[str, CachedAnswer] = {}
+        for pair, key in keys.items():
+            hit = found.get(key)
+            value = json.loads(hit.text) if hit is not None else None
+            if not isinstance(value, float):  # missing (or not a number: computed again)
+                value = cosine_similarity(*pair)
+                fresh[key] = CachedAnswer(text=json.dumps(value), new_tokens=0)
+            self.similarities[pair] = value
+        if cache is not None and fresh:
+            cache.store.put_many(fresh)
+
+    def _similarity(self, a: str, b: str) -> float:
+        found = self.similarities.get((a, b))
+        return found if found is not None else cosine_similarity(a, b)
 
     def case_results(self) -> tuple[CaseResult, ...]:
         """Every scored case with the arms it was scored for (the base, then each adapter), in suite order."""

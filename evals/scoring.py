@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from statistics import fmean
 
@@ -75,26 +75,37 @@ def score_samples(answers: Sequence[str], case: Case, suite: Suite) -> ArmScore:
     )
 
 
-def score_case(case: Case, answers: Mapping[str, str | Sequence[str]], suite: Suite) -> CaseResult:
+Similarity = Callable[[str, str], float]
+
+
+def score_case(
+    case: Case, answers: Mapping[str, str | Sequence[str]], suite: Suite, similarity: Similarity = cosine_similarity
+) -> CaseResult:
     """Score every arm's answer to one case (``answers``: the base's first, then each adapter's by name).
 
     An arm may give several sampled answers: its scores are then their rates (``score_samples``),
-    and the cosine similarity compares sample 0's answers.
+    and the cosine similarity compares sample 0's answers. ``similarity`` is the cosine, or a
+    function that returns it from a cache (``EvalRun``: a cached run then imports no scikit-learn).
     """
     texts = {name: [given] if isinstance(given, str) else list(given) for name, given in answers.items()}
     base = texts[BASE_ARM][0]
     return CaseResult(
         case=case,
         arms={name: score_samples(given, case, suite) for name, given in texts.items()},
-        similarity={name: cosine_similarity(base, given[0]) for name, given in texts.items() if name != BASE_ARM},
+        similarity={name: similarity(base, given[0]) for name, given in texts.items() if name != BASE_ARM},
     )
 
 
 def score_pair(
-    case: Case, base_answer: str | Sequence[str], finetuned_answer: str | Sequence[str], suite: Suite
+    case: Case,
+    base_answer: str | Sequence[str],
+    finetuned_answer: str | Sequence[str],
+    suite: Suite,
+    similarity: Similarity = cosine_similarity,
 ) -> ScoredCase:
     """Score one adapter's answer(s) against the base's (the view a single comparison reads)."""
-    return score_case(case, {BASE_ARM: base_answer, "finetuned": finetuned_answer}, suite).versus("finetuned")
+    answers = {BASE_ARM: base_answer, "finetuned": finetuned_answer}
+    return score_case(case, answers, suite, similarity).versus("finetuned")
 
 
 def _mean(values: Iterable[float]) -> float:

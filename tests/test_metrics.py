@@ -1073,23 +1073,51 @@ def test_reports_show_valid_call_and_flags_only_for_version_2_scores() -> None:
     assert "valid call" not in "\n".join(terminal_summary_lines(version_1))
 
 
-def test_cosine_similarity_agrees_with_scikit_learn() -> None:
-    """The pure-Python TF-IDF is scikit-learn's char_wb 2-4-gram vectorizer (smooth IDF, L2), to rounding."""
+def test_cosine_similarity_is_the_tf_idf_formula_the_docs_state() -> None:
+    """scikit-learn computes it; this spells the formula out (char_wb 2-4-grams, accents stripped, smooth
+    IDF over the pair, L2 norm), so a changed vectorizer setting or library default cannot pass unseen."""
     import csv
+    import math
     import random
+    import unicodedata
+    from collections import Counter
     from pathlib import Path
 
-    from sklearn.feature_extraction.text import TfidfVectorizer
+    def grams(text: str) -> Counter[str]:
+        text = "".join(c for c in unicodedata.normalize("NFKD", text.lower()) if not unicodedata.combining(c))
+        found: Counter[str] = Counter()
+        for word in text.split():
+            padded = f" {word} "
+            for n in (2, 3, 4):
+                found.update(padded[i : i + n] for i in range(max(1, len(padded) - n + 1)))
+                if len(padded) <= n:
+                    break
+        return found
 
     def reference(a: str, b: str) -> float:
-        vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), strip_accents="unicode", lowercase=True)
-        matrix = vectorizer.fit_transform([a, b])
-        return min(1.0, max(0.0, float(matrix[0].multiply(matrix[1]).sum())))
+        counts = [grams(a), grams(b)]
+        idf = {t: math.log(3 / (1 + sum(t in c for c in counts))) + 1 for t in counts[0] | counts[1]}
+        vectors = [{t: n * idf[t] for t, n in c.items()} for c in counts]
+        norms = [math.sqrt(sum(v * v for v in vec.values())) for vec in vectors]
+        return sum(w * vectors[1].get(t, 0.0) for t, w in vectors[0].items()) / (norms[0] * norms[1])
 
     corpus = Path(__file__).parent / "data" / "relevance_labels.tsv"
     answers = [row["answer"] for row in csv.DictReader(corpus.open(encoding="utf-8"), delimiter="\t")]
-    answers += ["a", "é à", "ouvres crom", "ouvre chrome", "Ça  va", "œuvre"]
+    answers = [a for a in answers if a.strip()] + ["a", "é à", "ouvres crom", "ouvre chrome", "Ça  va", "œuvre"]
     rng = random.Random(0)
-    pairs = [(rng.choice(answers), rng.choice(answers)) for _ in range(400)]
-    for a, b in pairs:
-        assert cosine_similarity(a, b) == pytest.approx(reference(a, b), abs=1e-12), (a, b)
+    for a, b in [(rng.choice(answers), rng.choice(answers)) for _ in range(400)]:
+        assert cosine_similarity(a, b) == pytest.approx(min(1.0, reference(a, b)), abs=1e-12), (a, b)
+
+
+def test_the_cached_cosine_is_keyed_by_both_texts_and_the_metric_version() -> None:
+    from evals.metrics import similarity_key
+
+    key = similarity_key("monte le son", "volume_up()", "4")
+    assert key == similarity_key("monte le son", "volume_up()", "4")
+    others = [
+        similarity_key("volume_up()", "monte le son", "4"),
+        similarity_key("monte le son", "volume_up() ", "4"),
+        similarity_key("monte le so", "nvolume_up()", "4"),
+        similarity_key("monte le son", "volume_up()", "5"),
+    ]
+    assert len({key, *others}) == 5

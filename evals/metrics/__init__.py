@@ -35,7 +35,7 @@ from evals.metrics.relevance import (
     score_answer,
     valid_call,
 )
-from evals.metrics.similarity import cosine_similarity
+from evals.metrics.similarity import cosine_similarity, similarity_key
 from evals.metrics.text import fold, keyword_hits, keyword_match, tokens, word_keys
 
 __all__ = [
@@ -62,6 +62,7 @@ __all__ = [
     "parse_calls",
     "resolve_id",
     "score_answer",
+    "similarity_key",
     "tokens",
     "valid_call",
     "word_keys",
