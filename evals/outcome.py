@@ -27,6 +27,7 @@ from evals.history import append_history, record_of
 from evals.jsonio import loads_guarded
 from evals.loggers import log_run
 from evals.margins import margin_section
+from evals.models import cache_root
 from evals.plan import RunPlan
 from evals.power import power_section
 from evals.records import NEAR_TIE_NATS, CustomCheck, GateOutcome, NoiseFloor, RunResults, decode
@@ -207,7 +208,7 @@ def conclude(
         notes.append(f"partial run ({run.scope}): reports in {out_dir}; the full run's reports are untouched")
     blessed = False
     try:
-        written = write_reports(results, out_dir)
+        written = write_reports(results, out_dir, kept=rendered_folder(config))
     except (OSError, JarvisError) as exc:
         # The gate's reasons are still printed: a report that cannot be written must not hide why
         # the run failed. Nothing is blessed from a run whose reports are not on disk.
@@ -241,3 +242,10 @@ def conclude(
         except JarvisError as exc:
             notes.append(str(exc))
     return RunOutcome(results=results, written=written, gate=gate, notes=notes, failed=bool(problems))
+
+
+def rendered_folder(config: EvalConfig) -> Path | None:
+    """Where charts and tables drawn before are kept (beside the generation cache); None with --jarvis-no-cache."""
+    if not config.use_cache:
+        return None
+    return (Path(config.cache_dir).expanduser() if config.cache_dir else cache_root()) / "rendered"

@@ -216,3 +216,33 @@ def test_github_step_summary_gets_a_markdown_summary(bench, pytester: pytest.Pyt
     assert result.ret == 0, result.stdout.str()
     text = summary.read_text(encoding="utf-8")
     assert text.startswith("earlier step\n## JARVIS benchmark: ")  # appended, never replaced
+
+
+def test_a_cached_rerun_reads_its_scores_and_charts_back_and_imports_no_sklearn_pandas_or_matplotlib(
+    pytester: pytest.Pytester, tiny_model_dir: Path, tiny_adapter_dir: Path
+) -> None:
+    """Cosines and drawn reports are kept beside the answers: the re-run needs none of those libraries."""
+    pytester.makepyfile(test_bench=TEST_FILE)
+    pytester.makeconftest(
+        """
+        import sys
+        def pytest_unconfigure(config):
+            with open("imported.txt", "w") as f:
+                f.write(" ".join(m for m in ("sklearn", "pandas", "matplotlib", "torch") if m in sys.modules))
+        """
+    )
+    args = [
+        "-m", "jarvis", f"--jarvis-model={tiny_model_dir}", f"--jarvis-adapter={tiny_adapter_dir}", "--jarvis-quant=none",
+        "--jarvis-max-new-tokens=6", f"--jarvis-cache-dir={pytester.path / 'cache'}", "--jarvis-assert=none",
+        "--jarvis-no-probe", "-p", "no:cacheprovider",
+    ]  # fmt: skip
+    pytester.runpytest_subprocess(*args).assert_outcomes(passed=30)
+    cold = _results(pytester)
+    assert (pytester.path / "imported.txt").read_text() == "sklearn pandas matplotlib torch"
+    assert any((pytester.path / "cache" / "rendered").iterdir())
+
+    pytester.runpytest_subprocess(*args).assert_outcomes(passed=30)
+    warm = _results(pytester)
+    assert (pytester.path / "imported.txt").read_text() == ""
+    assert warm["metadata"]["n_cached_answers"] == 60
+    assert [r["similarity"] for r in warm["results"]] == [r["similarity"] for r in cold["results"]]

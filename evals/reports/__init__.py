@@ -18,7 +18,6 @@ from evals.atomic import atomic_write_all, recover_reports
 from evals.errors import JarvisError
 from evals.jsonio import JsonFileError, read_json_file
 from evals.records import RunResults
-from evals.reports.tables import results_csv
 from evals.reports.text import render_text
 from evals.verdict import gains_section
 
@@ -43,51 +42,45 @@ def results_json(results: RunResults) -> dict[str, Any]:
     return data
 
 
-def _derived(results: RunResults, out_dir: Path) -> dict[Path, bytes | Callable[[Path], None]]:
-    from evals.reports.charts import DPI, build_figure
-    from evals.reports.html import CURVE_LABEL, chart_svg, render_html
+def _derived(
+    results: RunResults, out_dir: Path, kept: Path | None = None
+) -> dict[Path, bytes | Callable[[Path], None]]:
+    from evals.reports.charts import DPI, build_figure, build_leaderboard_figure, build_robustness_figure
+    from evals.reports.html import render_html
+    from evals.reports.rendered import Renderer
+    from evals.reports.tables import leaderboard_rows, results_rows, write_csv
 
-    figure = build_figure(results)
-    curve = None
-    if results.robustness is not None:  # a --jarvis-perturb run
-        from evals.reports.charts import build_robustness_figure
-
-        curve = build_robustness_figure(results)
-    # The same figures, drawn once more as SVG.
-    page = render_html(
-        results, chart=chart_svg(figure), curve=chart_svg(curve, CURVE_LABEL) if curve is not None else None
-    )
+    # One renderer: each figure is built once for its PNG and its SVG, or read back from ``kept``.
+    draw = Renderer(results, kept)
+    columns, rows = results_rows(results)
     files: dict[Path, bytes | Callable[[Path], None]] = {
         out_dir / TEXT_NAME: render_text(results).encode("utf-8"),
-        out_dir / CSV_NAME: results_csv(results).encode("utf-8"),
-        # No 'Software' text chunk: the PNG then depends only on the results, not on the version.
-        out_dir / PNG_NAME: lambda tmp: figure.savefig(tmp, dpi=DPI, format="png", metadata={"Software": None}),
-        out_dir / HTML_NAME: page.encode("utf-8"),
+        out_dir / CSV_NAME: draw.table("results", columns, rows, lambda: write_csv(columns, rows)),
+        out_dir / PNG_NAME: draw.png("chart", lambda: build_figure(results), DPI),
+        out_dir / HTML_NAME: render_html(results, renderer=draw).encode("utf-8"),
     }
     if results.leaderboard is not None:  # several adapters
-        from evals.reports.charts import build_leaderboard_figure
-        from evals.reports.tables import leaderboard_csv
-
-        board = build_leaderboard_figure(results)
-        files[out_dir / LEADERBOARD_CSV_NAME] = leaderboard_csv(results.leaderboard).encode("utf-8")
-        files[out_dir / LEADERBOARD_PNG_NAME] = lambda tmp: board.savefig(
-            tmp, format="png", metadata={"Software": None}
-        )
-    if curve is not None:
-        files[out_dir / ROBUSTNESS_PNG_NAME] = lambda tmp: curve.savefig(tmp, format="png", metadata={"Software": None})
+        board = leaderboard_rows(results.leaderboard)
+        files[out_dir / LEADERBOARD_CSV_NAME] = draw.table("leaderboard", *board, lambda: write_csv(*board))
+        files[out_dir / LEADERBOARD_PNG_NAME] = draw.png("leaderboard", lambda: build_leaderboard_figure(results))
+    if results.robustness is not None:  # a --jarvis-perturb run
+        files[out_dir / ROBUSTNESS_PNG_NAME] = draw.png("robustness", lambda: build_robustness_figure(results))
     return files
 
 
-def write_derived(results: RunResults, out_dir: str | Path) -> list[Path]:
-    """Write the text report, the per-case CSV, the chart and the HTML page, all or nothing; return their paths."""
-    return atomic_write_all(_derived(results, Path(out_dir)))
+def write_derived(results: RunResults, out_dir: str | Path, kept: Path | None = None) -> list[Path]:
+    """Write the text report, the per-case CSV, the chart and the HTML page, all or nothing; return their paths.
+
+    ``kept``: a folder of charts and tables drawn before (``evals.reports.rendered``); None draws every one.
+    """
+    return atomic_write_all(_derived(results, Path(out_dir), kept))
 
 
-def write_reports(results: RunResults, out_dir: str | Path) -> list[Path]:
+def write_reports(results: RunResults, out_dir: str | Path, kept: Path | None = None) -> list[Path]:
     """Write every report of a run, all or nothing: a failure leaves the previous reports as they were."""
     out_dir = Path(out_dir)
     data = (json.dumps(results_json(results), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-    return atomic_write_all({out_dir / JSON_NAME: data, **_derived(results, out_dir)})
+    return atomic_write_all({out_dir / JSON_NAME: data, **_derived(results, out_dir, kept)})
 
 
 def _unreadable(path: Path, exc: JsonFileError, rerun: str) -> str:

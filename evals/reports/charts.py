@@ -45,7 +45,9 @@ def build_figure(results: RunResults) -> Figure:
     FigureCanvasAgg(fig)
     m = results.metadata
     title = f"JARVIS benchmark: {_shorten(m.model, 55)} + LoRA {_shorten(m.adapter, 55)}"
-    subtitle = f"suite {m.suite_name} v{m.suite_version}, {m.timestamp}" + (" (partial run)" if m.partial else "")
+    # No timestamp: the picture is then a function of the findings, drawn once for a run and its re-runs
+    # (evals.reports.rendered); the text, JSON and HTML reports say when the run was made.
+    subtitle = f"suite {m.suite_name} v{m.suite_version}" + (" (partial run)" if m.partial else "")
     fig.suptitle(f"{title}\n{subtitle}", fontsize=13)
     (ax_rel, ax_kw), (ax_dist, ax_text) = fig.subplots(2, 2)
     groups = category_stats(results)

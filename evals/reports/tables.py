@@ -1,16 +1,14 @@
-"""The per-case table of a run: one row per case, as CSV (and as a pandas frame for notebooks)."""
+"""The per-case table of a run: one row per case, as a pandas frame and the CSV pandas writes from it."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from typing import TYPE_CHECKING
 
 from evals.records import ArmScore, Leaderboard, RunResults
 from evals.reports.stability import case_unstable, pass_all
 
-if TYPE_CHECKING:  # pandas is imported where a frame is built, not by the terminal summary
+if TYPE_CHECKING:  # pandas is imported where a frame is built: not by the terminal summary, nor a cached run
     import pandas as pd
 
 # Columns of the per-case CSV, in order; lists are joined with ';' so a cell stays one value.
@@ -132,11 +130,15 @@ _TASK_FIELDS = ("task_success", "tool_names_ok", "arguments_ok", "abstained")
 
 
 def results_frame(results: RunResults) -> pd.DataFrame:
-    """Return the per-case table as a pandas DataFrame (for notebooks; the reports do not need pandas)."""
+    """Return the per-case table as a pandas DataFrame, one row per case (the CSV is this frame)."""
+    return _frame(*results_rows(results))
+
+
+def _frame(columns: list[str], rows: list[dict[str, object]]) -> pd.DataFrame:
     import pandas as pd
 
-    columns, rows = results_rows(results)
-    return pd.DataFrame(rows, columns=columns)
+    # Object columns keep each cell's Python value: an integer column with an empty cell stays integer.
+    return pd.DataFrame(rows, columns=columns, dtype=object)
 
 
 # A spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK(...) opens a
@@ -150,13 +152,10 @@ def _inert(value: object) -> object:
     return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_STARTS) else value
 
 
-def _csv(columns: list[str], rows: list[dict[str, object]]) -> str:
-    """Write rows as CSV: pandas' dialect (minimal quoting, '\n', repr of floats, empty for None)."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows({key: _inert(value) for key, value in row.items()} for row in rows)
-    return buffer.getvalue()
+def write_csv(columns: list[str], rows: list[dict[str, object]]) -> str:
+    """Write rows as CSV through pandas: minimal quoting, '\n' line ends, no index, empty for None."""
+    inert = [{key: _inert(value) for key, value in row.items()} for row in rows]
+    return str(_frame(columns, inert).to_csv(index=False, lineterminator="\n", na_rep=""))
 
 
 def _version_2(arm: ArmScore) -> dict[str, object]:
@@ -172,7 +171,7 @@ def _version_2(arm: ArmScore) -> dict[str, object]:
 
 def results_csv(results: RunResults) -> str:
     """Return the per-case CSV text (UTF-8, '\\n' line ends, no index column)."""
-    return _csv(*results_rows(results))
+    return write_csv(*results_rows(results))
 
 
 LEADERBOARD_COLUMNS: tuple[str, ...] = (
@@ -197,6 +196,11 @@ LEADERBOARD_COLUMNS: tuple[str, ...] = (
 
 def leaderboard_csv(board: Leaderboard) -> str:
     """Return the leaderboard as CSV, one row per adapter in rank order."""
+    return write_csv(*leaderboard_rows(board))
+
+
+def leaderboard_rows(board: Leaderboard) -> tuple[list[str], list[dict[str, object]]]:
+    """Return the leaderboard's columns and one row per adapter in rank order."""
     rows: list[dict[str, object]] = [
         {
             "rank": r.rank,
@@ -218,4 +222,4 @@ def leaderboard_csv(board: Leaderboard) -> str:
         }
         for r in board.rows
     ]
-    return _csv(list(LEADERBOARD_COLUMNS), rows)
+    return list(LEADERBOARD_COLUMNS), rows

@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
-
 from evals.records import RunResults
 from evals.reports.charts import build_margin_figure
 from evals.reports.html.parts import esc, num, section, stats_table
 from evals.reports.margins import EXPLAIN, HEADERS, at_risk_text, case_margins, drift_line, margins, rows
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
+from evals.reports.rendered import Renderer
 
 
-def html_section(results: RunResults, render_svg: Callable[[Figure, str], str]) -> str | None:
-    """The Routing margins section of the HTML page: the table, the cases at risk, the chart, a bar per case.
-
-    ``render_svg`` is the page's figure-to-inline-SVG function (the page imports this module).
-    """
+def html_section(results: RunResults, draw: Renderer) -> str | None:
+    """The Routing margins section of the HTML page: the table, the cases at risk, the chart, a bar per case."""
     section_ = margins(results)
     if section_ is None:
         return None
@@ -38,7 +30,8 @@ def html_section(results: RunResults, render_svg: Callable[[Figure, str], str]) 
     bar_table = stats_table(["case", "base margin", "fine-tuned margin"], bars)
     note = f"{EXPLAIN}. Near tie: |margin| < {section_.near_tie:g} nats, where a small change of the weights could flip the choice."
     risk = f"Cases at risk (fine-tuned right, within the near-tie band): {at_risk_text(section_)}."
-    chart = render_svg(build_margin_figure(results), "Margin shift: base against fine-tuned routing margin per case")
+    label = "Margin shift: base against fine-tuned routing margin per case"
+    chart = draw.svg("margins", lambda: build_margin_figure(results), label)
     content = (
         f'<p class="note">{esc(note)}</p>{table}<p class="note">{esc(risk)}</p>'
         f'<div class="chart">{chart}</div>{bar_table}'

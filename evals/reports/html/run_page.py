@@ -7,7 +7,6 @@ or the base and one per adapter in a run of several, chosen in ``answer_columns`
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
@@ -19,6 +18,7 @@ from evals.reports.html.margin_parts import html_section as margin_section
 from evals.reports.html.parts import Cell, Row, cases_section, dl, esc, kpi, num, page, section, sign_css, stats_table
 from evals.reports.html.stability_parts import stability_section
 from evals.reports.html.task_parts import css_for
+from evals.reports.rendered import Renderer, inline_svg
 from evals.reports.stability import CLUSTERED
 from evals.reports.task import FALSE_ACTIVATION, arrow, gain, measured
 from evals.verdict import (
@@ -34,16 +34,17 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 
-def render_html(results: RunResults, *, chart: str | None = None, curve: str | None = None) -> str:
-    """Return the HTML report of a run; ``chart`` and ``curve`` are its inline SVGs (drawn here when not given)."""
+def render_html(results: RunResults, *, renderer: Renderer | None = None, chart: str | None = None) -> str:
+    """Return the HTML report of a run; its figures come from ``renderer`` (drawn once, or kept:
+    ``evals.reports.rendered``). ``chart``: the 2x2 chart's SVG, given (tests pass "" to skip drawing)."""
+    from evals.reports.charts import build_figure, build_robustness_figure
+
+    draw = renderer or Renderer(results)
     if chart is None:
-        from evals.reports.charts import build_figure
-
-        chart = chart_svg(build_figure(results))
-    if curve is None and results.robustness is not None:
-        from evals.reports.charts import build_robustness_figure
-
-        curve = chart_svg(build_robustness_figure(results), CURVE_LABEL)
+        chart = draw.svg("chart", lambda: build_figure(results), CHART_LABEL)
+    curve = None
+    if results.robustness is not None:
+        curve = draw.svg("robustness", lambda: build_robustness_figure(results), CURVE_LABEL)
     m = results.metadata
     columns = answer_columns(results)
     rows = [
@@ -52,12 +53,12 @@ def render_html(results: RunResults, *, chart: str | None = None, curve: str | N
     ]
     sections = [
         _run_header(results),
-        *([_leaderboard_section(results)] if results.leaderboard is not None else []),
+        *([_leaderboard_section(results, draw)] if results.leaderboard is not None else []),
         _identity_section(results),
         section("Charts", f'<div class="chart">{chart}</div>', open_=True, id_="charts"),
         _category_section(results),
         *([stable] if (stable := stability_section(results)) is not None else []),
-        *([margin] if (margin := margin_section(results, chart_svg)) is not None else []),
+        *([margin] if (margin := margin_section(results, draw)) is not None else []),
         *([drift] if (drift := drift_section(results)) is not None else []),
         *([_robustness_section(results, curve)] if curve is not None else []),
         cases_section(rows, [label for label, _, _ in columns], "Cases", _case_legend(results)),
@@ -99,26 +100,7 @@ CURVE_LABEL = "Relevance and valid calls per speech-recognition noise level, bas
 
 def chart_svg(figure: Figure, label: str = CHART_LABEL) -> str:
     """Return a figure as an inline ``<svg>`` element: text drawn as paths, no prolog, no URL."""
-    import io
-
-    import matplotlib
-
-    buf = io.BytesIO()
-    # Glyphs as paths: the chart looks the same whatever fonts the reader has. A fixed salt
-    # keeps the element ids, and so the page, a function of the results.
-    with matplotlib.rc_context({"svg.fonttype": "path", "svg.hashsalt": "jarvis-evals"}):
-        figure.savefig(buf, format="svg", metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
-    svg = buf.getvalue().decode("utf-8")
-    svg = svg[svg.index("<svg") :]
-    svg = re.sub(r"<!--.*?-->", "", svg, flags=re.DOTALL)  # the text of each label, already drawn
-    # An <svg> inside HTML needs no namespace declarations; dropping them leaves the page URL-free.
-    svg = re.sub(r'\s+xmlns(:xlink)?="[^"]*"', "", svg)
-    return re.sub(
-        r'<svg\s+width="[^"]*"\s+height="[^"]*"',
-        f'<svg role="img" aria-label="{label}"',
-        svg,
-        count=1,
-    ).strip()
+    return inline_svg(figure, label)
 
 
 # -- run page sections -------------------------------------------------------------------------
@@ -315,7 +297,7 @@ def _category_section(results: RunResults) -> str:
     return section("By category", table, open_=True, id_="categories")
 
 
-def _leaderboard_section(results: RunResults) -> str:
+def _leaderboard_section(results: RunResults, draw: Renderer) -> str:
     board = results.leaderboard
     assert board is not None  # the caller adds this section only to runs of several adapters
     primary = results.primary
@@ -355,9 +337,7 @@ def _leaderboard_section(results: RunResults) -> str:
     if steps:  # checkpoints of one training: the curve of relevance against the step, as in the PNG
         from evals.reports.charts import build_leaderboard_figure
 
-        table += (
-            f'<div class="chart">{chart_svg(build_leaderboard_figure(results), "Relevance by training step")}</div>'
-        )
+        table += f'<div class="chart">{draw.svg("leaderboard", lambda: build_leaderboard_figure(results), "Relevance by training step")}</div>'
     return section(
         f"Leaderboard ({len(board.rows)} adapters, same base and cases)", table, open_=True, id_="leaderboard"
     )
