@@ -18,6 +18,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, cast
 
+from evals.digests import remembered_sha256
 from evals.models import AdapterInfo, embedded_model_dir, inspect_adapter, is_embedded
 from evals.records import SAMPLING_SETTINGS, GenerationSettings, encode
 
@@ -121,8 +122,9 @@ def fingerprint_model(model: str) -> str:
     metadata a library release writes (``transformers_version``, ``_name_or_path``...;
     ``_METADATA_KEYS``), so re-saving the same model under another transformers keeps its
     fingerprint. When the weights total at most ``FULL_HASH_LIMIT`` (1 GiB) their full contents
-    are hashed (about a second); above that each weights file contributes only its name, size
-    and ``st_mtime_ns``, because hashing a large checkpoint would take minutes on every run.
+    are hashed (about a second, then remembered while the file is unchanged: ``evals.digests``);
+    above that each weights file contributes only its name, size and ``st_mtime_ns``, because
+    hashing a large checkpoint would take minutes.
     Result: ``dir2:<sha256>`` (``dir:`` was scheme 1, see ``fingerprint_model_v1``).
 
     A single file (a GGUF) is fingerprinted as a one-file folder.
@@ -160,8 +162,8 @@ def _fingerprint(model: str, scheme: int) -> str:
     manifest: dict[str, Any] = {"files": {p.relative_to(root).as_posix(): digest(p) for p in meta}}
     stats = {p.relative_to(root).as_posix(): p.stat() for p in weights}
     total = sum(st.st_size for st in stats.values())
-    if total <= FULL_HASH_LIMIT:
-        manifest["weights"] = {name: _file_digest(root / name) for name in stats}
+    if total <= FULL_HASH_LIMIT:  # remembered while the file is unchanged (evals.digests)
+        manifest["weights"] = {name: remembered_sha256(root / name) for name in stats}
     else:
         manifest["weights_stat"] = {name: [st.st_size, st.st_mtime_ns] for name, st in stats.items()}
     prefix = "dir2:" if scheme >= 2 else "dir:"

@@ -209,6 +209,38 @@ def test_big_folders_are_fingerprinted_by_size_and_mtime(model_copy: Path, monke
     assert fingerprint_model(str(model_copy)) != before
 
 
+def test_weights_hashes_are_remembered_while_the_file_is_unchanged(
+    model_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cached run of a local model hashes its weights once, yet any write to them still changes the key."""
+    from evals import digests
+
+    monkeypatch.setenv("JARVIS_EVALS_CACHE", str(tmp_path / "cache"))
+    hashed: list[str] = []
+    real = digests.sha256_file
+    monkeypatch.setattr(digests, "sha256_file", lambda p: hashed.append(p.name) or real(p))
+    weights = model_copy / "model.safetensors"
+    first = fingerprint_model(str(model_copy))
+    assert hashed == ["model.safetensors"] and (tmp_path / "cache" / digests.MEMO_FILE).is_file()
+    assert fingerprint_model(str(model_copy)) == first and hashed == ["model.safetensors"]  # remembered
+
+    stat = weights.stat()
+    flip_a_byte(weights)  # same size; and the old mtime put back, as a careless copy tool would
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    changed = fingerprint_model(str(model_copy))
+    assert changed != first and len(hashed) == 2, "the write moved ctime: hashed again"
+    flip_a_byte(weights)
+    assert fingerprint_model(str(model_copy)) == first  # the same bytes, the same fingerprint
+
+    (tmp_path / "cache" / digests.MEMO_FILE).write_bytes(b"not a database" * 100)  # damaged: rebuilt
+    assert fingerprint_model(str(model_copy)) == first
+    assert fingerprint_model(str(model_copy)) == first and len(hashed) == 4
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("JARVIS_EVALS_CACHE", str(blocked / "cache"))
+    assert fingerprint_model(str(model_copy)) == first  # no memo: hashed, never an error
+
+
 def test_hub_id_uses_the_commit_in_the_offline_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from huggingface_hub import constants
 
