@@ -23,6 +23,10 @@ from evals.models import cache_root
 
 MEMO_FILE = "file-digests.sqlite"
 _CHUNK = 1 << 20
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS digests (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER,"
+    " ctime_ns INTEGER, inode INTEGER, sha256 TEXT NOT NULL)"
+)
 
 
 def sha256_file(path: Path) -> str:
@@ -43,7 +47,7 @@ def remembered_sha256(path: Path, memo: Path | None = None) -> str:
     """``sha256_file(path)``, read from the memo while the file is unchanged (``memo``: default in the cache folder)."""
     stamp = _stamp(path)
     memo = memo or cache_root() / MEMO_FILE
-    conn = _open(memo)
+    conn = open_memo(memo, _SCHEMA)
     if conn is not None:
         with contextlib.suppress(sqlite3.Error):
             row = conn.execute(
@@ -60,23 +64,24 @@ def remembered_sha256(path: Path, memo: Path | None = None) -> str:
     return digest
 
 
-def _open(memo: Path, retry: bool = True) -> sqlite3.Connection | None:
+def open_memo(memo: Path, schema: str, retry: bool = True) -> sqlite3.Connection | None:
+    """A connection to the memo database ``memo`` with its table made (``schema``), or None when unusable.
+
+    A file that is not a database (damaged) is removed and started again, once.
+    """
     conn = None
     try:
         memo.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(memo, timeout=5.0)
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS digests (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER,"
-            " ctime_ns INTEGER, inode INTEGER, sha256 TEXT NOT NULL)"
-        )
+        conn.execute(schema)
         return conn
-    except sqlite3.DatabaseError:  # not a database (damaged): start it again, once
+    except sqlite3.DatabaseError:
         if conn is not None:
             conn.close()
         if retry:
             with contextlib.suppress(OSError):
                 os.remove(memo)
-                return _open(memo, retry=False)
+                return open_memo(memo, schema, retry=False)
         return None
     except (OSError, sqlite3.Error):
         if conn is not None:

@@ -244,8 +244,14 @@ def conclude(
     return RunOutcome(results=results, written=written, gate=gate, notes=notes, failed=bool(problems))
 
 
-def rendered_folder(config: EvalConfig) -> Path | None:
-    """Where charts and tables drawn before are kept (beside the generation cache); None with --jarvis-no-cache."""
+def cache_folder(config: EvalConfig) -> Path | None:
+    """The folder of the generation cache and of what is kept beside it; None with --jarvis-no-cache."""
     if not config.use_cache:
         return None
-    return (Path(config.cache_dir).expanduser() if config.cache_dir else cache_root()) / "rendered"
+    return Path(config.cache_dir).expanduser() if config.cache_dir else cache_root()
+
+
+def rendered_folder(config: EvalConfig) -> Path | None:
+    """Where charts and tables drawn before are kept (beside the generation cache); None with --jarvis-no-cache."""
+    folder = cache_folder(config)
+    return folder / "rendered" if folder is not None else None

@@ -18,7 +18,8 @@ import pytest
 from evals.arms import Transcript, failure_section
 from evals.config import EvalConfig
 from evals.errors import JarvisError
-from evals.outcome import conclude
+from evals.lemmas import load_lemmas, save_lemmas
+from evals.outcome import cache_folder, conclude
 from evals.plan import RunPlan, build_plan, limit_per_category
 from evals.records import Case, CustomCheck, GateOutcome, RunResults
 from evals.reports.ci import append_step_summary
@@ -106,6 +107,8 @@ class JarvisSession:
                 self._run = EvalRun.from_plan(self.plan)
             except JarvisError as exc:
                 raise pytest.UsageError(str(exc)) from None
+            if (folder := cache_folder(self.config)) is not None:
+                load_lemmas(folder)  # words scored by earlier runs need no dictionary (evals.lemmas)
         return self._run
 
     # -- collection ------------------------------------------------------------------------
@@ -190,6 +193,8 @@ class JarvisSession:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if session.config.option.collectonly:
             return  # nothing ran: no report, no gate
+        if self._run is not None and (folder := cache_folder(self.config)) is not None:
+            save_lemmas(folder)
         if self._run is not None and exitstatus == pytest.ExitCode.INTERRUPTED:
             kept = self._run.stored
             self.notes = [

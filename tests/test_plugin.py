@@ -228,7 +228,7 @@ def test_a_cached_rerun_reads_its_scores_and_charts_back_and_imports_no_sklearn_
         import sys
         def pytest_unconfigure(config):
             with open("imported.txt", "w") as f:
-                f.write(" ".join(m for m in ("sklearn", "pandas", "matplotlib", "torch") if m in sys.modules))
+                f.write(" ".join(m for m in ("simplemma", "sklearn", "pandas", "matplotlib", "torch") if m in sys.modules))
         """
     )
     args = [
@@ -238,7 +238,8 @@ def test_a_cached_rerun_reads_its_scores_and_charts_back_and_imports_no_sklearn_
     ]  # fmt: skip
     pytester.runpytest_subprocess(*args).assert_outcomes(passed=30)
     cold = _results(pytester)
-    assert (pytester.path / "imported.txt").read_text() == "sklearn pandas matplotlib torch"
+    assert (pytester.path / "imported.txt").read_text() == "simplemma sklearn pandas matplotlib torch"
+    assert (pytester.path / "cache" / "lemmas.sqlite").is_file()
     assert any((pytester.path / "cache" / "rendered").iterdir())
 
     pytester.runpytest_subprocess(*args).assert_outcomes(passed=30)
@@ -246,3 +247,5 @@ def test_a_cached_rerun_reads_its_scores_and_charts_back_and_imports_no_sklearn_
     assert (pytester.path / "imported.txt").read_text() == ""
     assert warm["metadata"]["n_cached_answers"] == 60
     assert [r["similarity"] for r in warm["results"]] == [r["similarity"] for r in cold["results"]]
+    # Lemmas from the memo, not the dictionaries: every score the same.
+    assert [r["arms"] for r in warm["results"]] == [r["arms"] for r in cold["results"]]

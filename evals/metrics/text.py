@@ -1,14 +1,16 @@
 """Words: accent folding, tokens, keywords, sentences, and the lemma/stem keys of the lexicons.
 
 The lemmatizer's dictionaries (simplemma) and the stemmers (snowballstemmer) are imported on
-first use and their results cached: importing this module stays cheap.
+first use and their results cached: importing this module stays cheap. Lemmas known from an
+earlier run (``remember_lemmas``, fed by ``evals.lemmas`` from the cache folder) are used as they
+are, so a run whose words were all seen before loads no dictionary.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any
@@ -77,11 +79,32 @@ def _stemmer(language: str) -> Any:
     return snowballstemmer.stemmer(language)
 
 
+# (language, word) -> lemma. Loading a language's dictionary costs about half a second (most of a
+# cached re-run's scoring), so lemmas from earlier runs are given here; the lemma of a word is
+# a function of the word and simplemma's release alone, which is what the memo is keyed by.
+_KNOWN_LEMMAS: dict[tuple[str, str], str] = {}
+_LOOKED_UP: dict[tuple[str, str], str] = {}
+
+
+def remember_lemmas(known: Mapping[tuple[str, str], str]) -> None:
+    """Use these (language, word) -> lemma pairs, from this simplemma release, instead of its dictionaries."""
+    _KNOWN_LEMMAS.update(known)
+
+
+def looked_up_lemmas() -> dict[tuple[str, str], str]:
+    """The (language, word) -> lemma pairs this process took from simplemma's dictionaries."""
+    return dict(_LOOKED_UP)
+
+
 @lru_cache(maxsize=1 << 16)
 def _lemma(word: str, language: str) -> str:
+    known = _KNOWN_LEMMAS.get((language, word))
+    if known is not None:
+        return known
     import simplemma
 
-    return str(simplemma.lemmatize(word, lang=language))
+    lemma = _LOOKED_UP[(language, word)] = str(simplemma.lemmatize(word, lang=language))
+    return lemma
 
 
 SHORT_WORD = 2
