@@ -349,3 +349,47 @@ def test_shipped_suite_2_gives_every_tool_a_lexicon_a_schema_and_the_native_form
     assert all(case.expect is not None for case in shipped.cases)
     assert all(tool.phrases or tool.intents for tool in shipped.tools)
     assert shipped.prompt_format == "system-text" and shipped.native_system_prompt
+
+
+# -- libyaml and Python's parser read a suite alike ---------------------------------------------
+
+# Texts _SuiteLoader refuses (True) or reads; libyaml's fast path must agree, in the same words.
+YAML_EDGES = {
+    "alias": ('a: &x [1]\nb: *x\nversion: "1"\n', True),
+    "deep": ("version: 1\nprompt: " + "[" * 40 + "]" * 40 + "\n", True),
+    # The root mapping is level 1, its values level 2: x under 30 lists is level 32, the limit.
+    "at-the-limit": ("version: 1\nprompt: " + "[" * 30 + "x" + "]" * 30 + "\n", False),
+    "one-past-it": ("version: 1\nprompt: " + "[" * 31 + "x" + "]" * 31 + "\n", True),
+    "unclosed": ('version: "1"\nname: [unclosed\nsystem_prompt: x\n', True),
+}
+
+
+def _both_ways(text: str, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """What ``_load_yaml`` gives for ``text`` (or the error it raises), with libyaml and without."""
+    from evals.suite import _load_yaml
+
+    out: list[Any] = []
+    for libyaml in (True, False):
+        with monkeypatch.context() as m:
+            if not libyaml:
+                m.delattr(yaml, "CSafeLoader")
+            try:
+                out.append(_load_yaml(text))
+            except yaml.YAMLError as exc:
+                out.append(f"{type(exc).__name__}: {exc}")
+    return out
+
+
+@pytest.mark.parametrize("name", ["jarvis", "jarvis-full"])
+def test_libyaml_reads_the_shipped_suites_as_python_does(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    fast, plain = _both_ways(default_suite_path(name).read_text(encoding="utf-8"), monkeypatch)
+    assert isinstance(fast, dict) and fast == plain
+
+
+@pytest.mark.parametrize(("text", "refused"), YAML_EDGES.values(), ids=YAML_EDGES.keys())
+def test_libyaml_refuses_and_words_a_bad_file_as_python_does(
+    text: str, refused: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fast, plain = _both_ways(text, monkeypatch)
+    assert fast == plain
+    assert isinstance(fast, str) is refused, fast
