@@ -37,7 +37,6 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "cpu_levers_results.json"
 
@@ -95,24 +94,16 @@ def main() -> None:
         "--no-compile", action="store_true", help="leave out the torch.compile way (minutes to compile)"
     )
     args = parser.parse_args()
-    os.environ.setdefault("JARVIS_EVALS_NO_PROGRESS", "1")
-    sys.path.insert(0, str(ROOT))
-    sys.path.insert(0, str(HERE))
+    from mixed_adapters import Bench, compare, load_line, prepare  # beside this script
+
+    adapter = prepare(args.adapter, args.threads)
     import torch
     import transformers
-    from mixed_adapters import Bench, compare, load_line
 
-    from evals.adapters import AdapterSpec, find_latest_adapter
+    from evals.adapters import AdapterSpec
     from evals.config import EvalConfig
-    from evals.models import resolve_model
     from evals.run import EvalRun
 
-    adapter = (
-        args.adapter or find_latest_adapter(ROOT / "output") or sys.exit("no adapter: run `jarvis-evals train`")
-    ).resolve()
-    resolve_model(None)
-    if args.threads:
-        torch.set_num_threads(args.threads)
     config = EvalConfig(
         adapters=(AdapterSpec("demo", adapter),), max_new_tokens=args.max_new_tokens, use_cache=False,
         reports_dir=Path(tempfile.mkdtemp(prefix="jarvis-levers-")),  # nothing is written there
@@ -130,7 +121,7 @@ def main() -> None:
     if args.no_compile:
         ways = [w for w in ways if w[0] != "compiled"]
     load_before = load_line()
-    bench.sequential(arms, 2, 4)  # untimed: first calls pay one-off costs
+    bench.sequential(arms, min(2, n), 4)  # untimed: first calls pay one-off costs
     rows: list[dict] = []
     reference: dict | None = None
     for name, way in ways:
@@ -139,7 +130,7 @@ def main() -> None:
         try:
             with way(bench.model):
                 start = time.perf_counter()
-                bench.sequential(arms, 2, 4)  # warm-up: compiles, for the compiled way
+                bench.sequential(arms, min(2, n), 4)  # warm-up: compiles, for the compiled way
                 row["warm_up_s"] = round(time.perf_counter() - start, 2)
                 answers, seconds = bench.sequential(arms, n)
         except Exception as exc:  # a kernel that refuses these inputs is a finding, not a crash

@@ -241,6 +241,27 @@ def load_line() -> str:
     return f"load average {one:.2f} {five:.2f} {fifteen:.2f} (1/5/15 min)"
 
 
+def prepare(adapter: Path | None, threads: int | None) -> Path:
+    """What a benchmark on the loaded run does first; return the adapter (default: the newest ``output/*/final``).
+
+    Progress lines off, the project importable, the embedded model converted once (outside every
+    timing), torch's threads set when asked.
+    """
+    os.environ.setdefault("JARVIS_EVALS_NO_PROGRESS", "1")
+    sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(HERE))
+    import torch
+
+    from evals.adapters import find_latest_adapter
+    from evals.models import resolve_model
+
+    found = adapter or find_latest_adapter(ROOT / "output") or sys.exit("no adapter: run `jarvis-evals train`")
+    resolve_model(None)
+    if threads:
+        torch.set_num_threads(threads)
+    return found.resolve()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--adapter", type=Path, default=None, help="LoRA folder (default: newest output/*/final)")
@@ -254,25 +275,16 @@ def main() -> None:
         "--threads", type=int, default=None, help="torch threads (default: torch's, as a run uses; 1 on a busy machine)"
     )
     args = parser.parse_args()
-    os.environ.setdefault("JARVIS_EVALS_NO_PROGRESS", "1")
-    sys.path.insert(0, str(ROOT))
-    sys.path.insert(0, str(HERE))
+    adapter = prepare(args.adapter, args.threads)
     import peft
     import torch
     import transformers
     from speed import scaled_adapter  # how the project makes another adapter on the same base
 
-    from evals.adapters import AdapterSpec, find_latest_adapter
+    from evals.adapters import AdapterSpec
     from evals.config import EvalConfig
-    from evals.models import resolve_model
     from evals.run import EvalRun
 
-    adapter = (
-        args.adapter or find_latest_adapter(ROOT / "output") or sys.exit("no adapter: run `jarvis-evals train`")
-    ).resolve()
-    resolve_model(None)  # convert once, outside every timing
-    if args.threads:
-        torch.set_num_threads(args.threads)
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     command = " ".join(["python", "benchmarks/mixed_adapters.py", *sys.argv[1:]])
     versions = f"torch {torch.__version__} ({torch.get_num_threads()} threads), transformers {transformers.__version__}, peft {peft.__version__}"
@@ -296,9 +308,9 @@ def main() -> None:
             "c": "mixed batch, per-row prefix caches",
         }
         # Untimed warm-up, 2 prompts x 4 tokens: first calls pay one-off costs (allocator, kernels' first use).
-        bench.sequential(arms, 2, 4)
-        bench.mixed(arms, 2, False, 4)
-        bench.mixed(arms, 2, True, 4)
+        bench.sequential(arms, min(2, n), 4)
+        bench.mixed(arms, min(2, n), False, 4)
+        bench.mixed(arms, min(2, n), True, 4)
         results: dict[str, Any] = {s: {"arms": [a.name for a in v], "rows": n * len(v)} for s, v in setups.items()}
         reference: dict[str, dict[str, list]] = {}
 
