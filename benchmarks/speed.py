@@ -236,7 +236,7 @@ def main() -> None:
         rows.append(
             (
                 "routing probe + drift: cold run / cold run with --jarvis-no-probe",
-                f"{cold_wall:.1f} / {bare_wall:.1f} s = +{100 * extra:.0f} %",
+                f"{cold_wall:.1f} / {bare_wall:.1f} s = +{100 * extra:.1f} %",
                 "<= +25 %",
                 verdict(extra, 0.25),
             )
@@ -246,7 +246,7 @@ def main() -> None:
         rows.append(
             (
                 "  the same for a new adapter on a cached base (the demo's LoRA x 0.9)",
-                f"{new_wall:.1f} / {new_bare_wall:.1f} s = +{100 * extra_new:.0f} %",
+                f"{new_wall:.1f} / {new_bare_wall:.1f} s = +{100 * extra_new:.1f} %",
                 "<= +25 %",
                 verdict(extra_new, 0.25),
             )
