@@ -39,7 +39,9 @@ def simplemma_release() -> str:
 def load_lemmas(folder: Path, release: str | None = None) -> int:
     """Give the metric the lemmas kept in ``folder`` for this simplemma release; return how many."""
     release = simplemma_release() if release is None else release
-    conn = open_memo(folder / MEMO_FILE, _SCHEMA) if release else None
+    memo = folder / MEMO_FILE
+    # Reading makes nothing: a run that never scores (--collect-only) leaves no folder behind.
+    conn = open_memo(memo, _SCHEMA) if release and memo.is_file() else None
     if conn is None:
         return 0
     with contextlib.closing(conn), contextlib.suppress(sqlite3.Error):

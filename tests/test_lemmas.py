@@ -64,3 +64,10 @@ def test_a_damaged_memo_is_started_again_and_an_unwritable_one_only_costs_the_lo
     (tmp_path / "a-file").write_text("")
     blocked = _step(tmp_path / "a-file" / "cache", WORDS)
     assert blocked["keys"] == first["keys"] and blocked["saved"] == 0 and blocked["loaded"] == 0
+
+
+def test_reading_an_absent_memo_makes_no_folder(tmp_path: Path) -> None:
+    from evals.lemmas import load_lemmas
+
+    assert load_lemmas(tmp_path / "cache") == 0
+    assert not (tmp_path / "cache").exists()
