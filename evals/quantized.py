@@ -95,3 +95,84 @@ def save_copy(model: Any, copy: Path) -> None:
                   file=sys.stderr)  # fmt: skip
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
+
+
+# --- computing on CPU: the dequantized weights kept ----------------------------------------
+
+CPU_FP32_BUDGET = 2 * 1024**3  # at most this many bytes of fp32 weights are kept...
+CPU_MEMORY_SHARE = 8  # ...and at most 1/8 of the machine's memory
+
+
+def physical_memory() -> int | None:
+    """The machine's memory in bytes, or None where the platform does not say."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def dequantize_for_cpu(model: Any, budget: int | None = None) -> int:
+    """On CPU, swap each 4-bit layer for an fp32 ``Linear`` holding the weights bitsandbytes dequantizes; return the bytes kept.
+
+    bitsandbytes computes a 4-bit layer on CPU by dequantizing its weights to the compute dtype
+    and calling ``F.linear``, at every forward pass (its ``gemm_4bit`` default kernel): the
+    same 210 dequantizations for each of a run's ~130 passes. Keeping the dequantized weights is
+    that arithmetic done once, so the logits stay bit for bit those of the 4-bit layers. Each
+    layer is checked: its fp32 twin must give exactly the 4-bit layer's output on a fixed input,
+    else every layer goes back and nothing is kept (returns 0), as it is where bitsandbytes takes
+    another path (AVX512-BF16 packing, a bf16 or fp16 compute dtype, CUDA).
+
+    Only when the fp32 weights fit ``budget`` (default: 2 GiB and 1/8 of the machine's memory):
+    on CPU, 4-bit is there to fit a model that fp32 would not. Adapters must be attached after
+    this, so peft wraps the fp32 layers. Call it before saving the model: the copy stays 4-bit.
+    """
+    import torch
+
+    try:
+        from bitsandbytes.nn import Linear4bit
+    except ImportError:
+        return 0
+    layers = [(name, m) for name, m in model.named_modules() if isinstance(m, Linear4bit)]
+    if not layers or any(_not_dequantizable(m) for _, m in layers):
+        return 0
+    size = sum(m.in_features * m.out_features * 4 for _, m in layers)
+    if budget is None:
+        memory = physical_memory()
+        budget = min(CPU_FP32_BUDGET, memory // CPU_MEMORY_SHARE) if memory else CPU_FP32_BUDGET
+    if size > budget:
+        return 0
+    from bitsandbytes.functional import dequantize_4bit
+
+    swapped: list[tuple[str, Any]] = []
+    generator = torch.Generator().manual_seed(0)
+    with torch.inference_mode():
+        for name, layer in layers:
+            weight = dequantize_4bit(layer.weight.data, layer.weight.quant_state)
+            twin = torch.nn.Linear(layer.in_features, layer.out_features, bias=layer.bias is not None, device="meta")
+            twin.weight = torch.nn.Parameter(weight, requires_grad=False)
+            if layer.bias is not None:
+                twin.bias = torch.nn.Parameter(layer.bias.data.to(torch.float32), requires_grad=False)
+            probe = torch.randn(3, layer.in_features, generator=generator)
+            if weight.dtype != torch.float32 or not torch.equal(layer(probe), twin(probe)):
+                for done, original in reversed(swapped):
+                    model.set_submodule(done, original)
+                return 0
+            model.set_submodule(name, twin.eval())
+            swapped.append((name, layer))
+    return size
+
+
+def _not_dequantizable(layer: Any) -> bool:
+    """True where bitsandbytes would not compute ``layer`` as fp32 dequantize-then-linear on CPU."""
+    import torch
+
+    state = getattr(layer.weight, "quant_state", None)
+    return (
+        layer.weight.device.type != "cpu"
+        or layer.training
+        or state is None
+        or getattr(layer, "support_avx512bf16_for_cpu", False)  # bitsandbytes packs the weights for a bf16 kernel
+        or getattr(state, "packing_format_for_cpu", False)
+        or getattr(layer, "compute_dtype", None) not in (None, torch.float32)
+        or hasattr(layer, "_hf_hook")  # accelerate's offloading hooks move weights: leave them alone
+    )
