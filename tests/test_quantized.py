@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from evals.hfload import load_base, quantization_config
-from evals.quantized import copy_key, dequantize_for_cpu, load_through_copy
+from evals.quantized import copy_key, load_through_copy
 
 IDS = [[3, 14, 15, 92, 65, 35, 89, 79, 32, 38, 46, 26]]
 
@@ -69,75 +69,3 @@ def test_the_key_changes_with_everything_that_decides_the_weights() -> None:
     plain.bnb_4bit_use_double_quant = False
     assert key != copy_key("gguf:model@sha256:aa+conversion-2", "4bit", plain)  # another recipe
     assert key.startswith("4bit-")
-
-
-def kinds(model: Any) -> set[str]:
-    return {type(m).__name__ for m in model.modules() if type(m).__name__ in ("Linear4bit", "Linear")}
-
-
-def with_adapter(model: Any, adapter: Path, model_dir: Path) -> Any:
-    from evals.backends.hf import attach_adapters
-    from evals.models import inspect_adapter
-
-    return attach_adapters(model, [("arm", inspect_adapter(adapter))], str(model_dir))
-
-
-def test_the_dequantized_cpu_layers_give_the_4bit_logits_bit_for_bit(
-    tiny_model_dir: Path, tiny_adapter_dir: Path
-) -> None:
-    import torch
-
-    four_bit = load_base(str(tiny_model_dir), "4bit")
-    kept = load_base(str(tiny_model_dir), "4bit")
-    size = dequantize_for_cpu(kept)
-    layers = [m for m in four_bit.modules() if type(m).__name__ == "Linear4bit"]
-    assert size == sum(m.in_features * m.out_features * 4 for m in layers) > 0
-    assert kinds(four_bit) == {"Linear4bit", "Linear"} and kinds(kept) == {"Linear"}  # lm_head is Linear in both
-    assert torch.equal(logits(kept), logits(four_bit))
-    # peft then wraps plain Linear layers: the adapter arm and the base arm (adapter disabled) agree too.
-    four_bit, kept = (with_adapter(m, tiny_adapter_dir, tiny_model_dir) for m in (four_bit, kept))
-    assert type(kept.base_model.model.model.layers[0].self_attn.q_proj).__module__ == "peft.tuners.lora.layer"
-    assert not torch.equal(logits(four_bit), logits(load_base(str(tiny_model_dir), "4bit")))  # the adapter acts
-    assert torch.equal(logits(kept), logits(four_bit))
-    with kept.disable_adapter(), four_bit.disable_adapter():
-        assert torch.equal(logits(kept), logits(four_bit))
-    settings = {"max_new_tokens": 12, "do_sample": False}
-    with torch.no_grad():
-        assert torch.equal(
-            kept.generate(torch.tensor(IDS), **settings), four_bit.generate(torch.tensor(IDS), **settings)
-        )
-
-
-def test_weights_over_the_budget_stay_4bit(tiny_model_dir: Path) -> None:
-    model = load_base(str(tiny_model_dir), "4bit")
-    assert dequantize_for_cpu(model, budget=1024) == 0
-    assert "Linear4bit" in kinds(model)
-
-
-def test_one_layer_that_would_answer_differently_puts_every_layer_back(
-    tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Where bitsandbytes computes otherwise than the fp32 twin (another release, another kernel), nothing is kept."""
-    import bitsandbytes.functional
-    import torch
-
-    model = load_base(str(tiny_model_dir), "4bit")
-    before = logits(model)
-    real = bitsandbytes.functional.dequantize_4bit
-    calls = []
-
-    def off_by_a_little_on_the_third(*args: Any, **kwargs: Any) -> Any:
-        calls.append(1)
-        weight = real(*args, **kwargs)
-        return weight * (1 + 2**-20) if len(calls) == 3 else weight
-
-    monkeypatch.setattr(bitsandbytes.functional, "dequantize_4bit", off_by_a_little_on_the_third)
-    assert dequantize_for_cpu(model) == 0
-    assert len(calls) == 3  # it stopped at the first twin that differed
-    assert sum(type(m).__name__ == "Linear4bit" for m in model.modules()) == 14  # 2 layers x 7 projections, all back
-    assert torch.equal(logits(model), before)
-
-
-def test_a_full_precision_model_is_left_alone(tiny_model_dir: Path) -> None:
-    model = load_base(str(tiny_model_dir), "none")
-    assert dequantize_for_cpu(model) == 0 and kinds(model) == {"Linear"}

@@ -48,7 +48,7 @@ from evals.fingerprints import NO_ADAPTER, fingerprint_adapter_info, fingerprint
 from evals.hfload import load_tokenizer, quiet_loading
 from evals.models import AdapterInfo, context_window, embedded_fingerprint, inspect_adapter, is_embedded, resolve_model
 from evals.progress import progress
-from evals.quantized import dequantize_for_cpu, load_embedded
+from evals.quantized import load_embedded
 from evals.records import BASE_ARM, Case, DriftPrompt, GenerationSettings, ProbeCase, Suite
 
 if TYPE_CHECKING:
@@ -329,7 +329,6 @@ class HFBackend:
             path = self._resolved_path()
             self.tokenizer = load_tokenizer(path, self.trust_remote_code)
             self.model = load_embedded(self.model_path, path, self.quant, self.trust_remote_code)
-            dequantize_for_cpu(self.model)  # same logits, no dequantizing at every pass (before any adapter)
             self.stats.loads += 1
         missing = [
             (self._peft_names[a.name], self._adapters[a.name])
