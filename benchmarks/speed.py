@@ -22,7 +22,9 @@ benchmarks/results.json. The README's speed table is this output.
   compared with the cold run's, one by one, and for each that differs benchmarks/divergence.py
   gives the first token where the two part, the logit gap there and the float-order noise measured
   at that position (a gap within it is a near tie, explained by rounding);
-- with ``--profile``: one more cold run under cProfile, its top entries by own time.
+- with ``--profile``: one more cold run under cProfile, its top entries by own time, and its time
+  by phase (``PHASES``: start-up, loading, generation, probe, drift, scoring, reports, gc), which
+  shows where the harness overhead goes.
 """
 
 from __future__ import annotations
@@ -169,6 +171,51 @@ def profile_run(args: list[str], out: Path, top: int = 15) -> list[str]:
     body = text.getvalue().splitlines()
     start = next(i for i, line in enumerate(body) if line.lstrip().startswith("ncalls"))
     return [line for line in body[start : start + top + 1] if line.strip()]
+
+
+# Where a cold run's time goes, read from its profile: (label, file suffix, function), cumulative seconds.
+# Indented phases are part of the phase above them; "the rest" is pytest.main less the top-level phases.
+PHASES: tuple[tuple[str, str, str], ...] = (
+    ("pytest start-up: options, plugins, conftest", "_pytest/config/__init__.py", "_prepareconfig"),
+    ("collection", "_pytest/main.py", "perform_collect"),
+    ("model loading (HFBackend.load, its imports included)", "evals/backends/hf.py", "load"),
+    ("  tokenizer (transformers' import first)", "evals/hfload.py", "load_tokenizer"),
+    ("  base from its quantized copy (bitsandbytes' import first)", "evals/quantized.py", "load_embedded"),
+    ("  adapter (peft's import first)", "evals/backends/hf.py", "attach_adapters"),
+    ("generation (BatchGenerator calls)", "evals/backends/hf.py", "__call__"),
+    ("routing probe", "evals/backends/hf.py", "probe"),
+    ("drift", "evals/backends/hf.py", "drift"),
+    ("scoring (EvalRun.score)", "evals/run.py", "score"),
+    ("  cosine (scikit-learn, its import included)", "evals/run.py", "ensure_similarities"),
+    ("  lemmas (simplemma, its dictionaries included)", "evals/metrics/text.py", "_lemma"),
+    ("reports (write_reports)", "evals/reports/__init__.py", "write_reports"),
+    ("  PNG at 300 DPI (matplotlib's import included)", "evals/reports/rendered.py", "png"),
+    ("  SVG charts", "evals/reports/rendered.py", "svg"),
+    (
+        "gc.collect (pytest's unraisable-exception check at exit, hypothesis at start)",
+        "~",
+        "<built-in method gc.collect>",
+    ),
+)
+
+
+def phases(profile: Path) -> list[tuple[str, float]]:
+    """Cumulative seconds of each of ``PHASES`` in a profile, and the rest of ``pytest.main``."""
+    stats = pstats.Stats(str(profile)).stats  # type: ignore[attr-defined]
+
+    def cumulative(suffix: str, function: str) -> float:
+        return sum(v[3] for (f, _, name), v in stats.items() if name == function and f.endswith(suffix))
+
+    total = cumulative("_pytest/config/__init__.py", "main")
+    found = [(label, cumulative(suffix, function)) for label, suffix, function in PHASES]
+    rest = total - sum(seconds for label, seconds in found if not label.startswith(" "))
+    return [("pytest.main, the whole run", total), *found, ("the rest", rest)]
+
+
+def phases_of(kept: dict[str, float]) -> list[tuple[str, float]]:
+    """The phases as ``phases`` returned them, indentation restored (the JSON keeps plain labels)."""
+    labels = {label.strip(): label for label, _, _ in PHASES}
+    return [(labels.get(name, name), seconds) for name, seconds in kept.items()]
 
 
 def verdict(value: float, goal: float, higher_is_better: bool = False) -> str:
@@ -343,6 +390,9 @@ def main() -> None:
         if args.profile:
             top = profile_run(jarvis_args(adapter, work / "profiled", None, tokens), work / "cold.prof")
             results["profile_top_tottime"] = top
+            results["profile_phases_s"] = {
+                label.strip(): round(seconds, 2) for label, seconds in phases(work / "cold.prof")
+            }
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -361,6 +411,9 @@ def main() -> None:
         print("cold run under cProfile, top entries by own time:")
         for line in results["profile_top_tottime"]:
             print(f"  {line}")
+        print("the same run by phase (cumulative seconds under cProfile, which slows Python code more than torch's):")
+        for label, seconds in phases_of(results["profile_phases_s"]):
+            print(f"  {label:<84} {seconds:6.1f} s")
     out = Path(__file__).resolve().parent / "results.json"
     out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     print(f"written: {out}")
