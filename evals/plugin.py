@@ -16,6 +16,7 @@ import pytest
 from evals.arms import JarvisArm, Scorer
 from evals.config import add_options, read_config
 from evals.errors import JarvisError
+from evals.hfload import unfreeze_collector
 from evals.plan import build_plan
 from evals.policy import AssertPolicy, assert_case, check_case  # noqa: F401 (public: tests import them from here)
 from evals.records import Case, ScoredCase
@@ -50,7 +51,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
 
 
+@pytest.hookimpl(tryfirst=True)  # first, so that its cleanup runs last: after pytest's own collections at exit
 def pytest_configure(config: pytest.Config) -> None:
+    config.add_cleanup(unfreeze_collector)  # loading froze the heap (evals.hfload.collector_paused)
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
     if hasattr(config, "workerinput"):  # xdist worker: cases collect, but never run (see session_of)

@@ -45,7 +45,7 @@ from evals.backends.sampling import (  # noqa: F401 (CACHE_ARGUMENT, GREEDY_NEUT
 from evals.environment import package_versions, predict_device
 from evals.errors import JarvisError
 from evals.fingerprints import NO_ADAPTER, fingerprint_adapter_info, fingerprint_model
-from evals.hfload import load_tokenizer, quiet_loading
+from evals.hfload import collector_paused, load_tokenizer, quiet_loading
 from evals.models import AdapterInfo, context_window, embedded_fingerprint, inspect_adapter, is_embedded, resolve_model
 from evals.progress import progress
 from evals.quantized import load_embedded
@@ -325,19 +325,21 @@ class HFBackend:
         an adapter whose tests were all deselected is never loaded.
         """
         start = time.perf_counter()
-        if self.model is None:
-            path = self._resolved_path()
-            self.tokenizer = load_tokenizer(path, self.trust_remote_code)
-            self.model = load_embedded(self.model_path, path, self.quant, self.trust_remote_code)
-            self.stats.loads += 1
         missing = [
             (self._peft_names[a.name], self._adapters[a.name])
             for a in arms
             if a.source is not None and self._peft_names[a.name] not in self._loaded
         ]
-        if missing:
-            self.model = attach_adapters(self.model, missing, self._resolved_path())
-            self._loaded.update(name for name, _ in missing)
+        if self.model is None or missing:
+            with collector_paused():
+                if self.model is None:
+                    path = self._resolved_path()
+                    self.tokenizer = load_tokenizer(path, self.trust_remote_code)
+                    self.model = load_embedded(self.model_path, path, self.quant, self.trust_remote_code)
+                    self.stats.loads += 1
+                if missing:
+                    self.model = attach_adapters(self.model, missing, self._resolved_path())
+                    self._loaded.update(name for name, _ in missing)
         self.stats.load_seconds += time.perf_counter() - start
         return self.model
 
